@@ -1,0 +1,1 @@
+"""The Starlette app, its routes, auth, errors and OpenAPI document, and the CLI."""

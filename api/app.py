@@ -1,0 +1,57 @@
+"""The Starlette application. Its lifespan is the one place services are built."""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from api import routes
+from api.composition import build_services
+from api.errors import EXCEPTION_HANDLERS
+from api.openapi import openapi_document
+from api.responses import MsgspecResponse
+from infrastructure.settings import Settings
+
+
+def create_app(settings: Settings | None = None, follow_projection: bool = True) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = await run_in_threadpool(build_services, settings or Settings.from_env())
+        app.state.services = services
+        follower = services.follower() if follow_projection else None
+        if follower is not None:
+            follower.start()
+        try:
+            yield
+        finally:
+            if follower is not None:
+                await run_in_threadpool(follower.stop)
+            services.close()
+
+    document = MsgspecResponse(openapi_document()).body
+
+    def openapi(_: Request) -> Response:
+        return Response(document, media_type="application/json")
+
+    prefix = "/api/v1/{projectKey}"
+    return Starlette(
+        routes=[
+            Route(f"{prefix}/jobs", routes.list_jobs, methods=["GET"]),
+            Route(f"{prefix}/jobs/{{jobId}}", routes.get_job, methods=["GET"]),
+            Route(f"{prefix}/jobs/{{jobId}}", routes.cancel_job, methods=["DELETE"]),
+            Route(f"{prefix}/users/{{userId:path}}", routes.delete_user_data, methods=["DELETE"]),
+            Route("/healthz", routes.health, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
+
+
+def create_app_from_env() -> Starlette:
+    """Uvicorn's factory: each worker process builds its app from the environment."""
+    return create_app()

@@ -1,0 +1,64 @@
+"""Every error leaves as JSON ``{"errors": [...]}`` with the status it deserves."""
+
+import logging
+
+from eventsourcing.persistence import OperationalError as EventStoreOperationalError
+from sqlalchemy.exc import OperationalError as SqlOperationalError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.responses import errors
+from application.errors import ConcurrencyConflict, JobNotFound, ProjectionStalled
+from domain.errors import IllegalTransition, InvalidJobRequest, JobNotCancellable
+
+log = logging.getLogger("jobtrail.api")
+
+
+class ApiError(Exception):
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
+def _api_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return errors(exc.status_code, exc.message)
+
+
+def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return errors(exc.status_code, exc.detail, headers=exc.headers)
+
+
+def _status(status_code: int) -> "type[object]":
+    def handler(_: Request, exc: Exception) -> Response:
+        return errors(status_code, str(exc))
+
+    return handler  # type: ignore[return-value]
+
+
+def _unavailable(_: Request, exc: Exception) -> Response:
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return errors(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "1"})
+
+
+def _unexpected(_: Request, exc: Exception) -> Response:
+    log.error("unhandled error", exc_info=exc)
+    return errors(500, "Internal server error.")
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: _api_error,
+    HTTPException: _http_error,
+    JobNotFound: _status(404),
+    JobNotCancellable: _status(501),
+    InvalidJobRequest: _status(400),
+    IllegalTransition: _status(409),
+    ConcurrencyConflict: _status(409),
+    ProjectionStalled: _status(503),
+    SqlOperationalError: _unavailable,
+    EventStoreOperationalError: _unavailable,
+    Exception: _unexpected,
+}

@@ -1,0 +1,179 @@
+"""The OpenAPI document of jobtrail's HTTP API."""
+
+from typing import Any
+
+import msgspec
+
+from application.views import JobView
+from domain.job import JobStatus
+
+_REF = "#/components/schemas/{name}"
+
+
+class ErrorBody(msgspec.Struct):
+    errors: list[str]
+
+
+class JobBody(msgspec.Struct):
+    data: JobView
+
+
+class JobListBody(msgspec.Struct):
+    data: list[JobView]
+
+
+class Health(msgspec.Struct):
+    status: str
+    database: str
+
+
+def _json(schema_name: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": _REF.format(name=schema_name)}}},
+    }
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json("ErrorBody", description)
+
+
+_PROJECT_KEY = {
+    "name": "projectKey",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The project's key.",
+}
+_JOB_ID = {
+    "name": "jobId",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    "description": "The id returned by the user deletion call.",
+}
+_AUTH_ERRORS = {
+    "401": _error("Missing or invalid API key."),
+    "404": _error("Unknown project, or a project of another organization."),
+    "503": _error("The database is unavailable."),
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    _, components = msgspec.json.schema_components(
+        [JobBody, JobListBody, ErrorBody, Health], ref_template=_REF
+    )
+    secured = [{"OrganizationApiKey": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "jobtrail",
+            "version": "1.0.0",
+            "description": "User-data deletion jobs, compatible with OpenReplay's v1 Jobs API.",
+        },
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "OrganizationApiKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "The organization API key, raw or as 'Bearer <key>'.",
+                }
+            },
+        },
+        "paths": {
+            "/api/v1/{projectKey}/jobs": {
+                "get": {
+                    "operationId": "listJobs",
+                    "summary": "List every job of the project, newest first.",
+                    "security": secured,
+                    "parameters": [
+                        _PROJECT_KEY,
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                            "description": "Page size; without it every job is returned.",
+                        },
+                        {
+                            "name": "page",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 10**9},
+                        },
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": [s.value for s in JobStatus]},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json("JobListBody", "The jobs."),
+                        "400": _error("A malformed limit, page or status."),
+                        **_AUTH_ERRORS,
+                    },
+                }
+            },
+            "/api/v1/{projectKey}/jobs/{jobId}": {
+                "get": {
+                    "operationId": "getJob",
+                    "summary": "A job's status and details.",
+                    "security": secured,
+                    "parameters": [_PROJECT_KEY, _JOB_ID],
+                    "responses": {"200": _json("JobBody", "The job."), **_AUTH_ERRORS},
+                },
+                "delete": {
+                    "operationId": "cancelJob",
+                    "summary": "Cancel a job that is scheduled or running.",
+                    "security": secured,
+                    "parameters": [_PROJECT_KEY, _JOB_ID],
+                    "responses": {
+                        "200": _json("JobBody", "The cancelled job."),
+                        "409": _error("The job kept changing while the cancel was retried."),
+                        "501": _error("The job is completed, failed or cancelled already."),
+                        **_AUTH_ERRORS,
+                    },
+                },
+            },
+            "/api/v1/{projectKey}/users/{userId}": {
+                "delete": {
+                    "operationId": "deleteUserData",
+                    "summary": "Schedule the deletion of everything held about a user.",
+                    "description": "Returns the user's active deletion job if one exists.",
+                    "security": secured,
+                    "parameters": [
+                        _PROJECT_KEY,
+                        {
+                            "name": "userId",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 256},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json("JobBody", "The scheduled (or already active) job."),
+                        "400": _error("An empty, too long or malformed userId."),
+                        "409": _error("Concurrent requests kept conflicting."),
+                        **_AUTH_ERRORS,
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "Liveness and database reachability.",
+                    "responses": {
+                        "200": _json("Health", "Alive, database reachable."),
+                        "503": _json("Health", "Alive, database unreachable."),
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document.",
+                    "responses": {"200": {"description": "The OpenAPI document."}},
+                }
+            },
+        },
+    }

@@ -1,0 +1,54 @@
+"""Decoding path and query parameters into the values the use cases take."""
+
+from starlette.requests import Request
+
+from api.errors import ApiError
+from domain.job import MAX_REFERENCE_ID_LENGTH, JobStatus
+
+MAX_JOB_ID = 2**63 - 1
+MAX_LIMIT = 200
+DEFAULT_PAGE_LIMIT = 50
+MAX_PAGE = 10**9
+_STATUSES = {status.value for status in JobStatus}
+
+
+def job_id(request: Request) -> int:
+    raw: str = request.path_params["jobId"]
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= MAX_JOB_ID:
+        raise ApiError(404, "Job not found.")
+    return int(raw)
+
+
+def user_id(request: Request) -> str:
+    value: str = request.path_params["userId"]
+    if not value:
+        raise ApiError(400, "userId must not be empty.")
+    if len(value) > MAX_REFERENCE_ID_LENGTH:
+        raise ApiError(400, f"userId must be at most {MAX_REFERENCE_ID_LENGTH} characters.")
+    if "\x00" in value:
+        raise ApiError(400, "userId must not contain NUL characters.")
+    return value
+
+
+def _bounded_int(request: Request, name: str, low: int, high: int) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise ApiError(400, f"{name} must be an integer.")
+    value = int(raw)
+    if not low <= value <= high:
+        raise ApiError(400, f"{name} must be an integer from {low} to {high}.")
+    return value
+
+
+def listing(request: Request) -> tuple[str | None, int | None, int]:
+    """(status, limit, page); a None limit means every job."""
+    status = request.query_params.get("status")
+    if status is not None and status not in _STATUSES:
+        raise ApiError(400, f"status must be one of {', '.join(sorted(_STATUSES))}.")
+    limit = _bounded_int(request, "limit", 1, MAX_LIMIT)
+    page = _bounded_int(request, "page", 1, MAX_PAGE)
+    if page is not None and limit is None:
+        limit = DEFAULT_PAGE_LIMIT
+    return status, limit, page or 1

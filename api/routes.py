@@ -1,0 +1,55 @@
+"""HTTP handlers: each decodes its input, calls one use case, and encodes the result.
+
+They are plain functions: Starlette runs them in its thread pool, where the
+synchronous event store and SQLAlchemy belong.
+"""
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api import params
+from api.auth import authorize
+from api.composition import Services
+from api.responses import MsgspecResponse, data, streamed_data_list
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def list_jobs(request: Request) -> Response:
+    _, project = authorize(request)
+    status, limit, page = params.listing(request)
+    queries = _services(request).queries
+    if limit is None:
+        return streamed_data_list(queries.all(project.id, status))
+    return data(queries.page(project.id, status, limit, page))
+
+
+def get_job(request: Request) -> Response:
+    _, project = authorize(request)
+    return data(_services(request).queries.get(project.id, params.job_id(request)))
+
+
+def cancel_job(request: Request) -> Response:
+    principal, project = authorize(request)
+    job_id = params.job_id(request)
+    outcome = _services(request).commands.cancel(project.id, job_id, principal.actor)
+    return data(outcome.job)
+
+
+def delete_user_data(request: Request) -> Response:
+    principal, project = authorize(request)
+    user_id = params.user_id(request)
+    commands = _services(request).commands
+    outcome = commands.schedule_user_deletion(project.id, user_id, principal.actor)
+    return data(outcome.job)
+
+
+def health(request: Request) -> Response:
+    try:
+        _services(request).database.ping()
+    except Exception:
+        return MsgspecResponse({"status": "degraded", "database": "unreachable"}, 503)
+    return MsgspecResponse({"status": "ok", "database": "ok"})

@@ -1,0 +1,1 @@
+"""Use cases, projections and the runner's logic. Depends on the domain only."""

@@ -1,0 +1,48 @@
+"""The append-only log of every aggregate's events, and reading it in order."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+
+from domain.job import Job, job_aggregate_id
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    position: int
+    event: DomainEventProtocol[UUID]
+
+
+class JobLog(Application[UUID]):
+    """The event store of jobtrail: aggregates are saved here and only here."""
+
+    name = "jobtrail"
+
+    def job(self, job_id: int) -> Job | None:
+        if job_id <= 0:
+            return None
+        try:
+            job = self.repository.get(job_aggregate_id(job_id))
+        except AggregateNotFoundError:
+            return None
+        return job if isinstance(job, Job) else None
+
+    def aggregate_or_none(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def read(self, after: int, limit: int) -> Sequence[LoggedEvent]:
+        notifications = self.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False
+        )
+        to_event = self.mapper.to_domain_event
+        return [LoggedEvent(n.id, to_event(n)) for n in notifications]
+
+    def head(self) -> int:
+        return self.recorder.max_notification_id() or 0

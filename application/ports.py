@@ -1,0 +1,67 @@
+"""What the use cases need from the outside world, as protocols."""
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from application.views import JobView
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class JobIdAllocator(Protocol):
+    def next_job_id(self) -> int:
+        """A positive integer never handed out before, greater than every earlier one."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    aggregate_id: UUID
+    version: int
+    view: JobView
+
+
+@dataclass(frozen=True, slots=True)
+class JobChange:
+    aggregate_id: UUID
+    version: int
+    status: str
+    updated_at: int
+    errors: str | None
+
+
+class ProjectionTransaction(Protocol):
+    @property
+    def position(self) -> int: ...
+
+    def insert_jobs(self, rows: Sequence[JobRow]) -> None: ...
+
+    def update_jobs(self, changes: Sequence[JobChange]) -> None: ...
+
+    def advance(self, position: int) -> None: ...
+
+
+class ProjectionStore(Protocol):
+    def transaction(self, name: str) -> AbstractContextManager[ProjectionTransaction]:
+        """One transaction that locks the projection's position against other appliers."""
+        ...
+
+    def position(self, name: str) -> int: ...
+
+
+class JobsReadModel(Protocol):
+    def get(self, project_id: int, job_id: int) -> JobView | None: ...
+
+    def page(
+        self, project_id: int, status: str | None, limit: int, offset: int
+    ) -> list[JobView]: ...
+
+    def stream(self, project_id: int, status: str | None) -> Iterator[list[JobView]]:
+        """Every matching job, newest first, in batches, without holding them all."""
+        ...

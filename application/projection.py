@@ -1,0 +1,159 @@
+"""The jobs projection: folds the log, in order, into the read model's jobs table.
+
+The live projector and any rebuild use this same code. Each batch is applied in
+one transaction together with the projection's new position, so an event is
+applied exactly once however often the projector stops and resumes.
+"""
+
+import time
+from collections.abc import Sequence
+from uuid import UUID
+
+from application.errors import ProjectionStalled
+from application.event_log import JobLog, LoggedEvent
+from application.ports import JobChange, JobRow, ProjectionStore, ProjectionTransaction
+from application.views import JobView, epoch_ms
+from domain.job import Job, JobStatus
+from domain.user_deletions import UserDeletions
+
+
+class UnknownEvent(Exception):
+    """The projection met an event it cannot apply: it stops rather than skip it."""
+
+
+_STATUS_AFTER: dict[type, JobStatus] = {
+    Job.Started: JobStatus.RUNNING,
+    Job.Cancelled: JobStatus.CANCELLED,
+    Job.Completed: JobStatus.COMPLETED,
+    Job.Failed: JobStatus.FAILED,
+}
+_IGNORED = (UserDeletions.Opened, UserDeletions.JobAssigned)
+
+
+class JobsProjection:
+    name = "jobs"
+
+    def apply(self, events: Sequence[LoggedEvent], tx: ProjectionTransaction) -> None:
+        # Coalesce the batch: a job scheduled and changed in one batch is inserted
+        # once in its final state; other jobs get one update with their last state.
+        inserts: dict[UUID, JobRow] = {}
+        updates: dict[UUID, JobChange] = {}
+        for logged in events:
+            event = logged.event
+            if isinstance(event, Job.Scheduled):
+                inserts[event.originator_id] = _row(event)
+            elif type(event) in _STATUS_AFTER:
+                change = _change(event)
+                inserted = inserts.get(change.aggregate_id)
+                if inserted is not None:
+                    inserts[change.aggregate_id] = _updated(inserted, change)
+                else:
+                    updates[change.aggregate_id] = change
+            elif not isinstance(event, _IGNORED):
+                raise UnknownEvent(
+                    f"Projection {self.name!r} cannot apply {type(event).__qualname__} "
+                    f"at position {logged.position}."
+                )
+        tx.insert_jobs(list(inserts.values()))
+        tx.update_jobs(list(updates.values()))
+
+
+def _row(event: Job.Scheduled) -> JobRow:
+    at = epoch_ms(event.timestamp)
+    return JobRow(
+        aggregate_id=event.originator_id,
+        version=event.originator_version,
+        view=JobView(
+            job_id=event.job_id,
+            description=event.description,
+            status=JobStatus.SCHEDULED.value,
+            project_id=event.project_id,
+            action=event.action,
+            reference_id=event.reference_id,
+            created_at=at,
+            updated_at=at,
+            start_at=epoch_ms(event.start_at),
+            errors=None,
+        ),
+    )
+
+
+def _change(event: object) -> JobChange:
+    assert isinstance(event, Job.Event)
+    return JobChange(
+        aggregate_id=event.originator_id,
+        version=event.originator_version,
+        status=_STATUS_AFTER[type(event)].value,
+        updated_at=epoch_ms(event.timestamp),
+        errors=event.error if isinstance(event, Job.Failed) else None,
+    )
+
+
+def _updated(row: JobRow, change: JobChange) -> JobRow:
+    view = row.view
+    return JobRow(
+        aggregate_id=row.aggregate_id,
+        version=change.version,
+        view=JobView(
+            job_id=view.job_id,
+            description=view.description,
+            status=change.status,
+            project_id=view.project_id,
+            action=view.action,
+            reference_id=view.reference_id,
+            created_at=view.created_at,
+            updated_at=change.updated_at,
+            start_at=view.start_at,
+            errors=change.errors,
+        ),
+    )
+
+
+class Projector:
+    """Moves one projection forward through the log; safe to run in many processes."""
+
+    def __init__(
+        self,
+        log: JobLog,
+        store: ProjectionStore,
+        projection: JobsProjection,
+        batch_size: int = 1000,
+    ) -> None:
+        self._log = log
+        self._store = store
+        self._projection = projection
+        self._batch_size = batch_size
+
+    @property
+    def name(self) -> str:
+        return self._projection.name
+
+    def position(self) -> int:
+        return self._store.position(self.name)
+
+    def step(self) -> int:
+        """Applies the next batch; returns how many events it applied."""
+        with self._store.transaction(self.name) as tx:
+            batch = self._log.read(after=tx.position, limit=self._batch_size)
+            if not batch:
+                return 0
+            self._projection.apply(batch, tx)
+            tx.advance(batch[-1].position)
+            return len(batch)
+
+    def catch_up(self) -> int:
+        applied = 0
+        while count := self.step():
+            applied += count
+        return applied
+
+    def wait_for(self, position: int, timeout: float) -> None:
+        """Returns once the read model includes the event at ``position``."""
+        deadline = time.monotonic() + timeout
+        while self.position() < position:
+            if self.step() == 0:
+                time.sleep(0.002)
+            if time.monotonic() > deadline:
+                raise ProjectionStalled(
+                    f"The read model has not reached position {position} in {timeout} s."
+                )

@@ -1,0 +1,27 @@
+"""What the use cases return: a job as clients see it."""
+
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def epoch_ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MILLISECOND
+
+
+class JobView(msgspec.Struct, frozen=True, rename="camel"):
+    """A job in OpenReplay's shape: camelCase on the wire, times in epoch milliseconds."""
+
+    job_id: int
+    description: str
+    status: str
+    project_id: int
+    action: str
+    reference_id: str
+    created_at: int
+    updated_at: int
+    start_at: int
+    errors: str | None

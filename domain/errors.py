@@ -1,0 +1,28 @@
+"""Errors raised when a command breaks a rule of the domain."""
+
+
+class DomainError(Exception):
+    """A command was refused because of the aggregate's state or its arguments."""
+
+
+class JobNotCancellable(DomainError):
+    """Only a scheduled or running job can be cancelled."""
+
+    def __init__(self, job_id: int, status: str) -> None:
+        super().__init__(f"Job {job_id} is {status} and cannot be cancelled.")
+        self.job_id = job_id
+        self.status = status
+
+
+class IllegalTransition(DomainError):
+    """A lifecycle command that does not follow from the job's current status."""
+
+    def __init__(self, job_id: int, status: str, command: str) -> None:
+        super().__init__(f"Job {job_id} is {status}; it cannot be {command}.")
+        self.job_id = job_id
+        self.status = status
+        self.command = command
+
+
+class InvalidJobRequest(DomainError):
+    """The arguments of a new job break a rule (for example an empty user id)."""

@@ -1,0 +1,1 @@
+"""Adapters: event store wiring, read-model tables, settings, deletion targets."""

@@ -1,0 +1,175 @@
+"""One database URL configures everything: the event store and the read model.
+
+SQLite (the embedded default) and PostgreSQL (production) hold the same tables.
+The event store is eventsourcing's own recorder; the read model and the tenancy
+tables are SQLAlchemy Core, in the same database.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from infrastructure.settings import SettingsError
+
+Backend = Literal["sqlite", "postgresql"]
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+# Arbitrary but fixed: serialises schema creation between processes on PostgreSQL.
+_SCHEMA_LOCK_KEY = 0x6A6F6274
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    backend: Backend
+    sqlalchemy_url: str
+    eventsourcing_env: dict[str, str]
+    schema: str | None
+
+    @property
+    def events_table(self) -> str:
+        return "stored_events" if self.backend == "sqlite" else "jobtrail_events"
+
+
+def parse_database_url(raw: str) -> DatabaseUrl:
+    try:
+        url = make_url(raw)
+    except Exception as error:
+        raise SettingsError(f"JOBTRAIL_DATABASE_URL is not a database URL: {error}") from None
+    driver = url.drivername.split("+")[0]
+    if driver == "sqlite":
+        path = url.database or ""
+        if path in ("", ":memory:"):
+            raise SettingsError(
+                "An in-memory SQLite database cannot be shared by the event store and the "
+                "read model: name a file, e.g. sqlite:///jobtrail.db."
+            )
+        return DatabaseUrl(
+            backend="sqlite",
+            sqlalchemy_url=f"sqlite+pysqlite:///{path}",
+            eventsourcing_env={
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(Path(path)),
+                "SQLITE_LOCK_TIMEOUT": str(SQLITE_BUSY_TIMEOUT_SECONDS),
+            },
+            schema=None,
+        )
+    if driver in ("postgresql", "postgres"):
+        query = dict(url.query)
+        schema = query.pop("schema", None)
+        if isinstance(schema, tuple):
+            schema = schema[-1]
+        if schema is not None and not schema.isidentifier():
+            raise SettingsError(f"The schema {schema!r} is not a plain SQL identifier.")
+        pg_url = url.set(drivername="postgresql+psycopg", query=query)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.database or "postgres",
+            "POSTGRES_HOST": url.host or "localhost",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": url.username or "postgres",
+            "POSTGRES_PASSWORD": url.password or "",
+            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_LOCK_TIMEOUT": "30",
+        }
+        if schema:
+            env["POSTGRES_SCHEMA"] = schema
+        return DatabaseUrl(
+            backend="postgresql",
+            sqlalchemy_url=pg_url.render_as_string(hide_password=False),
+            eventsourcing_env=env,
+            schema=schema,
+        )
+    raise SettingsError(
+        f"Unsupported database {url.drivername!r}: use sqlite:///PATH or postgresql://..."
+    )
+
+
+class Database:
+    """The SQLAlchemy side of the database: engines and transactions."""
+
+    def __init__(self, url: DatabaseUrl) -> None:
+        self.url = url
+        self.engine = _engine(url)
+
+    @property
+    def backend(self) -> Backend:
+        return self.url.backend
+
+    @contextmanager
+    def writer(self) -> Iterator[Connection]:
+        """A write transaction. On SQLite it takes the write lock at BEGIN, so two
+        writers queue instead of deadlocking when both upgrade a read lock."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(jobtrail_immediate=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def reader(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def schema_lock(self) -> Iterator[None]:
+        """Held while creating tables, so that processes starting together don't race."""
+        if self.backend != "postgresql":
+            yield
+            return
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+                conn.commit()
+
+
+def _engine(url: DatabaseUrl) -> Engine:
+    if url.backend == "sqlite":
+        engine = create_engine(
+            url.sqlalchemy_url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+            pool_size=8,
+            max_overflow=32,
+        )
+        event.listen(engine, "connect", _configure_sqlite_connection)
+        event.listen(engine, "begin", _begin_sqlite_transaction)
+        return engine
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    if url.schema:
+        connect_args["options"] = f"-csearch_path={url.schema}"
+    return create_engine(
+        url.sqlalchemy_url,
+        connect_args=connect_args,
+        pool_pre_ping=True,
+        pool_size=8,
+        max_overflow=32,
+    )
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is too late).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _begin_sqlite_transaction(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get("jobtrail_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,13 @@
+"""The eventsourcing application on the configured database, with the msgspec mapper."""
+
+from application.event_log import JobLog
+from infrastructure.database import DatabaseUrl
+
+MAPPER_TOPIC = "infrastructure.mapper:MsgspecMapper"
+
+
+def open_job_log(url: DatabaseUrl, create_tables: bool = False) -> JobLog:
+    env = dict(url.eventsourcing_env)
+    env["MAPPER_TOPIC"] = MAPPER_TOPIC
+    env["CREATE_TABLE"] = "y" if create_tables else "n"
+    return JobLog(env=env)

@@ -1,0 +1,115 @@
+"""A msgspec mapper between domain events and stored events.
+
+eventsourcing 9.5 ships a JSON transcoder that walks objects in Python; msgspec
+encodes and decodes typed records in C. Keys are sorted so the stored bytes are a
+canonical encoding of the event, which the audit's hash chain relies on.
+"""
+
+import dataclasses
+import typing
+from collections.abc import Callable
+from functools import cache
+from typing import Any, ClassVar
+from uuid import UUID
+
+import msgspec
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import (
+    Mapper,
+    MapperDeserialisationError,
+    StoredEvent,
+    Transcoder,
+)
+from eventsourcing.utils import get_topic, resolve_topic
+
+_ENVELOPE_FIELDS = frozenset({"originator_id", "originator_version"})
+_encoder = msgspec.json.Encoder(order="sorted")
+
+
+class MsgspecTranscoder(Transcoder):
+    """Plain msgspec JSON, for callers that want the transcoder on its own."""
+
+    def encode(self, obj: Any) -> bytes:
+        return _encoder.encode(obj)
+
+    def decode(self, data: bytes) -> Any:
+        return msgspec.json.decode(data)
+
+
+@cache
+def _state_type(event_class: type) -> type[msgspec.Struct]:
+    """A msgspec record with the typed fields an event stores (all but its envelope)."""
+    hints = typing.get_type_hints(event_class)
+    defaults = {f.name: f for f in dataclasses.fields(event_class)}
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    for name, hint in hints.items():
+        if name in _ENVELOPE_FIELDS or typing.get_origin(hint) is ClassVar:
+            continue
+        field = defaults.get(name)
+        if field is not None and field.default is not dataclasses.MISSING:
+            fields.append((name, hint, field.default))
+        elif field is not None and field.default_factory is not dataclasses.MISSING:
+            fields.append((name, hint, msgspec.field(default_factory=field.default_factory)))
+        else:
+            fields.append((name, hint))
+    required = [f for f in fields if len(f) == 2]
+    optional = [f for f in fields if len(f) == 3]
+    return msgspec.defstruct(f"{event_class.__qualname__}State", [*required, *optional])
+
+
+@cache
+def _decoder(event_class: type) -> Callable[[bytes], msgspec.Struct]:
+    return msgspec.json.Decoder(_state_type(event_class)).decode
+
+
+class MsgspecMapper(Mapper[UUID]):
+    """Stores an event's fields as canonical msgspec JSON; decodes them back typed."""
+
+    def __init__(self, transcoder: Transcoder | None = None, **_: Any) -> None:
+        super().__init__(transcoder or MsgspecTranscoder())
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        state = dict(vars(domain_event))
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=originator_version,
+            topic=get_topic(type(domain_event)),
+            state=_encoder.encode(state),
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        event_class = resolve_topic(stored_event.topic)
+        try:
+            state = self._decode_state(event_class, stored_event.state)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            raise MapperDeserialisationError(
+                f"Cannot decode event {stored_event.topic} of {stored_event.originator_id} "
+                f"v{stored_event.originator_version}: {error}"
+            ) from error
+        state["originator_id"] = _as_uuid(stored_event.originator_id)
+        state["originator_version"] = stored_event.originator_version
+        domain_event = object.__new__(event_class)
+        object.__setattr__(domain_event, "__dict__", state)
+        return typing.cast(DomainEventProtocol[UUID], domain_event)
+
+    @staticmethod
+    def _decode_state(event_class: type, data: bytes) -> dict[str, Any]:
+        class_version = getattr(event_class, "class_version", 1)
+        if class_version == 1:
+            return msgspec.structs.asdict(_decoder(event_class)(data))
+        # Older versions of the event are upcast field by field before typing.
+        raw: dict[str, Any] = msgspec.json.decode(data)
+        from_version = raw.pop("class_version", 1)
+        while from_version < class_version:
+            getattr(event_class, f"upcast_v{from_version}_v{from_version + 1}")(raw)
+            from_version += 1
+        return msgspec.structs.asdict(msgspec.convert(raw, _state_type(event_class)))
+
+
+def _as_uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)

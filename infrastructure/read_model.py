@@ -1,0 +1,151 @@
+"""The jobs read model in SQL: what GET endpoints read and the projection writes."""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Select, bindparam, select, update
+
+from application.ports import JobChange, JobRow
+from application.views import JobView
+from infrastructure.database import Database
+from infrastructure.tables import jobs, projection_positions
+
+_VIEW_COLUMNS = (
+    jobs.c.job_id,
+    jobs.c.description,
+    jobs.c.status,
+    jobs.c.project_id,
+    jobs.c.action,
+    jobs.c.reference_id,
+    jobs.c.created_at,
+    jobs.c.updated_at,
+    jobs.c.start_at,
+    jobs.c.errors,
+)
+_UPDATE_JOB = (
+    update(jobs)
+    .where(jobs.c.aggregate_id == bindparam("b_aggregate_id"))
+    .values(
+        version=bindparam("b_version"),
+        status=bindparam("b_status"),
+        updated_at=bindparam("b_updated_at"),
+        errors=bindparam("b_errors"),
+    )
+)
+STREAM_BATCH_SIZE = 1000
+
+
+def _select_jobs(project_id: int, status: str | None) -> Select[tuple[object, ...]]:
+    query = select(*_VIEW_COLUMNS).where(jobs.c.project_id == project_id)
+    if status is not None:
+        query = query.where(jobs.c.status == status)
+    return query.order_by(jobs.c.job_id.desc())
+
+
+class SqlJobsReadModel:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def get(self, project_id: int, job_id: int) -> JobView | None:
+        query = select(*_VIEW_COLUMNS).where(
+            jobs.c.job_id == job_id, jobs.c.project_id == project_id
+        )
+        with self._db.reader() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else JobView(*row)
+
+    def page(self, project_id: int, status: str | None, limit: int, offset: int) -> list[JobView]:
+        query = _select_jobs(project_id, status).limit(limit).offset(offset)
+        with self._db.reader() as conn:
+            return [JobView(*row) for row in conn.execute(query)]
+
+    def stream(self, project_id: int, status: str | None) -> Iterator[list[JobView]]:
+        # Keyset pagination: each batch is its own short read, so a slow client
+        # holds no transaction open and memory stays one batch deep.
+        below: int | None = None
+        while True:
+            query = _select_jobs(project_id, status).limit(STREAM_BATCH_SIZE)
+            if below is not None:
+                query = query.where(jobs.c.job_id < below)
+            with self._db.reader() as conn:
+                batch = [JobView(*row) for row in conn.execute(query)]
+            if not batch:
+                return
+            yield batch
+            if len(batch) < STREAM_BATCH_SIZE:
+                return
+            below = batch[-1].job_id
+
+
+class _SqlProjectionTransaction:
+    def __init__(self, conn: Connection, name: str, position: int) -> None:
+        self._conn = conn
+        self._name = name
+        self._position = position
+
+    @property
+    def position(self) -> int:
+        return self._position
+
+    def insert_jobs(self, rows: Sequence[JobRow]) -> None:
+        if rows:
+            self._conn.execute(jobs.insert(), [_job_values(row) for row in rows])
+
+    def update_jobs(self, changes: Sequence[JobChange]) -> None:
+        if changes:
+            self._conn.execute(_UPDATE_JOB, [_change_values(change) for change in changes])
+
+    def advance(self, position: int) -> None:
+        self._conn.execute(
+            update(projection_positions)
+            .where(projection_positions.c.name == self._name)
+            .values(position=position)
+        )
+        self._position = position
+
+
+class SqlProjectionStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @contextmanager
+    def transaction(self, name: str) -> Iterator[_SqlProjectionTransaction]:
+        query = select(projection_positions.c.position).where(projection_positions.c.name == name)
+        if self._db.backend == "postgresql":
+            query = query.with_for_update()
+        with self._db.writer() as conn:
+            position = conn.execute(query).scalar_one()
+            yield _SqlProjectionTransaction(conn, name, position)
+
+    def position(self, name: str) -> int:
+        query = select(projection_positions.c.position).where(projection_positions.c.name == name)
+        with self._db.reader() as conn:
+            return int(conn.execute(query).scalar_one())
+
+
+def _job_values(row: JobRow) -> dict[str, object]:
+    view = row.view
+    return {
+        "job_id": view.job_id,
+        "aggregate_id": str(row.aggregate_id),
+        "version": row.version,
+        "project_id": view.project_id,
+        "action": view.action,
+        "reference_id": view.reference_id,
+        "description": view.description,
+        "status": view.status,
+        "errors": view.errors,
+        "created_at": view.created_at,
+        "updated_at": view.updated_at,
+        "start_at": view.start_at,
+    }
+
+
+def _change_values(change: JobChange) -> dict[str, object]:
+    return {
+        "b_aggregate_id": str(change.aggregate_id),
+        "b_version": change.version,
+        "b_status": change.status,
+        "b_updated_at": change.updated_at,
+        "b_errors": change.errors,
+    }

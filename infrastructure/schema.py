@@ -1,0 +1,24 @@
+"""Creating every table jobtrail needs, once, however many processes start together."""
+
+from sqlalchemy import insert, select, text
+
+from application.projection import JobsProjection
+from infrastructure.database import Database
+from infrastructure.event_store import open_job_log
+from infrastructure.tables import metadata, projection_positions
+
+PROJECTIONS = (JobsProjection.name,)
+
+
+def prepare_database(database: Database) -> None:
+    with database.schema_lock():
+        if database.url.schema:
+            with database.writer() as conn:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{database.url.schema}"'))
+        open_job_log(database.url, create_tables=True).close()
+        metadata.create_all(database.engine)
+        with database.writer() as conn:
+            known = set(conn.execute(select(projection_positions.c.name)).scalars())
+            for name in PROJECTIONS:
+                if name not in known:
+                    conn.execute(insert(projection_positions).values(name=name, position=0))

@@ -1,0 +1,55 @@
+"""Settings, read once from the environment by the composition root."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+DEFAULT_DATABASE_URL = "sqlite:///jobtrail.db"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value jobtrail cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    deletion_delay: timedelta | None = None
+    """None: jobs start at the next UTC midnight, as in OpenReplay."""
+    read_your_writes_timeout: float = 10.0
+    projection_poll_interval: float = 0.25
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        return cls(
+            database_url=env.get("JOBTRAIL_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            deletion_delay=_delay(env.get("JOBTRAIL_DELETION_DELAY", "")),
+            read_your_writes_timeout=_seconds(
+                "JOBTRAIL_READ_YOUR_WRITES_TIMEOUT", env.get("JOBTRAIL_READ_YOUR_WRITES_TIMEOUT"), 10.0
+            ),
+            projection_poll_interval=_seconds(
+                "JOBTRAIL_PROJECTION_POLL_INTERVAL", env.get("JOBTRAIL_PROJECTION_POLL_INTERVAL"), 0.25
+            ),
+        )
+
+
+def _delay(raw: str) -> timedelta | None:
+    raw = raw.strip().lower()
+    if raw in ("", "midnight"):
+        return None
+    return timedelta(seconds=_seconds("JOBTRAIL_DELETION_DELAY", raw, 0.0))
+
+
+def _seconds(name: str, raw: str | None, default: float) -> float:
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}.") from None
+    if value < 0 or value != value:
+        raise SettingsError(f"{name} must not be negative.")
+    return value

@@ -1,0 +1,91 @@
+"""The read-model and tenancy tables (SQLAlchemy Core), beside the event store's own."""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Sequence,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("job_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("aggregate_id", String(36), nullable=False, unique=True),
+    Column("version", Integer, nullable=False),
+    Column("project_id", Integer, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("reference_id", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("errors", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("start_at", BigInteger, nullable=False),
+    Index("jobs_by_project", "project_id", "job_id"),
+    Index("jobs_by_project_status", "project_id", "status", "job_id"),
+    Index("jobs_by_status_start", "status", "start_at"),
+)
+
+projection_positions = Table(
+    "projection_positions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+# A PostgreSQL sequence hands out job ids to many processes without a lock.
+job_id_sequence = Sequence("job_ids", metadata=metadata, start=1)
+
+# SQLite has no sequences: AUTOINCREMENT never reuses an id, even after a delete.
+job_id_allocations = Table(
+    "job_id_allocations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    sqlite_autoincrement=True,
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("is_default", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+Index(
+    "one_default_organization",
+    organizations.c.is_default,
+    unique=True,
+    postgresql_where=organizations.c.is_default,
+    sqlite_where=organizations.c.is_default,
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("project_key", String(64), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_id", String(32), nullable=False, unique=True),
+    Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)

@@ -1,0 +1,87 @@
+"""Organizations, projects and API keys in plain transactional tables."""
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+
+from application.tenancy import Organization, Project, StoredKey
+from application.views import epoch_ms
+from infrastructure.clock import SystemClock
+from infrastructure.database import Database
+from infrastructure.tables import api_keys, organizations, projects
+
+
+class SqlTenancyStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self._clock = SystemClock()
+
+    def _now(self) -> int:
+        return epoch_ms(self._clock.now())
+
+    def add_organization(self, name: str, is_default: bool) -> Organization:
+        try:
+            with self._db.writer() as conn:
+                result = conn.execute(
+                    organizations.insert().values(
+                        name=name, is_default=is_default, created_at=self._now()
+                    )
+                )
+                return Organization(int(result.inserted_primary_key[0]), name)
+        except IntegrityError:
+            # Another process created the default organization first: use that one.
+            existing = self.default_organization() if is_default else None
+            if existing is None:
+                raise
+            return existing
+
+    def default_organization(self) -> Organization | None:
+        query = select(organizations.c.id, organizations.c.name).where(
+            organizations.c.is_default.is_(True)
+        )
+        with self._db.reader() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else Organization(*row)
+
+    def organization(self, org_id: int) -> Organization | None:
+        query = select(organizations.c.id, organizations.c.name).where(organizations.c.id == org_id)
+        with self._db.reader() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else Organization(*row)
+
+    def add_project(self, org_id: int, name: str, project_key: str) -> Project:
+        with self._db.writer() as conn:
+            result = conn.execute(
+                projects.insert().values(
+                    org_id=org_id, name=name, project_key=project_key, created_at=self._now()
+                )
+            )
+            return Project(int(result.inserted_primary_key[0]), org_id, name, project_key)
+
+    def project_by_key(self, project_key: str) -> Project | None:
+        query = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
+        with self._db.reader() as conn:
+            row = conn.execute(query.where(projects.c.project_key == project_key)).first()
+        return None if row is None else Project(*row)
+
+    def add_key(self, key: StoredKey) -> None:
+        with self._db.writer() as conn:
+            conn.execute(
+                api_keys.insert().values(
+                    key_id=key.key_id,
+                    org_id=key.org_id,
+                    secret_sha256=key.secret_sha256,
+                    created_at=self._now(),
+                )
+            )
+
+    def key(self, key_id: str) -> StoredKey | None:
+        query = select(api_keys.c.key_id, api_keys.c.org_id, api_keys.c.secret_sha256)
+        with self._db.reader() as conn:
+            row = conn.execute(query.where(api_keys.c.key_id == key_id)).first()
+        return None if row is None else StoredKey(*row)
+
+    def is_empty(self) -> bool:
+        with self._db.reader() as conn:
+            has_key = conn.execute(select(exists().where(api_keys.c.id.is_not(None)))).scalar()
+            has_project = conn.execute(select(exists().where(projects.c.id.is_not(None)))).scalar()
+        return not has_key and not has_project

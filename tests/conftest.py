@@ -1,0 +1,99 @@
+"""Fixtures shared by every test: real databases on both backends, never mocks."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from starlette.testclient import TestClient
+
+from api.app import create_app
+from api.composition import Services, build_services
+from application.tenancy import IssuedKey, Project
+from infrastructure.settings import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "JOBTRAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _postgres_reachable() -> bool:
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def require_postgres() -> None:
+    if _postgres_reachable():
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}; CI must run these tests.")
+    pytest.skip("PostgreSQL is not reachable (set CI to make this a failure).")
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'jobtrail.db'}"
+        return
+    require_postgres()
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    yield f"{POSTGRES_ADMIN_URL}?schema={schema}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, read_your_writes_timeout=10.0)
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    built = build_services(settings)
+    yield built
+    built.close()
+
+
+@dataclass(frozen=True)
+class Tenant:
+    key: IssuedKey
+    project: Project
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": self.key.api_key, "content-type": "application/json"}
+
+    def url(self, path: str) -> str:
+        return f"/api/v1/{self.project.project_key}{path}"
+
+
+def new_tenant(services: Services, org_name: str | None = None) -> Tenant:
+    org_id = services.tenancy.create_organization(org_name).id if org_name else None
+    return Tenant(
+        key=services.tenancy.issue_key(org_id),
+        project=services.tenancy.create_project("web", org_id),
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, follow_projection=False)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def app_services(client: TestClient) -> Services:
+    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    return services
+
+
+@pytest.fixture
+def tenant(app_services: Services) -> Tenant:
+    return new_tenant(app_services)

@@ -1,0 +1,119 @@
+"""The jobs projection: in order, exactly once, resumable, never skipping."""
+
+import threading
+from collections.abc import Sequence
+
+import pytest
+from eventsourcing.domain import Aggregate
+from sqlalchemy import func, select
+
+from api.composition import Services, build_services
+from application.event_log import LoggedEvent
+from application.ports import ProjectionTransaction
+from application.projection import JobsProjection, Projector, UnknownEvent
+from infrastructure.read_model import SqlProjectionStore
+from infrastructure.settings import Settings
+from infrastructure.tables import jobs
+
+
+def schedule_without_projecting(services: Services, count: int, prefix: str = "u") -> list[int]:
+    """Commands whose read-your-writes wait is switched off, so the log runs ahead."""
+    services.commands._after_write = lambda position: None
+    return [
+        services.commands.schedule_user_deletion(1, f"{prefix}{n}", "k").job.job_id
+        for n in range(count)
+    ]
+
+
+def job_rows(services: Services) -> int:
+    with services.database.reader() as conn:
+        return int(conn.execute(select(func.count()).select_from(jobs)).scalar_one())
+
+
+def test_the_projection_resumes_where_it_stopped_after_a_restart(settings: Settings) -> None:
+    first = build_services(settings)
+    schedule_without_projecting(first, 5, "a")
+    # A first request for a user writes the job, and opens and assigns the user's ledger.
+    assert first.projector.catch_up() == 15
+    schedule_without_projecting(first, 3, "b")
+    first.close()
+
+    second = build_services(settings)
+    try:
+        assert second.projector.position() == 15
+        assert second.projector.catch_up() == 9
+        assert second.projector.position() == second.log.head()
+        assert job_rows(second) == 8
+    finally:
+        second.close()
+
+
+def test_many_threads_catching_up_at_once_apply_every_event_exactly_once(
+    services: Services,
+) -> None:
+    ids = schedule_without_projecting(services, 40)
+    for job_id in ids[::3]:
+        services.commands.cancel(1, job_id, "k")
+    errors: list[BaseException] = []
+
+    def catch_up() -> None:
+        try:
+            services.projector.catch_up()
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=catch_up) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert services.projector.position() == services.log.head()
+    assert job_rows(services) == 40
+    for job_id in ids:
+        aggregate = services.log.job(job_id)
+        assert aggregate is not None
+        assert services.queries.get(1, job_id).status == aggregate.status
+
+
+class ExplodingProjection(JobsProjection):
+    def apply(self, events: Sequence[LoggedEvent], tx: ProjectionTransaction) -> None:
+        super().apply(events, tx)
+        raise RuntimeError("the process died after writing rows")
+
+
+def test_rows_and_position_commit_together_or_not_at_all(services: Services) -> None:
+    schedule_without_projecting(services, 3)
+    crashing = Projector(services.log, SqlProjectionStore(services.database), ExplodingProjection())
+    with pytest.raises(RuntimeError):
+        crashing.step()
+    assert services.projector.position() == 0
+    assert job_rows(services) == 0
+    services.projector.catch_up()
+    assert job_rows(services) == 3
+
+
+class Stranger(Aggregate):
+    """An aggregate the jobs projection has never heard of."""
+
+    class Appeared(Aggregate.Created):
+        note: str
+
+    def __init__(self, note: str) -> None:
+        self.note = note
+
+
+def test_an_event_the_projection_cannot_apply_stops_it_at_that_event(services: Services) -> None:
+    schedule_without_projecting(services, 1)
+    services.log.save(Stranger(note="not a job event"))
+    with pytest.raises(UnknownEvent, match="Appeared"):
+        services.projector.catch_up()
+    assert services.projector.position() == 0
+    assert job_rows(services) == 0
+
+
+def test_a_command_response_is_already_in_the_read_model(services: Services) -> None:
+    outcome = services.commands.schedule_user_deletion(1, "zoe", "k")
+    assert outcome.position is not None
+    assert services.projector.position() >= outcome.position
+    assert services.queries.get(1, outcome.job.job_id) == outcome.job
