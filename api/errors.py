@@ -29,7 +29,7 @@ def _api_error(_: Request, exc: Exception) -> Response:
 
 def _http_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return errors(exc.status_code, exc.detail, headers=exc.headers)
+    return errors(exc.status_code, exc.detail, headers=dict(exc.headers or {}))
 
 
 def _status(status_code: int) -> "type[object]":
@@ -41,7 +41,9 @@ def _status(status_code: int) -> "type[object]":
 
 def _unavailable(_: Request, exc: Exception) -> Response:
     log.warning("database unavailable: %s", type(exc).__name__)
-    return errors(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "1"})
+    return errors(
+        503, "The database is unavailable; try again shortly.", headers={"Retry-After": "1"}
+    )
 
 
 def _unexpected(_: Request, exc: Exception) -> Response:

@@ -63,7 +63,7 @@ def openapi_document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         [JobBody, JobListBody, ErrorBody, Health], ref_template=_REF
     )
-    secured = [{"OrganizationApiKey": []}]
+    secured: list[dict[str, list[str]]] = [{"OrganizationApiKey": []}]
     return {
         "openapi": "3.1.0",
         "info": {

@@ -26,7 +26,7 @@ class JobLog(Application[UUID]):
         if job_id <= 0:
             return None
         try:
-            job = self.repository.get(job_aggregate_id(job_id))
+            job: object = self.repository.get(job_aggregate_id(job_id))
         except AggregateNotFoundError:
             return None
         return job if isinstance(job, Job) else None

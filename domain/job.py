@@ -108,9 +108,7 @@ class Job(Aggregate):
         if not user_id:
             raise InvalidJobRequest("userId must not be empty.")
         if len(user_id) > MAX_REFERENCE_ID_LENGTH:
-            raise InvalidJobRequest(
-                f"userId must be at most {MAX_REFERENCE_ID_LENGTH} characters."
-            )
+            raise InvalidJobRequest(f"userId must be at most {MAX_REFERENCE_ID_LENGTH} characters.")
         if job_id <= 0:
             raise InvalidJobRequest("A job id must be a positive integer.")
         return cls._create(

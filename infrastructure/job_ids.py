@@ -14,7 +14,9 @@ class SqlJobIdAllocator:
         with self._db.writer() as conn:
             if self._db.backend == "postgresql":
                 return int(conn.execute(text("SELECT nextval('job_ids')")).scalar_one())
-            new_id = conn.execute(job_id_allocations.insert()).inserted_primary_key[0]
+            inserted = conn.execute(job_id_allocations.insert()).inserted_primary_key
+            assert inserted is not None
+            new_id = inserted[0]
             # Only the high-water mark matters, and AUTOINCREMENT keeps it.
             conn.execute(delete(job_id_allocations).where(job_id_allocations.c.id < new_id))
             return int(new_id)

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, select, update
 
@@ -35,6 +36,10 @@ _UPDATE_JOB = (
 STREAM_BATCH_SIZE = 1000
 
 
+def _view(row: Any) -> JobView:
+    return JobView(*row)
+
+
 def _select_jobs(project_id: int, status: str | None) -> Select[tuple[object, ...]]:
     query = select(*_VIEW_COLUMNS).where(jobs.c.project_id == project_id)
     if status is not None:
@@ -52,12 +57,12 @@ class SqlJobsReadModel:
         )
         with self._db.reader() as conn:
             row = conn.execute(query).first()
-        return None if row is None else JobView(*row)
+        return None if row is None else _view(row)
 
     def page(self, project_id: int, status: str | None, limit: int, offset: int) -> list[JobView]:
         query = _select_jobs(project_id, status).limit(limit).offset(offset)
         with self._db.reader() as conn:
-            return [JobView(*row) for row in conn.execute(query)]
+            return [_view(row) for row in conn.execute(query)]
 
     def stream(self, project_id: int, status: str | None) -> Iterator[list[JobView]]:
         # Keyset pagination: each batch is its own short read, so a slow client
@@ -68,7 +73,7 @@ class SqlJobsReadModel:
             if below is not None:
                 query = query.where(jobs.c.job_id < below)
             with self._db.reader() as conn:
-                batch = [JobView(*row) for row in conn.execute(query)]
+                batch = [_view(row) for row in conn.execute(query)]
             if not batch:
                 return
             yield batch

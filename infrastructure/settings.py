@@ -28,10 +28,14 @@ class Settings:
             database_url=env.get("JOBTRAIL_DATABASE_URL") or DEFAULT_DATABASE_URL,
             deletion_delay=_delay(env.get("JOBTRAIL_DELETION_DELAY", "")),
             read_your_writes_timeout=_seconds(
-                "JOBTRAIL_READ_YOUR_WRITES_TIMEOUT", env.get("JOBTRAIL_READ_YOUR_WRITES_TIMEOUT"), 10.0
+                "JOBTRAIL_READ_YOUR_WRITES_TIMEOUT",
+                env.get("JOBTRAIL_READ_YOUR_WRITES_TIMEOUT"),
+                10.0,
             ),
             projection_poll_interval=_seconds(
-                "JOBTRAIL_PROJECTION_POLL_INTERVAL", env.get("JOBTRAIL_PROJECTION_POLL_INTERVAL"), 0.25
+                "JOBTRAIL_PROJECTION_POLL_INTERVAL",
+                env.get("JOBTRAIL_PROJECTION_POLL_INTERVAL"),
+                0.25,
             ),
         )
 

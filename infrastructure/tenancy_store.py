@@ -1,6 +1,6 @@
 """Organizations, projects and API keys in plain transactional tables."""
 
-from sqlalchemy import exists, select
+from sqlalchemy import CursorResult, exists, select
 from sqlalchemy.exc import IntegrityError
 
 from application.tenancy import Organization, Project, StoredKey
@@ -26,7 +26,7 @@ class SqlTenancyStore:
                         name=name, is_default=is_default, created_at=self._now()
                     )
                 )
-                return Organization(int(result.inserted_primary_key[0]), name)
+                return Organization(_new_id(result), name)
         except IntegrityError:
             # Another process created the default organization first: use that one.
             existing = self.default_organization() if is_default else None
@@ -55,7 +55,7 @@ class SqlTenancyStore:
                     org_id=org_id, name=name, project_key=project_key, created_at=self._now()
                 )
             )
-            return Project(int(result.inserted_primary_key[0]), org_id, name, project_key)
+            return Project(_new_id(result), org_id, name, project_key)
 
     def project_by_key(self, project_key: str) -> Project | None:
         query = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
@@ -85,3 +85,9 @@ class SqlTenancyStore:
             has_key = conn.execute(select(exists().where(api_keys.c.id.is_not(None)))).scalar()
             has_project = conn.execute(select(exists().where(projects.c.id.is_not(None)))).scalar()
         return not has_key and not has_project
+
+
+def _new_id(result: CursorResult[object]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])

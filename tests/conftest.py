@@ -33,7 +33,9 @@ def require_postgres() -> None:
     if _postgres_reachable():
         return
     if os.environ.get("CI"):
-        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}; CI must run these tests.")
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}; CI must run these tests."
+        )
     pytest.skip("PostgreSQL is not reachable (set CI to make this a failure).")
 
 

@@ -12,13 +12,23 @@ from infrastructure.settings import Settings
 from tests.conftest import Tenant, new_tenant
 
 JOB_FIELDS = {
-    "jobId", "description", "status", "projectId", "action",
-    "referenceId", "createdAt", "updatedAt", "startAt", "errors",
+    "jobId",
+    "description",
+    "status",
+    "projectId",
+    "action",
+    "referenceId",
+    "createdAt",
+    "updatedAt",
+    "startAt",
+    "errors",
 }
 
 
 def schedule(client: TestClient, tenant: Tenant, user_id: str) -> dict[str, object]:
-    response = client.delete(tenant.url(f"/users/{quote(user_id, safe='')}"), headers=tenant.headers)
+    response = client.delete(
+        tenant.url(f"/users/{quote(user_id, safe='')}"), headers=tenant.headers
+    )
     assert response.status_code == 200, response.text
     job: dict[str, object] = response.json()["data"]
     return job
@@ -41,7 +51,9 @@ def test_deleting_a_user_schedules_a_job_in_openreplays_shape(
     assert isinstance(start_at, int) and start_at % 86_400_000 == 0  # a UTC midnight
 
 
-def test_deleting_an_active_user_again_returns_the_same_job(client: TestClient, tenant: Tenant) -> None:
+def test_deleting_an_active_user_again_returns_the_same_job(
+    client: TestClient, tenant: Tenant
+) -> None:
     assert schedule(client, tenant, "ann") == schedule(client, tenant, "ann")
     assert len(client.get(tenant.url("/jobs"), headers=tenant.headers).json()["data"]) == 1
 
@@ -54,7 +66,9 @@ def test_getting_a_job_returns_it(client: TestClient, tenant: Tenant) -> None:
     assert response.json() == {"data": job}
 
 
-def test_cancelling_a_scheduled_job_returns_it_cancelled(client: TestClient, tenant: Tenant) -> None:
+def test_cancelling_a_scheduled_job_returns_it_cancelled(
+    client: TestClient, tenant: Tenant
+) -> None:
     job = schedule(client, tenant, "cy")
     response = client.delete(tenant.url(f"/jobs/{job['jobId']}"), headers=tenant.headers)
     assert response.status_code == 200
@@ -101,8 +115,12 @@ def test_cancelling_a_running_job_returns_200(
     assert response.json()["data"]["status"] == "cancelled"
 
 
-@pytest.mark.parametrize("job_id", ["999999", "abc", "-1", "0", "1.5", "99999999999999999999999", "%20"])
-def test_an_unknown_or_malformed_job_id_returns_404(client: TestClient, tenant: Tenant, job_id: str) -> None:
+@pytest.mark.parametrize(
+    "job_id", ["999999", "abc", "-1", "0", "1.5", "99999999999999999999999", "%20"]
+)
+def test_an_unknown_or_malformed_job_id_returns_404(
+    client: TestClient, tenant: Tenant, job_id: str
+) -> None:
     for method in ("GET", "DELETE"):
         response = client.request(method, tenant.url(f"/jobs/{job_id}"), headers=tenant.headers)
         assert response.status_code == 404
@@ -117,9 +135,12 @@ def test_a_job_of_another_project_is_not_found(
     for method in ("GET", "DELETE"):
         response = client.request(method, other.url(f"/jobs/{job['jobId']}"), headers=other.headers)
         assert response.status_code == 404
-    assert client.get(tenant.url(f"/jobs/{job['jobId']}"), headers=tenant.headers).json()["data"][
-        "status"
-    ] == "scheduled"
+    assert (
+        client.get(tenant.url(f"/jobs/{job['jobId']}"), headers=tenant.headers).json()["data"][
+            "status"
+        ]
+        == "scheduled"
+    )
 
 
 def test_listing_returns_every_job_newest_first(client: TestClient, tenant: Tenant) -> None:
@@ -172,10 +193,21 @@ def test_an_empty_project_lists_no_jobs(client: TestClient, tenant: Tenant) -> N
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=201", "limit=abc", "limit=-1", "page=0", "page=x", "status=done",
-     "limit=1.5", "page=99999999999999999999"],
+    [
+        "limit=0",
+        "limit=201",
+        "limit=abc",
+        "limit=-1",
+        "page=0",
+        "page=x",
+        "status=done",
+        "limit=1.5",
+        "page=99999999999999999999",
+    ],
 )
-def test_a_malformed_listing_query_returns_400(client: TestClient, tenant: Tenant, query: str) -> None:
+def test_a_malformed_listing_query_returns_400(
+    client: TestClient, tenant: Tenant, query: str
+) -> None:
     response = client.get(tenant.url(f"/jobs?{query}"), headers=tenant.headers)
     assert response.status_code == 400
     assert response.json()["errors"]
@@ -195,7 +227,9 @@ def test_an_empty_or_overlong_user_id_returns_400_and_schedules_nothing(
     "user_id",
     ["o'brien; DROP TABLE jobs;--", "../../etc/passwd", "100%_*", "名前🙂", "a/b/c", "u" * 256],
 )
-def test_awkward_user_ids_are_kept_exactly(client: TestClient, tenant: Tenant, user_id: str) -> None:
+def test_awkward_user_ids_are_kept_exactly(
+    client: TestClient, tenant: Tenant, user_id: str
+) -> None:
     job = schedule(client, tenant, user_id)
     assert job["referenceId"] == user_id
     assert job["description"] == f"Delete user sessions of userId = {user_id}"
@@ -209,11 +243,23 @@ def test_the_key_may_be_sent_raw_or_as_a_bearer_token(client: TestClient, tenant
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": ""}, {"Authorization": "nonsense"}, {"Authorization": "Bearer "},
-     {"Authorization": "jt_unknown_secret"}],
+    [
+        {},
+        {"Authorization": ""},
+        {"Authorization": "nonsense"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "jt_unknown_secret"},
+    ],
 )
-def test_a_missing_or_wrong_key_returns_401(client: TestClient, tenant: Tenant, headers: dict[str, str]) -> None:
-    for method, path in (("GET", "/jobs"), ("GET", "/jobs/1"), ("DELETE", "/jobs/1"), ("DELETE", "/users/u")):
+def test_a_missing_or_wrong_key_returns_401(
+    client: TestClient, tenant: Tenant, headers: dict[str, str]
+) -> None:
+    for method, path in (
+        ("GET", "/jobs"),
+        ("GET", "/jobs/1"),
+        ("DELETE", "/jobs/1"),
+        ("DELETE", "/users/u"),
+    ):
         response = client.request(method, tenant.url(path), headers=headers)
         assert response.status_code == 401
         assert response.json() == {"errors": ["Invalid API Key"]}
@@ -237,8 +283,12 @@ def test_a_key_never_reaches_another_organizations_project(
     other = new_tenant(app_services, "Other Org")
     job = schedule(client, other, "victim")
     intruder = Tenant(tenant.key, other.project)
-    for method, path in (("GET", "/jobs"), ("GET", f"/jobs/{job['jobId']}"),
-                         ("DELETE", f"/jobs/{job['jobId']}"), ("DELETE", "/users/victim2")):
+    for method, path in (
+        ("GET", "/jobs"),
+        ("GET", f"/jobs/{job['jobId']}"),
+        ("DELETE", f"/jobs/{job['jobId']}"),
+        ("DELETE", "/users/victim2"),
+    ):
         response = client.request(method, intruder.url(path), headers=intruder.headers)
         assert response.status_code == 404
         assert response.json() == {"errors": ["Project not found."]}

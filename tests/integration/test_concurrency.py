@@ -2,11 +2,13 @@
 
 import multiprocessing
 import threading
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 import pytest
 
-from api.composition import Services, build_services
+from api.composition import build_services
 from domain.errors import DomainError
 from domain.job import Job, job_aggregate_id
 from infrastructure.job_ids import SqlJobIdAllocator
@@ -20,33 +22,40 @@ LEGAL_HISTORIES = {
 }
 
 
+def race(**commands: Callable[[], object]) -> set[str]:
+    """Runs each command in its own thread, released at the same moment; names the winners."""
+    barrier = threading.Barrier(len(commands))
+    won: set[str] = set()
+
+    def run(name: str, command: Callable[[], object]) -> None:
+        barrier.wait()
+        try:
+            command()
+            won.add(name)
+        except DomainError:
+            pass
+
+    threads = [threading.Thread(target=run, args=item) for item in commands.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return won
+
+
 def test_two_threads_cancelling_and_starting_one_job_leave_a_legal_log(
     settings: Settings,
 ) -> None:
-    services = build_services(Settings(database_url=settings.database_url, deletion_delay=timedelta(0)))
+    services = build_services(
+        Settings(database_url=settings.database_url, deletion_delay=timedelta(0))
+    )
     try:
         for round_ in range(15):
             job_id = services.commands.schedule_user_deletion(1, f"racer-{round_}", "k").job.job_id
-            barrier = threading.Barrier(2)
-            won: list[str] = []
-
-            def run(name: str, command: object) -> None:
-                barrier.wait()
-                try:
-                    command()  # type: ignore[operator]
-                    won.append(name)
-                except DomainError:
-                    pass
-
-            threads = [
-                threading.Thread(target=run, args=("cancel", lambda: services.commands.cancel(1, job_id, "key:k"))),
-                threading.Thread(target=run, args=("start", lambda: services.commands.start(job_id, "worker:w"))),
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-
+            won = race(
+                cancel=partial(services.commands.cancel, 1, job_id, "key:k"),
+                start=partial(services.commands.start, job_id, "worker:w"),
+            )
             history = tuple(type(e) for e in services.log.events.get(job_aggregate_id(job_id)))
             assert history in LEGAL_HISTORIES
             # Every command that returned success left its event; none was lost.
@@ -75,7 +84,9 @@ def test_job_ids_from_several_processes_are_unique_and_increase_in_each(database
     build_services(Settings(database_url=database_url)).close()
     context = multiprocessing.get_context("spawn")
     results: multiprocessing.Queue[list[int]] = context.Queue()
-    processes = [context.Process(target=_allocate, args=(database_url, 100, results)) for _ in range(3)]
+    processes = [
+        context.Process(target=_allocate, args=(database_url, 100, results)) for _ in range(3)
+    ]
     for process in processes:
         process.start()
     batches = [results.get(timeout=60) for _ in processes]

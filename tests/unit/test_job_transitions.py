@@ -99,9 +99,7 @@ def test_cancelling_an_active_job_makes_it_cancelled(status: JobStatus) -> None:
     assert (last.actor, last.timestamp) == ("key:k2", at(9))
 
 
-@pytest.mark.parametrize(
-    "status", [JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED]
-)
+@pytest.mark.parametrize("status", [JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED])
 def test_cancelling_a_finished_job_raises_job_not_cancellable(status: JobStatus) -> None:
     job = job_in(status)
     events_before = len(job.pending_events)

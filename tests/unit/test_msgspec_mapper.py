@@ -6,10 +6,9 @@ import msgspec
 import pytest
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 
-from domain.job import Job
+from domain.job import Job, JobStatus
 from infrastructure.mapper import MsgspecMapper
 from tests.unit.test_job_transitions import at, job_in
-from domain.job import JobStatus
 
 
 def test_every_job_event_survives_a_round_trip_with_its_types() -> None:
@@ -49,8 +48,12 @@ def test_a_stored_event_with_a_wrongly_typed_field_is_refused_not_guessed() -> N
 
 def test_the_injected_time_is_what_gets_stored() -> None:
     job = Job.schedule_user_deletion(
-        job_id=1, project_id=1, user_id="u", start_at=at(1),
-        actor="a", at=datetime(2020, 2, 29, 23, 59, 59, 123000, tzinfo=UTC),
+        job_id=1,
+        project_id=1,
+        user_id="u",
+        start_at=at(1),
+        actor="a",
+        at=datetime(2020, 2, 29, 23, 59, 59, 123000, tzinfo=UTC),
     )
     stored = MsgspecMapper().to_stored_event(job.collect_events()[0])
     assert b'"timestamp":"2020-02-29T23:59:59.123000Z"' in stored.state
