@@ -1,5 +1,7 @@
 """Decoding path and query parameters into the values the use cases take."""
 
+from urllib.parse import unquote_to_bytes
+
 from starlette.requests import Request
 
 from api.errors import ApiError
@@ -27,7 +29,19 @@ def user_id(request: Request) -> str:
         raise ApiError(400, f"userId must be at most {MAX_REFERENCE_ID_LENGTH} characters.")
     if "\x00" in value:
         raise ApiError(400, "userId must not contain NUL characters.")
+    if "\ufffd" in value and not _path_is_utf8(request):
+        # The server decoded invalid UTF-8 into U+FFFD: that is another user's id.
+        raise ApiError(400, "userId must be valid UTF-8.")
     return value
+
+
+def _path_is_utf8(request: Request) -> bool:
+    raw_path: bytes = request.scope.get("raw_path") or b""
+    try:
+        unquote_to_bytes(raw_path).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _bounded_int(request: Request, name: str, low: int, high: int) -> int | None:

@@ -223,6 +223,21 @@ def test_an_empty_or_overlong_user_id_returns_400_and_schedules_nothing(
     assert client.get(tenant.url("/jobs"), headers=tenant.headers).json() == {"data": []}
 
 
+@pytest.mark.parametrize("raw_user_id", ["%FF", "a%00b", "%C3%28"])
+def test_a_user_id_that_is_not_clean_utf8_returns_400_and_schedules_nothing(
+    client: TestClient, tenant: Tenant, raw_user_id: str
+) -> None:
+    response = client.delete(tenant.url(f"/users/{raw_user_id}"), headers=tenant.headers)
+    assert response.status_code == 400
+    assert client.get(tenant.url("/jobs"), headers=tenant.headers).json() == {"data": []}
+
+
+def test_a_genuine_replacement_character_in_a_user_id_is_accepted(
+    client: TestClient, tenant: Tenant
+) -> None:
+    assert schedule(client, tenant, "a\ufffdb")["referenceId"] == "a\ufffdb"
+
+
 @pytest.mark.parametrize(
     "user_id",
     ["o'brien; DROP TABLE jobs;--", "../../etc/passwd", "100%_*", "名前🙂", "a/b/c", "u" * 256],
