@@ -1,6 +1,7 @@
 """The Starlette application. Its lifespan is the one place services are built."""
 
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -17,7 +18,9 @@ from api.responses import MsgspecResponse
 from infrastructure.settings import Settings
 
 
-def create_app(settings: Settings | None = None, follow_projection: bool = True) -> Starlette:
+def create_app(
+    settings: Settings | None = None, follow_projection: bool = True, run_worker: bool = True
+) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await run_in_threadpool(build_services, settings or Settings.from_env())
@@ -25,9 +28,23 @@ def create_app(settings: Settings | None = None, follow_projection: bool = True)
         follower = services.follower() if follow_projection else None
         if follower is not None:
             follower.start()
+        stopping = threading.Event()
+        worker_thread = None
+        if services.settings.embedded_worker and run_worker:
+            worker = services.worker(stopping)
+            worker_thread = threading.Thread(
+                target=worker.run_until_stopped,
+                args=(services.settings.worker_poll_interval,),
+                name="embedded-worker",
+                daemon=True,
+            )
+            worker_thread.start()
         try:
             yield
         finally:
+            stopping.set()
+            if worker_thread is not None:
+                await run_in_threadpool(worker_thread.join, 30)
             if follower is not None:
                 await run_in_threadpool(follower.stop)
             services.close()
@@ -43,6 +60,9 @@ def create_app(settings: Settings | None = None, follow_projection: bool = True)
             Route(f"{prefix}/jobs", routes.list_jobs, methods=["GET"]),
             Route(f"{prefix}/jobs/{{jobId}}", routes.get_job, methods=["GET"]),
             Route(f"{prefix}/jobs/{{jobId}}", routes.cancel_job, methods=["DELETE"]),
+            Route(
+                f"{prefix}/users/{{userId:path}}/sessions", routes.user_sessions, methods=["GET"]
+            ),
             Route(f"{prefix}/users/{{userId:path}}", routes.delete_user_data, methods=["DELETE"]),
             Route("/healthz", routes.health, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),

@@ -1,8 +1,13 @@
 """The ``jobtrail`` command line: run the service and administer tenants."""
 
 import json
+import logging
+import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -10,6 +15,7 @@ import uvicorn
 
 from api.composition import Services, build_services
 from application.tenancy import OrganizationNotFound
+from infrastructure.session_store import demo_user_ids, seed_sessions
 from infrastructure.settings import Settings, SettingsError
 
 
@@ -40,11 +46,20 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--worker/--no-worker",
+    "embedded_worker",
+    default=True,
+    show_default=True,
+    help="Run due jobs inside the API processes.",
+)
+def serve(host: str, port: int, workers: int, embedded_worker: bool) -> None:
     """Run the HTTP API with uvicorn."""
     with _services() as services, services.database.schema_lock():
         if services.tenancy.is_empty():
             _print_first_start(services, host, port)
+    # Uvicorn's worker processes build their settings from the environment.
+    os.environ["JOBTRAIL_EMBEDDED_WORKER"] = "1" if embedded_worker else "0"
     uvicorn.run(
         "api.app:create_app_from_env",
         factory=True,
@@ -66,6 +81,55 @@ def _print_first_start(services: Services, host: str, port: int) -> None:
     click.echo(
         f"  curl -X GET http://{shown_host}:{port}/api/v1/{project.project_key}/jobs "
         f"-H 'content-type: application/json' -H 'Authorization: {key.api_key}'"
+    )
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run every job that is due now, then exit.")
+def worker(once: bool) -> None:
+    """Run due deletion jobs until stopped (SIGTERM or SIGINT finishes the current batch)."""
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        click.echo(f"{signal.Signals(signum).name}: finishing the current batch", err=True)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    with _services() as services:
+        runner = services.worker(stopping)
+        if once:
+            results = runner.run_due_jobs()
+            click.echo(json.dumps({str(k): v for k, v in sorted(results.items())}))
+        else:
+            runner.run_until_stopped(services.settings.worker_poll_interval)
+
+
+@main.group()
+def demo() -> None:
+    """Demonstration data for the embedded default targets."""
+
+
+@demo.command("seed")
+@click.option("--users", default=10, show_default=True, type=click.IntRange(1, 10_000_000))
+@click.option("--sessions", default=20, show_default=True, type=click.IntRange(1, 10_000_000))
+@click.option("--project", "project_key", help="projectKey (default: the first project).")
+@click.option("--recordings", default="recordings", show_default=True, type=click.Path())
+def demo_seed(users: int, sessions: int, project_key: str | None, recordings: str) -> None:
+    """Fill the sessions table and recordings/ with realistic sessions."""
+    with _services() as services:
+        project = services.tenancy.find_project(project_key)
+        if project is None:
+            raise click.ClickException(
+                "No such project: create one with `jobtrail projects create`."
+            )
+        added = seed_sessions(
+            services.database, project.id, demo_user_ids(users), sessions, Path(recordings)
+        )
+    click.echo(
+        f"Added {added} sessions for {users} users (user0@example.com …) "
+        f"to project {project.project_key}, with recordings in {recordings}/."
     )
 
 

@@ -1,5 +1,9 @@
 """The composition root: every adapter is built here, from one Settings object."""
 
+import os
+import socket
+import threading
+import uuid
 from dataclasses import dataclass
 
 from application.commands import JobCommands
@@ -7,14 +11,18 @@ from application.event_log import JobLog
 from application.follower import ProjectionFollower
 from application.projection import JobsProjection, Projector
 from application.queries import JobQueries
+from application.runner import JobRunner, RunnerSettings
 from application.tenancy import Tenancy
+from application.worker import Worker
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database, parse_database_url
 from infrastructure.event_store import open_job_log
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.read_model import SqlJobsReadModel, SqlProjectionStore
 from infrastructure.schema import prepare_database
+from infrastructure.session_store import SqlUserSessions
 from infrastructure.settings import Settings
+from infrastructure.targets import build_targets, load_config
 from infrastructure.tenancy_store import SqlTenancyStore
 
 
@@ -27,6 +35,30 @@ class Services:
     commands: JobCommands
     queries: JobQueries
     tenancy: Tenancy
+    read_model: SqlJobsReadModel
+    sessions: SqlUserSessions
+    clock: SystemClock
+
+    def worker(self, stopping: threading.Event, worker_id: str | None = None) -> Worker:
+        """A worker on this process's connections; its commands do not wait for the
+        read model (nobody is waiting on a response), it catches up between jobs."""
+        settings = self.settings
+        config = load_config(settings.config_path)
+        commands = JobCommands(
+            self.log, SqlJobIdAllocator(self.database), self.clock, settings.deletion_delay
+        )
+        runner = JobRunner(
+            commands,
+            build_targets(config, self.database),
+            self.clock,
+            RunnerSettings(
+                worker_id=worker_id or default_worker_id(),
+                lease=settings.lease,
+                batch_size=settings.batch_size or config.batch_size,
+            ),
+            stopping,
+        )
+        return Worker(runner, self.read_model, self.clock, self.projector.catch_up, stopping)
 
     def follower(self) -> ProjectionFollower:
         return ProjectionFollower(self.projector, self.settings.projection_poll_interval)
@@ -45,10 +77,12 @@ def build_services(settings: Settings) -> Services:
     def read_your_writes(position: int) -> None:
         projector.wait_for(position, settings.read_your_writes_timeout)
 
+    clock = SystemClock()
+    read_model = SqlJobsReadModel(database)
     commands = JobCommands(
         log,
         SqlJobIdAllocator(database),
-        SystemClock(),
+        clock,
         settings.deletion_delay,
         after_write=read_your_writes,
     )
@@ -58,6 +92,13 @@ def build_services(settings: Settings) -> Services:
         log=log,
         projector=projector,
         commands=commands,
-        queries=JobQueries(SqlJobsReadModel(database)),
+        queries=JobQueries(read_model),
         tenancy=Tenancy(SqlTenancyStore(database)),
+        read_model=read_model,
+        sessions=SqlUserSessions(database),
+        clock=clock,
     )
+
+
+def default_worker_id() -> str:
+    return f"worker:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"

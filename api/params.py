@@ -16,7 +16,7 @@ _STATUSES = {status.value for status in JobStatus}
 
 def job_id(request: Request) -> int:
     raw: str = request.path_params["jobId"]
-    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= MAX_JOB_ID:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not 0 < int(raw) <= MAX_JOB_ID:
         raise ApiError(404, "Job not found.")
     return int(raw)
 
@@ -66,3 +66,14 @@ def listing(request: Request) -> tuple[str | None, int | None, int]:
     if page is not None and limit is None:
         limit = DEFAULT_PAGE_LIMIT
     return status, limit, page or 1
+
+
+def session_window(request: Request) -> tuple[int | None, int | None, int, int]:
+    """(start_date, end_date, limit, page) of a user-sessions listing."""
+    start = _bounded_int(request, "start_date", 0, MAX_JOB_ID)
+    end = _bounded_int(request, "end_date", 0, MAX_JOB_ID)
+    if start is not None and end is not None and end < start:
+        raise ApiError(400, "end_date must not be before start_date.")
+    limit = _bounded_int(request, "limit", 1, MAX_LIMIT) or DEFAULT_PAGE_LIMIT
+    page = _bounded_int(request, "page", 1, MAX_PAGE) or 1
+    return start, end, limit, page

@@ -47,6 +47,16 @@ def delete_user_data(request: Request) -> Response:
     return data(outcome.job)
 
 
+def user_sessions(request: Request) -> Response:
+    _, project = authorize(request)
+    user_id = params.user_id(request)
+    start, end, limit, page = params.session_window(request)
+    found = _services(request).sessions.of_user(
+        project.id, user_id, start, end, limit, (page - 1) * limit
+    )
+    return data(found)
+
+
 def health(request: Request) -> Response:
     try:
         _services(request).database.ping()

@@ -9,7 +9,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from eventsourcing.persistence import RecordConflictError
@@ -81,8 +81,30 @@ class JobCommands:
 
         return self._change(job_id, attempt, project_id)
 
-    def start(self, job_id: int, actor: str) -> Outcome:
-        return self._change(job_id, lambda job: job.start(actor=actor, at=self._clock.now()))
+    def start(self, job_id: int, actor: str, lease_until: datetime | None = None) -> Outcome:
+        def attempt(job: Job) -> None:
+            job.start(actor=actor, at=self._clock.now(), lease_until=lease_until)
+
+        return self._change(job_id, attempt)
+
+    def take_over(self, job_id: int, actor: str, lease_until: datetime) -> Outcome:
+        def attempt(job: Job) -> None:
+            job.take_over(actor=actor, at=self._clock.now(), lease_until=lease_until)
+
+        return self._change(job_id, attempt)
+
+    def record_batch(
+        self, job_id: int, actor: str, deleted: dict[str, int], lease_until: datetime
+    ) -> Outcome:
+        def attempt(job: Job) -> None:
+            job.record_batch(
+                actor=actor, deleted=deleted, at=self._clock.now(), lease_until=lease_until
+            )
+
+        return self._change(job_id, attempt)
+
+    def release(self, job_id: int, actor: str) -> Outcome:
+        return self._change(job_id, lambda job: job.release(actor=actor, at=self._clock.now()))
 
     def complete(self, job_id: int, actor: str) -> Outcome:
         return self._change(job_id, lambda job: job.complete(actor=actor, at=self._clock.now()))

@@ -25,15 +25,26 @@ class JobRow:
     aggregate_id: UUID
     version: int
     view: JobView
+    lease_until: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class JobChange:
+    """What one or more events changed in a job's row; None means unchanged."""
+
     aggregate_id: UUID
     version: int
-    status: str
     updated_at: int
-    errors: str | None
+    lease_until: int | None
+    status: str | None = None
+    errors: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DueJob:
+    job_id: int
+    project_id: int
+    user_id: str
 
 
 class ProjectionTransaction(Protocol):
@@ -64,4 +75,8 @@ class JobsReadModel(Protocol):
 
     def stream(self, project_id: int, status: str | None) -> Iterator[list[JobView]]:
         """Every matching job, newest first, in batches, without holding them all."""
+        ...
+
+    def due(self, now_ms: int, limit: int) -> list[DueJob]:
+        """Scheduled jobs whose start has passed, and running jobs whose lease expired."""
         ...

@@ -7,7 +7,10 @@ applied exactly once however often the projector stops and resumes.
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from uuid import UUID
+
+import msgspec
 
 from application.errors import ProjectionStalled
 from application.event_log import JobLog, LoggedEvent
@@ -27,6 +30,7 @@ _STATUS_AFTER: dict[type, JobStatus] = {
     Job.Completed: JobStatus.COMPLETED,
     Job.Failed: JobStatus.FAILED,
 }
+_KEEP_STATUS = (Job.TakenOver, Job.BatchDeleted, Job.LeaseReleased)
 _IGNORED = (UserDeletions.Opened, UserDeletions.JobAssigned)
 
 
@@ -42,13 +46,15 @@ class JobsProjection:
             event = logged.event
             if isinstance(event, Job.Scheduled):
                 inserts[event.originator_id] = _row(event)
-            elif type(event) in _STATUS_AFTER:
+            elif isinstance(event, Job.Event) and (
+                type(event) in _STATUS_AFTER or isinstance(event, _KEEP_STATUS)
+            ):
                 change = _change(event)
-                inserted = inserts.get(change.aggregate_id)
-                if inserted is not None:
-                    inserts[change.aggregate_id] = _updated(inserted, change)
+                key = change.aggregate_id
+                if key in inserts:
+                    inserts[key] = _updated(inserts[key], change)
                 else:
-                    updates[change.aggregate_id] = change
+                    updates[key] = _merged(updates.get(key), change)
             elif not isinstance(event, _IGNORED):
                 raise UnknownEvent(
                     f"Projection {self.name!r} cannot apply {type(event).__qualname__} "
@@ -63,6 +69,7 @@ def _row(event: Job.Scheduled) -> JobRow:
     return JobRow(
         aggregate_id=event.originator_id,
         version=event.originator_version,
+        lease_until=None,
         view=JobView(
             job_id=event.job_id,
             description=event.description,
@@ -78,14 +85,32 @@ def _row(event: Job.Scheduled) -> JobRow:
     )
 
 
-def _change(event: object) -> JobChange:
-    assert isinstance(event, Job.Event)
+def _lease_until(event: Job.Event) -> int | None:
+    if isinstance(event, Job.LeaseReleased):
+        return epoch_ms(event.timestamp)
+    lease = getattr(event, "lease_until", None)
+    return None if lease is None else epoch_ms(lease)
+
+
+def _change(event: Job.Event) -> JobChange:
+    status = _STATUS_AFTER.get(type(event))
     return JobChange(
         aggregate_id=event.originator_id,
         version=event.originator_version,
-        status=_STATUS_AFTER[type(event)].value,
         updated_at=epoch_ms(event.timestamp),
+        lease_until=_lease_until(event),
+        status=None if status is None else status.value,
         errors=event.error if isinstance(event, Job.Failed) else None,
+    )
+
+
+def _merged(earlier: JobChange | None, later: JobChange) -> JobChange:
+    if earlier is None:
+        return later
+    return replace(
+        later,
+        status=later.status or earlier.status,
+        errors=later.errors or earlier.errors,
     )
 
 
@@ -94,17 +119,12 @@ def _updated(row: JobRow, change: JobChange) -> JobRow:
     return JobRow(
         aggregate_id=row.aggregate_id,
         version=change.version,
-        view=JobView(
-            job_id=view.job_id,
-            description=view.description,
-            status=change.status,
-            project_id=view.project_id,
-            action=view.action,
-            reference_id=view.reference_id,
-            created_at=view.created_at,
+        lease_until=change.lease_until,
+        view=msgspec.structs.replace(
+            view,
+            status=change.status or view.status,
             updated_at=change.updated_at,
-            start_at=view.start_at,
-            errors=change.errors,
+            errors=change.errors or view.errors,
         ),
     )
 

@@ -74,6 +74,8 @@ class TenancyStore(Protocol):
 
     def project_by_key(self, project_key: str) -> Project | None: ...
 
+    def first_project(self) -> Project | None: ...
+
     def add_key(self, key: StoredKey) -> None: ...
 
     def key(self, key_id: str) -> StoredKey | None: ...
@@ -139,6 +141,12 @@ class Tenancy:
 
     def is_empty(self) -> bool:
         return self._store.is_empty()
+
+    def find_project(self, project_key: str | None) -> Project | None:
+        """The project with this key, or without one the oldest project."""
+        if project_key is None:
+            return self._store.first_project()
+        return self._store.project_by_key(project_key)
 
     def _organization(self, org_id: int | None) -> Organization:
         if org_id is None:

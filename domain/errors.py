@@ -26,3 +26,22 @@ class IllegalTransition(DomainError):
 
 class InvalidJobRequest(DomainError):
     """The arguments of a new job break a rule (for example an empty user id)."""
+
+
+class LeaseHeld(DomainError):
+    """Another worker owns the running job and its lease has not expired."""
+
+    def __init__(self, job_id: int, owner: str) -> None:
+        super().__init__(f"Job {job_id} is being run by {owner}.")
+        self.job_id = job_id
+        self.owner = owner
+
+
+class NotTheOwner(DomainError):
+    """A worker that no longer owns a job tried to act on it (its lease was taken over)."""
+
+    def __init__(self, job_id: int, actor: str, owner: str | None) -> None:
+        super().__init__(f"Job {job_id} is owned by {owner}, not {actor}.")
+        self.job_id = job_id
+        self.actor = actor
+        self.owner = owner

@@ -4,9 +4,21 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 
-from application.ports import JobChange, JobRow
+from application.ports import DueJob, JobChange, JobRow
 from application.views import JobView
 from infrastructure.database import Database
 from infrastructure.tables import jobs, projection_positions
@@ -28,9 +40,10 @@ _UPDATE_JOB = (
     .where(jobs.c.aggregate_id == bindparam("b_aggregate_id"))
     .values(
         version=bindparam("b_version"),
-        status=bindparam("b_status"),
+        status=func.coalesce(bindparam("b_status", type_=String), jobs.c.status),
         updated_at=bindparam("b_updated_at"),
-        errors=bindparam("b_errors"),
+        errors=func.coalesce(bindparam("b_errors", type_=Text), jobs.c.errors),
+        lease_until=bindparam("b_lease_until", type_=BigInteger),
     )
 )
 STREAM_BATCH_SIZE = 1000
@@ -80,6 +93,21 @@ class SqlJobsReadModel:
             if len(batch) < STREAM_BATCH_SIZE:
                 return
             below = batch[-1].job_id
+
+    def due(self, now_ms: int, limit: int) -> list[DueJob]:
+        query = (
+            select(jobs.c.job_id, jobs.c.project_id, jobs.c.reference_id)
+            .where(
+                or_(
+                    and_(jobs.c.status == "scheduled", jobs.c.start_at <= now_ms),
+                    and_(jobs.c.status == "running", jobs.c.lease_until <= now_ms),
+                )
+            )
+            .order_by(jobs.c.start_at, jobs.c.job_id)
+            .limit(limit)
+        )
+        with self._db.reader() as conn:
+            return [DueJob(*row) for row in conn.execute(query)]
 
 
 class _SqlProjectionTransaction:
@@ -143,6 +171,7 @@ def _job_values(row: JobRow) -> dict[str, object]:
         "created_at": view.created_at,
         "updated_at": view.updated_at,
         "start_at": view.start_at,
+        "lease_until": row.lease_until,
     }
 
 
@@ -153,4 +182,5 @@ def _change_values(change: JobChange) -> dict[str, object]:
         "b_status": change.status,
         "b_updated_at": change.updated_at,
         "b_errors": change.errors,
+        "b_lease_until": change.lease_until,
     }

@@ -5,6 +5,7 @@ from sqlalchemy import insert, select, text
 from application.projection import JobsProjection
 from infrastructure.database import Database
 from infrastructure.event_store import open_job_log
+from infrastructure.sessions import session_metadata
 from infrastructure.tables import metadata, projection_positions
 
 PROJECTIONS = (JobsProjection.name,)
@@ -17,6 +18,7 @@ def prepare_database(database: Database) -> None:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{database.url.schema}"'))
         open_job_log(database.url, create_tables=True).close()
         metadata.create_all(database.engine)
+        session_metadata.create_all(database.engine)
         with database.writer() as conn:
             known = set(conn.execute(select(projection_positions.c.name)).scalars())
             for name in PROJECTIONS:

@@ -2,7 +2,7 @@
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 DEFAULT_DATABASE_URL = "sqlite:///jobtrail.db"
@@ -19,7 +19,13 @@ class Settings:
     """None: jobs start at the next UTC midnight, as in OpenReplay."""
     read_your_writes_timeout: float = 10.0
     projection_poll_interval: float = 0.25
-    extra: Mapping[str, str] = field(default_factory=dict)
+    config_path: str | None = None
+    """A TOML file of deletion targets; None: the embedded defaults."""
+    lease: timedelta = timedelta(seconds=60)
+    batch_size: int | None = None
+    """Overrides the config file's batch_size when set."""
+    worker_poll_interval: float = 1.0
+    embedded_worker: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -57,3 +63,11 @@ def _seconds(name: str, raw: str | None, default: float) -> float:
     if value < 0 or value != value:
         raise SettingsError(f"{name} must not be negative.")
     return value
+
+
+def _positive_int(name: str, raw: str | None) -> int | None:
+    if raw is None or raw.strip() == "":
+        return None
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise SettingsError(f"{name} must be a positive integer, not {raw!r}.")
+    return int(raw)

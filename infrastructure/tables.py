@@ -31,6 +31,8 @@ jobs = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("start_at", BigInteger, nullable=False),
+    # Internal to the runner (not in the API): when the running job's lease ends.
+    Column("lease_until", BigInteger, nullable=True),
     Index("jobs_by_project", "project_id", "job_id"),
     Index("jobs_by_project_status", "project_id", "status", "job_id"),
     Index("jobs_by_status_start", "status", "start_at"),

@@ -63,6 +63,12 @@ class SqlTenancyStore:
             row = conn.execute(query.where(projects.c.project_key == project_key)).first()
         return None if row is None else Project(*row)
 
+    def first_project(self) -> Project | None:
+        query = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
+        with self._db.reader() as conn:
+            row = conn.execute(query.order_by(projects.c.id).limit(1)).first()
+        return None if row is None else Project(*row)
+
     def add_key(self, key: StoredKey) -> None:
         with self._db.writer() as conn:
             conn.execute(

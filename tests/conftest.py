@@ -86,7 +86,7 @@ def new_tenant(services: Services, org_name: str | None = None) -> Tenant:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, follow_projection=False)) as test_client:
+    with TestClient(create_app(settings, follow_projection=False, run_worker=False)) as test_client:
         yield test_client
 
 

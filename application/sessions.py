@@ -1,0 +1,34 @@
+"""A user's sessions, as OpenReplay's v1 API lists them: what a deletion removes."""
+
+from typing import Protocol
+
+import msgspec
+
+
+class SessionView(msgspec.Struct, frozen=True, rename="camel"):
+    project_id: int
+    session_id: str
+    user_uuid: str
+    user_id: str
+    user_agent: str
+    user_os: str
+    user_browser: str
+    user_device: str
+    user_country: str
+    start_ts: int
+    duration: int
+    events_count: int
+    pages_count: int
+    errors_count: int
+
+
+class UserSessions(Protocol):
+    def of_user(
+        self,
+        project_id: int,
+        user_id: str,
+        start: int | None,
+        end: int | None,
+        limit: int,
+        offset: int,
+    ) -> list[SessionView]: ...

@@ -1,0 +1,62 @@
+"""The worker loop: find due jobs in the read model and run them, until stopped."""
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+
+from application.ports import Clock, JobsReadModel
+from application.runner import JobRunner, RunResult
+from application.views import epoch_ms
+
+log = logging.getLogger("jobtrail.worker")
+DUE_BATCH = 100
+
+
+class Worker:
+    def __init__(
+        self,
+        runner: JobRunner,
+        read_model: JobsReadModel,
+        clock: Clock,
+        catch_up: Callable[[], object],
+        stopping: threading.Event,
+    ) -> None:
+        self._runner = runner
+        self._read_model = read_model
+        self._clock = clock
+        self._catch_up = catch_up
+        self._stopping = stopping
+
+    def run_due_jobs(self) -> dict[RunResult, int]:
+        """Runs every job that is due now; returns how each attempt ended."""
+        results: dict[RunResult, int] = {}
+        passed_over: set[int] = set()
+        while not self._stopping.is_set():
+            self._catch_up()
+            due = [
+                job
+                for job in self._read_model.due(epoch_ms(self._clock.now()), DUE_BATCH)
+                if job.job_id not in passed_over
+            ]
+            if not due:
+                break
+            # Workers that see the same list start from different places.
+            random.shuffle(due)
+            for job in due:
+                if self._stopping.is_set():
+                    break
+                result = self._runner.run(job)
+                results[result] = results.get(result, 0) + 1
+                if result in (RunResult.SKIPPED, RunResult.LOST, RunResult.RELEASED):
+                    passed_over.add(job.job_id)
+        self._catch_up()
+        return results
+
+    def run_until_stopped(self, poll_interval: float) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.run_due_jobs()
+            except Exception:
+                log.exception("worker pass failed; retrying")
+            self._stopping.wait(poll_interval)
