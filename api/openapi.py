@@ -4,6 +4,7 @@ from typing import Any
 
 import msgspec
 
+from application.sessions import SessionView
 from application.views import JobView
 from domain.job import JobStatus
 
@@ -20,6 +21,10 @@ class JobBody(msgspec.Struct):
 
 class JobListBody(msgspec.Struct):
     data: list[JobView]
+
+
+class SessionListBody(msgspec.Struct):
+    data: list[SessionView]
 
 
 class Health(msgspec.Struct):
@@ -52,6 +57,13 @@ _JOB_ID = {
     "schema": {"type": "string", "pattern": "^[0-9]+$"},
     "description": "The id returned by the user deletion call.",
 }
+_USER_ID = {
+    "name": "userId",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 256},
+}
+_EPOCH_MS = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 _AUTH_ERRORS = {
     "401": _error("Missing or invalid API key."),
     "404": _error("Unknown project, or a project of another organization."),
@@ -61,7 +73,7 @@ _AUTH_ERRORS = {
 
 def openapi_document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
-        [JobBody, JobListBody, ErrorBody, Health], ref_template=_REF
+        [JobBody, JobListBody, SessionListBody, ErrorBody, Health], ref_template=_REF
     )
     secured: list[dict[str, list[str]]] = [{"OrganizationApiKey": []}]
     return {
@@ -141,19 +153,40 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Schedule the deletion of everything held about a user.",
                     "description": "Returns the user's active deletion job if one exists.",
                     "security": secured,
-                    "parameters": [
-                        _PROJECT_KEY,
-                        {
-                            "name": "userId",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string", "minLength": 1, "maxLength": 256},
-                        },
-                    ],
+                    "parameters": [_PROJECT_KEY, _USER_ID],
                     "responses": {
                         "200": _json("JobBody", "The scheduled (or already active) job."),
                         "400": _error("An empty, too long or malformed userId."),
                         "409": _error("Concurrent requests kept conflicting."),
+                        **_AUTH_ERRORS,
+                    },
+                }
+            },
+            "/api/v1/{projectKey}/users/{userId}/sessions": {
+                "get": {
+                    "operationId": "listUserSessions",
+                    "summary": "The user's sessions, newest first (what a deletion removes).",
+                    "security": secured,
+                    "parameters": [
+                        _PROJECT_KEY,
+                        _USER_ID,
+                        {"name": "start_date", "in": "query", "schema": _EPOCH_MS},
+                        {"name": "end_date", "in": "query", "schema": _EPOCH_MS},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                            "description": "Page size (default 50).",
+                        },
+                        {
+                            "name": "page",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 10**9},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json("SessionListBody", "The sessions."),
+                        "400": _error("A malformed userId, date, limit or page."),
                         **_AUTH_ERRORS,
                     },
                 }

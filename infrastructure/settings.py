@@ -43,6 +43,16 @@ class Settings:
                 env.get("JOBTRAIL_PROJECTION_POLL_INTERVAL"),
                 0.25,
             ),
+            config_path=env.get("JOBTRAIL_CONFIG") or None,
+            lease=timedelta(
+                seconds=_seconds("JOBTRAIL_LEASE_SECONDS", env.get("JOBTRAIL_LEASE_SECONDS"), 60.0)
+            ),
+            batch_size=_positive_int("JOBTRAIL_BATCH_SIZE", env.get("JOBTRAIL_BATCH_SIZE")),
+            worker_poll_interval=_seconds(
+                "JOBTRAIL_WORKER_POLL_INTERVAL", env.get("JOBTRAIL_WORKER_POLL_INTERVAL"), 1.0
+            ),
+            embedded_worker=env.get("JOBTRAIL_EMBEDDED_WORKER", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
         )
 
 

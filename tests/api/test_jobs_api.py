@@ -336,6 +336,7 @@ def test_the_openapi_document_describes_every_endpoint(client: TestClient) -> No
     assert set(paths["/api/v1/{projectKey}/jobs"]) == {"get"}
     assert set(paths["/api/v1/{projectKey}/jobs/{jobId}"]) == {"get", "delete"}
     assert set(paths["/api/v1/{projectKey}/users/{userId}"]) == {"delete"}
+    assert set(paths["/api/v1/{projectKey}/users/{userId}/sessions"]) == {"get"}
     assert "501" in paths["/api/v1/{projectKey}/jobs/{jobId}"]["delete"]["responses"]
     assert "/healthz" in paths
     job_schema = document["components"]["schemas"]["JobView"]

@@ -33,13 +33,17 @@ class RunningServer:
 
 
 def start_server(
-    database_url: str, workdir: Path, workers: int = 1, extra_env: dict[str, str] | None = None
+    database_url: str,
+    workdir: Path,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> RunningServer:
     port = free_port()
     env = {**os.environ, "JOBTRAIL_DATABASE_URL": database_url, **(extra_env or {})}
     log = (workdir / f"serve-{port}.log").open("w")
     process = subprocess.Popen(
-        [str(JOBTRAIL), "serve", "--port", str(port), "--workers", str(workers)],
+        [str(JOBTRAIL), "serve", "--port", str(port), "--workers", str(workers), *extra_args],
         cwd=workdir,
         env=env,
         stdout=subprocess.PIPE,

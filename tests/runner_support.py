@@ -1,0 +1,104 @@
+"""Building a runner on real databases and real files, with an injected clock."""
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from api.composition import Services
+from application.commands import JobCommands
+from application.runner import DeletionTarget, JobRunner, RunnerSettings
+from application.worker import Worker
+from infrastructure.job_ids import SqlJobIdAllocator
+from infrastructure.sessions import sessions
+from infrastructure.targets import (
+    FilesTargetConfig,
+    SqlTargetConfig,
+    TargetsConfig,
+    build_targets,
+)
+from tests.clocks import SteppingClock
+
+T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+
+
+def default_config(recordings: Path, batch_size: int = 1000) -> TargetsConfig:
+    return TargetsConfig(
+        batch_size=batch_size,
+        targets=[
+            SqlTargetConfig(name="sessions", table="sessions", id_column="session_id"),
+            FilesTargetConfig(
+                name="recordings",
+                directory=str(recordings),
+                pattern="{projectId}/{sessionId}",
+                sessions_from="sessions",
+            ),
+        ],
+    )
+
+
+@dataclass
+class RunnerKit:
+    services: Services
+    clock: SteppingClock
+    recordings: Path
+    commands: JobCommands
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def targets(self, batch_size: int = 1000) -> list[DeletionTarget]:
+        return build_targets(default_config(self.recordings, batch_size), self.services.database)
+
+    def runner(
+        self,
+        worker_id: str = "worker:a",
+        batch_size: int = 1000,
+        targets: Sequence[DeletionTarget] | None = None,
+        lease: timedelta = timedelta(seconds=60),
+        retries: int = 5,
+    ) -> JobRunner:
+        return JobRunner(
+            self.commands,
+            self.targets(batch_size) if targets is None else targets,
+            self.clock,
+            RunnerSettings(worker_id, lease=lease, batch_size=batch_size, retries=retries),
+            self.stopping,
+            sleep=lambda seconds: None,
+        )
+
+    def worker(self, runner: JobRunner) -> Worker:
+        return Worker(
+            runner,
+            self.services.read_model,
+            self.clock,
+            self.services.projector.catch_up,
+            self.stopping,
+        )
+
+    def schedule(self, user_id: str, project_id: int = 1) -> int:
+        outcome = self.commands.schedule_user_deletion(project_id, user_id, "key:test")
+        self.services.projector.catch_up()
+        return outcome.job.job_id
+
+    def session_count(self, user_id: str | None = None, project_id: int | None = None) -> int:
+        query = select(func.count()).select_from(sessions)
+        if user_id is not None:
+            query = query.where(sessions.c.user_id == user_id)
+        if project_id is not None:
+            query = query.where(sessions.c.project_id == project_id)
+        with self.services.database.reader() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def recording_count(self, project_id: int) -> int:
+        folder = self.recordings / str(project_id)
+        return sum(1 for _ in folder.iterdir()) if folder.exists() else 0
+
+
+def runner_kit(
+    services: Services, tmp_path: Path, delay: timedelta | None = timedelta(0)
+) -> RunnerKit:
+    clock = SteppingClock(T0)
+    commands = JobCommands(services.log, SqlJobIdAllocator(services.database), clock, delay)
+    return RunnerKit(services, clock, tmp_path / "recordings", commands)
