@@ -60,6 +60,7 @@ def create_app(
             Route(f"{prefix}/jobs", routes.list_jobs, methods=["GET"]),
             Route(f"{prefix}/jobs/{{jobId}}", routes.get_job, methods=["GET"]),
             Route(f"{prefix}/jobs/{{jobId}}", routes.cancel_job, methods=["DELETE"]),
+            Route(f"{prefix}/jobs/{{jobId}}/events", routes.job_events, methods=["GET"]),
             Route(
                 f"{prefix}/users/{{userId:path}}/sessions", routes.user_sessions, methods=["GET"]
             ),

@@ -1,20 +1,31 @@
 """The ``jobtrail`` command line: run the service and administer tenants."""
 
+import dataclasses
 import json
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
+import msgspec
 import uvicorn
+from rich.console import Console
+from rich.table import Table
 
 from api.composition import Services, build_services
+from application.audit import compare, refold_all
+from application.errors import JobNotFound
 from application.tenancy import OrganizationNotFound
+from application.views import epoch_ms
+from infrastructure.audit_export import export_lines
+from infrastructure.chain import verify_chain
 from infrastructure.session_store import demo_user_ids, seed_sessions
 from infrastructure.settings import Settings, SettingsError
 
@@ -131,6 +142,173 @@ def demo_seed(users: int, sessions: int, project_key: str | None, recordings: st
         f"Added {added} sessions for {users} users (user0@example.com …) "
         f"to project {project.project_key}, with recordings in {recordings}/."
     )
+
+
+def parse_time(text: str) -> int:
+    """Epoch milliseconds, or an ISO 8601 time (UTC when it names no zone)."""
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is neither epoch milliseconds nor ISO 8601.") from None
+    return epoch_ms(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+class _TimeParam(click.ParamType[int]):
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        return value if isinstance(value, int) else parse_time(str(value))
+
+
+TIME = _TimeParam()
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+@main.command()
+@click.argument("job_id", type=int)
+@click.option("--at", "at", type=TIME, help="Show the job as it was at this time.")
+@click.option("--version", "version", type=click.IntRange(1), help="...or after this event.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def history(job_id: int, at: int | None, version: int | None, as_json: bool) -> None:
+    """A job's timeline from the event log: time, event, actor, status after it."""
+    if at is not None and version is not None:
+        raise click.UsageError("Give --at or --version, not both.")
+    with _services() as services:
+        try:
+            timeline = services.history.timeline(None, job_id)
+            state = (
+                services.history.as_of(None, job_id, at, version)
+                if at is not None or version is not None
+                else None
+            )
+        except JobNotFound:
+            raise click.ClickException(f"Job {job_id} not found at that point.") from None
+    if at is not None:
+        timeline = [entry for entry in timeline if entry.event.at <= at]
+    if version is not None:
+        timeline = timeline[:version]
+    if as_json:
+        record: dict[str, Any] = {
+            "jobId": job_id,
+            "events": [
+                {**msgspec.to_builtins(entry.event), "statusAfter": entry.status_after}
+                for entry in timeline
+            ],
+        }
+        if state is not None:
+            record["job"] = msgspec.to_builtins(state)
+        click.echo(json.dumps(record))
+        return
+    table = Table(title=f"Job {job_id}")
+    for column in ("version", "time (UTC)", "event", "actor", "status after", "details"):
+        table.add_column(column)
+    for entry in timeline:
+        event = entry.event
+        table.add_row(
+            str(event.version),
+            _iso(event.at),
+            event.type,
+            event.actor,
+            entry.status_after,
+            _details(event.data),
+        )
+    Console().print(table)
+    if state is not None:
+        click.echo(f"As of then: status {state.status}, updated {_iso(state.updated_at)}")
+
+
+_QUIET_FIELDS = {"jobId", "projectId", "action", "description", "leaseUntil"}
+
+
+def _details(data: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for key, value in data.items():
+        if key in _QUIET_FIELDS or value is None:
+            continue
+        if isinstance(value, dict):
+            parts.extend(f"{name} {count}" for name, count in value.items())
+        elif key.endswith("At") and isinstance(value, int):
+            parts.append(f"{key} {_iso(value)}")
+        else:
+            parts.append(f"{key} {value}")
+    return ", ".join(parts)
+
+
+@main.group()
+def audit() -> None:
+    """Evidence for auditors: export the log, replay it against the read model."""
+
+
+@audit.command("export")
+@click.option("--project", "project_key", help="Only this project's jobs.")
+@click.option("--since", type=TIME, help="Only events at or after this time.")
+@click.option("--output", type=click.Path(dir_okay=False), help="A file (default: stdout).")
+def audit_export(project_key: str | None, since: int | None, output: str | None) -> None:
+    """The log as JSON lines: position, hash, chain link, event."""
+    with _services() as services:
+        project_id = None
+        if project_key is not None:
+            project = services.tenancy.find_project(project_key)
+            if project is None:
+                raise click.ClickException(f"No project {project_key}.")
+            project_id = project.id
+        lines = export_lines(services.log, services.database, project_id, since)
+        with open(output, "wb") if output else _stdout() as sink:
+            for line in lines:
+                sink.write(line)
+
+
+@contextmanager
+def _stdout() -> Iterator[BinaryIO]:
+    yield sys.stdout.buffer
+    sys.stdout.buffer.flush()
+
+
+@audit.command("replay")
+def audit_replay() -> None:
+    """Re-fold every job from the log and compare it with the read model."""
+    with _services() as services:
+        services.projector.catch_up()
+        expected = refold_all(services.log)
+        mismatches = list(compare(expected, services.read_model.every_job()))
+    for mismatch in mismatches:
+        click.echo(str(mismatch))
+    click.echo(f"{len(expected)} jobs replayed, {len(mismatches)} mismatches.")
+    sys.exit(1 if mismatches else 0)
+
+
+@main.command()
+@click.option("--anchor", help="POSITION:HASH published earlier; the chain must pass through it.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def verify(anchor: str | None, as_json: bool) -> None:
+    """Recompute the event log's hash chain and report the first broken link."""
+    anchor_link = _anchor(anchor) if anchor else None
+    with _services() as services:
+        report = verify_chain(services.log, services.database, anchor_link)
+    if as_json:
+        click.echo(json.dumps({**dataclasses.asdict(report), "intact": report.intact}))
+    elif report.intact:
+        click.echo(f"Intact: {report.checked} events.")
+        click.echo(f"Head: position {report.head_position}, hash {report.head_hash}")
+    else:
+        click.echo(f"BROKEN at position {report.broken_at}: {report.reason}")
+        click.echo(
+            f"The chain holds up to position {report.head_position} "
+            f"(hash {report.head_hash}), {report.checked} events checked."
+        )
+    sys.exit(0 if report.intact else 1)
+
+
+def _anchor(text: str) -> tuple[int, str]:
+    position, _, digest = text.partition(":")
+    if not position.isdigit() or len(digest) != 64:
+        raise click.BadParameter("--anchor takes POSITION:HASH (a 64-digit hex hash).")
+    return int(position), digest.lower()
 
 
 @main.group()

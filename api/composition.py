@@ -6,6 +6,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 
+from application.audit import JobHistory
 from application.commands import JobCommands
 from application.event_log import JobLog
 from application.follower import ProjectionFollower
@@ -36,6 +37,7 @@ class Services:
     queries: JobQueries
     tenancy: Tenancy
     read_model: SqlJobsReadModel
+    history: JobHistory
     sessions: SqlUserSessions
     clock: SystemClock
 
@@ -95,6 +97,7 @@ def build_services(settings: Settings) -> Services:
         queries=JobQueries(read_model),
         tenancy=Tenancy(SqlTenancyStore(database)),
         read_model=read_model,
+        history=JobHistory(log),
         sessions=SqlUserSessions(database),
         clock=clock,
     )

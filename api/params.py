@@ -77,3 +77,12 @@ def session_window(request: Request) -> tuple[int | None, int | None, int, int]:
     limit = _bounded_int(request, "limit", 1, MAX_LIMIT) or DEFAULT_PAGE_LIMIT
     page = _bounded_int(request, "page", 1, MAX_PAGE) or 1
     return start, end, limit, page
+
+
+def as_of(request: Request) -> tuple[int | None, int | None]:
+    """(at, version) for a job as it was; both None for the job as it is."""
+    at = _bounded_int(request, "at", 0, MAX_JOB_ID)
+    version = _bounded_int(request, "version", 1, MAX_PAGE)
+    if at is not None and version is not None:
+        raise ApiError(400, "Give at or version, not both.")
+    return at, version

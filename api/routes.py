@@ -29,7 +29,16 @@ def list_jobs(request: Request) -> Response:
 
 def get_job(request: Request) -> Response:
     _, project = authorize(request)
-    return data(_services(request).queries.get(project.id, params.job_id(request)))
+    job_id = params.job_id(request)
+    at, version = params.as_of(request)
+    if at is None and version is None:
+        return data(_services(request).queries.get(project.id, job_id))
+    return data(_services(request).history.as_of(project.id, job_id, at, version))
+
+
+def job_events(request: Request) -> Response:
+    _, project = authorize(request)
+    return data(_services(request).history.events(project.id, params.job_id(request)))
 
 
 def cancel_job(request: Request) -> Response:

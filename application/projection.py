@@ -153,13 +153,20 @@ class Projector:
 
     def step(self) -> int:
         """Applies the next batch; returns how many events it applied."""
-        with self._store.transaction(self.name) as tx:
-            batch = self._log.read(after=tx.position, limit=self._batch_size)
+        while True:
+            # Read the batch before taking the position's lock: holding a database
+            # write lock while waiting on the event store's connections can deadlock
+            # (SQLite has one writer). If another applier moved first, read again.
+            position = self._store.position(self.name)
+            batch = self._log.read(after=position, limit=self._batch_size)
             if not batch:
                 return 0
-            self._projection.apply(batch, tx)
-            tx.advance(batch[-1].position)
-            return len(batch)
+            with self._store.transaction(self.name) as tx:
+                if tx.position != position:
+                    continue
+                self._projection.apply(batch, tx)
+                tx.advance(batch[-1].position)
+                return len(batch)
 
     def catch_up(self) -> int:
         applied = 0

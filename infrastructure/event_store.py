@@ -4,10 +4,15 @@ from application.event_log import JobLog
 from infrastructure.database import DatabaseUrl
 
 MAPPER_TOPIC = "infrastructure.mapper:MsgspecMapper"
+RECORDER_TOPICS = {
+    "sqlite": "infrastructure.chain:ChainedSQLiteApplicationRecorder",
+    "postgresql": "infrastructure.chain:ChainedPostgresApplicationRecorder",
+}
 
 
 def open_job_log(url: DatabaseUrl, create_tables: bool = False) -> JobLog:
     env = dict(url.eventsourcing_env)
     env["MAPPER_TOPIC"] = MAPPER_TOPIC
+    env["APPLICATION_RECORDER_TOPIC"] = RECORDER_TOPICS[url.backend]
     env["CREATE_TABLE"] = "y" if create_tables else "n"
     return JobLog(env=env)

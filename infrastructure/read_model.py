@@ -94,6 +94,23 @@ class SqlJobsReadModel:
                 return
             below = batch[-1].job_id
 
+    def every_job(self) -> Iterator[JobView]:
+        """Every job of every project, by job id, in bounded batches."""
+        above = 0
+        while True:
+            query = (
+                select(*_VIEW_COLUMNS)
+                .where(jobs.c.job_id > above)
+                .order_by(jobs.c.job_id)
+                .limit(STREAM_BATCH_SIZE)
+            )
+            with self._db.reader() as conn:
+                batch = [_view(row) for row in conn.execute(query)]
+            yield from batch
+            if len(batch) < STREAM_BATCH_SIZE:
+                return
+            above = batch[-1].job_id
+
     def due(self, now_ms: int, limit: int) -> list[DueJob]:
         query = (
             select(jobs.c.job_id, jobs.c.project_id, jobs.c.reference_id)

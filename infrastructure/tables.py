@@ -56,6 +56,16 @@ job_id_allocations = Table(
     sqlite_autoincrement=True,
 )
 
+# The hash chain over the event log (see infrastructure.chain): one link per event,
+# written in the transaction that appends the event.
+event_chain = Table(
+    "event_chain",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+)
+
 organizations = Table(
     "organizations",
     metadata,

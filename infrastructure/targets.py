@@ -31,7 +31,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import msgspec
-from sqlalchemy import Engine, MetaData, Table, create_engine, delete, select
+from sqlalchemy import Engine, MetaData, Table, delete, select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from application.runner import DeletionTarget, TransientTargetError
@@ -230,7 +230,10 @@ class SqlTarget:
             table.c[self._config.user_id_column] == user_id
         )
         counts = {self._name: 0, **{files.name: 0 for files in self._session_files}}
-        with self._engine.begin() as conn:
+        with self._engine.connect() as connection:
+            # Take SQLite's write lock up front (ignored elsewhere), as Database.writer does.
+            conn = connection.execution_options(jobtrail_immediate=True)
+            conn.begin()
             ids = list(conn.execute(select(key).where(owned).limit(limit)).scalars())
             if not ids:
                 return counts
@@ -243,6 +246,7 @@ class SqlTarget:
                 counts[self._name] += conn.execute(
                     delete(table).where(owned & key.in_(chunk))
                 ).rowcount
+            conn.commit()
         return counts
 
     def _key(self, table: Table) -> Any:
@@ -261,7 +265,7 @@ def build_targets(config: TargetsConfig, service_database: Database) -> list[Del
         if url is None:
             return service_database.engine
         if url not in engines:
-            engines[url] = create_engine(parse_database_url(url).sqlalchemy_url, pool_pre_ping=True)
+            engines[url] = Database(parse_database_url(url)).engine
         return engines[url]
 
     patterns = {

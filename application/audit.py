@@ -1,0 +1,146 @@
+"""A job's history from the event log: every event, and the job as it was at any point."""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from application.commands import job_view
+from application.errors import JobNotFound
+from application.event_log import JobLog
+from application.views import JobView, epoch_ms
+from domain.job import Job, job_aggregate_id
+
+_ENVELOPE = {"originator_id", "originator_version", "originator_topic", "timestamp", "actor"}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return epoch_ms(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    type: str
+    version: int
+    at: int
+    actor: str
+    data: dict[str, Any]
+
+
+def event_record(event: Any) -> EventRecord:
+    fields = vars(event)
+    return EventRecord(
+        type=type(event).__name__,
+        version=event.originator_version,
+        at=epoch_ms(event.timestamp),
+        actor=fields.get("actor", ""),
+        data={_camel(k): _plain(v) for k, v in fields.items() if k not in _ENVELOPE},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    event: EventRecord
+    status_after: str
+
+
+class JobHistory:
+    def __init__(self, log: JobLog) -> None:
+        self._log = log
+
+    def events(self, project_id: int | None, job_id: int) -> list[EventRecord]:
+        return [event_record(event) for event in self._job_events(project_id, job_id)]
+
+    def timeline(self, project_id: int | None, job_id: int) -> list[TimelineEntry]:
+        entries = []
+        job: Job | None = None
+        for event in self._job_events(project_id, job_id):
+            job = event.mutate(job)
+            assert job is not None
+            entries.append(TimelineEntry(event_record(event), str(job.status)))
+        return entries
+
+    def as_of(
+        self, project_id: int | None, job_id: int, at: int | None = None, version: int | None = None
+    ) -> JobView:
+        """The job as it was at ``at`` (epoch ms) or after its event ``version``."""
+        events = self._job_events(project_id, job_id)
+        if at is not None:
+            events = [e for e in events if epoch_ms(e.timestamp) <= at]
+        if version is not None:
+            events = events[:version] if version <= len(events) else []
+        if not events:
+            raise JobNotFound(job_id)
+        return job_view(fold(events))
+
+    def _job_events(self, project_id: int | None, job_id: int) -> list[Any]:
+        if job_id <= 0:
+            raise JobNotFound(job_id)
+        events = list(self._log.events.get(job_aggregate_id(job_id)))
+        if not events or not isinstance(events[0], Job.Scheduled):
+            raise JobNotFound(job_id)
+        if project_id is not None and events[0].project_id != project_id:
+            raise JobNotFound(job_id)
+        return events
+
+
+def fold(events: Iterable[Any]) -> Job:
+    job: Job | None = None
+    for event in events:
+        job = event.mutate(job)
+    assert job is not None
+    return job
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    job_id: int
+    field: str
+    in_log: object
+    in_read_model: object
+
+    def __str__(self) -> str:
+        return (
+            f"job {self.job_id}: {self.field} is {self.in_read_model!r} in the read model, "
+            f"{self.in_log!r} in the log"
+        )
+
+
+def refold_all(log: JobLog, batch: int = 5000) -> dict[int, JobView]:
+    """Every job, folded afresh from the whole log by the domain's own rules."""
+    jobs: dict[Any, Job] = {}
+    after = 0
+    while page := log.read(after, batch):
+        for logged in page:
+            event = logged.event
+            if isinstance(event, Job.Scheduled):
+                jobs[event.originator_id] = fold([event])
+            elif isinstance(event, Job.Event) and event.originator_id in jobs:
+                event.mutate(jobs[event.originator_id])
+        after = page[-1].position
+    return {job.job_id: job_view(job) for job in jobs.values()}
+
+
+def compare(expected: dict[int, JobView], actual: Iterable[JobView]) -> Iterator[Mismatch]:
+    """Every difference between jobs folded from the log and the read model's rows."""
+    seen: set[int] = set()
+    for row in actual:
+        seen.add(row.job_id)
+        folded = expected.get(row.job_id)
+        if folded is None:
+            yield Mismatch(row.job_id, "existence", "absent", "present")
+            continue
+        for field in JobView.__struct_fields__:
+            if getattr(folded, field) != getattr(row, field):
+                yield Mismatch(row.job_id, field, getattr(folded, field), getattr(row, field))
+    for job_id in sorted(set(expected) - seen):
+        yield Mismatch(job_id, "existence", "present", "absent")

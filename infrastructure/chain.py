@@ -1,0 +1,193 @@
+"""Tamper evidence: a hash chain over the event log, written with the events.
+
+Every event's link is ``sha256(previous hash, position, originator id, version,
+topic, state)`` over length-prefixed fields, stored in ``event_chain`` by the
+same transaction that appends the event. On PostgreSQL that transaction holds
+eventsourcing's EXCLUSIVE lock on the events table, and on SQLite the database's
+write lock, so concurrent writers extend one chain: it cannot fork.
+"""
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+from sqlalchemy import select
+
+from application.event_log import JobLog
+from infrastructure.database import Database
+from infrastructure.tables import event_chain
+
+GENESIS = "0" * 64
+CHAIN_TABLE = "event_chain"
+_SQLITE_HEAD = "SELECT hash FROM event_chain ORDER BY position DESC LIMIT 1"
+_SQLITE_APPEND = "INSERT INTO event_chain (position, hash, prev_hash) VALUES (?, ?, ?)"
+
+
+def _field(data: bytes) -> bytes:
+    return len(data).to_bytes(8, "big") + data
+
+
+def link_hash(
+    previous: str,
+    position: int,
+    originator_id: UUID | str,
+    originator_version: int,
+    topic: str,
+    state: bytes,
+) -> str:
+    digest = hashlib.sha256()
+    digest.update(bytes.fromhex(previous))
+    digest.update(position.to_bytes(8, "big"))
+    digest.update(_field(str(originator_id).encode()))
+    digest.update(originator_version.to_bytes(8, "big", signed=True))
+    digest.update(_field(topic.encode()))
+    digest.update(_field(bytes(state)))
+    return digest.hexdigest()
+
+
+def chain_links(
+    previous: str, positions: Sequence[int], events: Sequence[StoredEvent]
+) -> list[tuple[int, str, str]]:
+    """(position, hash, previous hash) for each new event, in order."""
+    links = []
+    for position, event in zip(positions, events, strict=True):
+        current = link_hash(
+            previous,
+            position,
+            event.originator_id,
+            event.originator_version,
+            event.topic,
+            event.state,
+        )
+        links.append((position, current, previous))
+        previous = current
+    return links
+
+
+class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._insert_events(c, stored_events, **kwargs)
+        if positions:
+            c.execute(_SQLITE_HEAD)
+            row = c.fetchone()
+            links = chain_links(row[0] if row else GENESIS, positions, stored_events)
+            c.executemany(_SQLITE_APPEND, links)
+        return positions
+
+
+class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if positions:
+            table = SQL("{0}.{1}").format(
+                Identifier(self.datastore.schema), Identifier(CHAIN_TABLE)
+            )
+            curs.execute(SQL("SELECT hash FROM {0} ORDER BY position DESC LIMIT 1").format(table))
+            row = curs.fetchone()
+            links = chain_links(row["hash"] if row else GENESIS, positions, stored_events)
+            curs.executemany(
+                SQL("INSERT INTO {0} (position, hash, prev_hash) VALUES (%s, %s, %s)").format(
+                    table
+                ),
+                links,
+            )
+        return positions
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    checked: int
+    head_position: int
+    head_hash: str
+    broken_at: int | None = None
+    reason: str | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_at is None
+
+
+def events_in_order(log: JobLog, batch: int) -> Iterator[Notification]:
+    after = 0
+    while True:
+        page = log.recorder.select_notifications(start=after, limit=batch, inclusive_of_start=False)
+        yield from page
+        if len(page) < batch:
+            return
+        after = page[-1].id
+
+
+def chain_in_order(database: Database, batch: int) -> Iterator[tuple[int, str, str]]:
+    after = 0
+    while True:
+        query = (
+            select(event_chain.c.position, event_chain.c.hash, event_chain.c.prev_hash)
+            .where(event_chain.c.position > after)
+            .order_by(event_chain.c.position)
+            .limit(batch)
+        )
+        with database.reader() as conn:
+            page = [(int(p), h, prev) for p, h, prev in conn.execute(query)]
+        yield from page
+        if len(page) < batch:
+            return
+        after = page[-1][0]
+
+
+def verify_chain(
+    log: JobLog, database: Database, anchor: tuple[int, str] | None = None, batch: int = 5000
+) -> ChainReport:
+    """Recomputes the chain over the whole log; reports the first broken link."""
+    events, links = events_in_order(log, batch), chain_in_order(database, batch)
+    event, link = next(events, None), next(links, None)
+    previous, head_position, checked = GENESIS, 0, 0
+    anchor_seen = anchor is None
+
+    def broken(position: int, reason: str) -> ChainReport:
+        return ChainReport(checked, head_position, previous, position, reason)
+
+    while event is not None or link is not None:
+        if link is None or (event is not None and event.id < link[0]):
+            assert event is not None
+            return broken(event.id, "an event with no link in the chain: inserted outside jobtrail")
+        if event is None or link[0] < event.id:
+            return broken(link[0], "the event is missing from the log: deleted")
+        position, stored_hash, stored_previous = link
+        if stored_previous != previous:
+            return broken(
+                position,
+                "its link does not follow the event before it: an event "
+                "before it was deleted, inserted or moved",
+            )
+        recomputed = link_hash(
+            previous,
+            position,
+            event.originator_id,
+            event.originator_version,
+            event.topic,
+            event.state,
+        )
+        if recomputed != stored_hash:
+            return broken(position, "the event's content does not match its hash: altered")
+        if anchor is not None and position == anchor[0]:
+            if stored_hash != anchor[1]:
+                return broken(position, f"the chain does not pass through the anchor {anchor[1]}")
+            anchor_seen = True
+        previous, head_position, checked = stored_hash, position, checked + 1
+        event, link = next(events, None), next(links, None)
+    if not anchor_seen:
+        assert anchor is not None
+        return broken(anchor[0], "the anchored position is not in the log: truncated")
+    return ChainReport(checked, head_position, previous)
