@@ -19,6 +19,7 @@ from infrastructure.clock import SystemClock
 from infrastructure.database import Database, parse_database_url
 from infrastructure.event_store import open_job_log
 from infrastructure.job_ids import SqlJobIdAllocator
+from infrastructure.locks import ProjectionLeadership
 from infrastructure.read_model import SqlJobsReadModel, SqlProjectionStore
 from infrastructure.schema import prepare_database
 from infrastructure.session_store import SqlUserSessions
@@ -37,6 +38,7 @@ class Services:
     queries: JobQueries
     tenancy: Tenancy
     read_model: SqlJobsReadModel
+    projection_store: SqlProjectionStore
     history: JobHistory
     sessions: SqlUserSessions
     clock: SystemClock
@@ -63,7 +65,12 @@ class Services:
         return Worker(runner, self.read_model, self.clock, self.projector.catch_up, stopping)
 
     def follower(self) -> ProjectionFollower:
-        return ProjectionFollower(self.projector, self.settings.projection_poll_interval)
+        return ProjectionFollower(
+            self.projector,
+            ProjectionLeadership(self.database, self.projector.name),
+            self.projection_store,
+            self.settings.projection_poll_interval,
+        )
 
     def close(self) -> None:
         self.log.close()
@@ -74,7 +81,8 @@ def build_services(settings: Settings) -> Services:
     database = Database(parse_database_url(settings.database_url))
     prepare_database(database)
     log = open_job_log(database.url)
-    projector = Projector(log, SqlProjectionStore(database), JobsProjection())
+    projection_store = SqlProjectionStore(database)
+    projector = Projector(log, projection_store, JobsProjection())
 
     def read_your_writes(position: int) -> None:
         projector.wait_for(position, settings.read_your_writes_timeout)
@@ -97,6 +105,7 @@ def build_services(settings: Settings) -> Services:
         queries=JobQueries(read_model),
         tenancy=Tenancy(SqlTenancyStore(database)),
         read_model=read_model,
+        projection_store=projection_store,
         history=JobHistory(log),
         sessions=SqlUserSessions(database),
         clock=clock,

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from api.responses import errors
 from application.errors import ConcurrencyConflict, JobNotFound, ProjectionStalled
+from application.projection import UnknownEvent
 from domain.errors import IllegalTransition, InvalidJobRequest, JobNotCancellable
 
 log = logging.getLogger("jobtrail.api")
@@ -46,6 +47,11 @@ def _unavailable(_: Request, exc: Exception) -> Response:
     )
 
 
+def _projection_stopped(_: Request, exc: Exception) -> Response:
+    log.error("the read model is stopped: %s", exc)
+    return errors(503, "The read model is stopped on an event it cannot apply; see the logs.")
+
+
 def _unexpected(_: Request, exc: Exception) -> Response:
     log.error("unhandled error", exc_info=exc)
     return errors(500, "Internal server error.")
@@ -60,6 +66,7 @@ EXCEPTION_HANDLERS = {
     IllegalTransition: _status(409),
     ConcurrencyConflict: _status(409),
     ProjectionStalled: _status(503),
+    UnknownEvent: _projection_stopped,
     SqlOperationalError: _unavailable,
     EventStoreOperationalError: _unavailable,
     Exception: _unexpected,

@@ -58,12 +58,38 @@ class ProjectionTransaction(Protocol):
     def advance(self, position: int) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ProjectionRecord:
+    name: str
+    position: int
+    state: str
+    error: str | None
+
+
 class ProjectionStore(Protocol):
     def transaction(self, name: str) -> AbstractContextManager[ProjectionTransaction]:
         """One transaction that locks the projection's position against other appliers."""
         ...
 
     def position(self, name: str) -> int: ...
+
+    def mark(self, name: str, state: str, error: str | None) -> None:
+        """Records whether the projection is live or stopped, and why."""
+        ...
+
+    def records(self) -> list[ProjectionRecord]: ...
+
+
+class Leadership(Protocol):
+    """The right to apply a projection in the background; one holder at a time."""
+
+    def try_acquire(self) -> bool: ...
+
+    def wait_for_events(self, timeout: float) -> bool:
+        """True as soon as new events may have been appended; False after ``timeout``."""
+        ...
+
+    def release(self) -> None: ...
 
 
 class JobsReadModel(Protocol):

@@ -114,18 +114,22 @@ def _merged(earlier: JobChange | None, later: JobChange) -> JobChange:
     )
 
 
+def changed(view: JobView, change: JobChange) -> JobView:
+    """A job's view after a change (None fields of the change keep their value)."""
+    return msgspec.structs.replace(
+        view,
+        status=change.status or view.status,
+        updated_at=change.updated_at,
+        errors=change.errors or view.errors,
+    )
+
+
 def _updated(row: JobRow, change: JobChange) -> JobRow:
-    view = row.view
     return JobRow(
         aggregate_id=row.aggregate_id,
         version=change.version,
         lease_until=change.lease_until,
-        view=msgspec.structs.replace(
-            view,
-            status=change.status or view.status,
-            updated_at=change.updated_at,
-            errors=change.errors or view.errors,
-        ),
+        view=changed(row.view, change),
     )
 
 
@@ -138,15 +142,18 @@ class Projector:
         store: ProjectionStore,
         projection: JobsProjection,
         batch_size: int = 1000,
+        name: str | None = None,
     ) -> None:
         self._log = log
         self._store = store
         self._projection = projection
         self._batch_size = batch_size
+        self._name = name or projection.name
 
     @property
     def name(self) -> str:
-        return self._projection.name
+        """The position this projector keeps (a rebuild keeps its own)."""
+        return self._name
 
     def position(self) -> int:
         return self._store.position(self.name)

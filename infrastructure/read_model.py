@@ -9,7 +9,9 @@ from sqlalchemy import (
     Connection,
     Select,
     String,
+    Table,
     Text,
+    Update,
     and_,
     bindparam,
     func,
@@ -18,7 +20,7 @@ from sqlalchemy import (
     update,
 )
 
-from application.ports import DueJob, JobChange, JobRow
+from application.ports import DueJob, JobChange, JobRow, ProjectionRecord
 from application.views import JobView
 from infrastructure.database import Database
 from infrastructure.tables import jobs, projection_positions
@@ -35,17 +37,22 @@ _VIEW_COLUMNS = (
     jobs.c.start_at,
     jobs.c.errors,
 )
-_UPDATE_JOB = (
-    update(jobs)
-    .where(jobs.c.aggregate_id == bindparam("b_aggregate_id"))
-    .values(
-        version=bindparam("b_version"),
-        status=func.coalesce(bindparam("b_status", type_=String), jobs.c.status),
-        updated_at=bindparam("b_updated_at"),
-        errors=func.coalesce(bindparam("b_errors", type_=Text), jobs.c.errors),
-        lease_until=bindparam("b_lease_until", type_=BigInteger),
+
+
+def _update_job(table: Table) -> Update:
+    return (
+        update(table)
+        .where(table.c.aggregate_id == bindparam("b_aggregate_id"))
+        .values(
+            version=bindparam("b_version"),
+            status=func.coalesce(bindparam("b_status", type_=String), table.c.status),
+            updated_at=bindparam("b_updated_at"),
+            errors=func.coalesce(bindparam("b_errors", type_=Text), table.c.errors),
+            lease_until=bindparam("b_lease_until", type_=BigInteger),
+        )
     )
-)
+
+
 STREAM_BATCH_SIZE = 1000
 
 
@@ -128,10 +135,11 @@ class SqlJobsReadModel:
 
 
 class _SqlProjectionTransaction:
-    def __init__(self, conn: Connection, name: str, position: int) -> None:
+    def __init__(self, conn: Connection, name: str, position: int, table: Table) -> None:
         self._conn = conn
         self._name = name
         self._position = position
+        self._table = table
 
     @property
     def position(self) -> int:
@@ -139,11 +147,13 @@ class _SqlProjectionTransaction:
 
     def insert_jobs(self, rows: Sequence[JobRow]) -> None:
         if rows:
-            self._conn.execute(jobs.insert(), [_job_values(row) for row in rows])
+            self._conn.execute(self._table.insert(), [_job_values(row) for row in rows])
 
     def update_jobs(self, changes: Sequence[JobChange]) -> None:
         if changes:
-            self._conn.execute(_UPDATE_JOB, [_change_values(change) for change in changes])
+            self._conn.execute(
+                _update_job(self._table), [_change_values(change) for change in changes]
+            )
 
     def advance(self, position: int) -> None:
         self._conn.execute(
@@ -155,8 +165,12 @@ class _SqlProjectionTransaction:
 
 
 class SqlProjectionStore:
-    def __init__(self, database: Database) -> None:
+    """Positions of projections, and the table a projection writes (by default the
+    live jobs table; a rebuild writes its own)."""
+
+    def __init__(self, database: Database, table: Table = jobs) -> None:
         self._db = database
+        self._table = table
 
     @contextmanager
     def transaction(self, name: str) -> Iterator[_SqlProjectionTransaction]:
@@ -165,12 +179,26 @@ class SqlProjectionStore:
             query = query.with_for_update()
         with self._db.writer() as conn:
             position = conn.execute(query).scalar_one()
-            yield _SqlProjectionTransaction(conn, name, position)
+            yield _SqlProjectionTransaction(conn, name, position, self._table)
 
     def position(self, name: str) -> int:
         query = select(projection_positions.c.position).where(projection_positions.c.name == name)
         with self._db.reader() as conn:
             return int(conn.execute(query).scalar_one())
+
+    def mark(self, name: str, state: str, error: str | None) -> None:
+        with self._db.writer() as conn:
+            conn.execute(
+                update(projection_positions)
+                .where(projection_positions.c.name == name)
+                .values(state=state, error=error)
+            )
+
+    def records(self) -> list[ProjectionRecord]:
+        columns = projection_positions.c
+        query = select(columns.name, columns.position, columns.state, columns.error)
+        with self._db.reader() as conn:
+            return [ProjectionRecord(*row) for row in conn.execute(query.order_by(columns.name))]
 
 
 def _job_values(row: JobRow) -> dict[str, object]:

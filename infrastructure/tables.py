@@ -8,6 +8,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     Sequence,
     String,
     Table,
@@ -16,33 +17,48 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-jobs = Table(
-    "jobs",
-    metadata,
-    Column("job_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("aggregate_id", String(36), nullable=False, unique=True),
-    Column("version", Integer, nullable=False),
-    Column("project_id", Integer, nullable=False),
-    Column("action", String(64), nullable=False),
-    Column("reference_id", Text, nullable=False),
-    Column("description", Text, nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("errors", Text, nullable=True),
-    Column("created_at", BigInteger, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
-    Column("start_at", BigInteger, nullable=False),
-    # Internal to the runner (not in the API): when the running job's lease ends.
-    Column("lease_until", BigInteger, nullable=True),
-    Index("jobs_by_project", "project_id", "job_id"),
-    Index("jobs_by_project_status", "project_id", "status", "job_id"),
-    Index("jobs_by_status_start", "status", "start_at"),
-)
+
+def jobs_table(name: str, target: MetaData, suffix: str = "") -> Table:
+    """The jobs read model's table. A rebuild creates a copy beside the live one,
+    whose constraint and index names carry a suffix: after the swap renames the
+    table, no name may collide with the next rebuild's."""
+    return Table(
+        name,
+        target,
+        Column("job_id", BigInteger, autoincrement=False, nullable=False),
+        Column("aggregate_id", String(36), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("project_id", Integer, nullable=False),
+        Column("action", String(64), nullable=False),
+        Column("reference_id", Text, nullable=False),
+        Column("description", Text, nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("errors", Text, nullable=True),
+        Column("created_at", BigInteger, nullable=False),
+        Column("updated_at", BigInteger, nullable=False),
+        Column("start_at", BigInteger, nullable=False),
+        # Internal to the runner (not in the API): when the running job's lease ends.
+        Column("lease_until", BigInteger, nullable=True),
+        PrimaryKeyConstraint("job_id", name=f"jobs_pkey{suffix}"),
+        Index(f"jobs_by_aggregate{suffix}", "aggregate_id", unique=True),
+        Index(f"jobs_by_project{suffix}", "project_id", "job_id"),
+        Index(f"jobs_by_project_status{suffix}", "project_id", "status", "job_id"),
+        Index(f"jobs_by_status_start{suffix}", "status", "start_at"),
+    )
+
+
+jobs = jobs_table("jobs", metadata)
 
 projection_positions = Table(
     "projection_positions",
     metadata,
     Column("name", String(64), primary_key=True),
     Column("position", BigInteger, nullable=False),
+    # live | stopped (on an event it cannot apply) | rebuilding
+    Column("state", String(16), nullable=False, server_default="live"),
+    Column("error", Text, nullable=True),
+    # Which generation of the table holds the projection (a rebuild makes the next).
+    Column("generation", Integer, nullable=False, server_default="0"),
 )
 
 # A PostgreSQL sequence hands out job ids to many processes without a lock.
