@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -13,6 +14,8 @@ from starlette.routing import Route
 from api import routes
 from api.composition import build_services
 from api.errors import EXCEPTION_HANDLERS
+from api.logs import configure_logging
+from api.middleware import AccessLog, BodyLimit
 from api.openapi import openapi_document
 from api.responses import MsgspecResponse
 from infrastructure.settings import Settings
@@ -56,6 +59,7 @@ def create_app(
 
     prefix = "/api/v1/{projectKey}"
     return Starlette(
+        middleware=[Middleware(AccessLog), Middleware(BodyLimit)],
         routes=[
             Route(f"{prefix}/jobs", routes.list_jobs, methods=["GET"]),
             Route(f"{prefix}/jobs/{{jobId}}", routes.get_job, methods=["GET"]),
@@ -75,4 +79,5 @@ def create_app(
 
 def create_app_from_env() -> Starlette:
     """Uvicorn's factory: each worker process builds its app from the environment."""
+    configure_logging()
     return create_app()

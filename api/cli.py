@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-import logging
 import os
 import signal
 import sys
@@ -27,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from api.composition import Services, build_services
+from api.logs import configure_logging
 from application.audit import compare, refold_all
 from application.errors import JobNotFound
 from application.projection_check import fold_projection
@@ -92,6 +92,7 @@ def serve(host: str, port: int, workers: int, embedded_worker: bool) -> None:
         port=port,
         workers=workers,
         log_level="info",
+        access_log=False,  # it prints raw paths, which carry user ids: ours names routes
     )
 
 
@@ -121,7 +122,7 @@ def worker(once: bool) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     with _services() as services:
         runner = services.worker(stopping)
         if once:

@@ -2,12 +2,15 @@
 
 import logging
 
+from eventsourcing.persistence import InterfaceError as EventStoreInterfaceError
 from eventsourcing.persistence import OperationalError as EventStoreOperationalError
+from sqlalchemy.exc import InterfaceError as SqlInterfaceError
 from sqlalchemy.exc import OperationalError as SqlOperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.middleware import BodyTooLarge
 from api.responses import errors
 from application.errors import ConcurrencyConflict, JobNotFound, ProjectionStalled
 from application.projection import UnknownEvent
@@ -52,6 +55,10 @@ def _projection_stopped(_: Request, exc: Exception) -> Response:
     return errors(503, "The read model is stopped on an event it cannot apply; see the logs.")
 
 
+def _too_large(_: Request, exc: Exception) -> Response:
+    return errors(413, "Request body too large.")
+
+
 def _unexpected(_: Request, exc: Exception) -> Response:
     log.error("unhandled error", exc_info=exc)
     return errors(500, "Internal server error.")
@@ -68,6 +75,9 @@ EXCEPTION_HANDLERS = {
     ProjectionStalled: _status(503),
     UnknownEvent: _projection_stopped,
     SqlOperationalError: _unavailable,
+    SqlInterfaceError: _unavailable,
     EventStoreOperationalError: _unavailable,
+    EventStoreInterfaceError: _unavailable,
+    BodyTooLarge: _too_large,
     Exception: _unexpected,
 }

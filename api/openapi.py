@@ -4,6 +4,7 @@ from typing import Any
 
 import msgspec
 
+from application.audit import EventRecord
 from application.sessions import SessionView
 from application.views import JobView
 from domain.job import JobStatus
@@ -21,6 +22,10 @@ class JobBody(msgspec.Struct):
 
 class JobListBody(msgspec.Struct):
     data: list[JobView]
+
+
+class EventListBody(msgspec.Struct):
+    data: list[EventRecord]
 
 
 class SessionListBody(msgspec.Struct):
@@ -73,7 +78,7 @@ _AUTH_ERRORS = {
 
 def openapi_document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
-        [JobBody, JobListBody, SessionListBody, ErrorBody, Health], ref_template=_REF
+        [JobBody, JobListBody, EventListBody, SessionListBody, ErrorBody, Health], ref_template=_REF
     )
     secured: list[dict[str, list[str]]] = [{"OrganizationApiKey": []}]
     return {
@@ -129,10 +134,29 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/{projectKey}/jobs/{jobId}": {
                 "get": {
                     "operationId": "getJob",
-                    "summary": "A job's status and details.",
+                    "summary": "A job's status and details; with at or version, as it was then.",
                     "security": secured,
-                    "parameters": [_PROJECT_KEY, _JOB_ID],
-                    "responses": {"200": _json("JobBody", "The job."), **_AUTH_ERRORS},
+                    "parameters": [
+                        _PROJECT_KEY,
+                        _JOB_ID,
+                        {
+                            "name": "at",
+                            "in": "query",
+                            "schema": _EPOCH_MS,
+                            "description": "The job as it was at this time (epoch ms).",
+                        },
+                        {
+                            "name": "version",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 10**9},
+                            "description": "The job as it was after its event number version.",
+                        },
+                    ],
+                    "responses": {
+                        "200": _json("JobBody", "The job."),
+                        "400": _error("A malformed at or version, or both given."),
+                        **_AUTH_ERRORS,
+                    },
                 },
                 "delete": {
                     "operationId": "cancelJob",
@@ -146,6 +170,15 @@ def openapi_document() -> dict[str, Any]:
                         **_AUTH_ERRORS,
                     },
                 },
+            },
+            "/api/v1/{projectKey}/jobs/{jobId}/events": {
+                "get": {
+                    "operationId": "getJobEvents",
+                    "summary": "Every event of the job, in order, from the event log.",
+                    "security": secured,
+                    "parameters": [_PROJECT_KEY, _JOB_ID],
+                    "responses": {"200": _json("EventListBody", "The events."), **_AUTH_ERRORS},
+                }
             },
             "/api/v1/{projectKey}/users/{userId}": {
                 "delete": {

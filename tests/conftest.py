@@ -21,6 +21,21 @@ POSTGRES_ADMIN_URL = os.environ.get(
 BACKENDS = ["sqlite", "postgresql"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak",
+        type=int,
+        default=1,
+        help="Multiply the rounds of stress and reliability tests (a longer soak).",
+    )
+
+
+@pytest.fixture
+def soak(request: pytest.FixtureRequest) -> int:
+    factor: int = request.config.getoption("--soak")
+    return max(1, factor)
+
+
 def _postgres_reachable() -> bool:
     try:
         with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):

@@ -38,8 +38,12 @@ def start_server(
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
     extra_args: tuple[str, ...] = (),
+    credentials: tuple[str, str] | None = None,
+    port: int | None = None,
 ) -> RunningServer:
-    port = free_port()
+    """Starts `jobtrail serve`; on an empty database it reads the key and project it
+    prints, otherwise pass the ``credentials`` (api key, project key) to use."""
+    port = port or free_port()
     env = {**os.environ, "JOBTRAIL_DATABASE_URL": database_url, **(extra_env or {})}
     log = (workdir / f"serve-{port}.log").open("w")
     process = subprocess.Popen(
@@ -49,17 +53,20 @@ def start_server(
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
+        start_new_session=True,
     )
     assert process.stdout is not None
     output = ""
-    while "curl" not in output:
-        line = process.stdout.readline()
-        if not line:
-            raise AssertionError(f"serve exited early:\n{output}")
-        output += line
-    key = re.search(r"API key \(shown once\): (\S+)", output)
-    project = re.search(r"Project key: (\S+)", output)
-    assert key and project, output
+    if credentials is None:
+        while "curl" not in output:
+            line = process.stdout.readline()
+            if not line:
+                raise AssertionError(f"serve exited early:\n{output}")
+            output += line
+        key = re.search(r"API key \(shown once\): (\S+)", output)
+        project = re.search(r"Project key: (\S+)", output)
+        assert key and project, output
+        credentials = (key.group(1), project.group(1))
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -71,7 +78,7 @@ def start_server(
     else:
         process.kill()
         raise AssertionError("serve did not become healthy in 30 s")
-    return RunningServer(process, base_url, key.group(1), project.group(1), output)
+    return RunningServer(process, base_url, credentials[0], credentials[1], output)
 
 
 @pytest.fixture

@@ -1,0 +1,121 @@
+"""PostgreSQL restarts under load: the API answers 503 JSON while it is away,
+recovers by itself, the worker and the projection resume, and nothing is lost."""
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+from api.composition import build_services
+from infrastructure.settings import Settings
+from tests.conftest import require_postgres
+from tests.invariants import check_log
+from tests.process.conftest import start_server
+
+
+def pg_ctl(action: str) -> None:
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    subprocess.run(
+        [
+            "pg_ctlcluster",
+            "--skip-systemctl-redirect",
+            version,
+            "main",
+            action,
+            *(["-m", "fast"] if action == "stop" else []),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def wait_until(condition: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_service_rides_out_a_postgresql_restart(database_url: str, tmp_path: Path) -> None:
+    require_postgres()
+    if not Path("/etc/postgresql").exists():
+        pytest.skip("no local PostgreSQL cluster to restart")
+    env = {
+        "JOBTRAIL_DELETION_DELAY": "0",
+        "JOBTRAIL_WORKER_POLL_INTERVAL": "0.2",
+        "JOBTRAIL_READ_YOUR_WRITES_TIMEOUT": "5",
+    }
+    server = start_server(database_url, tmp_path, extra_env=env)
+    base = f"{server.base_url}/api/v1/{server.project_key}"
+    auth = {"Authorization": server.api_key}
+    acknowledged: dict[str, int] = {}
+    statuses: Counter[int] = Counter()
+    bad: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(timeout=30) as http:
+            i = 0
+            while not stop.is_set():
+                user = f"outage-{i}@example.com"
+                i += 1
+                for response in (
+                    http.delete(f"{base}/users/{user}", headers=auth),
+                    http.get(f"{base}/jobs?limit=5", headers=auth),
+                ):
+                    statuses[response.status_code] += 1
+                    if response.status_code not in (200, 503):
+                        bad.append(f"{response.status_code} {response.text[:200]}")
+                    elif response.status_code == 503 and "errors" not in response.json():
+                        bad.append(f"503 without JSON errors: {response.text[:200]}")
+                    elif response.request.method == "DELETE" and response.status_code == 200:
+                        acknowledged[user] = response.json()["data"]["jobId"]
+                time.sleep(0.02)
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    try:
+        wait_until(lambda: len(acknowledged) >= 10, 30, "load before the outage")
+        pg_ctl("stop")
+        time.sleep(3)
+        during = statuses[503]
+        pg_ctl("start")
+        wait_until(lambda: statuses[503] > 0, 10, "503 answers")
+        assert during > 0, "the API should have answered 503 while PostgreSQL was down"
+        before = len(acknowledged)
+        wait_until(lambda: len(acknowledged) >= before + 10, 60, "recovery")
+    finally:
+        stop.set()
+        loader.join(timeout=60)
+    try:
+        assert bad == []
+        with httpx.Client(timeout=10) as http:
+            job = http.delete(f"{base}/users/after-outage@example.com", headers=auth).json()["data"]
+            wait_until(
+                lambda: (
+                    http.get(f"{base}/jobs/{job['jobId']}", headers=auth).json()["data"]["status"]
+                    == "completed"
+                ),
+                60,
+                "the worker to run a job after the outage",
+            )
+            for user, job_id in acknowledged.items():
+                response = http.get(f"{base}/jobs/{job_id}", headers=auth)
+                assert response.json()["data"]["referenceId"] == user
+    finally:
+        os.killpg(server.process.pid, signal.SIGTERM)
+        server.process.wait(timeout=20)
+    services = build_services(Settings(database_url=database_url))
+    try:
+        assert check_log(services, require_terminal=False) == []
+    finally:
+        services.close()
