@@ -1,4 +1,7 @@
-"""Every error leaves as JSON ``{"errors": [...]}`` with the status it deserves."""
+"""Every error leaves as JSON ``{"errors": [...]}`` with the status it deserves.
+
+The handlers are async: they only format, and a hop to the thread pool would
+cost more than the work."""
 
 import logging
 
@@ -26,40 +29,40 @@ class ApiError(Exception):
         self.message = message
 
 
-def _api_error(_: Request, exc: Exception) -> Response:
+async def _api_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return errors(exc.status_code, exc.message)
 
 
-def _http_error(_: Request, exc: Exception) -> Response:
+async def _http_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return errors(exc.status_code, exc.detail, headers=dict(exc.headers or {}))
 
 
 def _status(status_code: int) -> "type[object]":
-    def handler(_: Request, exc: Exception) -> Response:
+    async def handler(_: Request, exc: Exception) -> Response:
         return errors(status_code, str(exc))
 
     return handler  # type: ignore[return-value]
 
 
-def _unavailable(_: Request, exc: Exception) -> Response:
+async def _unavailable(_: Request, exc: Exception) -> Response:
     log.warning("database unavailable: %s", type(exc).__name__)
     return errors(
         503, "The database is unavailable; try again shortly.", headers={"Retry-After": "1"}
     )
 
 
-def _projection_stopped(_: Request, exc: Exception) -> Response:
+async def _projection_stopped(_: Request, exc: Exception) -> Response:
     log.error("the read model is stopped: %s", exc)
     return errors(503, "The read model is stopped on an event it cannot apply; see the logs.")
 
 
-def _too_large(_: Request, exc: Exception) -> Response:
+async def _too_large(_: Request, exc: Exception) -> Response:
     return errors(413, "Request body too large.")
 
 
-def _unexpected(_: Request, exc: Exception) -> Response:
+async def _unexpected(_: Request, exc: Exception) -> Response:
     log.error("unhandled error", exc_info=exc)
     return errors(500, "Internal server error.")
 

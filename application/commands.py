@@ -7,19 +7,22 @@ the state that won (a bounded number of times).
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
+from uuid import UUID
 
 from eventsourcing.persistence import RecordConflictError
 
+from application.batching import Batcher
 from application.errors import ConcurrencyConflict, JobNotFound
 from application.event_log import JobLog
 from application.ports import Clock, JobIdAllocator
 from application.scheduling import deletion_start
 from application.views import JobView, epoch_ms
-from domain.job import Job
+from domain.errors import DomainError
+from domain.job import Job, validate_user_id
 from domain.user_deletions import UserDeletions, user_deletions_id
 
 T = TypeVar("T")
@@ -39,6 +42,13 @@ def job_view(job: Job) -> JobView:
         start_at=epoch_ms(job.start_at),
         errors=job.error,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRequest:
+    project_id: int
+    user_id: str
+    actor: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +81,11 @@ class JobCommands:
         self._clock = clock
         self._deletion_delay = deletion_delay
         self._after_write = after_write
+        self._scheduling: Batcher[ScheduleRequest, Outcome] = Batcher(self._schedule_batch)
 
     def schedule_user_deletion(self, project_id: int, user_id: str, actor: str) -> Outcome:
-        return self._written(retry_on_conflict(lambda: self._schedule(project_id, user_id, actor)))
+        # Concurrent requests share one append and one projection step (group commit).
+        return self._scheduling.submit(ScheduleRequest(project_id, user_id, actor))
 
     def cancel(self, project_id: int, job_id: int, actor: str) -> Outcome:
         def attempt(job: Job) -> None:
@@ -114,15 +126,88 @@ class JobCommands:
             job_id, lambda job: job.fail(actor=actor, error=error, at=self._clock.now())
         )
 
+    def _schedule_batch(self, requests: Sequence[ScheduleRequest]) -> list[Outcome | Exception]:
+        try:
+            outcomes = self._schedule_together(requests)
+        except RecordConflictError:
+            # Another process touched one of these users meanwhile: one by one, each
+            # against fresh state.
+            outcomes = [self._schedule_alone(request) for request in requests]
+        written = [o.position for o in outcomes if isinstance(o, Outcome) and o.position]
+        if written:
+            self._after_write(max(written))
+        return outcomes
+
+    def _schedule_alone(self, request: ScheduleRequest) -> Outcome | Exception:
+        try:
+            return retry_on_conflict(
+                lambda: self._schedule(request.project_id, request.user_id, request.actor)
+            )
+        except Exception as error:
+            return error
+
+    def _schedule_together(self, requests: Sequence[ScheduleRequest]) -> list[Outcome | Exception]:
+        """One append for the whole batch: each user's active job is returned as is,
+        and a user named twice in the batch gets one new job."""
+        now = self._clock.now()
+        outcomes: list[Outcome | Exception | None] = [None] * len(requests)
+        ledgers: dict[UUID, UserDeletions | None] = {}
+        chosen: dict[UUID, Job | None] = {}  # a user's job: active already, or new (None)
+        new_for: dict[UUID, ScheduleRequest] = {}
+        for index, request in enumerate(requests):
+            try:
+                validate_user_id(request.user_id)
+            except DomainError as error:
+                outcomes[index] = error
+                continue
+            ledger_id = user_deletions_id(request.project_id, request.user_id)
+            if ledger_id not in chosen:
+                ledgers[ledger_id] = self._log.aggregate_or_none(ledger_id)
+                chosen[ledger_id] = self._active_job(ledgers[ledger_id])
+                if chosen[ledger_id] is None:
+                    new_for[ledger_id] = request
+        job_ids = self._job_ids.next_job_ids(len(new_for))
+        start_at = deletion_start(now, self._deletion_delay)
+        changed: list[Job | UserDeletions] = []
+        for (ledger_id, request), job_id in zip(new_for.items(), job_ids, strict=True):
+            job = Job.schedule_user_deletion(
+                job_id=job_id,
+                project_id=request.project_id,
+                user_id=request.user_id,
+                start_at=start_at,
+                actor=request.actor,
+                at=now,
+            )
+            ledger = ledgers[ledger_id] or UserDeletions.open(
+                project_id=request.project_id, user_id=request.user_id, at=now
+            )
+            ledger.assign(job_id, at=now)
+            chosen[ledger_id] = job
+            changed += [job, ledger]
+        position = self._log.save(*changed)[-1].notification.id if changed else None
+        for index, request in enumerate(requests):
+            if outcomes[index] is None:
+                ledger_id = user_deletions_id(request.project_id, request.user_id)
+                answer = chosen[ledger_id]
+                assert answer is not None
+                written = position if ledger_id in new_for else None
+                outcomes[index] = Outcome(job_view(answer), written)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _active_job(self, ledger: UserDeletions | None) -> Job | None:
+        if ledger is None or ledger.latest_job_id is None:
+            return None
+        job = self._log.job(ledger.latest_job_id)
+        return job if job is not None and job.status.is_active else None
+
     def _schedule(self, project_id: int, user_id: str, actor: str) -> Outcome:
         now = self._clock.now()
         ledger = self._log.aggregate_or_none(user_deletions_id(project_id, user_id))
-        if ledger is not None and ledger.latest_job_id is not None:
-            active = self._log.job(ledger.latest_job_id)
-            if active is not None and active.status.is_active:
-                return Outcome(job_view(active), None)
+        active = self._active_job(ledger)
+        if active is not None:
+            return Outcome(job_view(active), None)
         job = Job.schedule_user_deletion(
-            job_id=self._job_ids.next_job_id(),
+            job_id=self._job_ids.next_job_ids(1)[0],
             project_id=project_id,
             user_id=user_id,
             start_at=deletion_start(now, self._deletion_delay),

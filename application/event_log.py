@@ -11,7 +11,7 @@ from eventsourcing.domain import DomainEventProtocol
 from domain.job import Job, job_aggregate_id
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs twice as much, per event
 class LoggedEvent:
     position: int
     event: DomainEventProtocol[UUID]

@@ -15,8 +15,9 @@ class Clock(Protocol):
 
 
 class JobIdAllocator(Protocol):
-    def next_job_id(self) -> int:
-        """A positive integer never handed out before, greater than every earlier one."""
+    def next_job_ids(self, count: int) -> list[int]:
+        """``count`` positive integers never handed out before, in increasing order,
+        each greater than every id handed out earlier."""
         ...
 
 

@@ -7,7 +7,6 @@ applied exactly once however often the projector stops and resumes.
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from uuid import UUID
 
 import msgspec
@@ -24,14 +23,40 @@ class UnknownEvent(Exception):
     """The projection met an event it cannot apply: it stops rather than skip it."""
 
 
-_STATUS_AFTER: dict[type, JobStatus] = {
-    Job.Started: JobStatus.RUNNING,
-    Job.Cancelled: JobStatus.CANCELLED,
-    Job.Completed: JobStatus.COMPLETED,
-    Job.Failed: JobStatus.FAILED,
+_STATUS_AFTER: dict[type, str | None] = {
+    Job.Started: JobStatus.RUNNING.value,
+    Job.Cancelled: JobStatus.CANCELLED.value,
+    Job.Completed: JobStatus.COMPLETED.value,
+    Job.Failed: JobStatus.FAILED.value,
+    # These change when the job was last touched, not its status.
+    Job.TakenOver: None,
+    Job.BatchDeleted: None,
+    Job.LeaseReleased: None,
 }
-_KEEP_STATUS = (Job.TakenOver, Job.BatchDeleted, Job.LeaseReleased)
 _IGNORED = (UserDeletions.Opened, UserDeletions.JobAssigned)
+
+
+class _Pending:
+    """One job's state within a batch, folded in place; built into a row once."""
+
+    __slots__ = ("errors", "lease_until", "scheduled", "status", "updated_at", "version")
+
+    def __init__(self, scheduled: Job.Scheduled | None, version: int, updated_at: int) -> None:
+        self.scheduled = scheduled
+        self.version = version
+        self.updated_at = updated_at
+        self.status: str | None = JobStatus.SCHEDULED.value if scheduled else None
+        self.errors: str | None = None
+        self.lease_until: int | None = None
+
+    def apply(self, event: Job.Event, status: str | None) -> None:
+        self.version = event.originator_version
+        self.updated_at = epoch_ms(event.timestamp)
+        self.lease_until = _lease_until(event)
+        if status is not None:
+            self.status = status
+        if isinstance(event, Job.Failed):
+            self.errors = event.error
 
 
 class JobsProjection:
@@ -40,48 +65,60 @@ class JobsProjection:
     def apply(self, events: Sequence[LoggedEvent], tx: ProjectionTransaction) -> None:
         # Coalesce the batch: a job scheduled and changed in one batch is inserted
         # once in its final state; other jobs get one update with their last state.
-        inserts: dict[UUID, JobRow] = {}
-        updates: dict[UUID, JobChange] = {}
+        pending: dict[UUID, _Pending] = {}
         for logged in events:
             event = logged.event
-            if isinstance(event, Job.Scheduled):
-                inserts[event.originator_id] = _row(event)
-            elif isinstance(event, Job.Event) and (
-                type(event) in _STATUS_AFTER or isinstance(event, _KEEP_STATUS)
-            ):
-                change = _change(event)
-                key = change.aggregate_id
-                if key in inserts:
-                    inserts[key] = _updated(inserts[key], change)
-                else:
-                    updates[key] = _merged(updates.get(key), change)
+            kind = type(event)
+            if kind is Job.Scheduled:
+                assert isinstance(event, Job.Scheduled)
+                pending[event.originator_id] = _Pending(
+                    event, event.originator_version, epoch_ms(event.timestamp)
+                )
+            elif kind in _STATUS_AFTER:
+                assert isinstance(event, Job.Event)
+                state = pending.get(event.originator_id)
+                if state is None:
+                    state = pending[event.originator_id] = _Pending(None, 0, 0)
+                state.apply(event, _STATUS_AFTER[kind])
             elif not isinstance(event, _IGNORED):
                 raise UnknownEvent(
-                    f"Projection {self.name!r} cannot apply {type(event).__qualname__} "
+                    f"Projection {self.name!r} cannot apply {kind.__qualname__} "
                     f"at position {logged.position}."
                 )
-        tx.insert_jobs(list(inserts.values()))
-        tx.update_jobs(list(updates.values()))
+        tx.insert_jobs([_row(key, s) for key, s in pending.items() if s.scheduled is not None])
+        tx.update_jobs([_change(key, s) for key, s in pending.items() if s.scheduled is None])
 
 
-def _row(event: Job.Scheduled) -> JobRow:
-    at = epoch_ms(event.timestamp)
+def _row(aggregate_id: UUID, state: _Pending) -> JobRow:
+    event = state.scheduled
+    assert event is not None and state.status is not None
     return JobRow(
-        aggregate_id=event.originator_id,
-        version=event.originator_version,
-        lease_until=None,
+        aggregate_id=aggregate_id,
+        version=state.version,
+        lease_until=state.lease_until,
         view=JobView(
             job_id=event.job_id,
             description=event.description,
-            status=JobStatus.SCHEDULED.value,
+            status=state.status,
             project_id=event.project_id,
             action=event.action,
             reference_id=event.reference_id,
-            created_at=at,
-            updated_at=at,
+            created_at=epoch_ms(event.timestamp),
+            updated_at=state.updated_at,
             start_at=epoch_ms(event.start_at),
-            errors=None,
+            errors=state.errors,
         ),
+    )
+
+
+def _change(aggregate_id: UUID, state: _Pending) -> JobChange:
+    return JobChange(
+        aggregate_id=aggregate_id,
+        version=state.version,
+        updated_at=state.updated_at,
+        lease_until=state.lease_until,
+        status=state.status,
+        errors=state.errors,
     )
 
 
@@ -92,28 +129,6 @@ def _lease_until(event: Job.Event) -> int | None:
     return None if lease is None else epoch_ms(lease)
 
 
-def _change(event: Job.Event) -> JobChange:
-    status = _STATUS_AFTER.get(type(event))
-    return JobChange(
-        aggregate_id=event.originator_id,
-        version=event.originator_version,
-        updated_at=epoch_ms(event.timestamp),
-        lease_until=_lease_until(event),
-        status=None if status is None else status.value,
-        errors=event.error if isinstance(event, Job.Failed) else None,
-    )
-
-
-def _merged(earlier: JobChange | None, later: JobChange) -> JobChange:
-    if earlier is None:
-        return later
-    return replace(
-        later,
-        status=later.status or earlier.status,
-        errors=later.errors or earlier.errors,
-    )
-
-
 def changed(view: JobView, change: JobChange) -> JobView:
     """A job's view after a change (None fields of the change keep their value)."""
     return msgspec.structs.replace(
@@ -121,15 +136,6 @@ def changed(view: JobView, change: JobChange) -> JobView:
         status=change.status or view.status,
         updated_at=change.updated_at,
         errors=change.errors or view.errors,
-    )
-
-
-def _updated(row: JobRow, change: JobChange) -> JobRow:
-    return JobRow(
-        aggregate_id=row.aggregate_id,
-        version=change.version,
-        lease_until=change.lease_until,
-        view=changed(row.view, change),
     )
 
 
@@ -160,6 +166,10 @@ class Projector:
 
     def step(self) -> int:
         """Applies the next batch; returns how many events it applied."""
+        return self._advance()[0]
+
+    def _advance(self) -> tuple[int, int]:
+        """Applies the next batch: (events applied, position reached)."""
         while True:
             # Read the batch before taking the position's lock: holding a database
             # write lock while waiting on the event store's connections can deadlock
@@ -167,13 +177,13 @@ class Projector:
             position = self._store.position(self.name)
             batch = self._log.read(after=position, limit=self._batch_size)
             if not batch:
-                return 0
+                return 0, position
             with self._store.transaction(self.name) as tx:
                 if tx.position != position:
                     continue
                 self._projection.apply(batch, tx)
                 tx.advance(batch[-1].position)
-                return len(batch)
+                return len(batch), batch[-1].position
 
     def catch_up(self) -> int:
         applied = 0
@@ -184,10 +194,13 @@ class Projector:
     def wait_for(self, position: int, timeout: float) -> None:
         """Returns once the read model includes the event at ``position``."""
         deadline = time.monotonic() + timeout
-        while self.position() < position:
-            if self.step() == 0:
-                time.sleep(0.002)
+        while True:
+            applied, reached = self._advance()
+            if reached >= position:
+                return
             if time.monotonic() > deadline:
                 raise ProjectionStalled(
                     f"The read model has not reached position {position} in {timeout} s."
                 )
+            if not applied:
+                time.sleep(0.001)

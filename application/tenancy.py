@@ -9,8 +9,10 @@ import hashlib
 import hmac
 import secrets
 import string
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 _ALPHABET = string.ascii_letters + string.digits
 _KEY_PREFIX = "jt"
@@ -102,9 +104,32 @@ def parse_authorization(header: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
+class _TtlCache:
+    """A small time-bounded memo of lookups that hit the database on every request."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._seconds = seconds
+        self._clock = clock
+        self._entries: dict[str, tuple[float, Any]] = {}
+
+    def get(self, key: str, load: Callable[[str], Any]) -> Any:
+        now = self._clock()
+        found = self._entries.get(key)
+        if found is not None and found[0] > now:
+            return found[1]
+        value = load(key)
+        if value is not None:  # misses are not remembered: a new key works at once
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (now + self._seconds, value)
+        return value
+
+
 class Tenancy:
-    def __init__(self, store: TenancyStore) -> None:
+    def __init__(self, store: TenancyStore, cache_seconds: float = 10.0) -> None:
         self._store = store
+        self._keys = _TtlCache(cache_seconds)
+        self._projects = _TtlCache(cache_seconds)
 
     def create_organization(self, name: str) -> Organization:
         return self._store.add_organization(name, is_default=False)
@@ -129,14 +154,14 @@ class Tenancy:
         if parsed is None:
             return None
         key_id, secret = parsed
-        stored = self._store.key(key_id)
+        stored: StoredKey | None = self._keys.get(key_id, self._store.key)
         expected = stored.secret_sha256 if stored else _sha256("")
         matches = hmac.compare_digest(expected, _sha256(secret))
         return Principal(key_id, stored.org_id) if stored and matches else None
 
     def project_for(self, principal: Principal, project_key: str) -> Project | None:
         """The project, if it exists and belongs to the principal's organization."""
-        project = self._store.project_by_key(project_key)
+        project: Project | None = self._projects.get(project_key, self._store.project_by_key)
         return project if project is not None and project.org_id == principal.org_id else None
 
     def is_empty(self) -> bool:

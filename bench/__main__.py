@@ -48,7 +48,8 @@ def markdown(figures: list[Figure], mode: str, seconds: float) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `python -m bench{' --quick' if mode == 'quick' else ''}`"
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
+        f"`python -m bench{' --quick' if mode == 'quick' else ''}`"
         f" ({mode} mode, {seconds:.0f} s) on {platform.node()}: {platform.machine()}, "
         f"{_cpus()} CPUs, Python {platform.python_version()}, {platform.platform()}.",
         "",

@@ -9,7 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,17 +95,17 @@ def server(command: list[str], env: dict[str, str], workdir: Path) -> Iterator[S
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def jobtrail_server(database_url: str, workdir: Path) -> "contextmanager[Server]":  # type: ignore[type-arg]
+def jobtrail_server(database_url: str, workdir: Path) -> AbstractContextManager[Server]:
     jobtrail = str(Path(sys.executable).with_name("jobtrail"))
-    return server(  # type: ignore[return-value]
+    return server(
         [jobtrail, "serve", "--port", "{port}", "--no-worker"],
         {"JOBTRAIL_DATABASE_URL": database_url, "JOBTRAIL_LOG_LEVEL": "WARNING"},
         workdir,
     )
 
 
-def constant_server(workdir: Path) -> "contextmanager[Server]":  # type: ignore[type-arg]
-    return server(  # type: ignore[return-value]
+def constant_server(workdir: Path) -> AbstractContextManager[Server]:
+    return server(
         [
             sys.executable,
             "-m",

@@ -50,6 +50,13 @@ def deletion_description(user_id: str) -> str:
     return f"Delete user sessions of userId = {user_id}"
 
 
+def validate_user_id(user_id: str) -> None:
+    if not user_id:
+        raise InvalidJobRequest("userId must not be empty.")
+    if len(user_id) > MAX_REFERENCE_ID_LENGTH:
+        raise InvalidJobRequest(f"userId must be at most {MAX_REFERENCE_ID_LENGTH} characters.")
+
+
 class Job(Aggregate):
     class Scheduled(Aggregate.Created):
         job_id: int

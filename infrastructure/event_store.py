@@ -15,4 +15,8 @@ def open_job_log(url: DatabaseUrl, create_tables: bool = False) -> JobLog:
     env["MAPPER_TOPIC"] = MAPPER_TOPIC
     env["APPLICATION_RECORDER_TOPIC"] = RECORDER_TOPICS[url.backend]
     env["CREATE_TABLE"] = "y" if create_tables else "n"
+    # Recently used aggregates stay in memory and are brought up to date with only
+    # the events appended since (fast-forward): a running job is loaded once per
+    # batch, and must not be re-read from its first event every time.
+    env["AGGREGATE_CACHE_MAXSIZE"] = "2000"
     return JobLog(env=env)

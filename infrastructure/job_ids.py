@@ -10,13 +10,17 @@ class SqlJobIdAllocator:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def next_job_id(self) -> int:
-        with self._db.writer() as conn:
+    def next_job_ids(self, count: int) -> list[int]:
+        if count == 0:
+            return []
+        with self._db.writer(durable=False) as conn:
             if self._db.backend == "postgresql":
-                return int(conn.execute(text("SELECT nextval('job_ids')")).scalar_one())
-            inserted = conn.execute(job_id_allocations.insert()).inserted_primary_key
-            assert inserted is not None
-            new_id = inserted[0]
+                query = text("SELECT nextval('job_ids') FROM generate_series(1, :n)")
+                return sorted(int(i) for i in conn.execute(query, {"n": count}).scalars())
+            ids = [
+                int(conn.execute(job_id_allocations.insert()).inserted_primary_key[0])  # type: ignore[index]
+                for _ in range(count)
+            ]
             # Only the high-water mark matters, and AUTOINCREMENT keeps it.
-            conn.execute(delete(job_id_allocations).where(job_id_allocations.c.id < new_id))
-            return int(new_id)
+            conn.execute(delete(job_id_allocations).where(job_id_allocations.c.id < ids[-1]))
+            return ids

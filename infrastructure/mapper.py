@@ -93,9 +93,9 @@ class MsgspecMapper(Mapper[UUID]):
             ) from error
         state["originator_id"] = _as_uuid(stored_event.originator_id)
         state["originator_version"] = stored_event.originator_version
-        domain_event = object.__new__(event_class)
+        domain_event: DomainEventProtocol[UUID] = object.__new__(event_class)
         object.__setattr__(domain_event, "__dict__", state)
-        return typing.cast(DomainEventProtocol[UUID], domain_event)
+        return domain_event
 
     @staticmethod
     def _decode_state(event_class: type, data: bytes) -> dict[str, Any]:

@@ -56,6 +56,12 @@ def _update_job(table: Table) -> Update:
 STREAM_BATCH_SIZE = 1000
 
 
+# Built once: constructing a statement costs more than running it.
+_GET_JOB = select(*_VIEW_COLUMNS).where(
+    jobs.c.job_id == bindparam("job_id"), jobs.c.project_id == bindparam("project_id")
+)
+
+
 def _view(row: Any) -> JobView:
     return JobView(*row)
 
@@ -72,11 +78,8 @@ class SqlJobsReadModel:
         self._db = database
 
     def get(self, project_id: int, job_id: int) -> JobView | None:
-        query = select(*_VIEW_COLUMNS).where(
-            jobs.c.job_id == job_id, jobs.c.project_id == project_id
-        )
         with self._db.reader() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_GET_JOB, {"job_id": job_id, "project_id": project_id}).first()
         return None if row is None else _view(row)
 
     def page(self, project_id: int, status: str | None, limit: int, offset: int) -> list[JobView]:
@@ -146,8 +149,12 @@ class _SqlProjectionTransaction:
         return self._position
 
     def insert_jobs(self, rows: Sequence[JobRow]) -> None:
+        # Straight to the driver's executemany: rows of plain tuples, no per-row
+        # parameter processing (the rebuild writes hundreds of thousands).
         if rows:
-            self._conn.execute(self._table.insert(), [_job_values(row) for row in rows])
+            self._conn.exec_driver_sql(
+                _insert_sql(self._table, self._conn), [_job_tuple(r) for r in rows]
+            )
 
     def update_jobs(self, changes: Sequence[JobChange]) -> None:
         if changes:
@@ -177,7 +184,7 @@ class SqlProjectionStore:
         query = select(projection_positions.c.position).where(projection_positions.c.name == name)
         if self._db.backend == "postgresql":
             query = query.with_for_update()
-        with self._db.writer() as conn:
+        with self._db.writer(durable=False) as conn:
             position = conn.execute(query).scalar_one()
             yield _SqlProjectionTransaction(conn, name, position, self._table)
 
@@ -201,23 +208,36 @@ class SqlProjectionStore:
             return [ProjectionRecord(*row) for row in conn.execute(query.order_by(columns.name))]
 
 
-def _job_values(row: JobRow) -> dict[str, object]:
+_INSERT_COLUMNS = (
+    "job_id", "aggregate_id", "version", "project_id", "action", "reference_id",
+    "description", "status", "errors", "created_at", "updated_at", "start_at", "lease_until",
+)  # fmt: skip
+
+
+def _insert_sql(table: Table, conn: Connection) -> str:
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    columns = ", ".join(_INSERT_COLUMNS)
+    markers = ", ".join([marker] * len(_INSERT_COLUMNS))
+    return f'INSERT INTO "{table.name}" ({columns}) VALUES ({markers})'  # noqa: S608 - names are ours
+
+
+def _job_tuple(row: JobRow) -> tuple[object, ...]:
     view = row.view
-    return {
-        "job_id": view.job_id,
-        "aggregate_id": str(row.aggregate_id),
-        "version": row.version,
-        "project_id": view.project_id,
-        "action": view.action,
-        "reference_id": view.reference_id,
-        "description": view.description,
-        "status": view.status,
-        "errors": view.errors,
-        "created_at": view.created_at,
-        "updated_at": view.updated_at,
-        "start_at": view.start_at,
-        "lease_until": row.lease_until,
-    }
+    return (
+        view.job_id,
+        str(row.aggregate_id),
+        row.version,
+        view.project_id,
+        view.action,
+        view.reference_id,
+        view.description,
+        view.status,
+        view.errors,
+        view.created_at,
+        view.updated_at,
+        view.start_at,
+        row.lease_until,
+    )
 
 
 def _change_values(change: JobChange) -> dict[str, object]:

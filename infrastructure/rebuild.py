@@ -96,6 +96,7 @@ class Rebuild:
             while True:
                 while projector.step():
                     progress(projector.position(), self._log.head())
+                _create_deferred_indexes(self._db, table)
                 if self._swap():
                     break
             position = self._live_position()
@@ -122,7 +123,10 @@ class Rebuild:
             generation = int(live_generation) + 1
             conn.execute(text(f'DROP TABLE IF EXISTS "{REBUILD_TABLE}"'))
             table = _table(REBUILD_TABLE, generation)
+            deferred = {index for index in table.indexes if index.name in _deferred(table)}
+            table.indexes.difference_update(deferred)
             table.create(conn)
+            table.indexes.update(deferred)
             conn.execute(
                 insert(projection_positions).values(
                     name=rebuild_name(self._name),
@@ -167,6 +171,19 @@ class Rebuild:
         )
         with self._db.reader() as conn:
             return int(conn.execute(query).scalar_one())
+
+
+def _deferred(table: Table) -> set[str]:
+    """Indexes built once the rows are in (a bulk build beats row-by-row upkeep);
+    the unique index on aggregate_id stays, as every update looks rows up by it."""
+    return {index.name for index in table.indexes if index.name and not index.unique}
+
+
+def _create_deferred_indexes(database: Database, table: Table) -> None:
+    with database.writer(durable=False) as conn:
+        for index in table.indexes:
+            if index.name in _deferred(table):
+                index.create(conn, checkfirst=True)
 
 
 def _table(name: str, generation: int) -> Table:

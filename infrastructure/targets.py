@@ -39,8 +39,6 @@ from infrastructure.database import Database, parse_database_url
 
 PLACEHOLDERS = {"projectId", "userId", "sessionId"}
 _SAFE = "@+-_.,=~"
-# SQLite allows a limited number of bound parameters in one statement.
-_IN_CLAUSE_CHUNK = 900
 
 
 class ConfigError(ValueError):
@@ -229,24 +227,22 @@ class SqlTarget:
         owned = (table.c[self._config.project_id_column] == project_id) & (
             table.c[self._config.user_id_column] == user_id
         )
+        batch = select(key).where(owned).limit(limit).scalar_subquery()
         counts = {self._name: 0, **{files.name: 0 for files in self._session_files}}
         with self._engine.connect() as connection:
             # Take SQLite's write lock up front (ignored elsewhere), as Database.writer does.
             conn = connection.execution_options(jobtrail_immediate=True)
             conn.begin()
-            ids = list(conn.execute(select(key).where(owned).limit(limit)).scalars())
-            if not ids:
-                return counts
-            # Files first: once the rows are gone, nothing would name their files.
+            deleted = list(
+                conn.execute(delete(table).where(key.in_(batch)).returning(key)).scalars()
+            )
+            # The files go before the rows are committed: if removing one fails, the
+            # rows stay, and the next attempt can still find the files they name.
             for files in self._session_files:
-                for session_id in ids:
+                for session_id in deleted:
                     counts[files.name] += _remove(files.path(project_id, user_id, session_id))
-            for start in range(0, len(ids), _IN_CLAUSE_CHUNK):
-                chunk = ids[start : start + _IN_CLAUSE_CHUNK]
-                counts[self._name] += conn.execute(
-                    delete(table).where(owned & key.in_(chunk))
-                ).rowcount
             conn.commit()
+        counts[self._name] = len(deleted)
         return counts
 
     def _key(self, table: Table) -> Any:

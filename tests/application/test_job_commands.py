@@ -142,3 +142,28 @@ def test_a_command_retries_against_fresh_state_when_another_writer_won(
     assert outcome.job.status == "cancelled"
     events = list(services.log.events.get(job_aggregate_id(job_id)))
     assert [type(e) for e in events] == [Job.Scheduled, Job.Started, Job.Cancelled]
+
+
+def test_concurrent_requests_for_the_same_users_get_one_job_each(services: Services) -> None:
+    import threading
+
+    barrier = threading.Barrier(24)
+    answers: dict[str, set[int]] = {}
+    lock = threading.Lock()
+
+    def request(user: str) -> None:
+        barrier.wait()
+        job_id = services.commands.schedule_user_deletion(1, user, "key:k").job.job_id
+        with lock:
+            answers.setdefault(user, set()).add(job_id)
+
+    users = [f"twin-{n % 8}" for n in range(24)]
+    threads = [threading.Thread(target=request, args=(user,)) for user in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(len(ids) == 1 for ids in answers.values())
+    assert len({next(iter(ids)) for ids in answers.values()}) == 8
+    listed = [job for batch in services.queries.all(1, None) for job in batch]
+    assert sorted(job.reference_id for job in listed) == sorted({*users})

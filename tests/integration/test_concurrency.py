@@ -73,7 +73,7 @@ def _allocate(database_url: str, count: int, results: "multiprocessing.Queue[lis
     services = build_services(Settings(database_url=database_url))
     try:
         allocator = SqlJobIdAllocator(services.database)
-        results.put([allocator.next_job_id() for _ in range(count)])
+        results.put([allocator.next_job_ids(1)[0] for _ in range(count)])
     finally:
         services.close()
 
