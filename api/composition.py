@@ -59,6 +59,7 @@ class Services:
                 worker_id=worker_id or default_worker_id(),
                 lease=settings.lease,
                 batch_size=settings.batch_size or config.batch_size,
+                record_interval=settings.record_interval,
             ),
             stopping,
         )

@@ -115,6 +115,10 @@ class JobCommands:
 
         return self._change(job_id, attempt)
 
+    def was_cancelled(self, job_id: int) -> bool:
+        """Whether the job's last event is a cancel, from the log (the read model may lag)."""
+        return self._log.latest_event_type(job_id) == Job.Cancelled.__name__
+
     def release(self, job_id: int, actor: str) -> Outcome:
         return self._change(job_id, lambda job: job.release(actor=actor, at=self._clock.now()))
 

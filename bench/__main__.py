@@ -49,7 +49,7 @@ def markdown(figures: list[Figure], mode: str, seconds: float) -> str:
         "# Benchmarks",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
-        f"`python -m bench{' --quick' if mode == 'quick' else ''}`"
+        f"`python -m bench{'' if mode == 'full' else ' --' + mode}`"
         f" ({mode} mode, {seconds:.0f} s) on {platform.node()}: {platform.machine()}, "
         f"{_cpus()} CPUs, Python {platform.python_version()}, {platform.platform()}.",
         "",
@@ -76,10 +76,14 @@ def _cpus() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smaller volumes, under 2 minutes")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny volumes: checks the harness only"
+    )
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default=None)
     parser.add_argument("--output", default=None, help="write the markdown report here")
     args = parser.parse_args()
-    sizes = scenarios.QUICK if args.quick else scenarios.FULL
+    sizes = scenarios.SMOKE if args.smoke else scenarios.QUICK if args.quick else scenarios.FULL
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     choice = args.backend or ("both" if postgres_available() else "sqlite")
     backends = ["sqlite", "postgresql"] if choice == "both" else [choice]
     started = time.monotonic()
@@ -87,7 +91,7 @@ def main() -> None:
         figures = run(sizes, backends, Path(workdir))
     elapsed = time.monotonic() - started
     Console(width=160).print(table(figures))
-    report = markdown(figures, "quick" if args.quick else "full", elapsed)
+    report = markdown(figures, mode, elapsed)
     if args.output:
         Path(args.output).write_text(report)
     print(f"{len(figures)} figures in {elapsed:.0f} s", file=sys.stderr)

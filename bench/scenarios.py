@@ -44,6 +44,7 @@ class Sizes:
 
 QUICK = Sizes(3, 10_000, 100_000, 100_000, 100_000, 100_000)
 FULL = Sizes(8, 10_000, 1_000_000, 100_000, 1_000_000, 1_000_000)
+SMOKE = Sizes(0.5, 200, 2_000, 2_000, 3_000, 3_000)  # for the test that runs the harness
 
 
 @contextmanager
@@ -313,7 +314,12 @@ def _delete_through_a_job(services: Services) -> None:
         services.commands,
         build_targets(config, services.database),
         clock,
-        RunnerSettings("worker:bench", lease=timedelta(minutes=5), batch_size=1000),
+        RunnerSettings(
+            "worker:bench",
+            lease=timedelta(minutes=5),
+            batch_size=1000,
+            record_interval=Settings().record_interval,
+        ),
     )
     result = runner.run(DueJob(job.job_id, 1, "heavy@example.com"))
     assert result.value == "completed", result

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Executable, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from infrastructure.settings import SettingsError
@@ -95,6 +95,7 @@ class Database:
     def __init__(self, url: DatabaseUrl) -> None:
         self.url = url
         self.engine = _engine(url)
+        self._compiled_cache: dict[int, tuple[str, tuple[str, ...]]] = {}
 
     @property
     def backend(self) -> Backend:
@@ -128,6 +129,29 @@ class Database:
                 conn = conn.execution_options(jobtrail_autocommit=True)
             with conn.begin():
                 yield conn
+
+    def fetch_one(self, statement: Executable, values: dict[str, Any]) -> tuple[Any, ...] | None:
+        """One row by a prepared-once statement on the driver's own cursor: the hot
+        read of GET /jobs/{jobId}, where SQLAlchemy's wrappers cost more than the query."""
+        sql, order = self._compiled(statement)
+        params: Any = tuple(values[name] for name in order) if order else values
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            connection.close()
+        return None if row is None else tuple(row)
+
+    def _compiled(self, statement: Executable) -> tuple[str, tuple[str, ...]]:
+        found = self._compiled_cache.get(id(statement))
+        if found is None:
+            compiled = statement.compile(dialect=self.engine.dialect)  # type: ignore[attr-defined]
+            order = tuple(compiled.positiontup or ()) if self.engine.dialect.positional else ()
+            found = self._compiled_cache[id(statement)] = (str(compiled), order)
+        return found
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

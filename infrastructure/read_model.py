@@ -78,8 +78,7 @@ class SqlJobsReadModel:
         self._db = database
 
     def get(self, project_id: int, job_id: int) -> JobView | None:
-        with self._db.reader() as conn:
-            row = conn.execute(_GET_JOB, {"job_id": job_id, "project_id": project_id}).first()
+        row = self._db.fetch_one(_GET_JOB, {"job_id": job_id, "project_id": project_id})
         return None if row is None else _view(row)
 
     def page(self, project_id: int, status: str | None, limit: int, offset: int) -> list[JobView]:

@@ -26,6 +26,8 @@ class Settings:
     """Overrides the config file's batch_size when set."""
     worker_poll_interval: float = 1.0
     embedded_worker: bool = True
+    record_interval: float = 0.25
+    """Seconds between a running job's BatchDeleted events (0: every batch)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -53,6 +55,9 @@ class Settings:
             ),
             embedded_worker=env.get("JOBTRAIL_EMBEDDED_WORKER", "1").strip().lower()
             not in ("0", "false", "no", "off"),
+            record_interval=_seconds(
+                "JOBTRAIL_RECORD_INTERVAL", env.get("JOBTRAIL_RECORD_INTERVAL"), 0.25
+            ),
         )
 
 

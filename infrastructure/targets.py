@@ -31,7 +31,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import msgspec
-from sqlalchemy import Engine, MetaData, Table, delete, select
+from sqlalchemy import MetaData, Table, bindparam, delete, select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from application.runner import DeletionTarget, TransientTargetError
@@ -195,22 +195,38 @@ class SqlTarget:
     def __init__(
         self,
         config: SqlTargetConfig,
-        engine: Engine,
+        database: Database,
         session_files: Sequence[FilePattern] = (),
     ) -> None:
         self._name = config.name
-        self._engine = engine
+        self._database = database
         self._config = config
         self._session_files = session_files
         self._table: Table | None = None
+        self._delete: Any = None
 
     @property
     def name(self) -> str:
         return self._name
 
+    def _statement(self) -> Any:
+        """DELETE of the next batch of the user's rows, built once (RETURNING their
+        keys when files are named by them)."""
+        if self._delete is None:
+            table = self._resolved_table()
+            key = self._key(table)
+            owned = (table.c[self._config.project_id_column] == bindparam("project_id")) & (
+                table.c[self._config.user_id_column] == bindparam("user_id")
+            )
+            batch = select(key).where(owned).limit(bindparam("limit")).scalar_subquery()
+            # owned twice: should id_column not be unique, no other user's row shares a fate.
+            statement = delete(table).where(owned & key.in_(batch))
+            self._delete = statement.returning(key) if self._session_files else statement
+        return self._delete
+
     def _resolved_table(self) -> Table:
         if self._table is None:
-            self._table = Table(self._config.table, MetaData(), autoload_with=self._engine)
+            self._table = Table(self._config.table, MetaData(), autoload_with=self._database.engine)
         return self._table
 
     def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
@@ -229,10 +245,11 @@ class SqlTarget:
         )
         batch = select(key).where(owned).limit(limit).scalar_subquery()
         counts = {self._name: 0, **{files.name: 0 for files in self._session_files}}
-        with self._engine.connect() as connection:
-            # Take SQLite's write lock up front (ignored elsewhere), as Database.writer does.
-            conn = connection.execution_options(jobtrail_immediate=True)
-            conn.begin()
+        # Durable, like the log: a BatchDeleted event must never outlive its deletion.
+        with self._database.writer() as conn:
+            if not self._session_files:
+                counts[self._name] = conn.execute(delete(table).where(key.in_(batch))).rowcount
+                return counts
             deleted = list(
                 conn.execute(delete(table).where(key.in_(batch)).returning(key)).scalars()
             )
@@ -241,7 +258,6 @@ class SqlTarget:
             for files in self._session_files:
                 for session_id in deleted:
                     counts[files.name] += _remove(files.path(project_id, user_id, session_id))
-            conn.commit()
         counts[self._name] = len(deleted)
         return counts
 
@@ -255,14 +271,14 @@ class SqlTarget:
 
 
 def build_targets(config: TargetsConfig, service_database: Database) -> list[DeletionTarget]:
-    engines: dict[str, Engine] = {}
+    databases: dict[str, Database] = {}
 
-    def engine_for(url: str | None) -> Engine:
+    def database_for(url: str | None) -> Database:
         if url is None:
-            return service_database.engine
-        if url not in engines:
-            engines[url] = Database(parse_database_url(url)).engine
-        return engines[url]
+            return service_database
+        if url not in databases:
+            databases[url] = Database(parse_database_url(url))
+        return databases[url]
 
     patterns = {
         t.name: (t, FilePattern(t)) for t in config.targets if isinstance(t, FilesTargetConfig)
@@ -271,7 +287,7 @@ def build_targets(config: TargetsConfig, service_database: Database) -> list[Del
     for target in config.targets:
         if isinstance(target, SqlTargetConfig):
             attached = [p for c, p in patterns.values() if c.sessions_from == target.name]
-            targets.append(SqlTarget(target, engine_for(target.url), attached))
+            targets.append(SqlTarget(target, database_for(target.url), attached))
         elif target.sessions_from is None:
             targets.append(UserFilesTarget(patterns[target.name][1]))
     return targets

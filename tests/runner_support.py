@@ -58,12 +58,19 @@ class RunnerKit:
         targets: Sequence[DeletionTarget] | None = None,
         lease: timedelta = timedelta(seconds=60),
         retries: int = 5,
+        record_interval: float = 0.0,
     ) -> JobRunner:
         return JobRunner(
             self.commands,
             self.targets(batch_size) if targets is None else targets,
             self.clock,
-            RunnerSettings(worker_id, lease=lease, batch_size=batch_size, retries=retries),
+            RunnerSettings(
+                worker_id,
+                lease=lease,
+                batch_size=batch_size,
+                retries=retries,
+                record_interval=record_interval,
+            ),
             self.stopping,
             sleep=lambda seconds: None,
         )

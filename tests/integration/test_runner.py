@@ -295,3 +295,25 @@ def test_a_stopping_worker_finishes_its_batch_and_releases_the_job(kit: RunnerKi
     types = [type(e) for e in history(kit, job_id)]
     assert Job.LeaseReleased in types and Job.TakenOver in types
     assert kit.session_count("interrupted") == 0
+
+
+def test_with_a_record_interval_batches_share_one_record_and_a_cancel_still_stops_at_once(
+    kit: RunnerKit,
+) -> None:
+    seed_sessions(kit.services.database, 1, ["grouped", "grouped-cancel"], 40, kit.recordings)
+    job_id = kit.schedule("grouped")
+    runner = kit.runner(batch_size=10, record_interval=3600)
+    assert runner.run(due(kit, job_id)) is RunResult.COMPLETED
+    batches = [e for e in history(kit, job_id) if isinstance(e, Job.BatchDeleted)]
+    assert [b.deleted for b in batches] == [{"sessions": 40, "recordings": 40}]
+
+    cancelled_id = kit.schedule("grouped-cancel")
+    [real] = kit.targets(batch_size=10)
+    target = CancelDuringSecondBatch(real, kit, cancelled_id)
+    slow = kit.runner(batch_size=10, targets=[target], record_interval=3600)
+    assert slow.run(due(kit, cancelled_id)) is RunResult.CANCELLED
+    assert target.batches == 2
+    events = history(kit, cancelled_id)
+    assert [type(e) for e in events][-2:] == [Job.Cancelled, Job.BatchDeleted]
+    assert events[-1].deleted == {"sessions": 20, "recordings": 20}  # type: ignore[attr-defined]
+    assert kit.session_count("grouped-cancel") == 20

@@ -87,7 +87,12 @@ def test_a_worker_killed_mid_job_is_taken_over_after_its_lease(
     kit = runner_kit(services, tmp_path)
     seed_sessions(services.database, 1, ["doomed"], 2000, kit.recordings)
     job_id = kit.schedule("doomed")
-    env = {"JOBTRAIL_LEASE_SECONDS": "2", "JOBTRAIL_BATCH_SIZE": "5"}
+    # Every batch recorded, so that the receipt may miss at most the one batch in flight.
+    env = {
+        "JOBTRAIL_LEASE_SECONDS": "2",
+        "JOBTRAIL_BATCH_SIZE": "5",
+        "JOBTRAIL_RECORD_INTERVAL": "0",
+    }
     victim = spawn_worker(database_url, tmp_path, "--once", **env)
     wait_for(
         lambda: any(isinstance(e, Job.BatchDeleted) for e in events_of(services, job_id)),
