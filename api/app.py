@@ -3,21 +3,26 @@
 import contextlib
 import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+from itsdangerous import URLSafeTimedSerializer
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
-from api import routes
+from api import routes, ui
 from api.composition import build_services
 from api.errors import EXCEPTION_HANDLERS
 from api.logs import configure_logging
-from api.middleware import AccessLog, BodyLimit
+from api.metrics import CONTENT_TYPE, Metrics
+from api.middleware import BodyLimit, Observe
 from api.openapi import openapi_document
 from api.responses import MsgspecResponse
+from infrastructure.schema import session_secret
 from infrastructure.settings import Settings
 
 
@@ -28,13 +33,18 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await run_in_threadpool(build_services, settings or Settings.from_env())
         app.state.services = services
+        app.state.session_signer = URLSafeTimedSerializer(
+            await run_in_threadpool(session_secret, services.database), salt="jobtrail-ui"
+        )
+        app.state.metrics = metrics
+        metrics.watch(services)
         follower = services.follower() if follow_projection else None
         if follower is not None:
             follower.start()
         stopping = threading.Event()
         worker_thread = None
         if services.settings.embedded_worker and run_worker:
-            worker = services.worker(stopping)
+            worker = services.worker(stopping, observe=metrics.observe_batch)
             worker_thread = threading.Thread(
                 target=worker.run_until_stopped,
                 args=(services.settings.worker_poll_interval,),
@@ -53,13 +63,17 @@ def create_app(
             services.close()
 
     document = MsgspecResponse(openapi_document()).body
+    metrics = Metrics()
+
+    def prometheus(_: Request) -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     def openapi(_: Request) -> Response:
         return Response(document, media_type="application/json")
 
     prefix = "/api/v1/{projectKey}"
     return Starlette(
-        middleware=[Middleware(AccessLog), Middleware(BodyLimit)],
+        middleware=[Middleware(Observe, metrics=metrics), Middleware(BodyLimit)],
         routes=[
             Route(f"{prefix}/jobs", routes.list_jobs, methods=["GET"]),
             Route(f"{prefix}/jobs/{{jobId}}", routes.get_job, methods=["GET"]),
@@ -71,6 +85,13 @@ def create_app(
             Route(f"{prefix}/users/{{userId:path}}", routes.delete_user_data, methods=["DELETE"]),
             Route("/healthz", routes.health, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/metrics", prometheus, methods=["GET"]),
+            *ui.routes,
+            Mount(
+                "/static",
+                StaticFiles(directory=str(Path(__file__).with_name("static"))),
+                name="static",
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,

@@ -85,13 +85,14 @@ def serve(host: str, port: int, workers: int, embedded_worker: bool) -> None:
             _print_first_start(services, host, port)
     # Uvicorn's worker processes build their settings from the environment.
     os.environ["JOBTRAIL_EMBEDDED_WORKER"] = "1" if embedded_worker else "0"
+    configure_logging()
     uvicorn.run(
         "api.app:create_app_from_env",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_config=None,  # ours (api.logs): JSON or plain, with request ids
         access_log=False,  # it prints raw paths, which carry user ids: ours names routes
     )
 

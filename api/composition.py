@@ -4,6 +4,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from application.audit import JobHistory
@@ -43,7 +44,12 @@ class Services:
     sessions: SqlUserSessions
     clock: SystemClock
 
-    def worker(self, stopping: threading.Event, worker_id: str | None = None) -> Worker:
+    def worker(
+        self,
+        stopping: threading.Event,
+        worker_id: str | None = None,
+        observe: Callable[[dict[str, int]], None] = lambda deleted: None,
+    ) -> Worker:
         """A worker on this process's connections; its commands do not wait for the
         read model (nobody is waiting on a response), it catches up between jobs."""
         settings = self.settings
@@ -62,6 +68,7 @@ class Services:
                 record_interval=settings.record_interval,
             ),
             stopping,
+            observe=observe,
         )
         return Worker(runner, self.read_model, self.clock, self.projector.catch_up, stopping)
 

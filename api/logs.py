@@ -1,12 +1,71 @@
-"""Logging set-up for the service's processes."""
+"""Logging: one JSON object a line for machines, a plain line for a terminal.
+
+Every record carries the request id of the request that produced it, and the
+ids of the key and the job when known: never a key's secret, never a raw path.
+"""
 
 import logging
 import os
+import sys
+import time
+from contextvars import ContextVar
+from typing import Any
+
+import msgspec
+
+request_id: ContextVar[str | None] = ContextVar("jobtrail_request_id", default=None)
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_encode = msgspec.json.Encoder().encode
 
 
-def configure_logging() -> None:
+class _RequestContext(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and value is not None:
+                entry[key] = value if isinstance(value, str | int | float | bool) else str(value)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return _encode(entry).decode()
+
+
+class PlainFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s %(message)s%(context)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        rid = getattr(record, "request_id", None)
+        record.context = f" [{rid}]" if rid else ""
+        return super().format(record)
+
+
+def configure_logging(stream: Any = None) -> None:
+    """Level from JOBTRAIL_LOG_LEVEL; format from JOBTRAIL_LOG_FORMAT (json, plain,
+    or auto: plain on a terminal, JSON otherwise)."""
+    stream = stream or sys.stderr
     level = os.environ.get("JOBTRAIL_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(
-        level=level if level in logging.getLevelNamesMapping() else "INFO",
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    choice = os.environ.get("JOBTRAIL_LOG_FORMAT", "auto").lower()
+    plain = choice == "plain" or (choice == "auto" and stream.isatty())
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(PlainFormatter() if plain else JsonFormatter())
+    handler.addFilter(_RequestContext())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True

@@ -6,11 +6,16 @@ off because it prints raw paths.
 """
 
 import logging
+import re
 import time
+import uuid
 from typing import Any
 
 import msgspec
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.logs import request_id
+from api.metrics import Metrics
 
 access = logging.getLogger("jobtrail.access")
 MAX_BODY_BYTES = 64 * 1024
@@ -66,39 +71,56 @@ class BodyTooLarge(Exception):
     pass
 
 
-class AccessLog:
-    def __init__(self, app: ASGIApp) -> None:
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class Observe:
+    """Request id, access log and request metrics for every HTTP request."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id.set(rid)
         status: dict[str, Any] = {"code": 500}
 
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            route = scope.get("route")
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None)
             state = scope.get("state") or {}
+            self.metrics.requests.labels(
+                route or "<unrouted>", scope["method"], status["code"]
+            ).inc()
+            self.metrics.latency.labels(route or "<unrouted>", scope["method"]).observe(elapsed)
             access.info(
                 "%s %s %s %.1fms key=%s",
                 scope["method"],
-                getattr(route, "path", "<unrouted>"),
+                route or "<unrouted>",
                 status["code"],
-                (time.perf_counter() - started) * 1000,
+                elapsed * 1000,
                 state.get("key_id", "-"),
                 extra={
                     "method": scope["method"],
-                    "route": getattr(route, "path", None),
+                    "route": route,
                     "status": status["code"],
+                    "duration_ms": round(elapsed * 1000, 2),
                     "key_id": state.get("key_id"),
                     "job_id": (scope.get("path_params") or {}).get("jobId"),
                 },
             )
+            request_id.reset(token)

@@ -97,7 +97,12 @@ class JobsReadModel(Protocol):
     def get(self, project_id: int, job_id: int) -> JobView | None: ...
 
     def page(
-        self, project_id: int, status: str | None, limit: int, offset: int
+        self,
+        project_id: int,
+        status: str | None,
+        limit: int,
+        offset: int,
+        user_prefix: str | None = None,
     ) -> list[JobView]: ...
 
     def stream(self, project_id: int, status: str | None) -> Iterator[list[JobView]]:

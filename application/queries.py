@@ -17,8 +17,15 @@ class JobQueries:
             raise JobNotFound(job_id)
         return job
 
-    def page(self, project_id: int, status: str | None, limit: int, page: int) -> list[JobView]:
-        return self._read_model.page(project_id, status, limit, (page - 1) * limit)
+    def page(
+        self,
+        project_id: int,
+        status: str | None,
+        limit: int,
+        page: int,
+        user_prefix: str | None = None,
+    ) -> list[JobView]:
+        return self._read_model.page(project_id, status, limit, (page - 1) * limit, user_prefix)
 
     def all(self, project_id: int, status: str | None) -> Iterator[list[JobView]]:
         return self._read_model.stream(project_id, status)

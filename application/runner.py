@@ -91,6 +91,7 @@ class JobRunner:
         settings: RunnerSettings,
         stopping: threading.Event | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        observe: Callable[[dict[str, int]], None] = lambda deleted: None,
     ) -> None:
         self._commands = commands
         self._targets = targets
@@ -98,6 +99,7 @@ class JobRunner:
         self._settings = settings
         self._stopping = stopping or threading.Event()
         self._sleep = sleep
+        self._observe = observe
 
     @property
     def worker_id(self) -> str:
@@ -146,6 +148,7 @@ class JobRunner:
                 if not any(deleted.values()):
                     break
                 receipt.add(deleted)
+                self._observe(deleted)
                 # Every batch looks for a cancel; the counts are recorded at least
                 # every record_interval, and always before the worker stops.
                 cancelled = (

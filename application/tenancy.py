@@ -78,6 +78,8 @@ class TenancyStore(Protocol):
 
     def first_project(self) -> Project | None: ...
 
+    def projects_of(self, org_id: int) -> list[Project]: ...
+
     def add_key(self, key: StoredKey) -> None: ...
 
     def key(self, key_id: str) -> StoredKey | None: ...
@@ -166,6 +168,9 @@ class Tenancy:
 
     def is_empty(self) -> bool:
         return self._store.is_empty()
+
+    def projects_of(self, principal: Principal) -> list[Project]:
+        return self._store.projects_of(principal.org_id)
 
     def find_project(self, project_key: str | None) -> Project | None:
         """The project with this key, or without one the oldest project."""

@@ -64,6 +64,9 @@ def markdown(figures: list[Figure], mode: str, seconds: float) -> str:
             f"| {f.number} | {f.name} | {f.value:,.1f} {f.unit} | {f.baseline:,.1f} {f.unit} | "
             f"{f.ratio:.2f} | {f.target} | {'yes' if f.met else '**no**'} |"
         )
+    analysis = Path(__file__).with_name("analysis.md")
+    if analysis.exists():
+        lines += ["", analysis.read_text().rstrip()]
     return "\n".join(lines) + "\n"
 
 

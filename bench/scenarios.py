@@ -284,22 +284,24 @@ def _rate(count: int, action: object) -> float:
 
 
 def deletion(backend: str, workdir: Path, sizes: Sizes) -> list[Figure]:
-    """Figure 6: a job deleting one user's sessions vs a raw batched DELETE loop."""
+    """Figure 6: a job deleting one user's sessions vs a raw batched DELETE loop, each
+    on a freshly filled database (on PostgreSQL a second run on the same table would
+    wade through the first run's dead rows)."""
     rows = sizes.session_rows
-    with database(backend, workdir, "delete") as url, services_on(url) as services:
-        fill_sessions(services, 1, "heavy@example.com", rows)
-        job_rate = _rate(rows, lambda: _delete_through_a_job(services))
-        fill_sessions(services, 1, "heavy@example.com", rows)
-        raw_rate = _rate(rows, lambda: _raw_delete_loop(services))
+    rates = {}
+    for way, delete_all in (("raw", _raw_delete_loop), ("job", _delete_through_a_job)):
+        with database(backend, workdir, f"delete-{way}") as url, services_on(url) as services:
+            fill_sessions(services, 1, "heavy@example.com", rows)
+            rates[way] = _rate(rows, lambda s=services, d=delete_all: d(s))
     return [
         Figure(
             "6",
             f"deleting {rows:,} session rows of one user, {backend} (vs raw batched DELETE)",
-            job_rate,
-            raw_rate,
+            rates["job"],
+            rates["raw"],
             "rows/s",
             ">= 0.7",
-            job_rate / raw_rate >= 0.7,
+            rates["job"] / rates["raw"] >= 0.7,
         )
     ]
 

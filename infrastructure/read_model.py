@@ -81,8 +81,17 @@ class SqlJobsReadModel:
         row = self._db.fetch_one(_GET_JOB, {"job_id": job_id, "project_id": project_id})
         return None if row is None else _view(row)
 
-    def page(self, project_id: int, status: str | None, limit: int, offset: int) -> list[JobView]:
+    def page(
+        self,
+        project_id: int,
+        status: str | None,
+        limit: int,
+        offset: int,
+        user_prefix: str | None = None,
+    ) -> list[JobView]:
         query = _select_jobs(project_id, status).limit(limit).offset(offset)
+        if user_prefix:
+            query = query.where(jobs.c.reference_id.startswith(user_prefix, autoescape=True))
         with self._db.reader() as conn:
             return [_view(row) for row in conn.execute(query)]
 

@@ -1,12 +1,14 @@
 """Creating every table jobtrail needs, once, however many processes start together."""
 
+import secrets
+
 from sqlalchemy import insert, select, text
 
 from application.projection import JobsProjection
 from infrastructure.database import Database
 from infrastructure.event_store import open_job_log
 from infrastructure.sessions import session_metadata
-from infrastructure.tables import metadata, projection_positions
+from infrastructure.tables import metadata, projection_positions, service_secrets
 
 PROJECTIONS = (JobsProjection.name,)
 
@@ -24,3 +26,15 @@ def prepare_database(database: Database) -> None:
             for name in PROJECTIONS:
                 if name not in known:
                     conn.execute(insert(projection_positions).values(name=name, position=0))
+            if conn.execute(select(service_secrets.c.name)).first() is None:
+                conn.execute(
+                    insert(service_secrets).values(name="session", value=secrets.token_hex(32))
+                )
+
+
+def session_secret(database: Database) -> str:
+    with database.reader() as conn:
+        value: str = conn.execute(
+            select(service_secrets.c.value).where(service_secrets.c.name == "session")
+        ).scalar_one()
+    return value

@@ -117,3 +117,12 @@ api_keys = Table(
     Column("secret_sha256", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )
+
+# Secrets the service makes for itself, e.g. to sign dashboard sessions; shared by
+# every process on the database.
+service_secrets = Table(
+    "service_secrets",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", String(128), nullable=False),
+)

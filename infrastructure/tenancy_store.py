@@ -69,6 +69,12 @@ class SqlTenancyStore:
             row = conn.execute(query.order_by(projects.c.id).limit(1)).first()
         return None if row is None else Project(*row)
 
+    def projects_of(self, org_id: int) -> list[Project]:
+        query = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
+        with self._db.reader() as conn:
+            rows = conn.execute(query.where(projects.c.org_id == org_id).order_by(projects.c.id))
+            return [Project(*row) for row in rows]
+
     def add_key(self, key: StoredKey) -> None:
         with self._db.writer() as conn:
             conn.execute(

@@ -1,0 +1,95 @@
+"""Prometheus metrics: requests, jobs by status, projection lag, worker progress.
+
+Each process has its own registry; with several uvicorn workers, scrape each or
+aggregate at the collector (the gauges read the shared database and agree).
+"""
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from infrastructure.tables import jobs
+
+if TYPE_CHECKING:
+    from api.composition import Services
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _StateCollector(Collector):
+    """Read at scrape time from the read model and the log."""
+
+    def __init__(self, services: "Services") -> None:
+        self._services = services
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        by_status = GaugeMetricFamily(
+            "jobtrail_jobs", "Jobs in the read model, by status", labels=["status"]
+        )
+        with self._services.database.reader() as conn:
+            counts: dict[str, int] = dict(
+                conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status)).all()
+            )
+        for status in ("scheduled", "running", "completed", "failed", "cancelled"):
+            by_status.add_metric([status], counts.get(status, 0))
+        yield by_status
+        head = self._services.log.head()
+        lag = GaugeMetricFamily(
+            "jobtrail_projection_lag_events",
+            "Events in the log not yet in the projection",
+            labels=["projection"],
+        )
+        stopped = GaugeMetricFamily(
+            "jobtrail_projection_stopped",
+            "1 when the projection is stopped on an error",
+            labels=["projection"],
+        )
+        for record in self._services.projection_store.records():
+            lag.add_metric([record.name], head - record.position)
+            stopped.add_metric([record.name], 1 if record.state == "stopped" else 0)
+        yield lag
+        yield stopped
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "jobtrail_http_requests",
+            "HTTP requests",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "jobtrail_http_request_duration_seconds",
+            "HTTP request latency",
+            ["route", "method"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.batches = Counter(
+            "jobtrail_worker_batches",
+            "Deletion batches run by this process's worker",
+            registry=self.registry,
+        )
+        self.deleted = Counter(
+            "jobtrail_deleted",
+            "Rows or files deleted by this process's worker",
+            ["target"],
+            registry=self.registry,
+        )
+
+    def watch(self, services: "Services") -> None:
+        self.registry.register(_StateCollector(services))
+
+    def observe_batch(self, deleted: dict[str, int]) -> None:
+        self.batches.inc()
+        for target, count in deleted.items():
+            self.deleted.labels(target).inc(count)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

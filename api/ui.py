@@ -1,0 +1,203 @@
+"""A read-only dashboard for operators: server-rendered HTML, no script.
+
+Sign in with an organization API key; the session (a signed cookie) keeps only
+the key's id and organization, never the secret, and lasts eight hours.
+"""
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from api.composition import Services
+from api.openapi import openapi_document
+from application.errors import JobNotFound
+from application.tenancy import Principal, Project
+from domain.job import JobStatus
+
+COOKIE = "jobtrail_session"
+SESSION_SECONDS = 8 * 3600
+PAGE_SIZE = 50
+STATUSES = [status.value for status in JobStatus]
+templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+templates.env.filters["when"] = _when
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _signer(request: Request) -> URLSafeTimedSerializer:
+    signer: URLSafeTimedSerializer = request.app.state.session_signer
+    return signer
+
+
+def _principal(request: Request) -> Principal | None:
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        return None
+    try:
+        key_id, org_id = _signer(request).loads(cookie, max_age=SESSION_SECONDS)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    request.state.key_id = key_id
+    return Principal(str(key_id), int(org_id))
+
+
+def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+    context.setdefault("signed_in", _principal(request) is not None)
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def home(request: Request) -> Response:
+    principal = _principal(request)
+    if principal is None:
+        return _page(request, "login.html", signed_in=False)
+    projects = _services(request).tenancy.projects_of(principal)
+    return _page(request, "projects.html", projects=projects, key_id=principal.key_id)
+
+
+async def sign_in(request: Request) -> Response:
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    api_key = (form.get("api_key") or [""])[0]
+    principal = _services(request).tenancy.authenticate(api_key)
+    if principal is None:
+        return _page(request, "login.html", 401, signed_in=False, error="That key is not valid.")
+    response = RedirectResponse("/ui", status_code=303)
+    response.set_cookie(
+        COOKIE,
+        _signer(request).dumps([principal.key_id, principal.org_id]),
+        max_age=SESSION_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+def sign_out(_: Request) -> Response:
+    response = RedirectResponse("/ui", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def _project(request: Request) -> tuple[Principal, Project] | Response:
+    principal = _principal(request)
+    if principal is None:
+        return RedirectResponse("/ui", status_code=303)
+    project = _services(request).tenancy.project_for(principal, request.path_params["projectKey"])
+    if project is None:
+        return _page(
+            request, "not_found.html", 404, message="No such project in your organization."
+        )
+    return principal, project
+
+
+def jobs(request: Request) -> Response:
+    found = _project(request)
+    if isinstance(found, Response):
+        return found
+    _, project = found
+    status = request.query_params.get("status") or None
+    status = status if status in STATUSES else None
+    user = (request.query_params.get("user") or "").strip()[:256] or None
+    raw_page = request.query_params.get("page", "1")
+    page = int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) < 10**6 else 1
+    rows = _services(request).queries.page(project.id, status, PAGE_SIZE + 1, page, user)
+
+    def query(target: int) -> str:
+        return urlencode(
+            {k: v for k, v in (("status", status), ("user", user), ("page", target)) if v}
+        )
+
+    return _page(
+        request,
+        "jobs.html",
+        project=project,
+        jobs=rows[:PAGE_SIZE],
+        more=len(rows) > PAGE_SIZE,
+        page=page,
+        status=status,
+        user=user,
+        statuses=STATUSES,
+        query=query,
+    )
+
+
+def job(request: Request) -> Response:
+    found = _project(request)
+    if isinstance(found, Response):
+        return found
+    _, project = found
+    raw = request.path_params["jobId"]
+    services = _services(request)
+    try:
+        job_id = int(raw) if raw.isdigit() and len(raw) < 19 else 0
+        view = services.queries.get(project.id, job_id)
+        timeline = services.history.timeline(project.id, job_id)
+    except JobNotFound:
+        return _page(request, "not_found.html", 404, message="No such job in this project.")
+    deleted: dict[str, int] = {}
+    for entry in timeline:
+        if entry.event.type == "BatchDeleted":
+            for target, count in entry.event.data["deleted"].items():
+                deleted[target] = deleted.get(target, 0) + count
+    return _page(request, "job.html", project=project, job=view, timeline=timeline, deleted=deleted)
+
+
+def _describe(schema: dict[str, Any] | None) -> str:
+    if not schema:
+        return ""
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
+    if "anyOf" in schema:
+        return " or ".join(_describe(option) for option in schema["anyOf"])
+    kind = str(schema.get("type", ""))
+    if kind == "array":
+        return f"list of {_describe(schema.get('items'))}"
+    limits = [
+        f"{k} {schema[k]}" for k in ("minimum", "maximum", "minLength", "maxLength") if k in schema
+    ]
+    if "enum" in schema:
+        limits.append("one of " + ", ".join(map(str, schema["enum"])))
+    return kind + (f" ({'; '.join(limits)})" if limits else "")
+
+
+def _body_of(response: dict[str, Any]) -> str:
+    content = response.get("content", {}).get("application/json")
+    return _describe(content.get("schema")) if content else "-"
+
+
+_DOCUMENT = openapi_document()
+
+
+def api_docs(request: Request) -> Response:
+    return _page(request, "docs.html", doc=_DOCUMENT, describe=_describe, body_of=_body_of)
+
+
+routes = [
+    Route("/docs", api_docs, methods=["GET"]),
+    Route("/ui", home, methods=["GET"]),
+    Route("/ui/login", sign_in, methods=["POST"]),
+    Route("/ui/logout", sign_out, methods=["POST"]),
+    Route("/ui/projects/{projectKey}", jobs, methods=["GET"]),
+    Route("/ui/projects/{projectKey}/jobs/{jobId}", job, methods=["GET"]),
+]
