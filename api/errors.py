@@ -18,6 +18,7 @@ from api.responses import errors
 from application.errors import ConcurrencyConflict, JobNotFound, ProjectionStalled
 from application.projection import UnknownEvent
 from domain.errors import IllegalTransition, InvalidJobRequest, JobNotCancellable
+from infrastructure.database import DatabaseUnavailable
 
 log = logging.getLogger("jobtrail.api")
 
@@ -82,5 +83,6 @@ EXCEPTION_HANDLERS = {
     EventStoreOperationalError: _unavailable,
     EventStoreInterfaceError: _unavailable,
     BodyTooLarge: _too_large,
+    DatabaseUnavailable: _unavailable,
     Exception: _unexpected,
 }

@@ -5,7 +5,7 @@ aggregate at the collector (the gauges read the shared database and agree).
 """
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -82,6 +82,21 @@ class Metrics:
             ["target"],
             registry=self.registry,
         )
+
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        # Label lookups cost more than the increments: keep the children per series.
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(route, method, status),
+                self.latency.labels(route, method),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def watch(self, services: "Services") -> None:
         self.registry.register(_StateCollector(services))

@@ -102,25 +102,29 @@ class Observe:
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None)
-            state = scope.get("state") or {}
-            self.metrics.requests.labels(
-                route or "<unrouted>", scope["method"], status["code"]
-            ).inc()
-            self.metrics.latency.labels(route or "<unrouted>", scope["method"]).observe(elapsed)
-            access.info(
-                "%s %s %s %.1fms key=%s",
-                scope["method"],
-                route or "<unrouted>",
-                status["code"],
-                elapsed * 1000,
-                state.get("key_id", "-"),
-                extra={
-                    "method": scope["method"],
-                    "route": route,
-                    "status": status["code"],
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "key_id": state.get("key_id"),
-                    "job_id": (scope.get("path_params") or {}).get("jobId"),
-                },
+            self.metrics.observe_request(
+                route or "<unrouted>", scope["method"], status["code"], elapsed
             )
+            if access.isEnabledFor(logging.INFO):
+                _log_access(scope, route, status["code"], elapsed)
             request_id.reset(token)
+
+
+def _log_access(scope: Scope, route: str | None, status: int, elapsed: float) -> None:
+    state = scope.get("state") or {}
+    access.info(
+        "%s %s %s %.1fms key=%s",
+        scope["method"],
+        route or "<unrouted>",
+        status,
+        elapsed * 1000,
+        state.get("key_id", "-"),
+        extra={
+            "method": scope["method"],
+            "route": route,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+            "key_id": state.get("key_id"),
+            "job_id": (scope.get("path_params") or {}).get("jobId"),
+        },
+    )

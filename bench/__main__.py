@@ -17,10 +17,14 @@ from bench.harness import Figure, postgres_available
 
 def run(sizes: scenarios.Sizes, backends: list[str], workdir: Path) -> list[Figure]:
     figures: list[Figure] = []
-    constant_rps = scenarios.constant_baseline(workdir, sizes)
     for backend in backends:
-        figures += scenarios.scheduling(backend, workdir, sizes, constant_rps)
-        figures += scenarios.get_job(backend, workdir, sizes, constant_rps)
+        # The constant baseline is measured right before each figure that uses it.
+        figures += scenarios.scheduling(
+            backend, workdir, sizes, scenarios.constant_baseline(workdir, sizes)
+        )
+        figures += scenarios.get_job(
+            backend, workdir, sizes, scenarios.constant_baseline(workdir, sizes)
+        )
         figures += scenarios.listing(backend, workdir, sizes)
         figures += scenarios.log_scenarios(backend, workdir, sizes)
         figures += scenarios.deletion(backend, workdir, sizes)

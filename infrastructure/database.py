@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, Executable, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from infrastructure.settings import SettingsError
 
@@ -89,6 +90,10 @@ def parse_database_url(raw: str) -> DatabaseUrl:
     )
 
 
+class DatabaseUnavailable(Exception):
+    """The database could not be reached or answered with a connection error."""
+
+
 class Database:
     """The SQLAlchemy side of the database: engines and transactions."""
 
@@ -135,12 +140,20 @@ class Database:
         read of GET /jobs/{jobId}, where SQLAlchemy's wrappers cost more than the query."""
         sql, order = self._compiled(statement)
         params: Any = tuple(values[name] for name in order) if order else values
-        connection = self.engine.raw_connection()
+        try:
+            connection = self.engine.raw_connection()
+        except (DBAPIError, self.engine.dialect.loaded_dbapi.Error) as error:
+            raise DatabaseUnavailable(str(error)) from error
         try:
             cursor = connection.cursor()
             cursor.execute(sql, params)
             row = cursor.fetchone()
             cursor.close()
+        except self.engine.dialect.loaded_dbapi.OperationalError as error:
+            # Outside SQLAlchemy's own error handling: drop the connection ourselves,
+            # and let the API answer 503 as it does for any unreachable database.
+            connection.invalidate()
+            raise DatabaseUnavailable(str(error)) from error
         finally:
             connection.close()
         return None if row is None else tuple(row)
@@ -190,6 +203,8 @@ def _engine(url: DatabaseUrl) -> Engine:
     connect_args: dict[str, Any] = {"connect_timeout": 5}
     if url.schema:
         connect_args["options"] = f"-csearch_path={url.schema}"
+    # Pre-ping costs a round trip per checkout, but without it a request that meets a
+    # connection killed by a database restart can hang instead of failing fast.
     return create_engine(
         url.sqlalchemy_url,
         connect_args=connect_args,
