@@ -41,7 +41,7 @@ def table(figures: list[Figure]) -> Table:
             f.name,
             f"{f.value:,.1f} {f.unit}",
             f"{f.baseline:,.1f} {f.unit}",
-            f"{f.ratio:.2f}",
+            f"{f.ratio:.3f}",
             f.target,
             "yes" if f.met else "NO",
         )
@@ -66,7 +66,7 @@ def markdown(figures: list[Figure], mode: str, seconds: float) -> str:
     for f in figures:
         lines.append(
             f"| {f.number} | {f.name} | {f.value:,.1f} {f.unit} | {f.baseline:,.1f} {f.unit} | "
-            f"{f.ratio:.2f} | {f.target} | {'yes' if f.met else '**no**'} |"
+            f"{f.ratio:.3f} | {f.target} | {'yes' if f.met else '**no**'} |"
         )
     analysis = Path(__file__).with_name("analysis.md")
     if analysis.exists():

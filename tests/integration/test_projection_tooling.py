@@ -2,7 +2,6 @@
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,14 +17,7 @@ from infrastructure.settings import Settings
 from infrastructure.tables import jobs
 from tests.conftest import new_tenant
 from tests.integration.test_projection import Stranger, schedule_without_projecting
-
-
-def eventually(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+from tests.waiting import eventually
 
 
 def record(services: Services, name: str = "jobs") -> tuple[int, str, str | None]:

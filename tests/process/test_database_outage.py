@@ -17,6 +17,7 @@ from infrastructure.settings import Settings
 from tests.conftest import require_postgres
 from tests.invariants import check_log
 from tests.process.conftest import start_server
+from tests.waiting import eventually
 
 
 def pg_ctl(action: str) -> None:
@@ -34,14 +35,6 @@ def pg_ctl(action: str) -> None:
         capture_output=True,
         timeout=60,
     )
-
-
-def wait_until(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -93,17 +86,17 @@ def test_the_service_rides_out_a_postgresql_restart(database_url: str, tmp_path:
     for loader in loaders:
         loader.start()
     try:
-        wait_until(lambda: len(acknowledged) >= 10, 30, "load before the outage")
+        eventually(lambda: len(acknowledged) >= 10, 30, "load before the outage")
         pg_ctl("stop")
         time.sleep(3)
         during = statuses[503]
         pg_ctl("start")
-        wait_until(lambda: statuses[503] > 0 or bool(bad), 10, f"503 answers {statuses} {bad[:3]}")
+        eventually(lambda: statuses[503] > 0 or bool(bad), 10, f"503 answers {statuses} {bad[:3]}")
         assert during > 0, (
             f"the API should have answered 503 while PostgreSQL was down: {statuses} {bad[:3]}"
         )
         before = len(acknowledged)
-        wait_until(lambda: len(acknowledged) >= before + 10, 60, "recovery")
+        eventually(lambda: len(acknowledged) >= before + 10, 60, "recovery")
     finally:
         stop.set()
         for loader in loaders:
@@ -112,7 +105,7 @@ def test_the_service_rides_out_a_postgresql_restart(database_url: str, tmp_path:
         assert bad == []
         with httpx.Client(timeout=10) as http:
             job = http.delete(f"{base}/users/after-outage@example.com", headers=auth).json()["data"]
-            wait_until(
+            eventually(
                 lambda: (
                     http.get(f"{base}/jobs/{job['jobId']}", headers=auth).json()["data"]["status"]
                     == "completed"

@@ -17,6 +17,7 @@ from infrastructure.session_store import seed_sessions
 from infrastructure.settings import Settings
 from tests.process.conftest import JOBTRAIL, start_server
 from tests.runner_support import runner_kit
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -45,14 +46,6 @@ def spawn_worker(
 
 def events_of(services: Services, job_id: int) -> list[object]:
     return list(services.log.events.get(job_aggregate_id(job_id)))
-
-
-def wait_for(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def test_three_worker_processes_run_two_hundred_jobs_each_exactly_once(
@@ -94,7 +87,7 @@ def test_a_worker_killed_mid_job_is_taken_over_after_its_lease(
         "JOBTRAIL_RECORD_INTERVAL": "0",
     }
     victim = spawn_worker(database_url, tmp_path, "--once", **env)
-    wait_for(
+    eventually(
         lambda: any(isinstance(e, Job.BatchDeleted) for e in events_of(services, job_id)),
         60,
         "the first batch",
@@ -129,7 +122,7 @@ def test_sigterm_finishes_the_batch_releases_the_job_and_exits_cleanly(
     worker = spawn_worker(
         database_url, tmp_path, JOBTRAIL_BATCH_SIZE="5", JOBTRAIL_WORKER_POLL_INTERVAL="0.1"
     )
-    wait_for(
+    eventually(
         lambda: any(isinstance(e, Job.BatchDeleted) for e in events_of(services, job_id)),
         60,
         "the first batch",
@@ -168,7 +161,7 @@ def test_serve_runs_due_jobs_with_its_embedded_worker(database_url: str, tmp_pat
         before = httpx.get(f"{base}/users/leaving@example.com/sessions?limit=200", headers=auth)
         assert len(before.json()["data"]) == 40
         job = httpx.delete(f"{base}/users/leaving@example.com", headers=auth).json()["data"]
-        wait_for(
+        eventually(
             lambda: (
                 httpx.get(f"{base}/jobs/{job['jobId']}", headers=auth).json()["data"]["status"]
                 == "completed"
