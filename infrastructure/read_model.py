@@ -3,6 +3,7 @@
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
@@ -54,6 +55,24 @@ def _update_job(table: Table) -> Update:
 
 
 STREAM_BATCH_SIZE = 1000
+
+
+# No event follows these (a cancelled job may still record its last batch).
+_FINAL = frozenset({"completed", "failed"})
+
+
+def _update_job_by_id(table: Table) -> Update:
+    return (
+        update(table)
+        .where(table.c.job_id == bindparam("b_job_id"))
+        .values(
+            version=bindparam("b_version"),
+            status=func.coalesce(bindparam("b_status", type_=String), table.c.status),
+            updated_at=bindparam("b_updated_at"),
+            errors=func.coalesce(bindparam("b_errors", type_=Text), table.c.errors),
+            lease_until=bindparam("b_lease_until", type_=BigInteger),
+        )
+    )
 
 
 # Built once: constructing a statement costs more than running it.
@@ -146,11 +165,19 @@ class SqlJobsReadModel:
 
 
 class _SqlProjectionTransaction:
-    def __init__(self, conn: Connection, name: str, position: int, table: Table) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        name: str,
+        position: int,
+        table: Table,
+        job_ids: dict[UUID, int] | None,
+    ) -> None:
         self._conn = conn
         self._name = name
         self._position = position
         self._table = table
+        self._job_ids = job_ids
 
     @property
     def position(self) -> int:
@@ -165,10 +192,29 @@ class _SqlProjectionTransaction:
             )
 
     def update_jobs(self, changes: Sequence[JobChange]) -> None:
-        if changes:
+        if not changes:
+            return
+        known = self._job_ids or {}
+        by_job_id = [c for c in changes if c.aggregate_id in known]
+        by_aggregate = [c for c in changes if c.aggregate_id not in known]
+        if by_job_id:
             self._conn.execute(
-                _update_job(self._table), [_change_values(change) for change in changes]
+                _update_job_by_id(self._table),
+                [{**_change_values(c), "b_job_id": known[c.aggregate_id]} for c in by_job_id],
             )
+            for change in by_job_id:
+                if change.status in _FINAL:
+                    del known[change.aggregate_id]
+        if by_aggregate:
+            self._conn.execute(
+                _update_job(self._table), [_change_values(change) for change in by_aggregate]
+            )
+
+    def _remember(self, rows: Sequence[JobRow]) -> None:
+        if self._job_ids is not None:
+            for row in rows:
+                if row.view.status not in _FINAL:
+                    self._job_ids[row.aggregate_id] = row.view.job_id
 
     def advance(self, position: int) -> None:
         self._conn.execute(
@@ -181,11 +227,18 @@ class _SqlProjectionTransaction:
 
 class SqlProjectionStore:
     """Positions of projections, and the table a projection writes (by default the
-    live jobs table; a rebuild writes its own)."""
+    live jobs table; a rebuild writes its own).
 
-    def __init__(self, database: Database, table: Table = jobs) -> None:
+    ``track_job_ids`` is for a rebuild from the first event: it remembers the job
+    id of every job that may still change, so updates find rows by primary key and
+    the aggregate-id index can be built once, after the load."""
+
+    def __init__(
+        self, database: Database, table: Table = jobs, track_job_ids: bool = False
+    ) -> None:
         self._db = database
         self._table = table
+        self._job_ids: dict[UUID, int] | None = {} if track_job_ids else None
 
     @contextmanager
     def transaction(self, name: str) -> Iterator[_SqlProjectionTransaction]:
@@ -194,7 +247,7 @@ class SqlProjectionStore:
             query = query.with_for_update()
         with self._db.writer(durable=False) as conn:
             position = conn.execute(query).scalar_one()
-            yield _SqlProjectionTransaction(conn, name, position, self._table)
+            yield _SqlProjectionTransaction(conn, name, position, self._table, self._job_ids)
 
     def position(self, name: str) -> int:
         query = select(projection_positions.c.position).where(projection_positions.c.name == name)

@@ -86,9 +86,14 @@ class Rebuild:
         try:
             started = time.monotonic()
             table, resumed_from = self._prepare()
+            from_zero = resumed_from == 0
+            if not from_zero:
+                # A resumed rebuild does not know the earlier jobs' ids: it needs the
+                # aggregate-id index to find their rows.
+                _create_deferred_indexes(self._db, table)
             projector = Projector(
                 self._log,
-                SqlProjectionStore(self._db, table),
+                SqlProjectionStore(self._db, table, track_job_ids=from_zero),
                 JobsProjection(),
                 self._batch_size,
                 name=rebuild_name(self._name),
@@ -174,9 +179,9 @@ class Rebuild:
 
 
 def _deferred(table: Table) -> set[str]:
-    """Indexes built once the rows are in (a bulk build beats row-by-row upkeep);
-    the unique index on aggregate_id stays, as every update looks rows up by it."""
-    return {index.name for index in table.indexes if index.name and not index.unique}
+    """Indexes built once the rows are in: a bulk build beats row-by-row upkeep.
+    (Updates during a rebuild from zero find rows by job id, not aggregate id.)"""
+    return {index.name for index in table.indexes if index.name}
 
 
 def _create_deferred_indexes(database: Database, table: Table) -> None:
