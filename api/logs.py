@@ -15,7 +15,14 @@ import msgspec
 
 request_id: ContextVar[str | None] = ContextVar("jobtrail_request_id", default=None)
 
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# Record attributes that are not context worth a field (uvicorn adds an ANSI copy).
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+    "context",
+}
 _encode = msgspec.json.Encoder().encode
 
 
