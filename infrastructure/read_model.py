@@ -40,10 +40,11 @@ _VIEW_COLUMNS = (
 )
 
 
-def _update_job(table: Table) -> Update:
+def _update_job(table: Table, by: str = "aggregate_id") -> Update:
+    """The change of one job's row, found by aggregate id or (``by="job_id"``) job id."""
     return (
         update(table)
-        .where(table.c.aggregate_id == bindparam("b_aggregate_id"))
+        .where(table.c[by] == bindparam(f"b_{by}"))
         .values(
             version=bindparam("b_version"),
             status=func.coalesce(bindparam("b_status", type_=String), table.c.status),
@@ -59,20 +60,6 @@ STREAM_BATCH_SIZE = 1000
 
 # No event follows these (a cancelled job may still record its last batch).
 _FINAL = frozenset({"completed", "failed"})
-
-
-def _update_job_by_id(table: Table) -> Update:
-    return (
-        update(table)
-        .where(table.c.job_id == bindparam("b_job_id"))
-        .values(
-            version=bindparam("b_version"),
-            status=func.coalesce(bindparam("b_status", type_=String), table.c.status),
-            updated_at=bindparam("b_updated_at"),
-            errors=func.coalesce(bindparam("b_errors", type_=Text), table.c.errors),
-            lease_until=bindparam("b_lease_until", type_=BigInteger),
-        )
-    )
 
 
 # Built once: constructing a statement costs more than running it.
@@ -199,7 +186,7 @@ class _SqlProjectionTransaction:
         by_aggregate = [c for c in changes if c.aggregate_id not in known]
         if by_job_id:
             self._conn.execute(
-                _update_job_by_id(self._table),
+                _update_job(self._table, by="job_id"),
                 [{**_change_values(c), "b_job_id": known[c.aggregate_id]} for c in by_job_id],
             )
             for change in by_job_id:
