@@ -4,6 +4,7 @@ from typing import Any
 
 import msgspec
 
+from api.params import DEFAULT_PAGE_LIMIT, MAX_JOB_ID, MAX_LIMIT, MAX_PAGE
 from application.audit import EventRecord
 from application.sessions import SessionView
 from application.views import JobView
@@ -68,7 +69,23 @@ _USER_ID = {
     "required": True,
     "schema": {"type": "string", "minLength": 1, "maxLength": 256},
 }
-_EPOCH_MS = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+_EPOCH_MS = {"type": "integer", "minimum": 0, "maximum": MAX_JOB_ID}
+_PAGE = {
+    "name": "page",
+    "in": "query",
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+}
+
+
+def _limit(description: str) -> dict[str, Any]:
+    return {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+        "description": description,
+    }
+
+
 _AUTH_ERRORS = {
     "401": _error("Missing or invalid API key."),
     "404": _error("Unknown project, or a project of another organization."),
@@ -107,17 +124,8 @@ def openapi_document() -> dict[str, Any]:
                     "security": secured,
                     "parameters": [
                         _PROJECT_KEY,
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 200},
-                            "description": "Page size; without it every job is returned.",
-                        },
-                        {
-                            "name": "page",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 10**9},
-                        },
+                        _limit("Page size; without it every job is returned."),
+                        _PAGE,
                         {
                             "name": "status",
                             "in": "query",
@@ -148,7 +156,7 @@ def openapi_document() -> dict[str, Any]:
                         {
                             "name": "version",
                             "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 10**9},
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
                             "description": "The job as it was after its event number version.",
                         },
                     ],
@@ -205,17 +213,8 @@ def openapi_document() -> dict[str, Any]:
                         _USER_ID,
                         {"name": "start_date", "in": "query", "schema": _EPOCH_MS},
                         {"name": "end_date", "in": "query", "schema": _EPOCH_MS},
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 200},
-                            "description": "Page size (default 50).",
-                        },
-                        {
-                            "name": "page",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 10**9},
-                        },
+                        _limit(f"Page size (default {DEFAULT_PAGE_LIMIT})."),
+                        _PAGE,
                     ],
                     "responses": {
                         "200": _json("SessionListBody", "The sessions."),

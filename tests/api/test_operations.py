@@ -5,6 +5,8 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -91,20 +93,27 @@ def test_every_response_carries_a_request_id(client: TestClient, tenant: Tenant)
     assert hostile.headers["x-request-id"] != "x" * 200
 
 
+@contextmanager
+def captured_logs(monkeypatch: pytest.MonkeyPatch, form: str, level: str) -> Iterator[io.StringIO]:
+    """The service's logging, configured as an operator would, into a string."""
+    stream = io.StringIO()
+    monkeypatch.setenv("JOBTRAIL_LOG_FORMAT", form)
+    monkeypatch.setenv("JOBTRAIL_LOG_LEVEL", level)
+    configure_logging(stream)
+    try:
+        yield stream
+    finally:
+        logging.getLogger().handlers.clear()
+
+
 def test_logs_are_json_lines_with_request_key_and_job_ids(
     client: TestClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stream = io.StringIO()
-    monkeypatch.setenv("JOBTRAIL_LOG_FORMAT", "json")
-    monkeypatch.setenv("JOBTRAIL_LOG_LEVEL", "INFO")
-    configure_logging(stream)
-    try:
+    with captured_logs(monkeypatch, "json", "INFO") as stream:
         job_id = client.delete(tenant.url("/users/logged"), headers=tenant.headers).json()["data"][
             "jobId"
         ]
         response = client.get(tenant.url(f"/jobs/{job_id}"), headers=tenant.headers)
-    finally:
-        logging.getLogger().handlers.clear()
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     access = [line for line in lines if line["logger"] == "jobtrail.access"]
     last = access[-1]
@@ -120,15 +129,9 @@ def test_logs_are_json_lines_with_request_key_and_job_ids(
 def test_the_log_level_and_a_plain_format_are_configurable(
     client: TestClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stream = io.StringIO()
-    monkeypatch.setenv("JOBTRAIL_LOG_FORMAT", "plain")
-    monkeypatch.setenv("JOBTRAIL_LOG_LEVEL", "WARNING")
-    configure_logging(stream)
-    try:
+    with captured_logs(monkeypatch, "plain", "WARNING") as stream:
         client.get(tenant.url("/jobs"), headers=tenant.headers)
         logging.getLogger("jobtrail.test").warning("plain words")
-    finally:
-        logging.getLogger().handlers.clear()
     output = stream.getvalue()
     assert "jobtrail.access" not in output
     assert "WARNING jobtrail.test plain words" in output

@@ -1,7 +1,6 @@
 """Cancels, starts, completions and duplicate deletion requests fired at the same
 jobs at once: threads on SQLite, processes on PostgreSQL. Bounded; --soak for more."""
 
-import multiprocessing
 import random
 import threading
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ from domain.errors import DomainError
 from infrastructure.settings import Settings
 from tests.conftest import require_postgres
 from tests.invariants import check_log
+from tests.processes import run_in_processes
 
 USERS = [f"contested-{n}@example.com" for n in range(6)]
 FAR = datetime(2999, 1, 1, tzinfo=UTC)
@@ -88,15 +88,7 @@ def test_processes_racing_on_the_same_jobs_leave_every_invariant_intact(
 ) -> None:
     require_postgres()
     build_services(Settings(database_url=database_url)).close()
-    context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(target=_process, args=(database_url, n, 50 * soak)) for n in range(4)
-    ]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=300)
-        assert process.exitcode == 0
+    run_in_processes(_process, [(database_url, n, 50 * soak) for n in range(4)], timeout=300)
     services = build_services(Settings(database_url=database_url))
     try:
         settle(services)

@@ -1,6 +1,5 @@
 """The hash chain: every change made behind jobtrail's back is found, where it was made."""
 
-import multiprocessing
 from datetime import timedelta
 
 import pytest
@@ -10,6 +9,7 @@ from api.composition import Services, build_services
 from infrastructure.chain import GENESIS, verify_chain
 from infrastructure.settings import Settings
 from tests.conftest import require_postgres
+from tests.processes import run_in_processes
 
 
 @pytest.fixture
@@ -165,13 +165,7 @@ def _schedule_many(database_url: str, writer: int, count: int) -> None:
 def test_concurrent_writer_processes_extend_one_chain_without_forks(database_url: str) -> None:
     require_postgres()
     build_services(Settings(database_url=database_url)).close()
-    context = multiprocessing.get_context("spawn")
-    writers = [context.Process(target=_schedule_many, args=(database_url, w, 40)) for w in range(4)]
-    for process in writers:
-        process.start()
-    for process in writers:
-        process.join(timeout=120)
-        assert process.exitcode == 0
+    run_in_processes(_schedule_many, [(database_url, w, 40) for w in range(4)], timeout=120)
     services = build_services(Settings(database_url=database_url))
     try:
         report = verify_chain(services.log, services.database)
