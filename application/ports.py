@@ -4,8 +4,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
-from uuid import UUID
+from typing import NamedTuple, Protocol
 
 from application.views import JobView
 
@@ -21,19 +20,44 @@ class JobIdAllocator(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class JobRow:
-    aggregate_id: UUID
+class JobRow(NamedTuple):
+    """One job's row of the read model, fields in the table's column order: a store
+    hands it to its driver as it is (a rebuild writes a million of them)."""
+
+    job_id: int
+    aggregate_id: str
     version: int
-    view: JobView
-    lease_until: int | None = None
+    project_id: int
+    action: str
+    reference_id: str
+    description: str
+    status: str
+    errors: str | None
+    created_at: int
+    updated_at: int
+    start_at: int
+    lease_until: int | None
+
+    def view(self) -> JobView:
+        return JobView(
+            job_id=self.job_id,
+            description=self.description,
+            status=self.status,
+            project_id=self.project_id,
+            action=self.action,
+            reference_id=self.reference_id,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            start_at=self.start_at,
+            errors=self.errors,
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class JobChange:
     """What one or more events changed in a job's row; None means unchanged."""
 
-    aggregate_id: UUID
+    aggregate_id: str
     version: int
     updated_at: int
     lease_until: int | None

@@ -6,7 +6,8 @@ applied exactly once however often the projector stops and resumes.
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
+from datetime import datetime
 from uuid import UUID
 
 import msgspec
@@ -34,25 +35,43 @@ _STATUS_AFTER: dict[type, str | None] = {
     Job.LeaseReleased: None,
 }
 _IGNORED = (UserDeletions.Opened, UserDeletions.JobAssigned)
+_SCHEDULED = JobStatus.SCHEDULED.value
 
 
 class _Pending:
-    """One job's state within a batch, folded in place; built into a row once."""
+    """One job's state within a batch, folded in place and built into a row once.
 
-    __slots__ = ("errors", "lease_until", "scheduled", "status", "updated_at", "version")
+    It copies what it needs from each event (times stay datetimes until the row is
+    built), so that no decoded event outlives its turn in the fold."""
 
-    def __init__(self, scheduled: Job.Scheduled | None, version: int, updated_at: int) -> None:
-        self.scheduled = scheduled
-        self.version = version
-        self.updated_at = updated_at
-        self.status: str | None = JobStatus.SCHEDULED.value if scheduled else None
+    __slots__ = (
+        "action", "created", "description", "errors", "job_id", "lease_until",
+        "project_id", "reference_id", "start_at", "status", "updated", "version",
+    )  # fmt: skip
+
+    def __init__(self, scheduled: Job.Scheduled | None) -> None:
+        self.status: str | None = None
         self.errors: str | None = None
-        self.lease_until: int | None = None
+        self.lease_until: datetime | None = None
+        self.job_id: int | None = None
+        if scheduled is not None:
+            self.job_id = scheduled.job_id
+            self.project_id = scheduled.project_id
+            self.action = scheduled.action
+            self.reference_id = scheduled.reference_id
+            self.description = scheduled.description
+            self.start_at = scheduled.start_at
+            self.created = self.updated = scheduled.timestamp
+            self.version = scheduled.originator_version
+            self.status = _SCHEDULED
 
     def apply(self, event: Job.Event, status: str | None) -> None:
         self.version = event.originator_version
-        self.updated_at = epoch_ms(event.timestamp)
-        self.lease_until = _lease_until(event)
+        self.updated = event.timestamp
+        if isinstance(event, Job.LeaseReleased):
+            self.lease_until = event.timestamp
+        else:
+            self.lease_until = getattr(event, "lease_until", None)
         if status is not None:
             self.status = status
         if isinstance(event, Job.Failed):
@@ -62,7 +81,7 @@ class _Pending:
 class JobsProjection:
     name = "jobs"
 
-    def apply(self, events: Sequence[LoggedEvent], tx: ProjectionTransaction) -> None:
+    def apply(self, events: Iterable[LoggedEvent], tx: ProjectionTransaction) -> None:
         # Coalesce the batch: a job scheduled and changed in one batch is inserted
         # once in its final state; other jobs get one update with their last state.
         pending: dict[UUID, _Pending] = {}
@@ -71,62 +90,52 @@ class JobsProjection:
             kind = type(event)
             if kind is Job.Scheduled:
                 assert isinstance(event, Job.Scheduled)
-                pending[event.originator_id] = _Pending(
-                    event, event.originator_version, epoch_ms(event.timestamp)
-                )
+                pending[event.originator_id] = _Pending(event)
             elif kind in _STATUS_AFTER:
                 assert isinstance(event, Job.Event)
                 state = pending.get(event.originator_id)
                 if state is None:
-                    state = pending[event.originator_id] = _Pending(None, 0, 0)
+                    state = pending[event.originator_id] = _Pending(None)
                 state.apply(event, _STATUS_AFTER[kind])
             elif not isinstance(event, _IGNORED):
                 raise UnknownEvent(
                     f"Projection {self.name!r} cannot apply {kind.__qualname__} "
                     f"at position {logged.position}."
                 )
-        tx.insert_jobs([_row(key, s) for key, s in pending.items() if s.scheduled is not None])
-        tx.update_jobs([_change(key, s) for key, s in pending.items() if s.scheduled is None])
+        tx.insert_jobs([_row(key, s) for key, s in pending.items() if s.job_id is not None])
+        tx.update_jobs([_change(key, s) for key, s in pending.items() if s.job_id is None])
 
 
 def _row(aggregate_id: UUID, state: _Pending) -> JobRow:
-    event = state.scheduled
-    assert event is not None and state.status is not None
+    assert state.job_id is not None and state.status is not None
+    lease_until = state.lease_until
     return JobRow(
-        aggregate_id=aggregate_id,
-        version=state.version,
-        lease_until=state.lease_until,
-        view=JobView(
-            job_id=event.job_id,
-            description=event.description,
-            status=state.status,
-            project_id=event.project_id,
-            action=event.action,
-            reference_id=event.reference_id,
-            created_at=epoch_ms(event.timestamp),
-            updated_at=state.updated_at,
-            start_at=epoch_ms(event.start_at),
-            errors=state.errors,
-        ),
+        state.job_id,
+        str(aggregate_id),
+        state.version,
+        state.project_id,
+        state.action,
+        state.reference_id,
+        state.description,
+        state.status,
+        state.errors,
+        epoch_ms(state.created),
+        epoch_ms(state.updated),
+        epoch_ms(state.start_at),
+        None if lease_until is None else epoch_ms(lease_until),
     )
 
 
 def _change(aggregate_id: UUID, state: _Pending) -> JobChange:
+    lease_until = state.lease_until
     return JobChange(
-        aggregate_id=aggregate_id,
+        aggregate_id=str(aggregate_id),
         version=state.version,
-        updated_at=state.updated_at,
-        lease_until=state.lease_until,
+        updated_at=epoch_ms(state.updated),
+        lease_until=None if lease_until is None else epoch_ms(lease_until),
         status=state.status,
         errors=state.errors,
     )
-
-
-def _lease_until(event: Job.Event) -> int | None:
-    if isinstance(event, Job.LeaseReleased):
-        return epoch_ms(event.timestamp)
-    lease = getattr(event, "lease_until", None)
-    return None if lease is None else epoch_ms(lease)
 
 
 def changed(view: JobView, change: JobChange) -> JobView:
@@ -175,15 +184,15 @@ class Projector:
             # write lock while waiting on the event store's connections can deadlock
             # (SQLite has one writer). If another applier moved first, read again.
             position = self._store.position(self.name)
-            batch = self._log.read(after=position, limit=self._batch_size)
-            if not batch:
+            page = self._log.page(after=position, limit=self._batch_size)
+            if not page:
                 return 0, position
             with self._store.transaction(self.name) as tx:
                 if tx.position != position:
                     continue
-                self._projection.apply(batch, tx)
-                tx.advance(batch[-1].position)
-                return len(batch), batch[-1].position
+                self._projection.apply(page, tx)
+                tx.advance(page.last_position)
+                return len(page), page.last_position
 
     def catch_up(self) -> int:
         applied = 0

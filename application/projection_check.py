@@ -1,7 +1,6 @@
 """Folding the log afresh with the projection's own code, to check the live read model."""
 
 from collections.abc import Sequence
-from uuid import UUID
 
 from application.event_log import JobLog
 from application.ports import JobChange, JobRow
@@ -11,7 +10,7 @@ from application.views import JobView
 
 class _InMemoryTransaction:
     def __init__(self) -> None:
-        self.rows: dict[UUID, JobView] = {}
+        self.rows: dict[str, JobView] = {}
         self._position = 0
 
     @property
@@ -20,7 +19,7 @@ class _InMemoryTransaction:
 
     def insert_jobs(self, rows: Sequence[JobRow]) -> None:
         for row in rows:
-            self.rows[row.aggregate_id] = row.view
+            self.rows[row.aggregate_id] = row.view()
 
     def update_jobs(self, changes: Sequence[JobChange]) -> None:
         for change in changes:

@@ -3,8 +3,8 @@
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from uuid import UUID
 
+import psycopg
 from sqlalchemy import (
     BigInteger,
     Connection,
@@ -158,7 +158,7 @@ class _SqlProjectionTransaction:
         name: str,
         position: int,
         table: Table,
-        job_ids: dict[UUID, int] | None,
+        job_ids: dict[str, int] | None,
     ) -> None:
         self._conn = conn
         self._name = name
@@ -171,12 +171,22 @@ class _SqlProjectionTransaction:
         return self._position
 
     def insert_jobs(self, rows: Sequence[JobRow]) -> None:
-        # Straight to the driver's executemany: rows of plain tuples, no per-row
-        # parameter processing (the rebuild writes hundreds of thousands).
-        if rows:
-            self._conn.exec_driver_sql(
-                _insert_sql(self._table, self._conn), [_job_tuple(r) for r in rows]
-            )
+        if not rows:
+            return
+        # Rows are already tuples in column order: straight to the driver, with no
+        # per-row parameter processing (a rebuild writes a million of them).
+        if self._conn.dialect.name == "postgresql":
+            self._copy(rows)
+        else:
+            self._conn.exec_driver_sql(_insert_sql(self._table), rows)
+        self._remember(rows)
+
+    def _copy(self, rows: Sequence[JobRow]) -> None:
+        driver_connection = self._conn.connection.driver_connection
+        assert isinstance(driver_connection, psycopg.Connection)
+        with driver_connection.cursor() as cursor, cursor.copy(_copy_sql(self._table)) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def update_jobs(self, changes: Sequence[JobChange]) -> None:
         if not changes:
@@ -200,8 +210,8 @@ class _SqlProjectionTransaction:
     def _remember(self, rows: Sequence[JobRow]) -> None:
         if self._job_ids is not None:
             for row in rows:
-                if row.view.status not in _FINAL:
-                    self._job_ids[row.aggregate_id] = row.view.job_id
+                if row.status not in _FINAL:
+                    self._job_ids[row.aggregate_id] = row.job_id
 
     def advance(self, position: int) -> None:
         self._conn.execute(
@@ -225,7 +235,7 @@ class SqlProjectionStore:
     ) -> None:
         self._db = database
         self._table = table
-        self._job_ids: dict[UUID, int] | None = {} if track_job_ids else None
+        self._job_ids: dict[str, int] | None = {} if track_job_ids else None
 
     @contextmanager
     def transaction(self, name: str) -> Iterator[_SqlProjectionTransaction]:
@@ -256,41 +266,19 @@ class SqlProjectionStore:
             return [ProjectionRecord(*row) for row in conn.execute(query.order_by(columns.name))]
 
 
-_INSERT_COLUMNS = (
-    "job_id", "aggregate_id", "version", "project_id", "action", "reference_id",
-    "description", "status", "errors", "created_at", "updated_at", "start_at", "lease_until",
-)  # fmt: skip
-
-
-def _insert_sql(table: Table, conn: Connection) -> str:
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    columns = ", ".join(_INSERT_COLUMNS)
-    markers = ", ".join([marker] * len(_INSERT_COLUMNS))
+def _insert_sql(table: Table) -> str:
+    columns = ", ".join(JobRow._fields)
+    markers = ", ".join(["?"] * len(JobRow._fields))
     return f'INSERT INTO "{table.name}" ({columns}) VALUES ({markers})'  # noqa: S608 - names are ours
 
 
-def _job_tuple(row: JobRow) -> tuple[object, ...]:
-    view = row.view
-    return (
-        view.job_id,
-        str(row.aggregate_id),
-        row.version,
-        view.project_id,
-        view.action,
-        view.reference_id,
-        view.description,
-        view.status,
-        view.errors,
-        view.created_at,
-        view.updated_at,
-        view.start_at,
-        row.lease_until,
-    )
+def _copy_sql(table: Table) -> str:
+    return f'COPY "{table.name}" ({", ".join(JobRow._fields)}) FROM STDIN'
 
 
 def _change_values(change: JobChange) -> dict[str, object]:
     return {
-        "b_aggregate_id": str(change.aggregate_id),
+        "b_aggregate_id": change.aggregate_id,
         "b_version": change.version,
         "b_status": change.status,
         "b_updated_at": change.updated_at,
