@@ -164,6 +164,9 @@ class Projector:
         self._projection = projection
         self._batch_size = batch_size
         self._name = name or projection.name
+        # Where this projector last left the projection. Another applier may have
+        # moved it since: the transaction's locked position is what decides.
+        self._last_known: int | None = None
 
     @property
     def name(self) -> str:
@@ -183,16 +186,22 @@ class Projector:
             # Read the batch before taking the position's lock: holding a database
             # write lock while waiting on the event store's connections can deadlock
             # (SQLite has one writer). If another applier moved first, read again.
-            position = self._store.position(self.name)
+            position = self._last_known
+            if position is None:
+                position = self._store.position(self.name)
             page = self._log.page(after=position, limit=self._batch_size)
             if not page:
+                # Nothing in the log after it, so nobody can have moved past it.
+                self._last_known = position
                 return 0, position
             with self._store.transaction(self.name) as tx:
                 if tx.position != position:
+                    self._last_known = None
                     continue
                 self._projection.apply(page, tx)
                 tx.advance(page.last_position)
-                return len(page), page.last_position
+            self._last_known = page.last_position
+            return len(page), page.last_position
 
     def catch_up(self) -> int:
         applied = 0

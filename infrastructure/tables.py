@@ -18,6 +18,9 @@ from sqlalchemy import (
 metadata = MetaData()
 
 
+_JOB_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
 def jobs_table(name: str, target: MetaData, suffix: str = "") -> Table:
     """The jobs read model's table. A rebuild creates a copy beside the live one,
     whose constraint and index names carry a suffix: after the swap renames the
@@ -25,7 +28,9 @@ def jobs_table(name: str, target: MetaData, suffix: str = "") -> Table:
     return Table(
         name,
         target,
-        Column("job_id", BigInteger, autoincrement=False, nullable=False),
+        # On SQLite an INTEGER primary key is the table's rowid: no second index to
+        # keep up while rows go in, and a lookup by job id is one b-tree search.
+        Column("job_id", _JOB_ID, autoincrement=False, nullable=False),
         Column("aggregate_id", String(36), nullable=False),
         Column("version", Integer, nullable=False),
         Column("project_id", Integer, nullable=False),

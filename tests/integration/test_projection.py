@@ -1,7 +1,7 @@
 """The jobs projection: in order, exactly once, resumable, never skipping."""
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import pytest
 from eventsourcing.domain import Aggregate
@@ -76,8 +76,27 @@ def test_many_threads_catching_up_at_once_apply_every_event_exactly_once(
         assert services.queries.get(1, job_id).status == aggregate.status
 
 
+def test_a_projector_whose_projection_another_applier_moved_applies_nothing_twice(
+    services: Services,
+) -> None:
+    def projector() -> Projector:
+        return Projector(
+            services.log, SqlProjectionStore(services.database), JobsProjection(), batch_size=2
+        )
+
+    first, second = projector(), projector()
+    ids = schedule_without_projecting(services, 4)
+    first.step()
+    second.catch_up()
+    services.commands.cancel(1, ids[0], "k")
+    assert first.catch_up() == 1  # only the cancellation: it knew to look again
+    assert first.position() == second.position() == services.log.head()
+    assert job_rows(services) == 4
+    assert services.queries.get(1, ids[0]).status == "cancelled"
+
+
 class ExplodingProjection(JobsProjection):
-    def apply(self, events: Sequence[LoggedEvent], tx: ProjectionTransaction) -> None:
+    def apply(self, events: Iterable[LoggedEvent], tx: ProjectionTransaction) -> None:
         super().apply(events, tx)
         raise RuntimeError("the process died after writing rows")
 
