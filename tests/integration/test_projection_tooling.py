@@ -115,6 +115,28 @@ def test_a_rebuild_reproduces_the_read_model_and_can_run_again(services: Service
     assert len(rows(services)) == 31
 
 
+AWKWARD_USER_IDS = [
+    "tab\there",
+    "new\nline\r\nand return",
+    "back\\slash \\N \\. and \\t",
+    "quote ' and \" double",
+    "ünïcødé 用户 🙂",
+    "comma, semicolon; pipe|",
+]
+
+
+def test_a_rebuild_writes_awkward_text_exactly_as_the_live_projection(
+    services: Services,
+) -> None:
+    for user_id in AWKWARD_USER_IDS:
+        services.commands.schedule_user_deletion(1, user_id, "k")
+    before = rows(services)
+    assert {view.reference_id for view in before} == set(AWKWARD_USER_IDS)  # type: ignore[attr-defined]
+    Rebuild(services.log, services.database).run()
+    assert rows(services) == before
+    assert list(compare(fold_projection(services.log, services.log.head()), rows(services))) == []
+
+
 def test_reads_during_a_rebuild_never_miss_a_job(settings: Settings, services: Services) -> None:
     with TestClient(create_app(settings, follow_projection=False, run_worker=False)) as client:
         app_services: Services = client.app.state.services  # type: ignore[attr-defined]
