@@ -7,6 +7,7 @@ applied exactly once however often the projector stops and resumes.
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -78,12 +79,23 @@ class _Pending:
             self.errors = event.error
 
 
+@dataclass(frozen=True, slots=True)
+class FoldedBatch:
+    """What a batch of events does to the read model: new rows and changed rows."""
+
+    rows: list[JobRow]
+    changes: list[JobChange]
+
+
 class JobsProjection:
     name = "jobs"
 
     def apply(self, events: Iterable[LoggedEvent], tx: ProjectionTransaction) -> None:
-        # Coalesce the batch: a job scheduled and changed in one batch is inserted
-        # once in its final state; other jobs get one update with their last state.
+        self.write(self.fold(events), tx)
+
+    def fold(self, events: Iterable[LoggedEvent]) -> FoldedBatch:
+        """Coalesces a batch: a job scheduled and changed in one batch becomes one
+        new row in its final state; other jobs one change each, to their last state."""
         pending: dict[UUID, _Pending] = {}
         for logged in events:
             event = logged.event
@@ -102,8 +114,14 @@ class JobsProjection:
                     f"Projection {self.name!r} cannot apply {kind.__qualname__} "
                     f"at position {logged.position}."
                 )
-        tx.insert_jobs([_row(key, s) for key, s in pending.items() if s.job_id is not None])
-        tx.update_jobs([_change(key, s) for key, s in pending.items() if s.job_id is None])
+        return FoldedBatch(
+            rows=[_row(key, s) for key, s in pending.items() if s.job_id is not None],
+            changes=[_change(key, s) for key, s in pending.items() if s.job_id is None],
+        )
+
+    def write(self, batch: FoldedBatch, tx: ProjectionTransaction) -> None:
+        tx.insert_jobs(batch.rows)
+        tx.update_jobs(batch.changes)
 
 
 def _row(aggregate_id: UUID, state: _Pending) -> JobRow:
@@ -149,7 +167,11 @@ def changed(view: JobView, change: JobChange) -> JobView:
 
 
 class Projector:
-    """Moves one projection forward through the log; safe to run in many processes."""
+    """Moves one projection forward through the log; safe to run in many processes.
+
+    A ``sole_applier`` (a rebuild, which holds its projection's exclusive role)
+    starts each batch where it left the last one instead of reading the position
+    again; the position locked in the batch's transaction still decides."""
 
     def __init__(
         self,
@@ -158,15 +180,15 @@ class Projector:
         projection: JobsProjection,
         batch_size: int = 1000,
         name: str | None = None,
+        sole_applier: bool = False,
     ) -> None:
         self._log = log
         self._store = store
         self._projection = projection
         self._batch_size = batch_size
         self._name = name or projection.name
-        # Where this projector last left the projection. Another applier may have
-        # moved it since: the transaction's locked position is what decides.
-        self._last_known: int | None = None
+        self._sole_applier = sole_applier
+        self._left_at: int | None = None
 
     @property
     def name(self) -> str:
@@ -183,24 +205,26 @@ class Projector:
     def _advance(self) -> tuple[int, int]:
         """Applies the next batch: (events applied, position reached)."""
         while True:
-            # Read the batch before taking the position's lock: holding a database
-            # write lock while waiting on the event store's connections can deadlock
-            # (SQLite has one writer). If another applier moved first, read again.
-            position = self._last_known
+            position = self._left_at
             if position is None:
                 position = self._store.position(self.name)
+            # Read, decode and fold the batch before taking the position's lock:
+            # holding a database write lock while waiting on the event store's
+            # connections can deadlock (SQLite has one writer), and the lock is
+            # held only while rows are written. If another applier moved first,
+            # the fold is thrown away and the batch read again.
             page = self._log.page(after=position, limit=self._batch_size)
             if not page:
-                # Nothing in the log after it, so nobody can have moved past it.
-                self._last_known = position
                 return 0, position
+            folded = self._projection.fold(page)
             with self._store.transaction(self.name) as tx:
                 if tx.position != position:
-                    self._last_known = None
+                    self._left_at = None
                     continue
-                self._projection.apply(page, tx)
+                self._projection.write(folded, tx)
                 tx.advance(page.last_position)
-            self._last_known = page.last_position
+            if self._sole_applier:
+                self._left_at = page.last_position
             return len(page), page.last_position
 
     def catch_up(self) -> int:

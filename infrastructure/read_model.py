@@ -23,7 +23,7 @@ from sqlalchemy import (
 
 from application.ports import DueJob, JobChange, JobRow, ProjectionRecord
 from application.views import JobView
-from infrastructure.database import Database
+from infrastructure.database import Database, DatabaseUnavailable
 from infrastructure.tables import jobs, projection_positions
 
 _VIEW_COLUMNS = (
@@ -178,15 +178,23 @@ class _SqlProjectionTransaction:
         if self._conn.dialect.name == "postgresql":
             self._copy(rows)
         else:
-            self._conn.exec_driver_sql(_insert_sql(self._table), rows)
+            self._conn.exec_driver_sql(_insert_sql(self._table), list(rows))
         self._remember(rows)
 
     def _copy(self, rows: Sequence[JobRow]) -> None:
         driver_connection = self._conn.connection.driver_connection
         assert isinstance(driver_connection, psycopg.Connection)
-        with driver_connection.cursor() as cursor, cursor.copy(_copy_sql(self._table)) as copy:
-            for row in rows:
-                copy.write_row(row)
+        try:
+            with (
+                driver_connection.cursor() as cursor,
+                cursor.copy(_copy_sql(self._table)) as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.OperationalError as error:
+            # Raised past SQLAlchemy, which would have said the database is gone (the
+            # pool's pre-ping keeps the dead connection from being handed out again).
+            raise DatabaseUnavailable(str(error)) from error
 
     def update_jobs(self, changes: Sequence[JobChange]) -> None:
         if not changes:

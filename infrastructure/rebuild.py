@@ -97,6 +97,7 @@ class Rebuild:
                 JobsProjection(),
                 self._batch_size,
                 name=rebuild_name(self._name),
+                sole_applier=True,
             )
             while True:
                 while projector.step():

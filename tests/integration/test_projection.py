@@ -1,16 +1,14 @@
 """The jobs projection: in order, exactly once, resumable, never skipping."""
 
 import threading
-from collections.abc import Iterable
 
 import pytest
 from eventsourcing.domain import Aggregate
 from sqlalchemy import func, select
 
 from api.composition import Services, build_services
-from application.event_log import LoggedEvent
 from application.ports import ProjectionTransaction
-from application.projection import JobsProjection, Projector, UnknownEvent
+from application.projection import FoldedBatch, JobsProjection, Projector, UnknownEvent
 from infrastructure.read_model import SqlProjectionStore
 from infrastructure.settings import Settings
 from infrastructure.tables import jobs
@@ -76,15 +74,15 @@ def test_many_threads_catching_up_at_once_apply_every_event_exactly_once(
         assert services.queries.get(1, job_id).status == aggregate.status
 
 
+@pytest.mark.parametrize("sole_applier", [False, True], ids=["shared", "believed-sole"])
 def test_a_projector_whose_projection_another_applier_moved_applies_nothing_twice(
-    services: Services,
+    services: Services, sole_applier: bool
 ) -> None:
-    def projector() -> Projector:
-        return Projector(
-            services.log, SqlProjectionStore(services.database), JobsProjection(), batch_size=2
-        )
+    def projector(sole_applier: bool) -> Projector:
+        store = SqlProjectionStore(services.database)
+        return Projector(services.log, store, JobsProjection(), 2, sole_applier=sole_applier)
 
-    first, second = projector(), projector()
+    first, second = projector(sole_applier), projector(False)
     ids = schedule_without_projecting(services, 4)
     first.step()
     second.catch_up()
@@ -96,8 +94,8 @@ def test_a_projector_whose_projection_another_applier_moved_applies_nothing_twic
 
 
 class ExplodingProjection(JobsProjection):
-    def apply(self, events: Iterable[LoggedEvent], tx: ProjectionTransaction) -> None:
-        super().apply(events, tx)
+    def write(self, batch: FoldedBatch, tx: ProjectionTransaction) -> None:
+        super().write(batch, tx)
         raise RuntimeError("the process died after writing rows")
 
 
