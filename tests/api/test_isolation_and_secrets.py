@@ -1,5 +1,6 @@
 """Organizations are isolated on every endpoint, and API keys never leak."""
 
+import hmac
 import logging
 from pathlib import Path
 
@@ -8,6 +9,7 @@ from sqlalchemy import MetaData, select
 from starlette.testclient import TestClient
 
 from api.composition import Services
+from application.views import JobView
 from infrastructure.session_store import seed_sessions
 from tests.conftest import Tenant, new_tenant
 
@@ -36,7 +38,7 @@ def victim(client: TestClient, app_services: Services, tmp_path: Path) -> tuple[
     return tenant, response.json()["data"]["jobId"]
 
 
-def snapshot(app_services: Services, tenant: Tenant) -> tuple[int, list[object]]:
+def snapshot(app_services: Services, tenant: Tenant) -> tuple[int, list[JobView]]:
     app_services.projector.catch_up()
     jobs = [j for j in app_services.read_model.every_job() if j.project_id == tenant.project.id]
     return app_services.log.head(), jobs
@@ -108,16 +110,14 @@ def test_keys_never_reach_logs_or_errors_and_logs_name_the_key_id(
 def test_every_key_check_runs_the_constant_time_comparison(
     client: TestClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import application.tenancy as tenancy
-
     calls: list[tuple[str, str]] = []
-    real = tenancy.hmac.compare_digest
+    real = hmac.compare_digest
 
     def spy(a: str, b: str) -> bool:
         calls.append((a, b))
-        return real(a, b)
+        return bool(real(a, b))
 
-    monkeypatch.setattr(tenancy.hmac, "compare_digest", spy)
+    monkeypatch.setattr(hmac, "compare_digest", spy)
     for header in (tenant.key.api_key, "jt_unknownkeyid_secret", tenant.key.api_key + "x"):
         client.get(tenant.url("/jobs"), headers={"Authorization": header})
     assert len(calls) == 3

@@ -63,7 +63,7 @@ def test_an_empty_log_is_intact(services: Services) -> None:
 
 def test_an_edited_payload_is_found_at_its_position(log_of_events: Services) -> None:
     with log_of_events.database.reader() as conn:
-        state = bytes(row(conn, log_of_events, 7)["state"])  # type: ignore[arg-type]
+        state = bytes(row(conn, log_of_events, 7)["state"])  # type: ignore[call-overload]
     forged = state.replace(b"key:k", b"key:x")
     assert forged != state
     tamper(log_of_events, "UPDATE {table} SET state = :s WHERE {position} = 7", s=forged)

@@ -26,7 +26,7 @@ def test_concurrent_requests_share_batches_and_each_gets_its_own_result() -> Non
     def process(requests: Sequence[int]) -> list[int | BaseException]:
         release.wait(5)  # the first batch blocks until everyone has queued
         batches.append(list(requests))
-        return [-r if r % 7 else ValueError(str(r)) for r in requests]  # type: ignore[misc]
+        return [-r if r % 7 else ValueError(str(r)) for r in requests]
 
     batcher: Batcher[int, int] = Batcher(process)
     results: dict[int, object] = {}
