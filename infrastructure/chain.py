@@ -11,7 +11,6 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -35,21 +34,14 @@ def _field(data: bytes) -> bytes:
     return len(data).to_bytes(8, "big") + data
 
 
-def link_hash(
-    previous: str,
-    position: int,
-    originator_id: UUID | str,
-    originator_version: int,
-    topic: str,
-    state: bytes,
-) -> str:
+def link_hash(previous: str, position: int, event: StoredEvent) -> str:
     digest = hashlib.sha256()
     digest.update(bytes.fromhex(previous))
     digest.update(position.to_bytes(8, "big"))
-    digest.update(_field(str(originator_id).encode()))
-    digest.update(originator_version.to_bytes(8, "big", signed=True))
-    digest.update(_field(topic.encode()))
-    digest.update(_field(bytes(state)))
+    digest.update(_field(str(event.originator_id).encode()))
+    digest.update(event.originator_version.to_bytes(8, "big", signed=True))
+    digest.update(_field(event.topic.encode()))
+    digest.update(_field(bytes(event.state)))
     return digest.hexdigest()
 
 
@@ -59,14 +51,7 @@ def chain_links(
     """(position, hash, previous hash) for each new event, in order."""
     links = []
     for position, event in zip(positions, events, strict=True):
-        current = link_hash(
-            previous,
-            position,
-            event.originator_id,
-            event.originator_version,
-            event.topic,
-            event.state,
-        )
+        current = link_hash(previous, position, event)
         links.append((position, current, previous))
         previous = current
     return links
@@ -171,14 +156,7 @@ def verify_chain(
                 "its link does not follow the event before it: an event "
                 "before it was deleted, inserted or moved",
             )
-        recomputed = link_hash(
-            previous,
-            position,
-            event.originator_id,
-            event.originator_version,
-            event.topic,
-            event.state,
-        )
+        recomputed = link_hash(previous, position, event)
         if recomputed != stored_hash:
             return broken(position, "the event's content does not match its hash: altered")
         if anchor is not None and position == anchor[0]:
