@@ -17,7 +17,7 @@ from infrastructure.settings import Settings
 from tests.conftest import require_postgres
 from tests.invariants import check_log
 from tests.process.conftest import start_server
-from tests.waiting import eventually
+from tests.waiting import eventually, job_reaches
 
 
 def pg_ctl(action: str) -> None:
@@ -105,11 +105,10 @@ def test_the_service_rides_out_a_postgresql_restart(database_url: str, tmp_path:
         assert bad == []
         with httpx.Client(timeout=10) as http:
             job = http.delete(f"{base}/users/after-outage@example.com", headers=auth).json()["data"]
-            eventually(
-                lambda: (
-                    http.get(f"{base}/jobs/{job['jobId']}", headers=auth).json()["data"]["status"]
-                    == "completed"
-                ),
+            job_reaches(
+                "completed",
+                f"{base}/jobs/{job['jobId']}",
+                auth,
                 60,
                 "the worker to run a job after the outage",
             )

@@ -17,7 +17,7 @@ from infrastructure.session_store import seed_sessions
 from infrastructure.settings import Settings
 from tests.process.conftest import JOBTRAIL, start_server
 from tests.runner_support import runner_kit
-from tests.waiting import eventually
+from tests.waiting import eventually, job_reaches
 
 
 @pytest.fixture
@@ -161,11 +161,10 @@ def test_serve_runs_due_jobs_with_its_embedded_worker(database_url: str, tmp_pat
         before = httpx.get(f"{base}/users/leaving@example.com/sessions?limit=200", headers=auth)
         assert len(before.json()["data"]) == 40
         job = httpx.delete(f"{base}/users/leaving@example.com", headers=auth).json()["data"]
-        eventually(
-            lambda: (
-                httpx.get(f"{base}/jobs/{job['jobId']}", headers=auth).json()["data"]["status"]
-                == "completed"
-            ),
+        job_reaches(
+            "completed",
+            f"{base}/jobs/{job['jobId']}",
+            auth,
             30,
             "the embedded worker to complete the job",
         )
