@@ -241,12 +241,12 @@ def log_scenarios(backend: str, workdir: Path, sizes: Sizes) -> list[Figure]:
     turn, so that a pause of this shared machine during one run does not decide
     the ratio."""
     rates: dict[str, float] = {}
-
-    def measure(name: str, action: object) -> None:
-        rates[name] = max(rates.get(name, 0.0), _rate(events, action))
-
     with database(backend, workdir, "log") as url, services_on(url) as services:
         events = fill_log(services, sizes.events)
+
+        def measure(name: str, action: object) -> None:
+            rates[name] = max(rates.get(name, 0.0), _rate(events, action))
+
         reports: list[object] = []
         for _ in range(LOG_ROUNDS):
             measure("raw_decode", lambda: _read_all(services, decode=True))
