@@ -126,7 +126,6 @@ class JobsProjection:
 
 def _row(aggregate_id: UUID, state: _Pending) -> JobRow:
     assert state.job_id is not None and state.status is not None
-    lease_until = state.lease_until
     return JobRow(
         state.job_id,
         str(aggregate_id),
@@ -140,20 +139,23 @@ def _row(aggregate_id: UUID, state: _Pending) -> JobRow:
         epoch_ms(state.created),
         epoch_ms(state.updated),
         epoch_ms(state.start_at),
-        None if lease_until is None else epoch_ms(lease_until),
+        _lease_ms(state.lease_until),
     )
 
 
 def _change(aggregate_id: UUID, state: _Pending) -> JobChange:
-    lease_until = state.lease_until
     return JobChange(
         aggregate_id=str(aggregate_id),
         version=state.version,
         updated_at=epoch_ms(state.updated),
-        lease_until=None if lease_until is None else epoch_ms(lease_until),
+        lease_until=_lease_ms(state.lease_until),
         status=state.status,
         errors=state.errors,
     )
+
+
+def _lease_ms(lease_until: datetime | None) -> int | None:
+    return None if lease_until is None else epoch_ms(lease_until)
 
 
 def changed(view: JobView, change: JobChange) -> JobView:
