@@ -25,12 +25,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from api.composition import Services, build_services
+from api.cli_support import checked_targets
+from api.cli_support import open_services as _services
+from api.cli_targets import targets
+from api.composition import Services
 from api.logs import configure_logging
 from application.audit import compare, refold_all
 from application.errors import JobNotFound
 from application.projection_check import fold_projection
-from application.tenancy import OrganizationNotFound
 from application.views import epoch_ms
 from infrastructure.audit_export import export_lines
 from infrastructure.chain import verify_chain
@@ -41,21 +43,7 @@ from infrastructure.rebuild import (
     rebuild_running,
 )
 from infrastructure.session_store import demo_user_ids, seed_sessions
-from infrastructure.settings import Settings, SettingsError
-
-
-@contextmanager
-def _services() -> Iterator[Services]:
-    try:
-        services = build_services(Settings.from_env())
-    except SettingsError as error:
-        raise click.ClickException(str(error)) from None
-    try:
-        yield services
-    except OrganizationNotFound as error:
-        raise click.ClickException(str(error)) from None
-    finally:
-        services.close()
+from infrastructure.targets import default_recordings
 
 
 def _emit(as_json: bool, record: dict[str, Any], text: str) -> None:
@@ -80,9 +68,12 @@ def main() -> None:
 )
 def serve(host: str, port: int, workers: int, embedded_worker: bool) -> None:
     """Run the HTTP API with uvicorn."""
-    with _services() as services, services.database.schema_lock():
-        if services.tenancy.is_empty():
-            _print_first_start(services, host, port)
+    with _services() as services:
+        if embedded_worker and services.settings.embedded_worker:
+            checked_targets(services, announce=True)
+        with services.database.schema_lock():
+            if services.tenancy.is_empty():
+                _print_first_start(services, host, port)
     # Uvicorn's worker processes build their settings from the environment.
     os.environ["JOBTRAIL_EMBEDDED_WORKER"] = "1" if embedded_worker else "0"
     configure_logging()
@@ -125,12 +116,15 @@ def worker(once: bool) -> None:
     signal.signal(signal.SIGINT, stop)
     configure_logging()
     with _services() as services:
-        runner = services.worker(stopping)
+        runner = services.worker(stopping, targets=checked_targets(services, announce=True))
         if once:
             results = runner.run_due_jobs()
             click.echo(json.dumps({str(k): v for k, v in sorted(results.items())}))
         else:
             runner.run_until_stopped(services.settings.worker_poll_interval)
+
+
+main.add_command(targets)
 
 
 @main.group()
@@ -142,10 +136,15 @@ def demo() -> None:
 @click.option("--users", default=10, show_default=True, type=click.IntRange(1, 10_000_000))
 @click.option("--sessions", default=20, show_default=True, type=click.IntRange(1, 10_000_000))
 @click.option("--project", "project_key", help="projectKey (default: the first project).")
-@click.option("--recordings", default="recordings", show_default=True, type=click.Path())
-def demo_seed(users: int, sessions: int, project_key: str | None, recordings: str) -> None:
+@click.option(
+    "--recordings",
+    type=click.Path(),
+    help="Where recordings go (default: the embedded target's folder, beside the database).",
+)
+def demo_seed(users: int, sessions: int, project_key: str | None, recordings: str | None) -> None:
     """Fill the sessions table and recordings/ with realistic sessions."""
     with _services() as services:
+        recordings = recordings or str(default_recordings(services.database))
         project = services.tenancy.find_project(project_key)
         if project is None:
             raise click.ClickException(

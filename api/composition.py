@@ -25,7 +25,7 @@ from infrastructure.read_model import SqlJobsReadModel, SqlProjectionStore
 from infrastructure.schema import prepare_database
 from infrastructure.session_store import SqlUserSessions
 from infrastructure.settings import Settings
-from infrastructure.targets import build_targets, load_config
+from infrastructure.targets import ServiceTargets, service_targets
 from infrastructure.tenancy_store import SqlTenancyStore
 
 
@@ -49,22 +49,25 @@ class Services:
         stopping: threading.Event,
         worker_id: str | None = None,
         observe: Callable[[dict[str, int]], None] = lambda deleted: None,
+        targets: ServiceTargets | None = None,
     ) -> Worker:
         """A worker on this process's connections; its commands do not wait for the
-        read model (nobody is waiting on a response), it catches up between jobs."""
+        read model (nobody is waiting on a response), it catches up between jobs.
+
+        Its targets are checked first: a ConfigError names the one that is not usable."""
         settings = self.settings
-        config = load_config(settings.config_path)
+        targets = targets or service_targets(settings.config_path, self.database)
         commands = JobCommands(
             self.log, SqlJobIdAllocator(self.database), self.clock, settings.deletion_delay
         )
         runner = JobRunner(
             commands,
-            build_targets(config, self.database),
+            targets.targets,
             self.clock,
             RunnerSettings(
                 worker_id=worker_id or default_worker_id(),
                 lease=settings.lease,
-                batch_size=settings.batch_size or config.batch_size,
+                batch_size=settings.batch_size or targets.batch_size,
                 record_interval=settings.record_interval,
             ),
             stopping,

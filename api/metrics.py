@@ -12,6 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from domain.lifecycle import JobStatus
 from infrastructure.tables import jobs
 
 if TYPE_CHECKING:
@@ -34,8 +35,8 @@ class _StateCollector(Collector):
             counts: dict[str, int] = dict(
                 conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status)).all()
             )
-        for status in ("scheduled", "running", "completed", "failed", "cancelled"):
-            by_status.add_metric([status], counts.get(status, 0))
+        for status in JobStatus:
+            by_status.add_metric([status.value], counts.get(status.value, 0))
         yield by_status
         head = self._services.log.head()
         lag = GaugeMetricFamily(

@@ -8,7 +8,7 @@ from api.params import DEFAULT_PAGE_LIMIT, MAX_JOB_ID, MAX_LIMIT, MAX_PAGE
 from application.audit import EventRecord
 from application.sessions import SessionView
 from application.views import JobView
-from domain.job import JobStatus
+from domain.lifecycle import JobStatus
 
 _REF = "#/components/schemas/{name}"
 

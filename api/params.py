@@ -5,7 +5,8 @@ from urllib.parse import unquote_to_bytes
 from starlette.requests import Request
 
 from api.errors import ApiError
-from domain.job import MAX_REFERENCE_ID_LENGTH, JobStatus
+from domain.job import MAX_REFERENCE_ID_LENGTH
+from domain.lifecycle import JobStatus
 
 MAX_JOB_ID = 2**63 - 1
 MAX_LIMIT = 200

@@ -19,7 +19,7 @@ from api.composition import Services
 from api.openapi import openapi_document
 from application.errors import JobNotFound
 from application.tenancy import Principal, Project
-from domain.job import JobStatus
+from domain.lifecycle import JobStatus
 
 COOKIE = "jobtrail_session"
 SESSION_SECONDS = 8 * 3600
@@ -153,14 +153,18 @@ def job(request: Request) -> Response:
         job_id = int(raw) if raw.isdigit() and len(raw) < 19 else 0
         view = services.queries.get(project.id, job_id)
         timeline = services.history.timeline(project.id, job_id)
+        deleted = services.history.receipt(project.id, job_id)
     except JobNotFound:
         return _page(request, "not_found.html", 404, message="No such job in this project.")
-    deleted: dict[str, int] = {}
-    for entry in timeline:
-        if entry.event.type == "BatchDeleted":
-            for target, count in entry.event.data["deleted"].items():
-                deleted[target] = deleted.get(target, 0) + count
-    return _page(request, "job.html", project=project, job=view, timeline=timeline, deleted=deleted)
+    return _page(
+        request,
+        "job.html",
+        project=project,
+        job=view,
+        status=JobStatus(view.status),
+        timeline=timeline,
+        deleted=deleted,
+    )
 
 
 def _describe(schema: dict[str, Any] | None) -> str:

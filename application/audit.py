@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from application.commands import job_view
+from application.commands import job_row, job_view
 from application.errors import JobNotFound
 from application.event_log import JobLog
+from application.ports import JobRow
 from application.views import JobView, epoch_ms
 from domain.job import Job, job_aggregate_id
 
@@ -69,6 +70,10 @@ class JobHistory:
             entries.append(TimelineEntry(event_record(event), str(job.status)))
         return entries
 
+    def receipt(self, project_id: int | None, job_id: int) -> dict[str, int]:
+        """What the job deleted so far, per target, as the aggregate counts it."""
+        return dict(fold(self._job_events(project_id, job_id)).deleted)
+
     def as_of(
         self, project_id: int | None, job_id: int, at: int | None = None, version: int | None = None
     ) -> JobView:
@@ -115,7 +120,7 @@ class Mismatch:
         )
 
 
-def refold_all(log: JobLog, batch: int = 5000) -> dict[int, JobView]:
+def refold_all(log: JobLog, batch: int = 5000) -> dict[int, JobRow]:
     """Every job, folded afresh from the whole log by the domain's own rules."""
     jobs: dict[Any, Job] = {}
     after = 0
@@ -127,11 +132,12 @@ def refold_all(log: JobLog, batch: int = 5000) -> dict[int, JobView]:
             elif isinstance(event, Job.Event) and event.originator_id in jobs:
                 event.mutate(jobs[event.originator_id])
         after = page[-1].position
-    return {job.job_id: job_view(job) for job in jobs.values()}
+    return {job.job_id: job_row(job) for job in jobs.values()}
 
 
-def compare(expected: dict[int, JobView], actual: Iterable[JobView]) -> Iterator[Mismatch]:
-    """Every difference between jobs folded from the log and the read model's rows."""
+def compare(expected: dict[int, JobRow], actual: Iterable[JobRow]) -> Iterator[Mismatch]:
+    """Every difference between jobs folded from the log and the read model's rows, on
+    every column the read model keeps (the lease and the version included)."""
     seen: set[int] = set()
     for row in actual:
         seen.add(row.job_id)
@@ -139,7 +145,7 @@ def compare(expected: dict[int, JobView], actual: Iterable[JobView]) -> Iterator
         if folded is None:
             yield Mismatch(row.job_id, "existence", "absent", "present")
             continue
-        for field in JobView.__struct_fields__:
+        for field in JobRow._fields:
             if getattr(folded, field) != getattr(row, field):
                 yield Mismatch(row.job_id, field, getattr(folded, field), getattr(row, field))
     for job_id in sorted(set(expected) - seen):

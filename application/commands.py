@@ -18,7 +18,7 @@ from eventsourcing.persistence import RecordConflictError
 from application.batching import Batcher
 from application.errors import ConcurrencyConflict, JobNotFound
 from application.event_log import JobLog
-from application.ports import Clock, JobIdAllocator
+from application.ports import Clock, JobIdAllocator, JobRow
 from application.scheduling import deletion_start
 from application.views import JobView, epoch_ms
 from domain.errors import DomainError
@@ -44,6 +44,25 @@ def job_view(job: Job) -> JobView:
     )
 
 
+def job_row(job: Job) -> JobRow:
+    """Every field the read model keeps of a job, as the aggregate has it."""
+    return JobRow(
+        job.job_id,
+        str(job.id),
+        job.version,
+        job.project_id,
+        job.action,
+        job.reference_id,
+        job.description,
+        job.status.value,
+        job.error,
+        epoch_ms(job.created_on),
+        epoch_ms(job.modified_on),
+        epoch_ms(job.start_at),
+        None if job.lease_until is None else epoch_ms(job.lease_until),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduleRequest:
     project_id: int
@@ -56,6 +75,9 @@ class Outcome:
     job: JobView
     position: int | None
     """Where the command's last event sits in the log; None when nothing was written."""
+    attempt: int = 0
+    """The job's attempt after the command: a worker that started or took over the
+    job holds this attempt, and names it in every later command (the fence)."""
 
 
 def retry_on_conflict(command: Callable[[], T]) -> T:
@@ -105,29 +127,69 @@ class JobCommands:
 
         return self._change(job_id, attempt)
 
-    def record_batch(
-        self, job_id: int, actor: str, deleted: dict[str, int], lease_until: datetime
-    ) -> Outcome:
-        def attempt(job: Job) -> None:
-            job.record_batch(
-                actor=actor, deleted=deleted, at=self._clock.now(), lease_until=lease_until
-            )
+    def renew_lease(self, job_id: int, actor: str, attempt: int, lease_until: datetime) -> Outcome:
+        return self._change(
+            job_id,
+            lambda job: job.renew_lease(
+                actor=actor, attempt=attempt, at=self._clock.now(), lease_until=lease_until
+            ),
+        )
 
-        return self._change(job_id, attempt)
+    def record_batch(
+        self, job_id: int, actor: str, attempt: int, deleted: dict[str, int], lease_until: datetime
+    ) -> Outcome:
+        return self._change(
+            job_id,
+            lambda job: job.record_batch(
+                actor=actor,
+                attempt=attempt,
+                deleted=deleted,
+                at=self._clock.now(),
+                lease_until=lease_until,
+            ),
+        )
+
+    def account_late(self, job_id: int, actor: str, deleted: dict[str, int]) -> Outcome:
+        return self._change(
+            job_id, lambda job: job.account_late(actor=actor, deleted=deleted, at=self._clock.now())
+        )
 
     def was_cancelled(self, job_id: int) -> bool:
         """Whether the job's last event is a cancel, from the log (the read model may lag)."""
         return self._log.latest_event_type(job_id) == Job.Cancelled.__name__
 
-    def release(self, job_id: int, actor: str) -> Outcome:
-        return self._change(job_id, lambda job: job.release(actor=actor, at=self._clock.now()))
-
-    def complete(self, job_id: int, actor: str) -> Outcome:
-        return self._change(job_id, lambda job: job.complete(actor=actor, at=self._clock.now()))
-
-    def fail(self, job_id: int, actor: str, error: str) -> Outcome:
+    def release(self, job_id: int, actor: str, attempt: int) -> Outcome:
         return self._change(
-            job_id, lambda job: job.fail(actor=actor, error=error, at=self._clock.now())
+            job_id, lambda job: job.release(actor=actor, attempt=attempt, at=self._clock.now())
+        )
+
+    def complete(
+        self, job_id: int, actor: str, attempt: int, remaining: dict[str, int] | None = None
+    ) -> Outcome:
+        return self._change(
+            job_id,
+            lambda job: job.complete(
+                actor=actor, attempt=attempt, at=self._clock.now(), remaining=remaining or {}
+            ),
+        )
+
+    def fail(
+        self,
+        job_id: int,
+        actor: str,
+        attempt: int,
+        error: str,
+        remaining: dict[str, int] | None = None,
+    ) -> Outcome:
+        return self._change(
+            job_id,
+            lambda job: job.fail(
+                actor=actor,
+                attempt=attempt,
+                error=error,
+                at=self._clock.now(),
+                remaining=remaining,
+            ),
         )
 
     def _schedule_batch(self, requests: Sequence[ScheduleRequest]) -> list[Outcome | Exception]:
@@ -233,7 +295,7 @@ class JobCommands:
                 raise JobNotFound(job_id)
             decide(job)
             recordings = self._log.save(job)
-            return Outcome(job_view(job), recordings[-1].notification.id)
+            return Outcome(job_view(job), recordings[-1].notification.id, job.attempts)
 
         return self._written(retry_on_conflict(attempt))
 

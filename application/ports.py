@@ -1,6 +1,6 @@
 """What the use cases need from the outside world, as protocols."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,14 +55,14 @@ class JobRow(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class JobChange:
-    """What one or more events changed in a job's row; None means unchanged."""
+    """A job's row after one or more events: the columns events can change."""
 
     aggregate_id: str
     version: int
     updated_at: int
     lease_until: int | None
-    status: str | None = None
-    errors: str | None = None
+    status: str
+    errors: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +75,10 @@ class DueJob:
 class ProjectionTransaction(Protocol):
     @property
     def position(self) -> int: ...
+
+    def rows(self, aggregate_ids: Collection[str]) -> Mapping[str, JobRow]:
+        """The rows of these jobs as they stand, by aggregate id."""
+        ...
 
     def insert_jobs(self, rows: Sequence[JobRow]) -> None: ...
 
@@ -97,6 +101,10 @@ class ProjectionStore(Protocol):
         ...
 
     def position(self, name: str) -> int: ...
+
+    def rows(self, aggregate_ids: Collection[str]) -> Mapping[str, JobRow]:
+        """The rows of these jobs in the table the projection writes, by aggregate id."""
+        ...
 
     def mark(self, name: str, state: str, error: str | None) -> None:
         """Records whether the projection is live or stopped, and why."""

@@ -6,18 +6,17 @@ applied exactly once however often the projector stops and resumes.
 """
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
-
-import msgspec
 
 from application.errors import ProjectionStalled
 from application.event_log import JobLog, LoggedEvent
 from application.ports import JobChange, JobRow, ProjectionStore, ProjectionTransaction
-from application.views import JobView, epoch_ms
-from domain.job import Job, JobStatus
+from application.views import epoch_ms
+from domain.job import Job
+from domain.lifecycle import JobStatus
 from domain.user_deletions import UserDeletions
 
 
@@ -25,58 +24,91 @@ class UnknownEvent(Exception):
     """The projection met an event it cannot apply: it stops rather than skip it."""
 
 
-_STATUS_AFTER: dict[type, str | None] = {
-    Job.Started: JobStatus.RUNNING.value,
-    Job.Cancelled: JobStatus.CANCELLED.value,
-    Job.Completed: JobStatus.COMPLETED.value,
-    Job.Failed: JobStatus.FAILED.value,
-    # These change when the job was last touched, not its status.
-    Job.TakenOver: None,
-    Job.BatchDeleted: None,
-    Job.LeaseReleased: None,
-}
+_JOB_EVENTS = frozenset(
+    {
+        Job.Started,
+        Job.TakenOver,
+        Job.LeaseRenewed,
+        Job.BatchDeleted,
+        Job.LateBatchDeleted,
+        Job.LeaseReleased,
+        Job.Cancelled,
+        Job.Completed,
+        Job.Failed,
+    }
+)
 _IGNORED = (UserDeletions.Opened, UserDeletions.JobAssigned)
-_SCHEDULED = JobStatus.SCHEDULED.value
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+KnownRows = Callable[[Collection[str]], Mapping[str, JobRow]]
+"""The read model's rows of the given aggregate ids, as the projection left them."""
 
 
 class _Pending:
-    """One job's state within a batch, folded in place and built into a row once.
+    """One job's row within a batch, moved by the domain's own ``apply`` of each event
+    (it has the state those methods change), and built into a row once.
 
     It copies what it needs from each event (times stay datetimes until the row is
     built), so that no decoded event outlives its turn in the fold."""
 
     __slots__ = (
-        "action", "created", "description", "errors", "job_id", "lease_until",
-        "project_id", "reference_id", "start_at", "status", "updated", "version",
+        "action", "attempts", "created", "deleted", "description", "error", "former_owners",
+        "is_new", "job_id", "lease_until", "owner", "project_id", "reference_id", "start_at",
+        "status", "updated", "version",
     )  # fmt: skip
+    is_new: bool
+    job_id: int
+    project_id: int
+    action: str
+    reference_id: str
+    description: str
+    start_at: datetime
+    created: datetime
+    updated: datetime
+    version: int
+    status: JobStatus
+    error: str | None
+    lease_until: datetime | None
 
-    def __init__(self, scheduled: Job.Scheduled | None) -> None:
-        self.status: str | None = None
-        self.errors: str | None = None
-        self.lease_until: datetime | None = None
-        self.job_id: int | None = None
-        if scheduled is not None:
-            self.job_id = scheduled.job_id
-            self.project_id = scheduled.project_id
-            self.action = scheduled.action
-            self.reference_id = scheduled.reference_id
-            self.description = scheduled.description
-            self.start_at = scheduled.start_at
-            self.created = self.updated = scheduled.timestamp
-            self.version = scheduled.originator_version
-            self.status = _SCHEDULED
+    def __init__(self) -> None:
+        # What the domain's apply methods touch; only some of it becomes the row.
+        self.owner: str | None = None
+        self.attempts = 0
+        self.former_owners: set[str] = set()
+        self.deleted: dict[str, int] = {}
 
-    def apply(self, event: Job.Event, status: str | None) -> None:
+    @classmethod
+    def scheduled(cls, event: Job.Scheduled) -> "_Pending":
+        state = cls()
+        state.is_new = True
+        state.job_id = event.job_id
+        state.project_id = event.project_id
+        state.action = event.action
+        state.reference_id = event.reference_id
+        state.description = event.description
+        state.start_at = event.start_at
+        state.created = state.updated = event.timestamp
+        state.version = event.originator_version
+        state.status = JobStatus.SCHEDULED
+        state.error = None
+        state.lease_until = None
+        return state
+
+    @classmethod
+    def from_row(cls, row: JobRow) -> "_Pending":
+        state = cls()
+        state.is_new = False
+        state.job_id = row.job_id
+        state.status = JobStatus(row.status)
+        state.error = row.errors
+        state.lease_until = None if row.lease_until is None else _moment(row.lease_until)
+        state.version = row.version
+        return state
+
+    def apply(self, event: Job.Event) -> None:
+        event.apply(self)
         self.version = event.originator_version
         self.updated = event.timestamp
-        if isinstance(event, Job.LeaseReleased):
-            self.lease_until = event.timestamp
-        else:
-            self.lease_until = getattr(event, "lease_until", None)
-        if status is not None:
-            self.status = status
-        if isinstance(event, Job.Failed):
-            self.errors = event.error
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,41 +123,69 @@ class JobsProjection:
     name = "jobs"
 
     def apply(self, events: Iterable[LoggedEvent], tx: ProjectionTransaction) -> None:
-        self.write(self.fold(events), tx)
+        self.write(self.fold(events, tx.rows), tx)
 
-    def fold(self, events: Iterable[LoggedEvent]) -> FoldedBatch:
+    def fold(self, events: Iterable[LoggedEvent], known: KnownRows) -> FoldedBatch:
         """Coalesces a batch: a job scheduled and changed in one batch becomes one
-        new row in its final state; other jobs one change each, to their last state."""
+        new row in its final state; other jobs one change each, to their last state.
+
+        Events are applied by the domain's rules to the job's state as the read model
+        holds it, so the row always says what the aggregate says."""
         pending: dict[UUID, _Pending] = {}
+        waiting: list[Job.Event] = []  # events of jobs scheduled in an earlier batch
         for logged in events:
             event = logged.event
             kind = type(event)
             if kind is Job.Scheduled:
                 assert isinstance(event, Job.Scheduled)
-                pending[event.originator_id] = _Pending(event)
-            elif kind in _STATUS_AFTER:
+                pending[event.originator_id] = _Pending.scheduled(event)
+            elif kind in _JOB_EVENTS:
                 assert isinstance(event, Job.Event)
                 state = pending.get(event.originator_id)
                 if state is None:
-                    state = pending[event.originator_id] = _Pending(None)
-                state.apply(event, _STATUS_AFTER[kind])
+                    waiting.append(event)
+                else:
+                    state.apply(event)
             elif not isinstance(event, _IGNORED):
                 raise UnknownEvent(
                     f"Projection {self.name!r} cannot apply {kind.__qualname__} "
                     f"at position {logged.position}."
                 )
+        if waiting:
+            self._fold_known(waiting, known, pending)
         return FoldedBatch(
-            rows=[_row(key, s) for key, s in pending.items() if s.job_id is not None],
-            changes=[_change(key, s) for key, s in pending.items() if s.job_id is None],
+            rows=[_row(key, s) for key, s in pending.items() if s.is_new],
+            changes=[_change(key, s) for key, s in pending.items() if not s.is_new],
         )
+
+    @staticmethod
+    def _fold_known(
+        waiting: list[Job.Event], known: KnownRows, pending: dict[UUID, _Pending]
+    ) -> None:
+        # Only these jobs' earlier events were in earlier batches, and those events
+        # cannot be in this one: applying them after the batch's new jobs keeps order.
+        rows = known({str(event.originator_id) for event in waiting})
+        for event in waiting:
+            state = pending.get(event.originator_id)
+            if state is None:
+                row = rows.get(str(event.originator_id))
+                if row is None:
+                    raise UnknownEvent(
+                        f"Projection 'jobs' has no row for job aggregate {event.originator_id}."
+                    )
+                state = pending[event.originator_id] = _Pending.from_row(row)
+            state.apply(event)
 
     def write(self, batch: FoldedBatch, tx: ProjectionTransaction) -> None:
         tx.insert_jobs(batch.rows)
         tx.update_jobs(batch.changes)
 
 
+def _moment(ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
 def _row(aggregate_id: UUID, state: _Pending) -> JobRow:
-    assert state.job_id is not None and state.status is not None
     return JobRow(
         state.job_id,
         str(aggregate_id),
@@ -134,8 +194,8 @@ def _row(aggregate_id: UUID, state: _Pending) -> JobRow:
         state.action,
         state.reference_id,
         state.description,
-        state.status,
-        state.errors,
+        state.status.value,
+        state.error,
         epoch_ms(state.created),
         epoch_ms(state.updated),
         epoch_ms(state.start_at),
@@ -149,8 +209,8 @@ def _change(aggregate_id: UUID, state: _Pending) -> JobChange:
         version=state.version,
         updated_at=epoch_ms(state.updated),
         lease_until=_lease_ms(state.lease_until),
-        status=state.status,
-        errors=state.errors,
+        status=state.status.value,
+        errors=state.error,
     )
 
 
@@ -158,13 +218,14 @@ def _lease_ms(lease_until: datetime | None) -> int | None:
     return None if lease_until is None else epoch_ms(lease_until)
 
 
-def changed(view: JobView, change: JobChange) -> JobView:
-    """A job's view after a change (None fields of the change keep their value)."""
-    return msgspec.structs.replace(
-        view,
-        status=change.status or view.status,
+def changed(row: JobRow, change: JobChange) -> JobRow:
+    """A job's row after a change."""
+    return row._replace(
+        version=change.version,
+        status=change.status,
         updated_at=change.updated_at,
-        errors=change.errors or view.errors,
+        errors=change.errors,
+        lease_until=change.lease_until,
     )
 
 
@@ -218,7 +279,7 @@ class Projector:
             page = self._log.page(after=position, limit=self._batch_size)
             if not page:
                 return 0, position
-            folded = self._projection.fold(page)
+            folded = self._projection.fold(page, self._store.rows)
             with self._store.transaction(self.name) as tx:
                 if tx.position != position:
                     self._left_at = None

@@ -15,10 +15,12 @@ from enum import StrEnum
 from functools import partial
 from typing import Protocol, TypeVar
 
-from application.commands import JobCommands
+from application.commands import JobCommands, Outcome
 from application.errors import ConcurrencyConflict, JobNotFound
+from application.leases import LeaseKeeper
 from application.ports import Clock, DueJob
-from domain.errors import DomainError, NotTheOwner
+from domain.errors import DomainError, IllegalTransition, JobNotCancellable, NotTheOwner
+from domain.lifecycle import JobStatus
 
 log = logging.getLogger("jobtrail.runner")
 T = TypeVar("T")
@@ -29,15 +31,27 @@ class TransientTargetError(Exception):
 
 
 class DeletionTarget(Protocol):
+    """Where a user's data lives. Every statement a target runs is confined to the
+    user in the project: whatever its keys, it touches no one else's data."""
+
     @property
     def name(self) -> str: ...
 
     def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
         """Deletes at most ``limit`` items of the user in the project.
 
-        Returns how many were deleted, per target name; nothing deleted means done.
+        Returns how many were deleted, per receipt name; nothing deleted means done.
         """
         ...
+
+    def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
+        """How many items of the user are still there, per receipt name (0 each when
+        the target holds nothing of them)."""
+        ...
+
+
+class LeaseLost(Exception):
+    """This attempt can no longer prove it owns the job: it must delete nothing more."""
 
 
 class _Receipt:
@@ -55,10 +69,9 @@ class _Receipt:
     def due(self) -> bool:
         return time.monotonic() - self._last >= self._interval
 
-    def take(self) -> dict[str, int]:
-        taken, self.pending = self.pending, {}
+    def clear(self) -> None:
+        self.pending = {}
         self._last = time.monotonic()
-        return taken
 
 
 class RunResult(StrEnum):
@@ -80,6 +93,8 @@ class RunnerSettings:
     record_interval: float = 0.0
     """Seconds between BatchDeleted events: 0 records every batch. Larger values
     make a job faster (fewer appends); a crash then under-counts at most that long."""
+    verify_rounds: int = 3
+    """Passes over every target before a job that still finds data of the user fails."""
 
 
 class JobRunner:
@@ -106,83 +121,156 @@ class JobRunner:
         return self._settings.worker_id
 
     def run(self, due: DueJob) -> RunResult:
-        if not self._claim(due):
+        claim = self._claim(due)
+        if claim is None:
             return RunResult.SKIPPED
-        receipt = _Receipt(self._settings.record_interval)
-        try:
-            return self._delete_everything(due, receipt)
-        except NotTheOwner:
-            log.warning("job %s was taken over from %s", due.job_id, self.worker_id)
-            return RunResult.LOST
-        except Exception as error:
-            log.warning("job %s failed: %s", due.job_id, error)
-            return self._fail(due, error, receipt)
+        attempt = _Attempt(due, claim.attempt, _Receipt(self._settings.record_interval))
+        log.info("job %s started by %s (attempt %s)", due.job_id, self.worker_id, claim.attempt)
+        keeper = LeaseKeeper(
+            self._commands,
+            due.job_id,
+            self.worker_id,
+            claim.attempt,
+            self._settings.lease,
+            self._clock,
+            self._lease_until(),
+        )
+        with keeper:
+            attempt.keeper = keeper
+            try:
+                result = self._delete_everything(attempt)
+            except (NotTheOwner, LeaseLost) as lost:
+                log.warning("job %s: %s stops: %s", due.job_id, self.worker_id, lost)
+                self._account_for_lost(attempt)
+                return RunResult.LOST
+            except Exception as error:
+                log.warning("job %s failed: %s: %s", due.job_id, type(error).__name__, error)
+                return self._fail(attempt, error)
+        log.info("job %s %s", due.job_id, result)
+        return result
 
-    def _claim(self, due: DueJob) -> bool:
+    def _claim(self, due: DueJob) -> Outcome | None:
         me = self.worker_id
         try:
-            self._commands.start(due.job_id, me, self._lease_until())
-            return True
+            return self._commands.start(due.job_id, me, self._lease_until())
         except (DomainError, JobNotFound, ConcurrencyConflict):
             pass
         try:
             # Not scheduled: perhaps running under a lease that has expired.
-            self._commands.take_over(due.job_id, me, self._lease_until())
-            return True
+            return self._commands.take_over(due.job_id, me, self._lease_until())
         except (DomainError, JobNotFound, ConcurrencyConflict):
-            return False
+            return None
 
-    def _delete_everything(self, due: DueJob, receipt: "_Receipt") -> RunResult:
-        me = self.worker_id
-        for target in self._targets:
-            while True:
-                if self._stopping.is_set():
-                    self._record(due, receipt)
-                    self._commands.release(due.job_id, me)
-                    return RunResult.RELEASED
-                deleted = self._with_retries(
-                    partial(
-                        target.delete_batch, due.project_id, due.user_id, self._settings.batch_size
-                    )
-                )
-                if not any(deleted.values()):
-                    break
-                receipt.add(deleted)
-                self._observe(deleted)
-                # Every batch looks for a cancel; the counts are recorded at least
-                # every record_interval, and always before the worker stops.
-                cancelled = (
-                    self._record(due, receipt)
-                    if receipt.due()
-                    else self._commands.was_cancelled(due.job_id)
-                )
-                if cancelled:
-                    self._record(due, receipt)
-                    return RunResult.CANCELLED
-        self._record(due, receipt)
-        try:
-            self._commands.complete(due.job_id, me)
-        except DomainError:
-            # Cancelled after the last batch was recorded: cancelled it stays.
-            return RunResult.CANCELLED
-        return RunResult.COMPLETED
-
-    def _record(self, due: DueJob, receipt: "_Receipt") -> bool:
-        """Appends what was deleted since the last record; True if the job is cancelled."""
-        if not receipt.pending:
-            return False
-        outcome = self._commands.record_batch(
-            due.job_id, self.worker_id, receipt.take(), self._lease_until()
+    def _delete_everything(self, attempt: "_Attempt") -> RunResult:
+        due = attempt.due
+        for _ in range(self._settings.verify_rounds):
+            for target in self._targets:
+                stopped = self._empty(target, attempt)
+                if stopped is not None:
+                    return stopped
+            # Nothing is trusted to be gone until each target says so.
+            remaining = self._remaining(due)
+            if not any(remaining.values()):
+                self._record(attempt)
+                try:
+                    self._commands.complete(due.job_id, self.worker_id, attempt.number, remaining)
+                except (IllegalTransition, JobNotCancellable):
+                    return RunResult.CANCELLED  # cancelled after the last batch
+                return RunResult.COMPLETED
+            attempt.remaining = remaining
+        left = ", ".join(f"{name}: {count}" for name, count in remaining.items() if count)
+        raise DataRemains(
+            f"the user's data remains after {self._settings.verify_rounds} passes ({left})"
         )
-        return outcome.job.status == "cancelled"
 
-    def _fail(self, due: DueJob, error: Exception, receipt: "_Receipt") -> RunResult:
+    def _empty(self, target: DeletionTarget, attempt: "_Attempt") -> RunResult | None:
+        """Deletes the user's data in one target, batch by batch; a result if the
+        job stopped on the way (released or cancelled), None once nothing is left."""
+        due = attempt.due
+        while True:
+            if self._stopping.is_set():
+                self._record(attempt)
+                self._commands.release(due.job_id, self.worker_id, attempt.number)
+                return RunResult.RELEASED
+            attempt.require_lease()
+            deleted = self._with_retries(
+                partial(target.delete_batch, due.project_id, due.user_id, self._settings.batch_size)
+            )
+            if not any(deleted.values()):
+                return None
+            attempt.receipt.add(deleted)
+            self._observe(deleted)
+            # Every batch looks for a cancel; the counts are recorded at least
+            # every record_interval, and always before the worker stops.
+            cancelled = (
+                self._record(attempt)
+                if attempt.receipt.due()
+                else self._commands.was_cancelled(due.job_id)
+            )
+            if cancelled:
+                self._record(attempt)
+                return RunResult.CANCELLED
+
+    def _remaining(self, due: DueJob) -> dict[str, int]:
+        remaining: dict[str, int] = {}
+        for target in self._targets:
+            remaining.update(
+                self._with_retries(partial(target.remaining, due.project_id, due.user_id))
+            )
+        return remaining
+
+    def _record(self, attempt: "_Attempt") -> bool:
+        """Appends what was deleted since the last record; True if the job is cancelled."""
+        pending = attempt.receipt.pending
+        if not pending:
+            return False
+        lease_until = self._lease_until()
+        outcome = self._commands.record_batch(
+            attempt.due.job_id, self.worker_id, attempt.number, dict(pending), lease_until
+        )
+        attempt.receipt.clear()
+        attempt.keeper_confirms(lease_until)
+        return JobStatus(outcome.job.status) is JobStatus.CANCELLED
+
+    def _account_for_lost(self, attempt: "_Attempt") -> None:
+        """The attempt lost the job, but what it deleted is gone: count it."""
+        pending = attempt.receipt.pending
+        if not pending:
+            return
         try:
-            self._record(due, receipt)  # what did get deleted before the error
+            self._commands.record_batch(
+                attempt.due.job_id,
+                self.worker_id,
+                attempt.number,
+                dict(pending),
+                self._lease_until(),
+            )
+        except NotTheOwner:
+            self._commands.account_late(attempt.due.job_id, self.worker_id, dict(pending))
+        except Exception:
+            log.exception("job %s: could not record its last deletions", attempt.due.job_id)
+            return
+        attempt.receipt.clear()
+
+    def _fail(self, attempt: "_Attempt", error: Exception) -> RunResult:
+        due = attempt.due
+        try:
+            self._record(attempt)  # what did get deleted before the error
+        except NotTheOwner:
+            self._account_for_lost(attempt)
+            return RunResult.LOST
         except Exception:
             log.exception("job %s: could not record its last deletions", due.job_id)
         try:
-            self._commands.fail(due.job_id, self.worker_id, f"{type(error).__name__}: {error}")
+            self._commands.fail(
+                due.job_id,
+                self.worker_id,
+                attempt.number,
+                f"{type(error).__name__}: {error}",
+                attempt.remaining,
+            )
+        except NotTheOwner:
+            return RunResult.LOST
         except DomainError:
             return RunResult.CANCELLED
         return RunResult.FAILED
@@ -199,3 +287,30 @@ class JobRunner:
 
     def _lease_until(self) -> datetime:
         return self._clock.now() + self._settings.lease
+
+
+class DataRemains(Exception):
+    """A target still holds the user's data after every pass: the job fails, naming it."""
+
+
+class _Attempt:
+    """One worker's attempt at one job: what it holds and what it has not yet recorded."""
+
+    def __init__(self, due: DueJob, number: int, receipt: _Receipt) -> None:
+        self.due = due
+        self.number = number
+        self.receipt = receipt
+        self.keeper: LeaseKeeper | None = None
+        self.remaining: dict[str, int] | None = None
+
+    def require_lease(self) -> None:
+        assert self.keeper is not None
+        if self.keeper.lost:
+            raise LeaseLost(f"job {self.due.job_id} was taken over")
+        self.keeper.renew_if_due()
+        if not self.keeper.holds():
+            raise LeaseLost(f"job {self.due.job_id}: the lease could not be renewed in time")
+
+    def keeper_confirms(self, until: datetime) -> None:
+        if self.keeper is not None:
+            self.keeper.confirm(until)

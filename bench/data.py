@@ -65,7 +65,7 @@ def fill_log(services: Services, events: int, per_save: int = 500) -> int:
                 at=at,
             )
             job.start(actor="worker:bench", at=at, lease_until=at + timedelta(minutes=1))
-            job.complete(actor="worker:bench", at=at)
+            job.complete(actor="worker:bench", attempt=1, at=at, remaining={})
             batch.append(job)
             job_id += 1
         services.log.save(*batch)

@@ -45,3 +45,13 @@ class NotTheOwner(DomainError):
         self.job_id = job_id
         self.actor = actor
         self.owner = owner
+
+
+class DeletionIncomplete(DomainError):
+    """A job cannot complete while a target still holds data of the user."""
+
+    def __init__(self, job_id: int, remaining: dict[str, int]) -> None:
+        left = ", ".join(f"{target}: {count}" for target, count in sorted(remaining.items()))
+        super().__init__(f"Job {job_id} cannot complete: the user's data remains ({left}).")
+        self.job_id = job_id
+        self.remaining = remaining

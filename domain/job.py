@@ -3,42 +3,32 @@
 scheduled -> running -> completed | failed, and scheduled | running -> cancelled.
 Every change is an event; the event's ``timestamp`` comes from the caller's clock.
 
-A running job is owned by one worker under a lease. The worker extends the lease
-with every batch it records; when the lease expires (the worker died), another
-worker may take the job over. Deleted counts are recorded batch by batch, so the
-receipt never claims a deletion that did not happen, and a batch that finished
-just after a cancel is still recorded.
+A running job is owned by one attempt of one worker under a lease, which the
+worker's heartbeat renews. When the lease expires (the worker died or stalled),
+another worker may take the job over, and from then on the old attempt is fenced
+off: it can steer the job no more. Deleted counts are recorded batch by batch, so
+the receipt never claims a deletion that did not happen; a batch that finished
+just after a cancel, or just after the job was taken over, is still counted.
 """
 
 from datetime import datetime
-from enum import StrEnum
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
 from domain.errors import (
+    DeletionIncomplete,
     IllegalTransition,
     InvalidJobRequest,
     JobNotCancellable,
     LeaseHeld,
     NotTheOwner,
 )
+from domain.lifecycle import JobState, JobStatus, add_deletions, is_due, lease_expired
 
 DELETE_USER_DATA = "delete_user_data"
 MAX_REFERENCE_ID_LENGTH = 256
 _JOB_NAMESPACE = uuid5(NAMESPACE_URL, "jobtrail:job")
-
-
-class JobStatus(StrEnum):
-    SCHEDULED = "scheduled"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_active(self) -> bool:
-        return self in (JobStatus.SCHEDULED, JobStatus.RUNNING)
 
 
 def job_aggregate_id(job_id: int) -> UUID:
@@ -71,7 +61,7 @@ class Job(Aggregate):
         actor: str
         lease_until: datetime | None = None
 
-        def apply(self, job: "Job") -> None:
+        def apply(self, job: JobState) -> None:
             job.status = JobStatus.RUNNING
             job.owner = self.actor
             job.lease_until = self.lease_until
@@ -84,10 +74,21 @@ class Job(Aggregate):
         previous_owner: str
         lease_until: datetime
 
-        def apply(self, job: "Job") -> None:
+        def apply(self, job: JobState) -> None:
+            if job.owner is not None:
+                job.former_owners.add(job.owner)
             job.owner = self.actor
             job.lease_until = self.lease_until
             job.attempts += 1
+
+    class LeaseRenewed(Aggregate.Event):
+        """The owner's heartbeat: it is alive and still working on the job."""
+
+        actor: str
+        lease_until: datetime
+
+        def apply(self, job: JobState) -> None:
+            job.lease_until = self.lease_until
 
     class BatchDeleted(Aggregate.Event):
         """What one batch deleted, per target; it also extends the owner's lease."""
@@ -96,24 +97,35 @@ class Job(Aggregate):
         deleted: dict[str, int]
         lease_until: datetime
 
-        def apply(self, job: "Job") -> None:
-            for target, count in self.deleted.items():
-                job.deleted[target] = job.deleted.get(target, 0) + count
+        def apply(self, job: JobState) -> None:
+            add_deletions(job.deleted, self.deleted)
             if job.status is JobStatus.RUNNING:
                 job.lease_until = self.lease_until
+
+    class LateBatchDeleted(Aggregate.Event):
+        """What an attempt that has since lost the job deleted before it learned so.
+
+        An account, not a command: it steers nothing (no lease, no status), but the
+        rows are gone, so the receipt must count them."""
+
+        actor: str
+        deleted: dict[str, int]
+
+        def apply(self, job: JobState) -> None:
+            add_deletions(job.deleted, self.deleted)
 
     class LeaseReleased(Aggregate.Event):
         """The owner stopped (for example on shutdown); any worker may resume the job."""
 
         actor: str
 
-        def apply(self, job: "Job") -> None:
+        def apply(self, job: JobState) -> None:
             job.lease_until = self.timestamp
 
     class Cancelled(Aggregate.Event):
         actor: str
 
-        def apply(self, job: "Job") -> None:
+        def apply(self, job: JobState) -> None:
             job.status = JobStatus.CANCELLED
             job.lease_until = None
 
@@ -121,8 +133,10 @@ class Job(Aggregate):
         actor: str
         deleted: dict[str, int] | None = None
         """The receipt: per target, how many rows or files this job deleted."""
+        remaining: dict[str, int] | None = None
+        """Per target, what was left of the user when the job completed: zero each."""
 
-        def apply(self, job: "Job") -> None:
+        def apply(self, job: JobState) -> None:
             job.status = JobStatus.COMPLETED
             job.lease_until = None
 
@@ -130,8 +144,9 @@ class Job(Aggregate):
         actor: str
         error: str
         deleted: dict[str, int] | None = None
+        remaining: dict[str, int] | None = None
 
-        def apply(self, job: "Job") -> None:
+        def apply(self, job: JobState) -> None:
             job.status = JobStatus.FAILED
             job.error = self.error
             job.lease_until = None
@@ -158,6 +173,7 @@ class Job(Aggregate):
         self.owner: str | None = None
         self.lease_until: datetime | None = None
         self.attempts = 0
+        self.former_owners: set[str] = set()
         self.deleted: dict[str, int] = {}
 
     @classmethod
@@ -171,10 +187,7 @@ class Job(Aggregate):
         actor: str,
         at: datetime,
     ) -> "Job":
-        if not user_id:
-            raise InvalidJobRequest("userId must not be empty.")
-        if len(user_id) > MAX_REFERENCE_ID_LENGTH:
-            raise InvalidJobRequest(f"userId must be at most {MAX_REFERENCE_ID_LENGTH} characters.")
+        validate_user_id(user_id)
         if job_id <= 0:
             raise InvalidJobRequest("A job id must be a positive integer.")
         return cls._create(
@@ -192,6 +205,8 @@ class Job(Aggregate):
 
     def start(self, *, actor: str, at: datetime, lease_until: datetime | None = None) -> None:
         self._require(JobStatus.SCHEDULED, "started")
+        if not self.is_due(at):
+            raise IllegalTransition(self.job_id, self.status, "started before its start time")
         self.trigger_event(self.Started, timestamp=at, actor=actor, lease_until=lease_until)
 
     def take_over(self, *, actor: str, at: datetime, lease_until: datetime) -> None:
@@ -206,52 +221,103 @@ class Job(Aggregate):
             lease_until=lease_until,
         )
 
+    def renew_lease(self, *, actor: str, attempt: int, at: datetime, lease_until: datetime) -> None:
+        self._require(JobStatus.RUNNING, "given a longer lease")
+        self._require_holder(actor, attempt)
+        self.trigger_event(self.LeaseRenewed, timestamp=at, actor=actor, lease_until=lease_until)
+
     def record_batch(
-        self, *, actor: str, deleted: dict[str, int], at: datetime, lease_until: datetime
+        self,
+        *,
+        actor: str,
+        attempt: int,
+        deleted: dict[str, int],
+        at: datetime,
+        lease_until: datetime,
     ) -> None:
         # A batch that finished after a cancel still happened: it is recorded.
-        if self.status is JobStatus.CANCELLED and self.attempts == 0:
+        ran = self.status is JobStatus.RUNNING
+        cancelled_while_running = self.status is JobStatus.CANCELLED and self.attempts > 0
+        if not (ran or cancelled_while_running):
             raise IllegalTransition(self.job_id, self.status, "given deletions")
-        if self.status not in (JobStatus.RUNNING, JobStatus.CANCELLED):
-            raise IllegalTransition(self.job_id, self.status, "given deletions")
-        self._require_owner(actor)
+        self._require_holder(actor, attempt)
         self.trigger_event(
             self.BatchDeleted, timestamp=at, actor=actor, deleted=deleted, lease_until=lease_until
         )
 
-    def release(self, *, actor: str, at: datetime) -> None:
+    def account_late(self, *, actor: str, deleted: dict[str, int], at: datetime) -> None:
+        """Counts what a worker deleted before it learned that it had lost the job, or
+        that the job had ended (its own record of them failed, say, and then it failed
+        the job): the data is gone, so the receipt must say so."""
+        lost = actor in self.former_owners
+        ended = self.status.is_terminal and actor == self.owner
+        if not (lost or ended):
+            raise NotTheOwner(self.job_id, actor, self.owner)
+        self.trigger_event(self.LateBatchDeleted, timestamp=at, actor=actor, deleted=deleted)
+
+    def release(self, *, actor: str, attempt: int, at: datetime) -> None:
         self._require(JobStatus.RUNNING, "released")
-        self._require_owner(actor)
+        self._require_holder(actor, attempt)
         self.trigger_event(self.LeaseReleased, timestamp=at, actor=actor)
 
     def cancel(self, *, actor: str, at: datetime) -> None:
-        if not self.status.is_active:
+        if not self.status.is_cancellable:
             raise JobNotCancellable(self.job_id, self.status)
         self.trigger_event(self.Cancelled, timestamp=at, actor=actor)
 
-    def complete(self, *, actor: str, at: datetime) -> None:
+    def complete(
+        self, *, actor: str, attempt: int, at: datetime, remaining: dict[str, int]
+    ) -> None:
+        """Completes the job once every target says nothing of the user remains; the
+        receipt names every target checked, with 0 where there was nothing."""
         self._require(JobStatus.RUNNING, "completed")
-        self._require_owner(actor)
-        self.trigger_event(self.Completed, timestamp=at, actor=actor, deleted=dict(self.deleted))
-
-    def fail(self, *, actor: str, error: str, at: datetime) -> None:
-        self._require(JobStatus.RUNNING, "failed")
-        self._require_owner(actor)
+        self._require_holder(actor, attempt)
+        left = {target: count for target, count in remaining.items() if count}
+        if left:
+            raise DeletionIncomplete(self.job_id, left)
+        receipt = dict.fromkeys(remaining, 0)
+        add_deletions(receipt, self.deleted)
         self.trigger_event(
-            self.Failed, timestamp=at, actor=actor, error=error, deleted=dict(self.deleted)
+            self.Completed, timestamp=at, actor=actor, deleted=receipt, remaining=dict(remaining)
         )
 
+    def fail(
+        self,
+        *,
+        actor: str,
+        attempt: int,
+        error: str,
+        at: datetime,
+        remaining: dict[str, int] | None = None,
+    ) -> None:
+        self._require(JobStatus.RUNNING, "failed")
+        self._require_holder(actor, attempt)
+        self.trigger_event(
+            self.Failed,
+            timestamp=at,
+            actor=actor,
+            error=error,
+            deleted=dict(self.deleted),
+            remaining=remaining,
+        )
+
+    def holds(self, actor: str, attempt: int) -> bool:
+        """Whether ``actor``'s attempt ``attempt`` is the one that owns the job now."""
+        return self.owner == actor and self.attempts == attempt
+
     def is_due(self, now: datetime) -> bool:
-        return self.status is JobStatus.SCHEDULED and self.start_at <= now
+        return is_due(
+            self.status, {"start_at": self.start_at, "lease_until": self.lease_until}, now
+        )
 
     def lease_expired(self, now: datetime) -> bool:
-        return self.lease_until is not None and self.lease_until <= now
+        return lease_expired(self.lease_until, now)
 
     def _require(self, status: JobStatus, command: str) -> None:
         if self.status is not status:
             raise IllegalTransition(self.job_id, self.status, command)
 
-    def _require_owner(self, actor: str) -> None:
-        # A job started without a lease (by hand, in tests) has no owner to defend.
-        if self.owner is not None and self.owner != actor:
+    def _require_holder(self, actor: str, attempt: int) -> None:
+        # The fence: a worker whose attempt was taken over cannot steer the job again.
+        if not self.holds(actor, attempt):
             raise NotTheOwner(self.job_id, actor, self.owner)

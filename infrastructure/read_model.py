@@ -1,6 +1,6 @@
 """The jobs read model in SQL: what GET endpoints read and the projection writes."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,7 +15,6 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
-    func,
     or_,
     select,
     update,
@@ -23,6 +22,7 @@ from sqlalchemy import (
 
 from application.ports import DueJob, JobChange, JobRow, ProjectionRecord
 from application.views import JobView
+from domain.lifecycle import DUE_WHEN, JobStatus
 from infrastructure.database import Database, DatabaseUnavailable
 from infrastructure.tables import jobs, projection_positions
 
@@ -47,19 +47,15 @@ def _update_job(table: Table, by: str = "aggregate_id") -> Update:
         .where(table.c[by] == bindparam(f"b_{by}"))
         .values(
             version=bindparam("b_version"),
-            status=func.coalesce(bindparam("b_status", type_=String), table.c.status),
+            status=bindparam("b_status", type_=String),
             updated_at=bindparam("b_updated_at"),
-            errors=func.coalesce(bindparam("b_errors", type_=Text), table.c.errors),
+            errors=bindparam("b_errors", type_=Text),
             lease_until=bindparam("b_lease_until", type_=BigInteger),
         )
     )
 
 
 STREAM_BATCH_SIZE = 1000
-
-
-# No event follows these (a cancelled job may still record its last batch).
-_FINAL = frozenset({"completed", "failed"})
 
 
 # Built once: constructing a statement costs more than running it.
@@ -118,18 +114,19 @@ class SqlJobsReadModel:
                 return
             below = batch[-1].job_id
 
-    def every_job(self) -> Iterator[JobView]:
-        """Every job of every project, by job id, in bounded batches."""
+    def every_job(self) -> Iterator[JobRow]:
+        """Every job of every project with every column, by job id, in bounded batches."""
         above = 0
+        columns = [jobs.c[name] for name in JobRow._fields]
         while True:
             query = (
-                select(*_VIEW_COLUMNS)
+                select(*columns)
                 .where(jobs.c.job_id > above)
                 .order_by(jobs.c.job_id)
                 .limit(STREAM_BATCH_SIZE)
             )
             with self._db.reader() as conn:
-                batch = [_view(row) for row in conn.execute(query)]
+                batch = [JobRow(*row) for row in conn.execute(query)]
             yield from batch
             if len(batch) < STREAM_BATCH_SIZE:
                 return
@@ -140,8 +137,10 @@ class SqlJobsReadModel:
             select(jobs.c.job_id, jobs.c.project_id, jobs.c.reference_id)
             .where(
                 or_(
-                    and_(jobs.c.status == "scheduled", jobs.c.start_at <= now_ms),
-                    and_(jobs.c.status == "running", jobs.c.lease_until <= now_ms),
+                    *(
+                        and_(jobs.c.status == status.value, jobs.c[moment] <= now_ms)
+                        for status, moment in DUE_WHEN
+                    )
                 )
             )
             .order_by(jobs.c.start_at, jobs.c.job_id)
@@ -169,6 +168,9 @@ class _SqlProjectionTransaction:
     @property
     def position(self) -> int:
         return self._position
+
+    def rows(self, aggregate_ids: Collection[str]) -> Mapping[str, JobRow]:
+        return _rows(self._conn, self._table, aggregate_ids, self._job_ids)
 
     def insert_jobs(self, rows: Sequence[JobRow]) -> None:
         if not rows:
@@ -208,7 +210,7 @@ class _SqlProjectionTransaction:
                 [{**_change_values(c), "b_job_id": known[c.aggregate_id]} for c in by_job_id],
             )
             for change in by_job_id:
-                if change.status in _FINAL:
+                if JobStatus(change.status).is_terminal:
                     del known[change.aggregate_id]
         if by_aggregate:
             self._conn.execute(
@@ -218,7 +220,7 @@ class _SqlProjectionTransaction:
     def _remember(self, rows: Sequence[JobRow]) -> None:
         if self._job_ids is not None:
             for row in rows:
-                if row.status not in _FINAL:
+                if not JobStatus(row.status).is_terminal:
                     self._job_ids[row.aggregate_id] = row.job_id
 
     def advance(self, position: int) -> None:
@@ -259,6 +261,10 @@ class SqlProjectionStore:
         with self._db.reader() as conn:
             return int(conn.execute(query).scalar_one())
 
+    def rows(self, aggregate_ids: Collection[str]) -> Mapping[str, JobRow]:
+        with self._db.reader() as conn:
+            return _rows(conn, self._table, aggregate_ids, self._job_ids)
+
     def mark(self, name: str, state: str, error: str | None) -> None:
         with self._db.writer() as conn:
             conn.execute(
@@ -272,6 +278,31 @@ class SqlProjectionStore:
         query = select(columns.name, columns.position, columns.state, columns.error)
         with self._db.reader() as conn:
             return [ProjectionRecord(*row) for row in conn.execute(query.order_by(columns.name))]
+
+
+def _rows(
+    conn: Connection,
+    table: Table,
+    aggregate_ids: Collection[str],
+    job_ids: dict[str, int] | None,
+) -> dict[str, JobRow]:
+    """Rows by aggregate id; by job id (the primary key) where a rebuild remembers it,
+    since its aggregate-id index is only built at the end."""
+    known = job_ids or {}
+    by_job_id = [known[a] for a in aggregate_ids if a in known]
+    by_aggregate = [a for a in aggregate_ids if a not in known]
+    columns = [table.c[name] for name in JobRow._fields]
+    found: dict[str, JobRow] = {}
+    for column, keys in ((table.c.job_id, by_job_id), (table.c.aggregate_id, by_aggregate)):
+        for start in range(0, len(keys), _LOOKUP_CHUNK):
+            chunk = keys[start : start + _LOOKUP_CHUNK]
+            for row in conn.execute(select(*columns).where(column.in_(chunk))):
+                job_row = JobRow(*row)
+                found[job_row.aggregate_id] = job_row
+    return found
+
+
+_LOOKUP_CHUNK = 500
 
 
 def _insert_sql(table: Table) -> str:

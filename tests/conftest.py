@@ -4,6 +4,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -12,8 +13,11 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.composition import Services, build_services
+from application.commands import JobCommands
 from application.tenancy import IssuedKey, Project
+from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
+from tests.clocks import SteppingClock
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "JOBTRAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
@@ -114,3 +118,15 @@ def app_services(client: TestClient) -> Services:
 @pytest.fixture
 def tenant(app_services: Services) -> Tenant:
     return new_tenant(app_services)
+
+
+def tomorrows_commands(services: Services) -> JobCommands:
+    """Commands whose clock is a day ahead: jobs scheduled today (they start at the
+    next UTC midnight) are due for them, as they would be for a worker tomorrow."""
+    return JobCommands(
+        services.log,
+        SqlJobIdAllocator(services.database),
+        SteppingClock(datetime.now(UTC) + timedelta(days=1)),
+        services.settings.deletion_delay,
+        after_write=lambda position: services.projector.wait_for(position, 10.0),
+    )

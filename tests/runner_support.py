@@ -49,7 +49,9 @@ class RunnerKit:
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def targets(self, batch_size: int = 1000) -> list[DeletionTarget]:
-        return build_targets(default_config(self.recordings, batch_size), self.services.database)
+        self.recordings.mkdir(parents=True, exist_ok=True)
+        built = build_targets(default_config(self.recordings, batch_size), self.services.database)
+        return [*built]
 
     def runner(
         self,
@@ -109,3 +111,20 @@ def runner_kit(
     clock = SteppingClock(T0)
     commands = JobCommands(services.log, SqlJobIdAllocator(services.database), clock, delay)
     return RunnerKit(services, clock, tmp_path / "recordings", commands)
+
+
+class WrappedTarget:
+    """A real target with a behaviour added around its batches (a stall, a cancel)."""
+
+    def __init__(self, inner: DeletionTarget) -> None:
+        self._inner = inner
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
+        return self._inner.delete_batch(project_id, user_id, limit)
+
+    def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
+        return self._inner.remaining(project_id, user_id)

@@ -6,7 +6,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.composition import Services
-from tests.conftest import Tenant
+from tests.conftest import Tenant, tomorrows_commands
 
 FAR_FUTURE = datetime(2999, 1, 1, tzinfo=UTC)
 
@@ -20,9 +20,10 @@ def schedule(client: TestClient, tenant: Tenant, user: str) -> int:
 @pytest.fixture
 def finished_job(client: TestClient, tenant: Tenant, app_services: Services) -> int:
     job_id = schedule(client, tenant, "audited@example.com")
-    app_services.commands.start(job_id, "worker:w1")
-    app_services.commands.record_batch(job_id, "worker:w1", {"sessions": 7}, FAR_FUTURE)
-    app_services.commands.complete(job_id, "worker:w1")
+    worker = tomorrows_commands(app_services)
+    worker.start(job_id, "worker:w1")
+    worker.record_batch(job_id, "worker:w1", 1, {"sessions": 7}, FAR_FUTURE)
+    worker.complete(job_id, "worker:w1", 1)
     return job_id
 
 

@@ -7,7 +7,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.composition import Services
-from tests.conftest import Tenant, new_tenant
+from tests.conftest import Tenant, new_tenant, tomorrows_commands
 
 LATER = datetime(2999, 1, 1, tzinfo=UTC)
 
@@ -30,11 +30,10 @@ def with_jobs(client: TestClient, tenant: Tenant, app_services: Services) -> lis
             ]
         )
     client.delete(tenant.url(f"/jobs/{ids[3]}"), headers=tenant.headers)
-    app_services.commands.start(ids[0], "worker:w")
-    app_services.commands.record_batch(
-        ids[0], "worker:w", {"sessions": 12, "recordings": 12}, LATER
-    )
-    app_services.commands.complete(ids[0], "worker:w")
+    worker = tomorrows_commands(app_services)
+    worker.start(ids[0], "worker:w")
+    worker.record_batch(ids[0], "worker:w", 1, {"sessions": 12, "recordings": 12}, LATER)
+    worker.complete(ids[0], "worker:w", 1)
     return ids
 
 

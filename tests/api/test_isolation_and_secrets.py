@@ -9,7 +9,7 @@ from sqlalchemy import MetaData, select
 from starlette.testclient import TestClient
 
 from api.composition import Services
-from application.views import JobView
+from application.ports import JobRow
 from infrastructure.session_store import seed_sessions
 from tests.conftest import Tenant, new_tenant
 
@@ -38,7 +38,7 @@ def victim(client: TestClient, app_services: Services, tmp_path: Path) -> tuple[
     return tenant, response.json()["data"]["jobId"]
 
 
-def snapshot(app_services: Services, tenant: Tenant) -> tuple[int, list[JobView]]:
+def snapshot(app_services: Services, tenant: Tenant) -> tuple[int, list[JobRow]]:
     app_services.projector.catch_up()
     jobs = [j for j in app_services.read_model.every_job() if j.project_id == tenant.project.id]
     return app_services.log.head(), jobs

@@ -9,7 +9,7 @@ from api.app import create_app
 from api.composition import Services
 from domain.job import job_aggregate_id
 from infrastructure.settings import Settings
-from tests.conftest import Tenant, new_tenant
+from tests.conftest import Tenant, new_tenant, tomorrows_commands
 
 JOB_FIELDS = {
     "jobId",
@@ -92,11 +92,12 @@ def test_cancelling_a_finished_job_returns_501(
     client: TestClient, tenant: Tenant, app_services: Services, ending: str
 ) -> None:
     job_id = int(schedule(client, tenant, f"eve-{ending}")["jobId"])  # type: ignore[call-overload]
-    app_services.commands.start(job_id, "worker:test")
+    worker = tomorrows_commands(app_services)
+    worker.start(job_id, "worker:test")
     if ending == "complete":
-        app_services.commands.complete(job_id, "worker:test")
+        worker.complete(job_id, "worker:test", 1)
     else:
-        app_services.commands.fail(job_id, "worker:test", "boom")
+        worker.fail(job_id, "worker:test", 1, "boom")
     response = client.delete(tenant.url(f"/jobs/{job_id}"), headers=tenant.headers)
     assert response.status_code == 501
     assert "cannot be cancelled" in response.json()["errors"][0]
@@ -109,7 +110,7 @@ def test_cancelling_a_running_job_returns_200(
     client: TestClient, tenant: Tenant, app_services: Services
 ) -> None:
     job_id = int(schedule(client, tenant, "fay")["jobId"])  # type: ignore[call-overload]
-    app_services.commands.start(job_id, "worker:test")
+    tomorrows_commands(app_services).start(job_id, "worker:test")
     response = client.delete(tenant.url(f"/jobs/{job_id}"), headers=tenant.headers)
     assert response.status_code == 200
     assert response.json()["data"]["status"] == "cancelled"

@@ -112,7 +112,7 @@ def test_the_full_lifecycle_is_recorded_in_the_log_in_order(services: Services) 
     use_cases = commands(services, SteppingClock(NOON), timedelta(0))
     job_id = use_cases.schedule_user_deletion(1, "ivy", "key:k").job.job_id
     use_cases.start(job_id, "worker:w")
-    use_cases.fail(job_id, "worker:w", "target unreachable")
+    use_cases.fail(job_id, "worker:w", 1, "target unreachable")
     events = list(services.log.events.get(job_aggregate_id(job_id)))
     assert kinds(events) == [Job.Scheduled, Job.Started, Job.Failed]
     view = services.queries.get(1, job_id)
@@ -134,7 +134,7 @@ def test_a_command_retries_against_fresh_state_when_another_writer_won(
         loaded = original_get(log, wanted)
         calls["n"] += 1
         if calls["n"] == 1:
-            stale.start(actor="worker:other", at=NOON)
+            stale.start(actor="worker:other", at=NOON + timedelta(seconds=1))
             services.log.save(stale)
         return loaded
 

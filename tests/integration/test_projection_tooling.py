@@ -11,8 +11,8 @@ from starlette.testclient import TestClient
 from api.app import create_app
 from api.composition import Services, build_services
 from application.audit import compare
+from application.ports import JobRow
 from application.projection_check import fold_projection
-from application.views import JobView
 from infrastructure.rebuild import Rebuild, RebuildInProgress, UnknownProjection, rebuild_role
 from infrastructure.settings import Settings
 from infrastructure.tables import jobs
@@ -95,7 +95,7 @@ def test_on_postgresql_new_events_wake_the_leader_at_once(database_url: str) -> 
         writing.close()
 
 
-def rows(services: Services) -> list[JobView]:
+def rows(services: Services) -> list[JobRow]:
     return list(services.read_model.every_job())
 
 

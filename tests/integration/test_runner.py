@@ -8,10 +8,10 @@ import pytest
 
 from api.composition import Services
 from application.ports import DueJob
-from application.runner import RunResult, TransientTargetError
+from application.runner import DeletionTarget, RunResult, TransientTargetError
 from domain.job import Job, job_aggregate_id
 from infrastructure.session_store import seed_sessions
-from tests.runner_support import RunnerKit, runner_kit
+from tests.runner_support import RunnerKit, WrappedTarget, runner_kit
 
 
 @pytest.fixture
@@ -101,24 +101,20 @@ def test_a_job_not_yet_due_is_left_alone(services: Services, tmp_path: Path) -> 
     assert services.queries.get(1, job_id).status == "completed"
 
 
-class CancelDuringSecondBatch:
+class CancelDuringSecondBatch(WrappedTarget):
     """Wraps a real target; the job is cancelled while its second batch runs."""
 
-    def __init__(self, inner: object, kit: RunnerKit, job_id: int) -> None:
-        self._inner = inner
+    def __init__(self, inner: DeletionTarget, kit: RunnerKit, job_id: int) -> None:
+        super().__init__(inner)
         self._kit = kit
         self._job_id = job_id
         self.batches = 0
-
-    @property
-    def name(self) -> str:
-        return self._inner.name  # type: ignore[attr-defined, no-any-return]
 
     def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
         self.batches += 1
         if self.batches == 2:
             self._kit.commands.cancel(project_id, self._job_id, "key:impatient")
-        return self._inner.delete_batch(project_id, user_id, limit)  # type: ignore[attr-defined, no-any-return]
+        return self._inner.delete_batch(project_id, user_id, limit)
 
 
 def test_a_cancel_while_running_stops_within_one_batch_and_stays_cancelled(kit: RunnerKit) -> None:
@@ -146,22 +142,18 @@ def test_a_cancel_while_running_stops_within_one_batch_and_stays_cancelled(kit: 
     assert kit.services.queries.get(1, job_id).status == "cancelled"
 
 
-class Flaky:
-    def __init__(self, inner: object, failures: int, error: Exception) -> None:
-        self._inner = inner
+class Flaky(WrappedTarget):
+    def __init__(self, inner: DeletionTarget, failures: int, error: Exception) -> None:
+        super().__init__(inner)
         self._failures = failures
         self._error = error
         self.calls = 0
-
-    @property
-    def name(self) -> str:
-        return self._inner.name  # type: ignore[attr-defined, no-any-return]
 
     def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
         self.calls += 1
         if self.calls <= self._failures:
             raise self._error
-        return self._inner.delete_batch(project_id, user_id, limit)  # type: ignore[attr-defined, no-any-return]
+        return self._inner.delete_batch(project_id, user_id, limit)
 
 
 def test_transient_target_errors_are_retried(kit: RunnerKit) -> None:
@@ -192,7 +184,7 @@ class BreaksAfterFirstBatch(Flaky):
         self.calls += 1
         if self.calls > 1:
             raise PermissionError("permission denied for table sessions")
-        return self._inner.delete_batch(project_id, user_id, limit)  # type: ignore[attr-defined, no-any-return]
+        return self._inner.delete_batch(project_id, user_id, limit)
 
 
 def test_a_permanent_error_fails_the_job_and_reports_only_what_was_deleted(kit: RunnerKit) -> None:
@@ -238,7 +230,7 @@ def test_a_job_whose_worker_died_is_taken_over_after_its_lease(kit: RunnerKit) -
     kit.commands.start(job_id, "worker:a", kit.clock.now() + lease)
     [target] = kit.targets(batch_size=5)
     deleted = target.delete_batch(1, "orphan", 5)
-    kit.commands.record_batch(job_id, "worker:a", deleted, kit.clock.now() + lease)
+    kit.commands.record_batch(job_id, "worker:a", 1, deleted, kit.clock.now() + lease)
 
     survivor = kit.worker(kit.runner(worker_id="worker:b", batch_size=5, lease=lease))
     assert survivor.run_due_jobs() == {}  # the lease still holds
@@ -273,7 +265,7 @@ def test_the_dead_workers_late_batch_is_refused_after_a_takeover(kit: RunnerKit)
     from domain.errors import NotTheOwner
 
     with pytest.raises(NotTheOwner):
-        kit.commands.record_batch(job_id, "worker:a", {"sessions": 1}, kit.clock.now() + lease)
+        kit.commands.record_batch(job_id, "worker:a", 1, {"sessions": 1}, kit.clock.now() + lease)
 
 
 def test_a_stopping_worker_finishes_its_batch_and_releases_the_job(kit: RunnerKit) -> None:
@@ -284,7 +276,7 @@ def test_a_stopping_worker_finishes_its_batch_and_releases_the_job(kit: RunnerKi
     class StopAfterFirst(Flaky):
         def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
             kit.stopping.set()
-            return self._inner.delete_batch(project_id, user_id, limit)  # type: ignore[attr-defined, no-any-return]
+            return self._inner.delete_batch(project_id, user_id, limit)
 
     runner = kit.runner(batch_size=5, targets=[StopAfterFirst(real, 0, RuntimeError())])
     assert runner.run(due(kit, job_id)) is RunResult.RELEASED

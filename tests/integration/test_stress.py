@@ -37,7 +37,7 @@ def hammer(services: Services, actor: str, rounds: int, seed: int) -> int:
             elif choice < 0.8:
                 commands.start(rng.choice(known), actor, FAR)
             else:
-                commands.complete(rng.choice(known), actor)
+                commands.complete(rng.choice(known), actor, 1)
             done += 1
         except (DomainError, ApplicationError):
             pass

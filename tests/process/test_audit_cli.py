@@ -24,7 +24,7 @@ def services(database_url: str) -> Iterator[Services]:
     project_b = built.tenancy.create_project("b")
     first = built.commands.schedule_user_deletion(project_a.id, "ann", "key:k1").job.job_id
     built.commands.start(first, "worker:w")
-    built.commands.complete(first, "worker:w")
+    built.commands.complete(first, "worker:w", 1)
     second = built.commands.schedule_user_deletion(project_b.id, "bob", "key:k2").job.job_id
     built.commands.cancel(project_b.id, second, "key:k2")
     yield built

@@ -11,9 +11,9 @@ def events_of(job: object) -> list[object]:
 def test_a_legal_history_passes() -> None:
     job = scheduled_job()
     job.start(actor="w", at=at(1), lease_until=at(5))
-    job.record_batch(actor="w", deleted={"s": 1}, at=at(2), lease_until=at(6))
+    job.record_batch(actor="w", attempt=1, deleted={"s": 1}, at=at(2), lease_until=at(6))
     job.cancel(actor="k", at=at(3))
-    job.record_batch(actor="w", deleted={"s": 1}, at=at(4), lease_until=at(7))
+    job.record_batch(actor="w", attempt=1, deleted={"s": 1}, at=at(4), lease_until=at(7))
     assert illegal_step(events_of(job)) is None
 
 
@@ -30,7 +30,7 @@ def test_a_completion_without_a_start_fails() -> None:
     scheduled = events_of(job)
     other = scheduled_job()
     other.start(actor="w", at=T0)
-    other.complete(actor="w", at=at(1))
+    other.complete(actor="w", attempt=1, at=at(1), remaining={})
     completed = events_of(other)[-1:]
     assert illegal_step(scheduled + completed) == "Completed after scheduled"
 
@@ -41,5 +41,5 @@ def test_a_batch_after_a_cancel_before_any_start_fails() -> None:
     history = events_of(job)
     runner = scheduled_job()
     runner.start(actor="w", at=T0)
-    runner.record_batch(actor="w", deleted={"s": 1}, at=at(1), lease_until=at(2))
+    runner.record_batch(actor="w", attempt=1, deleted={"s": 1}, at=at(1), lease_until=at(2))
     assert illegal_step(history + events_of(runner)[-1:]) is not None

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from domain.errors import IllegalTransition, InvalidJobRequest, JobNotCancellable
-from domain.job import DELETE_USER_DATA, Job, JobStatus, job_aggregate_id
+from domain.job import DELETE_USER_DATA, Job, job_aggregate_id
+from domain.lifecycle import JobStatus
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -15,9 +16,9 @@ def at(minutes: int) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-def scheduled_job(user_id: str = "alice@example.com") -> Job:
+def scheduled_job(user_id: str = "alice@example.com", start_at: datetime = T0) -> Job:
     return Job.schedule_user_deletion(
-        job_id=7, project_id=3, user_id=user_id, start_at=at(60), actor="key:k1", at=T0
+        job_id=7, project_id=3, user_id=user_id, start_at=start_at, actor="key:k1", at=T0
     )
 
 
@@ -30,14 +31,14 @@ def job_in(status: JobStatus) -> Job:
         return job
     job.start(actor="worker:w1", at=at(1))
     if status is JobStatus.COMPLETED:
-        job.complete(actor="worker:w1", at=at(2))
+        job.complete(actor="worker:w1", attempt=1, at=at(2), remaining={})
     elif status is JobStatus.FAILED:
-        job.fail(actor="worker:w1", error="disk full", at=at(2))
+        job.fail(actor="worker:w1", attempt=1, error="disk full", at=at(2))
     return job
 
 
 def test_scheduling_a_user_deletion_records_who_asked_what_and_when() -> None:
-    job = scheduled_job()
+    job = scheduled_job(start_at=at(60))
     [event] = job.pending_events
     assert isinstance(event, Job.Scheduled)
     assert event.timestamp == T0
@@ -77,14 +78,14 @@ def test_starting_a_scheduled_job_makes_it_running() -> None:
 
 def test_completing_a_running_job_makes_it_completed() -> None:
     job = job_in(JobStatus.RUNNING)
-    job.complete(actor="worker:w1", at=at(5))
+    job.complete(actor="worker:w1", attempt=1, at=at(5), remaining={})
     assert job.status is JobStatus.COMPLETED
     assert isinstance(job.pending_events[-1], Job.Completed)
 
 
 def test_failing_a_running_job_records_the_error() -> None:
     job = job_in(JobStatus.RUNNING)
-    job.fail(actor="worker:w1", error="permission denied", at=at(5))
+    job.fail(actor="worker:w1", attempt=1, error="permission denied", at=at(5))
     assert job.status is JobStatus.FAILED
     assert job.error == "permission denied"
 
@@ -111,8 +112,10 @@ def test_cancelling_a_finished_job_raises_job_not_cancellable(status: JobStatus)
 
 Command = Callable[[Job], None]
 START: Command = lambda job: job.start(actor="w", at=at(9))  # noqa: E731
-COMPLETE: Command = lambda job: job.complete(actor="w", at=at(9))  # noqa: E731
-FAIL: Command = lambda job: job.fail(actor="w", error="e", at=at(9))  # noqa: E731
+COMPLETE: Command = lambda job: job.complete(  # noqa: E731
+    actor="w", attempt=1, at=at(9), remaining={}
+)
+FAIL: Command = lambda job: job.fail(actor="w", attempt=1, error="e", at=at(9))  # noqa: E731
 
 ILLEGAL = [
     (START, JobStatus.RUNNING),
@@ -143,7 +146,7 @@ def test_an_illegal_lifecycle_command_raises_and_changes_nothing(
 
 
 def test_a_job_is_due_once_its_start_time_has_passed() -> None:
-    job = scheduled_job()
+    job = scheduled_job(start_at=at(60))
     assert not job.is_due(at(59))
     assert job.is_due(at(60))
     job.cancel(actor="k", at=at(1))

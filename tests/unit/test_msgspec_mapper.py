@@ -6,7 +6,8 @@ import msgspec
 import pytest
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.lifecycle import JobStatus
 from infrastructure.mapper import MsgspecMapper
 from tests.unit.test_job_transitions import at, job_in
 

@@ -1,0 +1,21 @@
+"""``jobtrail targets``: the deletion targets, checked on demand."""
+
+import click
+
+from api.cli_support import checked_targets, open_services
+
+
+@click.group()
+def targets() -> None:
+    """The deletion targets a worker deletes from (JOBTRAIL_CONFIG)."""
+
+
+@targets.command("check")
+def targets_check() -> None:
+    """Check every target (directories, databases, tables, columns) without deleting."""
+    with open_services() as services:
+        checked = checked_targets(services)
+    for target in checked.targets:
+        for line in target.describe():
+            click.echo(f"ok  {line}")
+    click.echo(f"{len(checked.targets)} targets checked, batch size {checked.batch_size}.")

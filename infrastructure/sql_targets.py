@@ -1,0 +1,138 @@
+"""Rows of one user in one SQL table, and the files named by those rows' keys.
+
+Every statement filters on the project and the user, the DELETE itself included:
+the key chooses a batch, never whose rows go, so a key that is not unique (a
+session id reused across projects) cannot take another user's rows with it.
+"""
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, MetaData, Table, bindparam, delete, func, select
+from sqlalchemy.exc import DBAPIError, DisconnectionError, NoSuchTableError, OperationalError
+
+from application.runner import TransientTargetError
+from infrastructure.database import Database
+from infrastructure.file_targets import FilePattern, remove
+from infrastructure.target_config import ConfigError, SqlTargetConfig
+
+
+class SqlTarget:
+    def __init__(
+        self,
+        config: SqlTargetConfig,
+        database: Database,
+        session_files: Sequence[FilePattern] = (),
+    ) -> None:
+        self._name = config.name
+        self._database = database
+        self._config = config
+        self._session_files = session_files
+        self._table: Table | None = None
+        self._statements: dict[str, Any] = {}
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def check(self) -> None:
+        """Raises ConfigError naming the target unless its table, columns and
+        directories are there."""
+        try:
+            table = self._resolved_table()
+        except NoSuchTableError:
+            raise ConfigError(
+                f"Target {self._name}: table {self._config.table!r} does not exist."
+            ) from None
+        except DBAPIError as error:
+            reason = str(error.orig).strip().splitlines()[0]
+            raise ConfigError(f"Target {self._name}: cannot reach its database: {reason}") from None
+        columns = [self._config.user_id_column, self._config.project_id_column]
+        columns += [self._config.id_column] if self._config.id_column else []
+        for column in columns:
+            if column not in table.c:
+                raise ConfigError(
+                    f"Target {self._name}: table {self._config.table!r} has no column {column!r}."
+                )
+        self._key(table)
+        for files in self._session_files:
+            files.check()
+
+    def describe(self) -> list[str]:
+        where = "jobtrail's database" if self._config.url is None else "its own database"
+        lines = [f"{self._name}: rows of table {self._config.table} in {where}"]
+        return lines + [
+            f"{files.describe()} (named by {self._name})" for files in self._session_files
+        ]
+
+    def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
+        owner = {"project_id": project_id, "user_id": user_id}
+        counts = {self._name: 0, **{files.name: 0 for files in self._session_files}}
+        # Durable, like the log: a BatchDeleted event must never outlive its deletion.
+        with _transient_errors(), self._database.writer() as conn:
+            result = conn.execute(self._statement("delete"), {**owner, "limit": limit})
+            if not self._session_files:
+                counts[self._name] = result.rowcount
+                return counts
+            deleted = list(result.scalars())
+            # The files go before the rows are committed: if removing one fails, the
+            # rows stay, and the next attempt can still find the files they name.
+            for files in self._session_files:
+                for session_id in deleted:
+                    counts[files.name] += remove(files.path(project_id, user_id, session_id))
+        counts[self._name] = len(deleted)
+        return counts
+
+    def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
+        owner = {"project_id": project_id, "user_id": user_id}
+        with _transient_errors(), self._database.reader() as conn:
+            rows = conn.execute(self._statement("count"), owner).scalar_one()
+            keys = list(conn.execute(self._statement("keys"), owner).scalars()) if rows else []
+        left = {self._name: int(rows)}
+        for files in self._session_files:
+            paths = (files.path(project_id, user_id, key) for key in keys)
+            left[files.name] = sum(os.path.lexists(path) for path in paths)
+        return left
+
+    def _statement(self, kind: str) -> Any:
+        """The target's statements, built once with the owner's filter in each."""
+        if not self._statements:
+            table = self._resolved_table()
+            key = self._key(table)
+            owned: ColumnElement[bool] = (
+                table.c[self._config.project_id_column] == bindparam("project_id")
+            ) & (table.c[self._config.user_id_column] == bindparam("user_id"))
+            batch = select(key).where(owned).limit(bindparam("limit")).scalar_subquery()
+            deleting = delete(table).where(owned & key.in_(batch))
+            self._statements = {
+                "delete": deleting.returning(key) if self._session_files else deleting,
+                "count": select(func.count()).select_from(table).where(owned),
+                "keys": select(key).where(owned),
+            }
+        return self._statements[kind]
+
+    def _resolved_table(self) -> Table:
+        if self._table is None:
+            self._table = Table(self._config.table, MetaData(), autoload_with=self._database.engine)
+        return self._table
+
+    def _key(self, table: Table) -> Any:
+        if self._config.id_column:
+            return table.c[self._config.id_column]
+        primary = list(table.primary_key.columns)
+        if len(primary) != 1:
+            raise ConfigError(f"Target {self._name}: set id_column (no single-column primary key).")
+        return primary[0]
+
+
+class _transient_errors:
+    """A dropped connection or a lock timeout may pass: the runner retries it."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: Any, traceback: Any) -> None:
+        if isinstance(error, OperationalError | DisconnectionError):
+            reason = error.orig if isinstance(error, DBAPIError) else error
+            raise TransientTargetError(str(reason)) from error

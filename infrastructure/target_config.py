@@ -1,0 +1,125 @@
+"""The deletion targets' configuration: TOML named by ``JOBTRAIL_CONFIG``.
+
+batch_size = 1000
+
+[[targets]]
+kind = "sql"
+name = "sessions"
+url = "postgresql://…"           # optional: the service's own database
+table = "sessions"
+user_id_column = "user_id"
+project_id_column = "project_id"
+id_column = "session_id"          # optional: the primary key
+
+[[targets]]
+kind = "files"
+name = "recordings"
+directory = "/var/lib/recordings" # relative: to the configuration file's folder
+pattern = "{projectId}/{sessionId}"
+sessions_from = "sessions"        # needed when the pattern names {sessionId}
+"""
+
+import string
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+PLACEHOLDERS = {"projectId", "userId", "sessionId"}
+
+
+class ConfigError(ValueError):
+    """The deletion-target configuration cannot be used."""
+
+
+class SqlTargetConfig(msgspec.Struct, tag="sql", tag_field="kind", forbid_unknown_fields=True):
+    name: str
+    table: str
+    url: str | None = None
+    user_id_column: str = "user_id"
+    project_id_column: str = "project_id"
+    id_column: str | None = None
+
+
+class FilesTargetConfig(msgspec.Struct, tag="files", tag_field="kind", forbid_unknown_fields=True):
+    name: str
+    directory: str
+    pattern: str
+    sessions_from: str | None = None
+
+
+class TargetsConfig(msgspec.Struct, forbid_unknown_fields=True):
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1000
+    targets: list[SqlTargetConfig | FilesTargetConfig] = msgspec.field(default_factory=list)
+
+
+DEFAULT_RECORDINGS = "recordings"
+DEFAULT_CONFIG = TargetsConfig(
+    targets=[
+        SqlTargetConfig(name="sessions", table="sessions", id_column="session_id"),
+        FilesTargetConfig(
+            name="recordings",
+            directory=DEFAULT_RECORDINGS,
+            pattern="{projectId}/{sessionId}",
+            sessions_from="sessions",
+        ),
+    ]
+)
+
+
+def load_config(path: str | None) -> TargetsConfig:
+    """The targets of a TOML file, with relative directories resolved against the
+    file's own folder (so a worker started anywhere finds the same files)."""
+    if not path:
+        return DEFAULT_CONFIG
+    try:
+        config = msgspec.toml.decode(Path(path).read_bytes(), type=TargetsConfig)
+    except OSError as error:
+        raise ConfigError(f"Cannot read JOBTRAIL_CONFIG {path}: {error}") from None
+    except msgspec.ValidationError as error:
+        raise ConfigError(f"JOBTRAIL_CONFIG {path}: {error}") from None
+    except msgspec.DecodeError as error:
+        raise ConfigError(f"JOBTRAIL_CONFIG {path} is not valid TOML: {error}") from None
+    _check(config)
+    return resolve_directories(config, Path(path).resolve().parent)
+
+
+def resolve_directories(config: TargetsConfig, base: Path) -> TargetsConfig:
+    """The same targets with every files directory made absolute against ``base``."""
+    targets: list[SqlTargetConfig | FilesTargetConfig] = [
+        msgspec.structs.replace(t, directory=str((base / t.directory).resolve()))
+        if isinstance(t, FilesTargetConfig)
+        else t
+        for t in config.targets
+    ]
+    return msgspec.structs.replace(config, targets=targets)
+
+
+def _check(config: TargetsConfig) -> None:
+    names = [target.name for target in config.targets]
+    if len(set(names)) != len(names):
+        raise ConfigError("Deletion target names must be unique.")
+    sql_names = {t.name for t in config.targets if isinstance(t, SqlTargetConfig)}
+    for target in config.targets:
+        if isinstance(target, FilesTargetConfig):
+            used = _placeholders(target.pattern)
+            if not used <= PLACEHOLDERS:
+                raise ConfigError(
+                    f"Target {target.name}: unknown placeholders {used - PLACEHOLDERS}."
+                )
+            if "userId" not in used and "sessionId" not in used:
+                raise ConfigError(
+                    f"Target {target.name}: the pattern must name {{userId}} or {{sessionId}}."
+                )
+            if "sessionId" in used and target.sessions_from not in sql_names:
+                raise ConfigError(
+                    f"Target {target.name}: a {{sessionId}} pattern needs sessions_from "
+                    "naming a sql target."
+                )
+
+
+def _placeholders(pattern: str) -> set[str]:
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None}
+    except ValueError as error:
+        raise ConfigError(f"Bad path pattern {pattern!r}: {error}") from None

@@ -1,0 +1,280 @@
+"""Deletion you can trust: only the owner's data, all of it, under a lease that holds.
+
+Each test here reproduces a way jobtrail once deleted someone else's data or said
+``completed`` while the user's data was still there.
+"""
+
+import os
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from api.composition import Services
+from application.ports import DueJob
+from application.runner import DeletionTarget, RunResult
+from application.worker import Worker
+from domain.errors import IllegalTransition
+from domain.job import Job, job_aggregate_id
+from infrastructure.database import Database, parse_database_url
+from infrastructure.session_store import seed_sessions
+from infrastructure.sessions import sessions
+from infrastructure.tables import jobs
+from infrastructure.targets import (
+    ConfigError,
+    FilesTargetConfig,
+    SqlTargetConfig,
+    TargetsConfig,
+    build_targets,
+    load_config,
+)
+from tests.runner_support import RunnerKit, WrappedTarget, runner_kit
+
+
+@pytest.fixture
+def kit(services: Services, tmp_path: Path) -> RunnerKit:
+    return runner_kit(services, tmp_path)
+
+
+def due(kit: RunnerKit, job_id: int) -> DueJob:
+    job = kit.services.log.job(job_id)
+    assert job is not None
+    return DueJob(job_id, job.project_id, job.reference_id)
+
+
+def history(kit: RunnerKit, job_id: int) -> list[object]:
+    return list(kit.services.log.events.get(job_aggregate_id(job_id)))
+
+
+def test_a_sql_target_whose_key_is_not_unique_deletes_only_the_owners_rows(
+    services: Services,
+) -> None:
+    with services.database.writer() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE usess (id INTEGER PRIMARY KEY, project_id INTEGER,"
+                " user_id TEXT, session_id INTEGER)"
+            )
+        )
+        # Session ids repeat across projects and users: the key is not unique.
+        rows = [(1, "alice", 10), (1, "alice", 11), (2, "bob", 10), (2, "bob", 11)]
+        rows += [(1, "carl", 11), (1, "carl", 12)]
+        for n, (project_id, user_id, session_id) in enumerate(rows, start=1):
+            conn.execute(
+                text("INSERT INTO usess VALUES (:id, :p, :u, :s)"),
+                {"id": n, "p": project_id, "u": user_id, "s": session_id},
+            )
+    config = TargetsConfig(
+        targets=[SqlTargetConfig(name="usess", table="usess", id_column="session_id")]
+    )
+    [target] = build_targets(config, services.database)
+
+    while target.delete_batch(1, "alice", 1)["usess"]:
+        pass
+
+    with services.database.reader() as conn:
+        left = conn.execute(
+            text("SELECT project_id, user_id, session_id FROM usess ORDER BY id")
+        ).all()
+    assert [tuple(row) for row in left] == [
+        (2, "bob", 10),
+        (2, "bob", 11),
+        (1, "carl", 11),
+        (1, "carl", 12),
+    ]
+
+
+class StallsPastTheLease(WrappedTarget):
+    """A target whose batches take longer than the lease, by the injected clock.
+
+    While a batch stalls, a second worker looks for due jobs."""
+
+    def __init__(
+        self, inner: DeletionTarget, kit: RunnerKit, rival: Worker, lease: timedelta
+    ) -> None:
+        super().__init__(inner)
+        self._kit = kit
+        self._rival = rival
+        self._lease = lease
+        self.rival_results: list[dict[RunResult, int]] = []
+
+    def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
+        for _ in range(3):
+            self._kit.clock.advance(self._lease / 2)
+            wait_for_renewal(self._kit)
+        self._kit.services.projector.catch_up()
+        self.rival_results.append(self._rival.run_due_jobs())
+        return self._inner.delete_batch(project_id, user_id, limit)
+
+
+def wait_for_renewal(kit: RunnerKit) -> None:
+    """Lets the worker's heartbeat see the clock's jump and renew (it runs on its own)."""
+    before = kit.services.log.head()
+    for _ in range(200):
+        threading.Event().wait(0.01)
+        if kit.services.log.head() > before:
+            return
+
+
+def test_a_worker_keeps_its_lease_through_batches_longer_than_the_lease(kit: RunnerKit) -> None:
+    seed_sessions(kit.services.database, 1, ["slow"], 30, kit.recordings)
+    job_id = kit.schedule("slow")
+    lease = timedelta(seconds=3)
+    rival = kit.worker(kit.runner(worker_id="worker:rival", batch_size=10, lease=lease))
+    [real] = kit.targets(batch_size=10)
+    stalling = StallsPastTheLease(real, kit, rival, lease)
+    runner = kit.runner(
+        worker_id="worker:slow", batch_size=10, targets=[stalling], lease=lease, record_interval=5
+    )
+
+    assert runner.run(due(kit, job_id)) is RunResult.COMPLETED
+
+    assert all(result == {} for result in stalling.rival_results)
+    events = history(kit, job_id)
+    assert not any(isinstance(e, Job.TakenOver) for e in events)
+    completed = events[-1]
+    assert isinstance(completed, Job.Completed)
+    assert completed.deleted == {"sessions": 30, "recordings": 30}
+    assert kit.session_count("slow") == 0
+    assert kit.recording_count(1) == 0
+
+
+def test_a_link_in_a_user_folder_target_is_removed_as_a_link_never_followed(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "u"
+    (root / "bob2").mkdir(parents=True)
+    (root / "bob2" / "profile.json").write_text("bob2's data")
+    (root / "eve").symlink_to(root / "bob2")
+    config = TargetsConfig(
+        targets=[FilesTargetConfig(name="exports", directory=str(root), pattern="{userId}")]
+    )
+    [target] = build_targets(config, database_for(tmp_path))
+
+    assert target.delete_batch(1, "eve", 10) == {"exports": 1}
+
+    assert not (root / "eve").is_symlink()
+    assert (root / "bob2" / "profile.json").read_text() == "bob2's data"
+
+
+def test_a_session_file_that_links_to_another_users_recording_is_removed_as_a_link(
+    kit: RunnerKit,
+) -> None:
+    db = kit.services.database
+    seed_sessions(db, 1, ["mallory"], 1, kit.recordings)
+    seed_sessions(db, 1, ["victim"], 1, kit.recordings)
+    session_of = session_ids(kit)
+    mallory_file = kit.recordings / "1" / str(session_of["mallory"])
+    victim_file = kit.recordings / "1" / str(session_of["victim"])
+    mallory_file.unlink()
+    mallory_file.symlink_to(victim_file)
+    job_id = kit.schedule("mallory")
+
+    assert kit.runner().run(due(kit, job_id)) is RunResult.COMPLETED
+
+    assert not mallory_file.is_symlink()
+    assert victim_file.exists()
+
+
+def test_a_link_pointing_outside_the_directory_is_removed_without_leaking_paths(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "u"
+    root.mkdir()
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (outside / "keep").write_text("not jobtrail's to delete")
+    (root / "eve").symlink_to(outside)
+    config = TargetsConfig(
+        targets=[FilesTargetConfig(name="exports", directory=str(root), pattern="{userId}/x")]
+    )
+    [target] = build_targets(config, database_for(tmp_path))
+
+    with pytest.raises(ValueError) as refused:
+        target.delete_batch(1, "eve", 10)
+
+    assert str(tmp_path) not in str(refused.value)
+    assert (outside / "keep").exists()
+
+
+def session_ids(kit: RunnerKit) -> dict[str, int]:
+    with kit.services.database.reader() as conn:
+        rows = conn.execute(select(sessions.c.user_id, sessions.c.session_id)).all()
+    return {user_id: session_id for user_id, session_id in rows}
+
+
+def database_for(tmp_path: Path) -> Database:
+    return Database(parse_database_url(f"sqlite:///{tmp_path / 'svc.db'}"))
+
+
+def test_a_relative_directory_is_resolved_against_the_config_files_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_dir = tmp_path / "etc"
+    (config_dir / "rec").mkdir(parents=True)
+    (config_dir / "rec" / "alice").write_text("alice's recording")
+    path = config_dir / "jobtrail.toml"
+    path.write_text(
+        '[[targets]]\nkind = "files"\nname = "rec"\ndirectory = "rec"\npattern = "{userId}"\n'
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    [target] = build_targets(load_config(str(path)), database_for(tmp_path))
+
+    assert target.delete_batch(1, "alice", 10) == {"rec": 1}
+    assert not (config_dir / "rec" / "alice").exists()
+
+
+def test_a_missing_directory_is_a_configuration_error_naming_the_target(tmp_path: Path) -> None:
+    config = TargetsConfig(
+        targets=[
+            FilesTargetConfig(
+                name="exports", directory=str(tmp_path / "nowhere"), pattern="{userId}"
+            )
+        ]
+    )
+    with pytest.raises(ConfigError, match="exports"):
+        for target in build_targets(config, database_for(tmp_path)):
+            target.check()
+
+
+def test_the_read_model_keeps_no_lease_for_a_job_cancelled_while_running(kit: RunnerKit) -> None:
+    job_id = kit.schedule("late-batch")
+    lease_until = kit.clock.now() + timedelta(seconds=60)
+    kit.commands.start(job_id, "worker:a", lease_until)
+    kit.commands.cancel(1, job_id, "key:test")
+    kit.commands.record_batch(job_id, "worker:a", 1, {"sessions": 1}, lease_until)
+    kit.services.projector.catch_up()
+
+    job = kit.services.log.job(job_id)
+    assert job is not None and job.lease_until is None
+    with kit.services.database.reader() as conn:
+        stored = conn.execute(select(jobs.c.lease_until).where(jobs.c.job_id == job_id)).scalar()
+    assert stored is None
+
+
+def test_a_job_cannot_be_started_before_its_start_time(services: Services, tmp_path: Path) -> None:
+    kit = runner_kit(services, tmp_path, delay=timedelta(hours=1))
+    job_id = kit.schedule("patient")
+    with pytest.raises(IllegalTransition):
+        kit.commands.start(job_id, "worker:eager", kit.clock.now() + timedelta(seconds=60))
+
+
+def test_files_are_not_followed_out_of_the_directory_by_a_linked_parent(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    root.mkdir()
+    outside = tmp_path / "other-project"
+    outside.mkdir()
+    (outside / "alice").write_text("another install's file")
+    os.symlink(outside, root / "7")
+    config = TargetsConfig(
+        targets=[FilesTargetConfig(name="rec", directory=str(root), pattern="{projectId}/{userId}")]
+    )
+    [target] = build_targets(config, database_for(tmp_path))
+    with pytest.raises(ValueError):
+        target.delete_batch(7, "alice", 10)
+    assert (outside / "alice").exists()
