@@ -22,7 +22,8 @@ from application.ports import Clock, JobIdAllocator, JobRow
 from application.scheduling import deletion_start
 from application.views import JobView, epoch_ms
 from domain.errors import DomainError
-from domain.job import Job, validate_user_id
+from domain.job import Job
+from domain.request import validate_user_id
 from domain.user_deletions import UserDeletions, user_deletions_id
 
 T = TypeVar("T")

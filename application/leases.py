@@ -21,6 +21,9 @@ log = logging.getLogger("jobtrail.runner")
 # row (a database blip) before the lease can lapse.
 RENEW_BELOW = 2 / 3
 LONGEST_TICK = 0.1
+# No batch starts in the last sixth of a confirmed lease: another worker's clock
+# may run a little ahead of this one's.
+CLOCK_MARGIN = 1 / 6
 
 
 class LeaseKeeper:
@@ -69,7 +72,7 @@ class LeaseKeeper:
         confirmed lease has not run out (renewals may have failed meanwhile)."""
         with self._guard:
             until = self._until
-        return not self.lost and self._clock.now() < until
+        return not self.lost and self._clock.now() + self._lease * CLOCK_MARGIN < until
 
     def confirm(self, until: datetime) -> None:
         """The log accepted an event of this attempt that extends its lease."""

@@ -144,3 +144,27 @@ class JobsReadModel(Protocol):
     def due(self, now_ms: int, limit: int) -> list[DueJob]:
         """Scheduled jobs whose start has passed, and running jobs whose lease expired."""
         ...
+
+
+class TransientTargetError(Exception):
+    """A target failed in a way that may pass (a dropped connection, a lock timeout)."""
+
+
+class DeletionTarget(Protocol):
+    """Where a user's data lives. Every statement a target runs is confined to the
+    user in the project: whatever its keys, it touches no one else's data."""
+
+    @property
+    def name(self) -> str: ...
+
+    def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
+        """Deletes at most ``limit`` items of the user in the project.
+
+        Returns how many were deleted, per receipt name; nothing deleted means done.
+        """
+        ...
+
+    def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
+        """How many items of the user are still there, per receipt name (0 each when
+        the target holds nothing of them)."""
+        ...

@@ -13,41 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from application.commands import JobCommands, Outcome
 from application.errors import ConcurrencyConflict, JobNotFound
 from application.leases import LeaseKeeper
-from application.ports import Clock, DueJob
-from domain.errors import DomainError, IllegalTransition, JobNotCancellable, NotTheOwner
+from application.ports import Clock, DeletionTarget, DueJob, TransientTargetError
+from domain.errors import DomainError, IllegalTransition, NotTheOwner
 from domain.lifecycle import JobStatus
 
 log = logging.getLogger("jobtrail.runner")
 T = TypeVar("T")
-
-
-class TransientTargetError(Exception):
-    """A target failed in a way that may pass (a dropped connection, a lock timeout)."""
-
-
-class DeletionTarget(Protocol):
-    """Where a user's data lives. Every statement a target runs is confined to the
-    user in the project: whatever its keys, it touches no one else's data."""
-
-    @property
-    def name(self) -> str: ...
-
-    def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
-        """Deletes at most ``limit`` items of the user in the project.
-
-        Returns how many were deleted, per receipt name; nothing deleted means done.
-        """
-        ...
-
-    def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
-        """How many items of the user are still there, per receipt name (0 each when
-        the target holds nothing of them)."""
-        ...
 
 
 class LeaseLost(Exception):
@@ -174,7 +150,7 @@ class JobRunner:
                 self._record(attempt)
                 try:
                     self._commands.complete(due.job_id, self.worker_id, attempt.number, remaining)
-                except (IllegalTransition, JobNotCancellable):
+                except IllegalTransition:
                     return RunResult.CANCELLED  # cancelled after the last batch
                 return RunResult.COMPLETED
             attempt.remaining = remaining
@@ -245,7 +221,8 @@ class JobRunner:
                 dict(pending),
                 self._lease_until(),
             )
-        except NotTheOwner:
+        except (NotTheOwner, IllegalTransition):
+            # Taken over, or ended meanwhile: the rows are gone all the same.
             self._commands.account_late(attempt.due.job_id, self.worker_id, dict(pending))
         except Exception:
             log.exception("job %s: could not record its last deletions", attempt.due.job_id)

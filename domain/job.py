@@ -12,7 +12,6 @@ just after a cancel, or just after the job was taken over, is still counted.
 """
 
 from datetime import datetime
-from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
@@ -25,26 +24,10 @@ from domain.errors import (
     NotTheOwner,
 )
 from domain.lifecycle import JobState, JobStatus, add_deletions, is_due, lease_expired
-
-DELETE_USER_DATA = "delete_user_data"
-MAX_REFERENCE_ID_LENGTH = 256
-_JOB_NAMESPACE = uuid5(NAMESPACE_URL, "jobtrail:job")
-
-
-def job_aggregate_id(job_id: int) -> UUID:
-    """The aggregate id of a public job id: derived, so no lookup table is needed."""
-    return uuid5(_JOB_NAMESPACE, str(job_id))
-
-
-def deletion_description(user_id: str) -> str:
-    return f"Delete user sessions of userId = {user_id}"
-
-
-def validate_user_id(user_id: str) -> None:
-    if not user_id:
-        raise InvalidJobRequest("userId must not be empty.")
-    if len(user_id) > MAX_REFERENCE_ID_LENGTH:
-        raise InvalidJobRequest(f"userId must be at most {MAX_REFERENCE_ID_LENGTH} characters.")
+from domain.request import DELETE_USER_DATA as DELETE_USER_DATA
+from domain.request import MAX_REFERENCE_ID_LENGTH as MAX_REFERENCE_ID_LENGTH
+from domain.request import deletion_description, validate_user_id
+from domain.request import job_aggregate_id as job_aggregate_id
 
 
 class Job(Aggregate):
@@ -235,12 +218,12 @@ class Job(Aggregate):
         at: datetime,
         lease_until: datetime,
     ) -> None:
+        self._require_holder(actor, attempt)
         # A batch that finished after a cancel still happened: it is recorded.
         ran = self.status is JobStatus.RUNNING
         cancelled_while_running = self.status is JobStatus.CANCELLED and self.attempts > 0
         if not (ran or cancelled_while_running):
             raise IllegalTransition(self.job_id, self.status, "given deletions")
-        self._require_holder(actor, attempt)
         self.trigger_event(
             self.BatchDeleted, timestamp=at, actor=actor, deleted=deleted, lease_until=lease_until
         )

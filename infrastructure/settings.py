@@ -46,9 +46,7 @@ class Settings:
                 0.25,
             ),
             config_path=env.get("JOBTRAIL_CONFIG") or None,
-            lease=timedelta(
-                seconds=_seconds("JOBTRAIL_LEASE_SECONDS", env.get("JOBTRAIL_LEASE_SECONDS"), 60.0)
-            ),
+            lease=timedelta(seconds=_lease_seconds(env.get("JOBTRAIL_LEASE_SECONDS"))),
             batch_size=_positive_int("JOBTRAIL_BATCH_SIZE", env.get("JOBTRAIL_BATCH_SIZE")),
             worker_poll_interval=_seconds(
                 "JOBTRAIL_WORKER_POLL_INTERVAL", env.get("JOBTRAIL_WORKER_POLL_INTERVAL"), 1.0
@@ -78,6 +76,13 @@ def _seconds(name: str, raw: str | None, default: float) -> float:
     if value < 0 or value != value:
         raise SettingsError(f"{name} must not be negative.")
     return value
+
+
+def _lease_seconds(raw: str | None) -> float:
+    seconds = _seconds("JOBTRAIL_LEASE_SECONDS", raw, 60.0)
+    if seconds <= 0:
+        raise SettingsError("JOBTRAIL_LEASE_SECONDS must be more than 0.")
+    return seconds
 
 
 def _positive_int(name: str, raw: str | None) -> int | None:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, MetaData, Table, bindparam, delete, func, select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, NoSuchTableError, OperationalError
 
-from application.runner import TransientTargetError
+from application.ports import TransientTargetError
 from infrastructure.database import Database
 from infrastructure.file_targets import FilePattern, remove
 from infrastructure.target_config import ConfigError, SqlTargetConfig

@@ -13,16 +13,20 @@ _NEXT: dict[str, set[type]] = {
     "scheduled": {Job.Started, Job.Cancelled},
     "running": {
         Job.BatchDeleted,
+        Job.LateBatchDeleted,
+        Job.LeaseRenewed,
         Job.TakenOver,
         Job.LeaseReleased,
         Job.Completed,
         Job.Failed,
         Job.Cancelled,
     },
-    "cancelled after running": {Job.BatchDeleted},
+    "cancelled after running": {Job.BatchDeleted, Job.LateBatchDeleted},
     "cancelled": set(),
-    "completed": set(),
-    "failed": set(),
+    # A worker that lost the job, or whose own record failed, still counts what it
+    # deleted: accounts may follow the end, nothing else may.
+    "completed": {Job.LateBatchDeleted},
+    "failed": {Job.LateBatchDeleted},
 }
 
 

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from api.composition import Services
 from application.commands import JobCommands
-from application.runner import DeletionTarget, JobRunner, RunnerSettings
+from application.ports import DeletionTarget
+from application.runner import JobRunner, RunnerSettings
 from application.worker import Worker
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.sessions import sessions

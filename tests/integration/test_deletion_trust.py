@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select, text
 
 from api.composition import Services
-from application.ports import DueJob
-from application.runner import DeletionTarget, RunResult
+from application.ports import DeletionTarget, DueJob
+from application.runner import RunResult
 from application.worker import Worker
 from domain.errors import IllegalTransition
 from domain.job import Job, job_aggregate_id
@@ -278,3 +278,76 @@ def test_files_are_not_followed_out_of_the_directory_by_a_linked_parent(tmp_path
     with pytest.raises(ValueError):
         target.delete_batch(7, "alice", 10)
     assert (outside / "alice").exists()
+
+
+def test_a_user_with_nothing_to_delete_gets_a_receipt_naming_every_target(kit: RunnerKit) -> None:
+    job_id = kit.schedule("never-seen")
+    assert kit.runner().run(due(kit, job_id)) is RunResult.COMPLETED
+    completed = history(kit, job_id)[-1]
+    assert isinstance(completed, Job.Completed)
+    assert completed.deleted == {"sessions": 0, "recordings": 0}
+    assert completed.remaining == {"sessions": 0, "recordings": 0}
+
+
+class DeletesNothing(WrappedTarget):
+    """Says each batch is done while the rows stay (a filter that never matches,
+    a trigger that swallows the DELETE): only the check after the batches sees it."""
+
+    def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
+        return {"sessions": 0, "recordings": 0}
+
+
+def test_a_job_whose_data_remains_fails_naming_what_remains(kit: RunnerKit) -> None:
+    seed_sessions(kit.services.database, 1, ["stubborn"], 4, kit.recordings)
+    job_id = kit.schedule("stubborn")
+    [real] = kit.targets()
+
+    result = kit.runner(targets=[DeletesNothing(real)]).run(due(kit, job_id))
+
+    assert result is RunResult.FAILED
+    failed = history(kit, job_id)[-1]
+    assert isinstance(failed, Job.Failed)
+    assert failed.remaining == {"sessions": 4, "recordings": 4}
+    assert "sessions: 4" in failed.error
+    kit.services.projector.catch_up()
+    assert kit.services.queries.get(1, job_id).status == "failed"
+
+
+def test_a_worker_that_lost_its_job_mid_batch_still_counts_what_it_deleted(
+    kit: RunnerKit,
+) -> None:
+    seed_sessions(kit.services.database, 1, ["contested"], 10, kit.recordings)
+    job_id = kit.schedule("contested")
+    lease = timedelta(seconds=30)
+    [real] = kit.targets(batch_size=4)
+
+    class StallsUntilTakenOver(WrappedTarget):
+        """The worker freezes inside its first batch (its heartbeat with it) until
+        another worker has taken the job over and finished it."""
+
+        def __init__(self, inner: DeletionTarget) -> None:
+            super().__init__(inner)
+            self.calls = 0
+
+        def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
+            self.calls += 1
+            deleted = self._inner.delete_batch(project_id, user_id, limit)
+            if self.calls == 1:
+                kit.clock.advance(lease * 2)
+                rescuer = kit.runner(worker_id="worker:rescuer", batch_size=4, lease=lease)
+                assert rescuer.run(due(kit, job_id)) is RunResult.COMPLETED
+            return deleted
+
+    frozen = kit.runner(
+        worker_id="worker:frozen", batch_size=4, lease=lease, targets=[StallsUntilTakenOver(real)]
+    )
+    assert frozen.run(due(kit, job_id)) is RunResult.LOST
+
+    events = history(kit, job_id)
+    late = [e for e in events if isinstance(e, Job.LateBatchDeleted)]
+    assert [(e.actor, e.deleted) for e in late] == [
+        ("worker:frozen", {"sessions": 4, "recordings": 4})
+    ]
+    job = kit.services.log.job(job_id)
+    assert job is not None and job.deleted == {"sessions": 10, "recordings": 10}
+    assert kit.session_count("contested") == 0

@@ -49,6 +49,7 @@ def test_every_variable_is_read() -> None:
         ("JOBTRAIL_DELETION_DELAY", "soon"),
         ("JOBTRAIL_DELETION_DELAY", "-5"),
         ("JOBTRAIL_LEASE_SECONDS", "nan"),
+        ("JOBTRAIL_LEASE_SECONDS", "0"),
         ("JOBTRAIL_BATCH_SIZE", "0"),
         ("JOBTRAIL_BATCH_SIZE", "ten"),
         ("JOBTRAIL_READ_YOUR_WRITES_TIMEOUT", "x"),

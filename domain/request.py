@@ -1,0 +1,25 @@
+"""A deletion request's own rules: whose data, and the job id it is known by."""
+
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from domain.errors import InvalidJobRequest
+
+DELETE_USER_DATA = "delete_user_data"
+MAX_REFERENCE_ID_LENGTH = 256
+_JOB_NAMESPACE = uuid5(NAMESPACE_URL, "jobtrail:job")
+
+
+def job_aggregate_id(job_id: int) -> UUID:
+    """The aggregate id of a public job id: derived, so no lookup table is needed."""
+    return uuid5(_JOB_NAMESPACE, str(job_id))
+
+
+def deletion_description(user_id: str) -> str:
+    return f"Delete user sessions of userId = {user_id}"
+
+
+def validate_user_id(user_id: str) -> None:
+    if not user_id:
+        raise InvalidJobRequest("userId must not be empty.")
+    if len(user_id) > MAX_REFERENCE_ID_LENGTH:
+        raise InvalidJobRequest(f"userId must be at most {MAX_REFERENCE_ID_LENGTH} characters.")
