@@ -9,8 +9,10 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, MetaData, Table, bindparam, delete, func, select
+from sqlalchemy import MetaData, Table, bindparam, delete, func, literal_column, select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, NoSuchTableError, OperationalError
+from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from application.ports import TransientTargetError
 from infrastructure.database import Database
@@ -100,11 +102,25 @@ class SqlTarget:
         if not self._statements:
             table = self._resolved_table()
             key = self._key(table)
-            owned: ColumnElement[bool] = (
-                table.c[self._config.project_id_column] == bindparam("project_id")
-            ) & (table.c[self._config.user_id_column] == bindparam("user_id"))
-            batch = select(key).where(owned).limit(bindparam("limit")).scalar_subquery()
-            deleting = delete(table).where(owned & key.in_(batch))
+            project = table.c[self._config.project_id_column]
+            user = table.c[self._config.user_id_column]
+            owned = (project == bindparam("project_id")) & (user == bindparam("user_id"))
+            postgres = self._database.backend == "postgresql"
+            # A batch is chosen by the rows' own identity (whatever the key), and the
+            # DELETE checks the owner again, so a key shared with other users' rows
+            # (or a row changed meanwhile) cannot take anyone else's data.
+            row_id: Any = literal_column("ctid" if postgres else "rowid")
+            batch = select(row_id).where(owned).limit(bindparam("limit")).scalar_subquery()
+            # SQLite would find the batch's rows through the owner's index, reading
+            # every row of the user for every batch: its unary + keeps the check a
+            # filter, and rows are found by rowid. (PostgreSQL finds them by ctid.)
+            recheck = (
+                owned
+                if postgres
+                else (_unindexed(project) == bindparam("project_id"))
+                & (_unindexed(user) == bindparam("user_id"))
+            )
+            deleting = delete(table).where(row_id.in_(batch) & recheck)
             self._statements = {
                 "delete": deleting.returning(key) if self._session_files else deleting,
                 "count": select(func.count()).select_from(table).where(owned),
@@ -124,6 +140,11 @@ class SqlTarget:
         if len(primary) != 1:
             raise ConfigError(f"Target {self._name}: set id_column (no single-column primary key).")
         return primary[0]
+
+
+def _unindexed(column: Any) -> Any:
+    """``+column``: the same value, which SQLite's planner will not look up by index."""
+    return UnaryExpression(column, operator=custom_op("+"), type_=column.type)
 
 
 class _transient_errors:

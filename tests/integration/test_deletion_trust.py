@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import select, text
 
 from api.composition import Services
+from application.audit import compare, refold_all
 from application.ports import DeletionTarget, DueJob
+from application.projection_check import fold_projection
 from application.runner import RunResult
 from application.worker import Worker
 from domain.errors import IllegalTransition
@@ -351,3 +353,18 @@ def test_a_worker_that_lost_its_job_mid_batch_still_counts_what_it_deleted(
     job = kit.services.log.job(job_id)
     assert job is not None and job.deleted == {"sessions": 10, "recordings": 10}
     assert kit.session_count("contested") == 0
+
+
+def test_replay_and_verify_see_a_read_model_lease_the_log_does_not_hold(kit: RunnerKit) -> None:
+    job_id = kit.schedule("leased")
+    kit.commands.start(job_id, "worker:a", kit.clock.now() + timedelta(seconds=60))
+    kit.services.projector.catch_up()
+    with kit.services.database.writer() as conn:
+        conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(lease_until=1))
+
+    rows = list(kit.services.read_model.every_job())
+    replayed = compare(refold_all(kit.services.log), rows)
+    verified = compare(fold_projection(kit.services.log, kit.services.log.head()), rows)
+
+    assert [m.field for m in replayed] == ["lease_until"]
+    assert [m.field for m in verified] == ["lease_until"]

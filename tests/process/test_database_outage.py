@@ -1,12 +1,15 @@
 """PostgreSQL restarts under load: the API answers 503 JSON while it is away,
-recovers by itself, the worker and the projection resume, and nothing is lost."""
+recovers by itself, the worker and the projection resume, and nothing is lost.
+
+The database is a throwaway cluster of the test's own: stopping it touches
+nobody else's work."""
 
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
@@ -14,34 +17,22 @@ import pytest
 
 from api.composition import build_services
 from infrastructure.settings import Settings
-from tests.conftest import require_postgres
 from tests.invariants import check_log
 from tests.process.conftest import start_server
+from tests.throwaway_postgres import ThrowawayPostgres, throwaway_postgres
 from tests.waiting import eventually, job_reaches
 
 
-def pg_ctl(action: str) -> None:
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
-    subprocess.run(
-        [
-            "pg_ctlcluster",
-            "--skip-systemctl-redirect",
-            version,
-            "main",
-            action,
-            *(["-m", "fast"] if action == "stop" else []),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+@pytest.fixture
+def cluster() -> Iterator[ThrowawayPostgres]:
+    with throwaway_postgres() as own:
+        yield own
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_the_service_rides_out_a_postgresql_restart(database_url: str, tmp_path: Path) -> None:
-    require_postgres()
-    if not Path("/etc/postgresql").exists():
-        pytest.skip("no local PostgreSQL cluster to restart")
+def test_the_service_rides_out_a_postgresql_restart(
+    cluster: ThrowawayPostgres, tmp_path: Path
+) -> None:
+    database_url = cluster.url
     env = {
         "JOBTRAIL_DELETION_DELAY": "0",
         "JOBTRAIL_WORKER_POLL_INTERVAL": "0.2",
@@ -87,10 +78,10 @@ def test_the_service_rides_out_a_postgresql_restart(database_url: str, tmp_path:
         loader.start()
     try:
         eventually(lambda: len(acknowledged) >= 10, 30, "load before the outage")
-        pg_ctl("stop")
+        cluster.stop()
         time.sleep(3)
         during = statuses[503]
-        pg_ctl("start")
+        cluster.start()
         eventually(lambda: statuses[503] > 0 or bool(bad), 10, f"503 answers {statuses} {bad[:3]}")
         assert during > 0, (
             f"the API should have answered 503 while PostgreSQL was down: {statuses} {bad[:3]}"
