@@ -52,9 +52,9 @@ class _Pending:
     built), so that no decoded event outlives its turn in the fold."""
 
     __slots__ = (
-        "action", "attempts", "created", "deleted", "description", "error", "former_owners",
-        "is_new", "job_id", "lease_until", "owner", "project_id", "reference_id", "start_at",
-        "status", "updated", "version",
+        "action", "attempts", "created", "description", "error", "is_new", "job_id",
+        "lease_until", "owner", "project_id", "reference_id", "start_at", "status", "updated",
+        "version",
     )  # fmt: skip
     is_new: bool
     job_id: int
@@ -74,8 +74,17 @@ class _Pending:
         # What the domain's apply methods touch; only some of it becomes the row.
         self.owner: str | None = None
         self.attempts = 0
-        self.former_owners: set[str] = set()
-        self.deleted: dict[str, int] = {}
+
+    # The read model keeps neither the receipt nor who owned the job before: events
+    # may add to these, but a fresh container each time lets that go at once (a
+    # container per job would be traced by the garbage collector all rebuild long).
+    @property
+    def deleted(self) -> dict[str, int]:
+        return {}
+
+    @property
+    def former_owners(self) -> set[str]:
+        return set()
 
     @classmethod
     def scheduled(cls, event: Job.Scheduled) -> "_Pending":
