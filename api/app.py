@@ -1,13 +1,17 @@
 """The Starlette application. Its lifespan is the one place services are built."""
 
 import contextlib
+import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import anyio
+import anyio.to_thread
 from itsdangerous import URLSafeTimedSerializer
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,9 +25,57 @@ from api.logs import configure_logging
 from api.metrics import CONTENT_TYPE, Metrics
 from api.middleware import BodyLimit, Observe
 from api.openapi import openapi_document
-from api.responses import MsgspecResponse
+from api.responses import MsgspecResponse, errors
 from infrastructure.schema import session_secret
 from infrastructure.settings import Settings
+
+log = logging.getLogger("jobtrail.api")
+
+
+class Anything(Convertor[str]):
+    """A path segment or several, line feeds included: Starlette's ``path`` stops at a
+    line feed, so such a user id would get a routing 404 instead of its 400."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anything", Anything())
+
+
+Handler = Callable[[Request], Response]
+
+
+def within(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Runs a handler in the thread pool, but answers 503 once
+    ``JOBTRAIL_READ_YOUR_WRITES_TIMEOUT`` seconds have passed, whatever the database
+    or the group commit is doing: no client waits without an answer.
+
+    The handler's thread is left to finish on its own. A command it was running may
+    still commit after the 503: retrying the same request is safe (``DELETE
+    /users/{userId}`` returns the job that was made), as ADR 17 explains."""
+
+    async def endpoint(request: Request) -> Response:
+        seconds: float = request.app.state.services.settings.read_your_writes_timeout
+        try:
+            with anyio.fail_after(seconds):
+                return await anyio.to_thread.run_sync(handler, request, abandon_on_cancel=True)
+        except TimeoutError:
+            log.warning("%s took over %s s: answered 503", handler.__name__, seconds)
+            return errors(
+                503,
+                "The database did not answer in time; retrying the request is safe.",
+                headers={"Retry-After": "1"},
+            )
+
+    endpoint.__name__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
 
 
 def create_app(
@@ -75,15 +127,21 @@ def create_app(
     return Starlette(
         middleware=[Middleware(Observe, metrics=metrics), Middleware(BodyLimit)],
         routes=[
-            Route(f"{prefix}/jobs", routes.list_jobs, methods=["GET"]),
-            Route(f"{prefix}/jobs/{{jobId}}", routes.get_job, methods=["GET"]),
-            Route(f"{prefix}/jobs/{{jobId}}", routes.cancel_job, methods=["DELETE"]),
-            Route(f"{prefix}/jobs/{{jobId}}/events", routes.job_events, methods=["GET"]),
+            Route(f"{prefix}/jobs", within(routes.list_jobs), methods=["GET"]),
+            Route(f"{prefix}/jobs/{{jobId}}", within(routes.get_job), methods=["GET"]),
+            Route(f"{prefix}/jobs/{{jobId}}", within(routes.cancel_job), methods=["DELETE"]),
+            Route(f"{prefix}/jobs/{{jobId}}/events", within(routes.job_events), methods=["GET"]),
             Route(
-                f"{prefix}/users/{{userId:path}}/sessions", routes.user_sessions, methods=["GET"]
+                f"{prefix}/users/{{userId:anything}}/sessions",
+                within(routes.user_sessions),
+                methods=["GET"],
             ),
-            Route(f"{prefix}/users/{{userId:path}}", routes.delete_user_data, methods=["DELETE"]),
-            Route("/healthz", routes.health, methods=["GET"]),
+            Route(
+                f"{prefix}/users/{{userId:anything}}",
+                within(routes.delete_user_data),
+                methods=["DELETE"],
+            ),
+            Route("/healthz", within(routes.health), methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             *ui.routes,

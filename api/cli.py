@@ -25,6 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from api.cli_keys import keys
 from api.cli_support import checked_targets
 from api.cli_support import open_services as _services
 from api.cli_targets import targets
@@ -451,16 +452,4 @@ def create_project(name: str, org_id: int | None, as_json: bool) -> None:
     _emit(as_json, record, project.project_key)
 
 
-@main.group()
-def keys() -> None:
-    """Organization API keys."""
-
-
-@keys.command("create")
-@click.option("--org", "org_id", type=int, help="Organization id (default: the default one).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def create_key(org_id: int | None, as_json: bool) -> None:
-    """Issue an API key and print it. It is shown once: only its hash is kept."""
-    with _services() as services:
-        key = services.tenancy.issue_key(org_id)
-    _emit(as_json, {"keyId": key.key_id, "orgId": key.org_id, "apiKey": key.api_key}, key.api_key)
+main.add_command(keys)

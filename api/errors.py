@@ -13,7 +13,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.middleware import BodyTooLarge
 from api.responses import errors
 from application.errors import ConcurrencyConflict, JobNotFound, ProjectionStalled
 from application.projection import UnknownEvent
@@ -59,10 +58,6 @@ async def _projection_stopped(_: Request, exc: Exception) -> Response:
     return errors(503, "The read model is stopped on an event it cannot apply; see the logs.")
 
 
-async def _too_large(_: Request, exc: Exception) -> Response:
-    return errors(413, "Request body too large.")
-
-
 async def _unexpected(_: Request, exc: Exception) -> Response:
     log.error("unhandled error", exc_info=exc)
     return errors(500, "Internal server error.")
@@ -82,7 +77,6 @@ EXCEPTION_HANDLERS = {
     SqlInterfaceError: _unavailable,
     EventStoreOperationalError: _unavailable,
     EventStoreInterfaceError: _unavailable,
-    BodyTooLarge: _too_large,
     DatabaseUnavailable: _unavailable,
     Exception: _unexpected,
 }

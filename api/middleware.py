@@ -38,7 +38,9 @@ async def _reject(send: Send, status: int, message: str) -> None:
 
 
 class BodyLimit:
-    """No endpoint takes a body: anything over the limit is refused before routing."""
+    """No endpoint takes more than a small form: a body over the limit is refused
+    before routing, whether its length is declared or it comes in chunks. The body
+    is read first (at most the limit) and handed on as it came."""
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -48,27 +50,38 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             status = 413 if length.isdigit() else 400
             text = "Request body too large." if status == 413 else "Bad Content-Length."
             await _reject(send, status, text)
             return
-        received = 0
-
-        async def bounded_receive() -> Message:
-            nonlocal received
+        if length in (None, b"0") and b"chunked" not in headers.get(b"transfer-encoding", b""):
+            await self.app(scope, receive, send)
+            return
+        chunks, received = [], 0
+        while True:
             message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                raise BodyTooLarge
-            return message
+                await _reject(send, 413, "Request body too large.")
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        whole: Message | None = {"type": "http.request", "body": b"".join(chunks)}
 
-        await self.app(scope, bounded_receive, send)
+        async def replay() -> Message:
+            nonlocal whole
+            if whole is not None:
+                message, whole = whole, None
+                return message
+            return await receive()
 
-
-class BodyTooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -1,6 +1,6 @@
 """The OpenAPI document of jobtrail's HTTP API."""
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -34,8 +34,8 @@ class SessionListBody(msgspec.Struct):
 
 
 class Health(msgspec.Struct):
-    status: str
-    database: str
+    status: Literal["ok", "degraded"]
+    database: Literal["ok", "read-only", "unreachable"]
 
 
 def _json(schema_name: str, description: str) -> dict[str, Any]:
@@ -228,8 +228,8 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "health",
                     "summary": "Liveness and database reachability.",
                     "responses": {
-                        "200": _json("Health", "Alive, database reachable."),
-                        "503": _json("Health", "Alive, database unreachable."),
+                        "200": _json("Health", "Alive, and the database takes writes."),
+                        "503": _json("Health", "Alive; the database is read-only or away."),
                     },
                 }
             },

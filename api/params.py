@@ -5,8 +5,9 @@ from urllib.parse import unquote_to_bytes
 from starlette.requests import Request
 
 from api.errors import ApiError
-from domain.job import MAX_REFERENCE_ID_LENGTH
+from domain.errors import InvalidJobRequest
 from domain.lifecycle import JobStatus
+from domain.request import validate_user_id
 
 MAX_JOB_ID = 2**63 - 1
 MAX_LIMIT = 200
@@ -23,13 +24,12 @@ def job_id(request: Request) -> int:
 
 
 def user_id(request: Request) -> str:
+    """The user id of the path, by the domain's rule for user ids (400 otherwise)."""
     value: str = request.path_params["userId"]
-    if not value:
-        raise ApiError(400, "userId must not be empty.")
-    if len(value) > MAX_REFERENCE_ID_LENGTH:
-        raise ApiError(400, f"userId must be at most {MAX_REFERENCE_ID_LENGTH} characters.")
-    if "\x00" in value:
-        raise ApiError(400, "userId must not contain NUL characters.")
+    try:
+        validate_user_id(value)
+    except InvalidJobRequest as error:
+        raise ApiError(400, str(error)) from None
     if "\ufffd" in value and not _path_is_utf8(request):
         # The server decoded invalid UTF-8 into U+FFFD: that is another user's id.
         raise ApiError(400, "userId must be valid UTF-8.")

@@ -1,7 +1,9 @@
 """A read-only dashboard for operators: server-rendered HTML, no script.
 
-Sign in with an organization API key; the session (a signed cookie) keeps only
-the key's id and organization, never the secret, and lasts eight hours.
+Sign in with an organization API key. The session lives on the server (a row that
+names the key, never its secret) and the cookie carries only its signed id, so
+signing out, or revoking the key, ends it for every copy of the cookie. It lasts
+eight hours. Form posts from another site are refused (CSRF).
 """
 
 from datetime import UTC, datetime
@@ -10,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -37,6 +40,11 @@ def _when(ms: int | None) -> str:
 templates.env.filters["when"] = _when
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``"²".isdigit()`` is true, and ``int("²")`` raises."""
+    return text.isascii() and text.isdigit()
+
+
 def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
@@ -47,16 +55,37 @@ def _signer(request: Request) -> URLSafeTimedSerializer:
     return signer
 
 
-def _principal(request: Request) -> Principal | None:
+def _session_id(request: Request) -> str | None:
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         return None
     try:
-        key_id, org_id = _signer(request).loads(cookie, max_age=SESSION_SECONDS)
+        session_id = _signer(request).loads(cookie, max_age=SESSION_SECONDS)
     except (BadSignature, ValueError, TypeError):
         return None
-    request.state.key_id = key_id
-    return Principal(str(key_id), int(org_id))
+    return session_id if isinstance(session_id, str) else None
+
+
+def _principal(request: Request) -> Principal | None:
+    """The signed-in principal: the session must still be open on the server (not
+    signed out) and its key still usable (not revoked, not past its rotation)."""
+    session_id = _session_id(request)
+    if session_id is None:
+        return None
+    principal = _services(request).tenancy.ui_session(session_id)
+    if principal is not None:
+        request.state.key_id = principal.key_id
+    return principal
+
+
+def _same_origin(request: Request) -> bool:
+    """A form post from a page of this server, not from another site (CSRF): browsers
+    send Origin on every POST, and Referer where a privacy setting drops it."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if source is None:
+        return True  # not a browser: no ambient cookie to abuse
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    return source == own or source.startswith(own + "/")
 
 
 def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
@@ -74,16 +103,26 @@ def home(request: Request) -> Response:
     return _page(request, "projects.html", projects=projects, key_id=principal.key_id)
 
 
+def _cross_site(request: Request) -> Response:
+    return _page(
+        request, "login.html", 403, signed_in=False, error="Sign in from this site's own page."
+    )
+
+
 async def sign_in(request: Request) -> Response:
+    if not _same_origin(request):
+        return _cross_site(request)
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     api_key = (form.get("api_key") or [""])[0]
-    principal = _services(request).tenancy.authenticate(api_key)
+    tenancy = _services(request).tenancy
+    principal = await run_in_threadpool(tenancy.authenticate, api_key)
     if principal is None:
         return _page(request, "login.html", 401, signed_in=False, error="That key is not valid.")
+    session_id = await run_in_threadpool(tenancy.start_ui_session, principal)
     response = RedirectResponse("/ui", status_code=303)
     response.set_cookie(
         COOKIE,
-        _signer(request).dumps([principal.key_id, principal.org_id]),
+        _signer(request).dumps(session_id),
         max_age=SESSION_SECONDS,
         path="/",
         httponly=True,
@@ -93,7 +132,12 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
-def sign_out(_: Request) -> Response:
+def sign_out(request: Request) -> Response:
+    if not _same_origin(request):
+        return _cross_site(request)
+    session_id = _session_id(request)
+    if session_id is not None:
+        _services(request).tenancy.end_ui_session(session_id)
     response = RedirectResponse("/ui", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -119,8 +163,10 @@ def jobs(request: Request) -> Response:
     status = request.query_params.get("status") or None
     status = status if status in STATUSES else None
     user = (request.query_params.get("user") or "").strip()[:256] or None
+    if user is not None and not user.isprintable():
+        return _page(request, "not_found.html", 400, message="A user id has no control characters.")
     raw_page = request.query_params.get("page", "1")
-    page = int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) < 10**6 else 1
+    page = int(raw_page) if _digits(raw_page) and 0 < int(raw_page) < 10**6 else 1
     rows = _services(request).queries.page(project.id, status, PAGE_SIZE + 1, page, user)
 
     def query(target: int) -> str:
@@ -150,7 +196,7 @@ def job(request: Request) -> Response:
     raw = request.path_params["jobId"]
     services = _services(request)
     try:
-        job_id = int(raw) if raw.isdigit() and len(raw) < 19 else 0
+        job_id = int(raw) if _digits(raw) and len(raw) < 19 else 0
         view = services.queries.get(project.id, job_id)
         timeline = services.history.timeline(project.id, job_id)
         deleted = services.history.receipt(project.id, job_id)

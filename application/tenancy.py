@@ -38,6 +38,24 @@ class StoredKey:
     key_id: str
     org_id: int
     secret_sha256: str
+    revoked_at: int | None = None
+    expires_at: int | None = None
+    """Set when the key was rotated: it works until then (epoch ms)."""
+
+    def usable(self, now_ms: int) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now_ms < self.expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """What an operator sees of a key: never its secret, nor its hash."""
+
+    key_id: str
+    org_id: int
+    created_at: int
+    last_used_at: int | None
+    revoked_at: int | None
+    expires_at: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +83,11 @@ class OrganizationNotFound(Exception):
         super().__init__(f"Organization {org_id} does not exist.")
 
 
+class KeyNotFound(Exception):
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"No usable API key has the id {key_id!r}.")
+
+
 class TenancyStore(Protocol):
     def add_organization(self, name: str, is_default: bool) -> Organization: ...
 
@@ -83,6 +106,22 @@ class TenancyStore(Protocol):
     def add_key(self, key: StoredKey) -> None: ...
 
     def key(self, key_id: str) -> StoredKey | None: ...
+
+    def keys(self, org_id: int | None) -> list[KeyRecord]: ...
+
+    def end_key(self, key_id: str, revoked_at: int | None, expires_at: int | None) -> bool:
+        """Sets when the key stops working; False if there is no such key."""
+        ...
+
+    def touch_key(self, key_id: str, at: int) -> None: ...
+
+    def add_ui_session(self, session_id: str, principal: "Principal", at: int) -> None: ...
+
+    def ui_session(self, session_id: str) -> "Principal | None":
+        """The principal of a session not ended, whatever its key's state."""
+        ...
+
+    def end_ui_sessions(self, at: int, session_id: str | None, key_id: str | None) -> None: ...
 
     def is_empty(self) -> bool: ...
 
@@ -103,7 +142,15 @@ def parse_authorization(header: str) -> tuple[str, str] | None:
     parts = value.split("_")
     if len(parts) != 3 or parts[0] != _KEY_PREFIX or not parts[1] or not parts[2]:
         return None
+    if not all(_is_token(part) for part in parts[1:]):
+        return None  # never sent to the database: it could not be one of ours
     return parts[1], parts[2]
+
+
+def _is_token(text: str) -> bool:
+    """Printable ASCII without spaces: what key ids, secrets and project keys are made
+    of. Anything else (a NUL, a control character) cannot name one."""
+    return text.isascii() and text.isprintable() and " " not in text
 
 
 class _TtlCache:
@@ -120,18 +167,38 @@ class _TtlCache:
         if found is not None and found[0] > now:
             return found[1]
         value = load(key)
-        if value is not None:  # misses are not remembered: a new key works at once
-            if len(self._entries) > 10_000:
-                self._entries.clear()
-            self._entries[key] = (now + self._seconds, value)
+        # Misses are remembered too: a lookup then costs the same whether the key or
+        # project exists or not, so timing does not tell which do. Keys and project
+        # keys are random, so nobody asks for one before it exists.
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key] = (now + self._seconds, value)
         return value
+
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
+LAST_USE_PRECISION_MS = 60_000
+"""A key's last use is written at most once a minute per process, not per request."""
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class Tenancy:
-    def __init__(self, store: TenancyStore, cache_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        store: TenancyStore,
+        cache_seconds: float = 10.0,
+        now_ms: Callable[[], int] = _wall_ms,
+    ) -> None:
         self._store = store
         self._keys = _TtlCache(cache_seconds)
         self._projects = _TtlCache(cache_seconds)
+        self._now_ms = now_ms
+        self._last_use: dict[str, int] = {}
 
     def create_organization(self, name: str) -> Organization:
         return self._store.add_organization(name, is_default=False)
@@ -159,10 +226,65 @@ class Tenancy:
         stored: StoredKey | None = self._keys.get(key_id, self._store.key)
         expected = stored.secret_sha256 if stored else _sha256("")
         matches = hmac.compare_digest(expected, _sha256(secret))
-        return Principal(key_id, stored.org_id) if stored and matches else None
+        now = self._now_ms()
+        if stored is None or not matches or not stored.usable(now):
+            return None
+        if now - self._last_use.get(key_id, 0) >= LAST_USE_PRECISION_MS:
+            self._last_use[key_id] = now
+            self._store.touch_key(key_id, now)
+        return Principal(key_id, stored.org_id)
+
+    def keys(self, org_id: int | None = None) -> list[KeyRecord]:
+        return self._store.keys(org_id)
+
+    def revoke_key(self, key_id: str) -> None:
+        """The key stops working at once in this process, within the cache's lifetime
+        in every other; the dashboard sessions signed in with it end too."""
+        now = self._now_ms()
+        if not self._store.end_key(key_id, revoked_at=now, expires_at=None):
+            raise KeyNotFound(key_id)
+        self._store.end_ui_sessions(now, session_id=None, key_id=key_id)
+        self._keys.forget(key_id)
+
+    def rotate_key(self, key_id: str, grace_seconds: float) -> IssuedKey:
+        """A new key of the same organization; the old one keeps working for the grace
+        period (so deployments can switch over), then stops."""
+        old: StoredKey | None = self._store.key(key_id)
+        if old is None or not old.usable(self._now_ms()):
+            raise KeyNotFound(key_id)
+        issued = self.issue_key(old.org_id)
+        until = self._now_ms() + int(grace_seconds * 1000)
+        if old.expires_at is not None:
+            until = min(until, old.expires_at)
+        self._store.end_key(key_id, revoked_at=None, expires_at=until)
+        self._keys.forget(key_id)
+        return issued
+
+    def key_usable(self, key_id: str) -> bool:
+        stored: StoredKey | None = self._keys.get(key_id, self._store.key)
+        return stored is not None and stored.usable(self._now_ms())
+
+    def start_ui_session(self, principal: Principal) -> str:
+        session_id = secrets.token_urlsafe(32)
+        self._store.add_ui_session(session_id, principal, self._now_ms())
+        return session_id
+
+    def ui_session(self, session_id: str) -> Principal | None:
+        """The dashboard session's principal while it is open and its key works."""
+        if not _is_token(session_id):
+            return None
+        principal = self._store.ui_session(session_id)
+        if principal is None or not self.key_usable(principal.key_id):
+            return None
+        return principal
+
+    def end_ui_session(self, session_id: str) -> None:
+        self._store.end_ui_sessions(self._now_ms(), session_id=session_id, key_id=None)
 
     def project_for(self, principal: Principal, project_key: str) -> Project | None:
         """The project, if it exists and belongs to the principal's organization."""
+        if not _is_token(project_key):
+            return None
         project: Project | None = self._projects.get(project_key, self._store.project_by_key)
         return project if project is not None and project.org_id == principal.org_id else None
 

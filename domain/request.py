@@ -23,3 +23,7 @@ def validate_user_id(user_id: str) -> None:
         raise InvalidJobRequest("userId must not be empty.")
     if len(user_id) > MAX_REFERENCE_ID_LENGTH:
         raise InvalidJobRequest(f"userId must be at most {MAX_REFERENCE_ID_LENGTH} characters.")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in user_id):
+        # A NUL cannot be stored, and a line feed or other control character in an id
+        # breaks logs, CSV exports and terminals: refused, never silently rewritten.
+        raise InvalidJobRequest("userId must not contain control characters (NUL, line feed…).")

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from infrastructure.settings import SettingsError
 
 Backend = Literal["sqlite", "postgresql"]
+Health = Literal["ok", "read-only", "unreachable"]
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # Arbitrary but fixed: serialises schema creation between processes on PostgreSQL.
 _SCHEMA_LOCK_KEY = 0x6A6F6274
@@ -166,9 +167,45 @@ class Database:
             found = self._compiled_cache[id(statement)] = (str(compiled), order)
         return found
 
-    def ping(self) -> None:
+    def health(self) -> Health:
+        """Whether jobtrail can write: "ok", "read-only" or "unreachable"."""
+        try:
+            return self._sqlite_health() if self.backend == "sqlite" else self._postgres_health()
+        except Exception:
+            return "unreachable"
+
+    def _postgres_health(self) -> Health:
         with self.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+            read_only = conn.execute(
+                text(
+                    "SELECT pg_is_in_recovery() "
+                    "OR current_setting('default_transaction_read_only') = 'on'"
+                )
+            ).scalar()
+        return "read-only" if read_only else "ok"
+
+    def _sqlite_health(self) -> Health:
+        # A read-only file opens, and even BEGIN IMMEDIATE succeeds: only a write
+        # tells. This one changes nothing and is rolled back.
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=200")
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute("UPDATE projection_positions SET position = position")
+                cursor.execute("ROLLBACK")
+            except self.engine.dialect.loaded_dbapi.OperationalError as error:
+                if "readonly" in str(error):
+                    return "read-only"
+                if "locked" in str(error) or "busy" in str(error):
+                    return "ok"  # another writer holds the lock: writes do happen
+                raise
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+        finally:
+            connection.close()
+        return "ok"
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -194,6 +231,7 @@ def _engine(url: DatabaseUrl) -> Engine:
         engine = create_engine(
             url.sqlalchemy_url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+            hide_parameters=True,
             pool_size=8,
             max_overflow=32,
         )
@@ -209,6 +247,7 @@ def _engine(url: DatabaseUrl) -> Engine:
         url.sqlalchemy_url,
         connect_args=connect_args,
         pool_pre_ping=True,
+        hide_parameters=True,  # personal data (user ids) never reaches a log or traceback
         pool_size=8,
         max_overflow=32,
     )

@@ -121,6 +121,22 @@ api_keys = Table(
     Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
     Column("secret_sha256", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # Added after the first release: prepare_database adds them to older tables.
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),
+)
+
+# Dashboard sign-ins: the cookie names one, so signing out (or revoking the key)
+# ends it on the server, whatever copies of the cookie exist.
+ui_sessions = Table(
+    "ui_sessions",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("key_id", String(32), nullable=False, index=True),
+    Column("org_id", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
 )
 
 # Secrets the service makes for itself, e.g. to sign dashboard sessions; shared by

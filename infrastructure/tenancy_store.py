@@ -1,13 +1,13 @@
 """Organizations, projects and API keys in plain transactional tables."""
 
-from sqlalchemy import CursorResult, exists, select
+from sqlalchemy import CursorResult, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
-from application.tenancy import Organization, Project, StoredKey
+from application.tenancy import KeyRecord, Organization, Principal, Project, StoredKey
 from application.views import epoch_ms
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database
-from infrastructure.tables import api_keys, organizations, projects
+from infrastructure.tables import api_keys, organizations, projects, ui_sessions
 
 
 class SqlTenancyStore:
@@ -87,10 +87,76 @@ class SqlTenancyStore:
             )
 
     def key(self, key_id: str) -> StoredKey | None:
-        query = select(api_keys.c.key_id, api_keys.c.org_id, api_keys.c.secret_sha256)
+        columns = api_keys.c
+        query = select(
+            columns.key_id,
+            columns.org_id,
+            columns.secret_sha256,
+            columns.revoked_at,
+            columns.expires_at,
+        )
         with self._db.reader() as conn:
             row = conn.execute(query.where(api_keys.c.key_id == key_id)).first()
         return None if row is None else StoredKey(*row)
+
+    def keys(self, org_id: int | None) -> list[KeyRecord]:
+        columns = api_keys.c
+        query = select(
+            columns.key_id,
+            columns.org_id,
+            columns.created_at,
+            columns.last_used_at,
+            columns.revoked_at,
+            columns.expires_at,
+        ).order_by(columns.id)
+        if org_id is not None:
+            query = query.where(columns.org_id == org_id)
+        with self._db.reader() as conn:
+            return [KeyRecord(*row) for row in conn.execute(query)]
+
+    def end_key(self, key_id: str, revoked_at: int | None, expires_at: int | None) -> bool:
+        values = {"revoked_at": revoked_at} if revoked_at is not None else {}
+        values |= {"expires_at": expires_at} if expires_at is not None else {}
+        with self._db.writer() as conn:
+            result = conn.execute(
+                update(api_keys).where(api_keys.c.key_id == key_id).values(**values)
+            )
+            return bool(result.rowcount)
+
+    def touch_key(self, key_id: str, at: int) -> None:
+        with self._db.writer(durable=False) as conn:
+            conn.execute(
+                update(api_keys).where(api_keys.c.key_id == key_id).values(last_used_at=at)
+            )
+
+    def add_ui_session(self, session_id: str, principal: Principal, at: int) -> None:
+        with self._db.writer() as conn:
+            conn.execute(
+                ui_sessions.insert().values(
+                    session_id=session_id,
+                    key_id=principal.key_id,
+                    org_id=principal.org_id,
+                    created_at=at,
+                )
+            )
+
+    def ui_session(self, session_id: str) -> Principal | None:
+        columns = ui_sessions.c
+        query = select(columns.key_id, columns.org_id).where(
+            columns.session_id == session_id, columns.ended_at.is_(None)
+        )
+        with self._db.reader() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else Principal(*row)
+
+    def end_ui_sessions(self, at: int, session_id: str | None, key_id: str | None) -> None:
+        statement = update(ui_sessions).where(ui_sessions.c.ended_at.is_(None))
+        if session_id is not None:
+            statement = statement.where(ui_sessions.c.session_id == session_id)
+        if key_id is not None:
+            statement = statement.where(ui_sessions.c.key_id == key_id)
+        with self._db.writer() as conn:
+            conn.execute(statement.values(ended_at=at))
 
     def is_empty(self) -> bool:
         with self._db.reader() as conn:
