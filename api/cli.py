@@ -7,10 +7,9 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import click
 import msgspec
@@ -32,7 +31,7 @@ from api.cli_targets import targets
 from api.composition import Services
 from api.logs import configure_logging
 from application.audit import compare, refold_all
-from application.errors import JobNotFound
+from application.errors import DamagedRecord, JobNotFound
 from application.projection_check import fold_projection
 from application.views import epoch_ms
 from infrastructure.audit_export import export_lines
@@ -274,15 +273,32 @@ def audit_export(project_key: str | None, since: int | None, output: str | None)
                 raise click.ClickException(f"No project {project_key}.")
             project_id = project.id
         lines = export_lines(services.log, services.database, project_id, since)
-        with open(output, "wb") if output else _stdout() as sink:
+        if output:
+            _export_to_file(lines, Path(output))
+            return
+        try:
+            for line in lines:
+                sys.stdout.buffer.write(line)
+        except DamagedRecord as damaged:
+            raise click.ClickException(
+                f"{damaged} The lines printed above are incomplete."
+            ) from None
+        finally:
+            sys.stdout.buffer.flush()
+
+
+def _export_to_file(lines: Iterator[bytes], output: Path) -> None:
+    """All or nothing: written beside the file, and renamed into place once complete."""
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        with partial.open("wb") as sink:
             for line in lines:
                 sink.write(line)
-
-
-@contextmanager
-def _stdout() -> Iterator[BinaryIO]:
-    yield sys.stdout.buffer
-    sys.stdout.buffer.flush()
+        partial.replace(output)
+    except DamagedRecord as damaged:
+        raise click.ClickException(f"{damaged} Nothing was written to {output}.") from None
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @audit.command("replay")
@@ -393,11 +409,19 @@ def projections_rebuild(name: str, batch_size: int) -> None:
                 result = rebuild.run(show)
             except RebuildInProgress as error:
                 raise click.ClickException(str(error)) from None
+        damage = services.projection_store.damage()
     resumed = f", resumed from position {result.resumed_from}" if result.resumed_from else ""
     click.echo(
         f"Rebuilt {name} to position {result.position}: {result.events} events in "
         f"{result.seconds:.1f} s{resumed}. The new read model is live."
     )
+    for damaged in damage:
+        click.echo(
+            f"Damaged event at position {damaged.position} (aggregate {damaged.aggregate_id}): "
+            f"{damaged.detail}",
+            err=True,
+        )
+    sys.exit(1 if damage else 0)
 
 
 @projections.command("verify")

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 import click
 
 from api.composition import Services, build_services
+from application.errors import DamagedRecord
 from application.tenancy import OrganizationNotFound
 from infrastructure.settings import Settings, SettingsError
 from infrastructure.targets import ConfigError, ServiceTargets, service_targets
@@ -19,7 +20,7 @@ def open_services() -> Iterator[Services]:
         raise click.ClickException(str(error)) from None
     try:
         yield services
-    except OrganizationNotFound as error:
+    except (OrganizationNotFound, DamagedRecord) as error:
         raise click.ClickException(str(error)) from None
     finally:
         services.close()

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.responses import errors
-from application.errors import ConcurrencyConflict, JobNotFound, ProjectionStalled
+from application.errors import ConcurrencyConflict, DamagedRecord, JobNotFound, ProjectionStalled
 from application.projection import UnknownEvent
 from domain.errors import IllegalTransition, InvalidJobRequest, JobNotCancellable
 from infrastructure.database import DatabaseUnavailable
@@ -58,6 +58,15 @@ async def _projection_stopped(_: Request, exc: Exception) -> Response:
     return errors(503, "The read model is stopped on an event it cannot apply; see the logs.")
 
 
+async def _damaged(_: Request, exc: Exception) -> Response:
+    log.error("damaged record: %s", exc)
+    return errors(
+        409,
+        "This job's record in the event log is damaged and cannot be read; "
+        "`jobtrail verify` names the event. Other jobs are not affected.",
+    )
+
+
 async def _unexpected(_: Request, exc: Exception) -> Response:
     log.error("unhandled error", exc_info=exc)
     return errors(500, "Internal server error.")
@@ -73,6 +82,7 @@ EXCEPTION_HANDLERS = {
     ConcurrencyConflict: _status(409),
     ProjectionStalled: _status(503),
     UnknownEvent: _projection_stopped,
+    DamagedRecord: _damaged,
     SqlOperationalError: _unavailable,
     SqlInterfaceError: _unavailable,
     EventStoreOperationalError: _unavailable,

@@ -7,7 +7,7 @@ from typing import Any
 
 from application.commands import job_row, job_view
 from application.errors import JobNotFound
-from application.event_log import JobLog
+from application.event_log import JobLog, Undecodable
 from application.ports import JobRow
 from application.views import JobView, epoch_ms
 from domain.job import Job, job_aggregate_id
@@ -90,7 +90,7 @@ class JobHistory:
     def _job_events(self, project_id: int | None, job_id: int) -> list[Any]:
         if job_id <= 0:
             raise JobNotFound(job_id)
-        events = list(self._log.events.get(job_aggregate_id(job_id)))
+        events = self._log.history_of(job_aggregate_id(job_id))
         if not events or not isinstance(events[0], Job.Scheduled):
             raise JobNotFound(job_id)
         if project_id is not None and events[0].project_id != project_id:
@@ -127,6 +127,8 @@ def refold_all(log: JobLog, batch: int = 5000) -> dict[int, JobRow]:
     while page := log.read(after, batch):
         for logged in page:
             event = logged.event
+            if isinstance(event, Undecodable):
+                raise event.damage(logged.position)
             if isinstance(event, Job.Scheduled):
                 jobs[event.originator_id] = fold([event])
             elif isinstance(event, Job.Event) and event.originator_id in jobs:

@@ -16,7 +16,7 @@ from uuid import UUID
 from eventsourcing.persistence import RecordConflictError
 
 from application.batching import Batcher
-from application.errors import ConcurrencyConflict, JobNotFound
+from application.errors import ConcurrencyConflict, DamagedRecord, JobNotFound
 from application.event_log import JobLog
 from application.ports import Clock, JobIdAllocator, JobRow
 from application.scheduling import deletion_start
@@ -264,7 +264,12 @@ class JobCommands:
     def _active_job(self, ledger: UserDeletions | None) -> Job | None:
         if ledger is None or ledger.latest_job_id is None:
             return None
-        job = self._log.job(ledger.latest_job_id)
+        try:
+            job = self._log.job(ledger.latest_job_id)
+        except DamagedRecord:
+            # A job nobody can read cannot hold the user's one active deletion
+            # forever: a new request makes a new job (ADR 17).
+            return None
         return job if job is not None and job.status.is_active else None
 
     def _schedule(self, project_id: int, user_id: str, actor: str) -> Outcome:

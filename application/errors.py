@@ -17,3 +17,17 @@ class ConcurrencyConflict(ApplicationError):
 
 class ProjectionStalled(ApplicationError):
     """The read model did not reach a command's position in the time allowed."""
+
+
+class DamagedRecord(ApplicationError):
+    """An event of the log cannot be decoded (edited in place, or of a type this
+    version does not know): whatever needs that job's history cannot be answered."""
+
+    def __init__(self, aggregate_id: object, detail: str, position: int | None = None) -> None:
+        where = f" at log position {position}" if position is not None else ""
+        super().__init__(
+            f"The log's record of aggregate {aggregate_id} is damaged{where}: {detail}"
+        )
+        self.aggregate_id = aggregate_id
+        self.detail = detail
+        self.position = position

@@ -7,15 +7,46 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import MapperDeserialisationError, Notification
+from eventsourcing.utils import TopicError
 
+from application.errors import DamagedRecord
 from domain.job import Job, job_aggregate_id
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """An event of the log that cannot be decoded: it stands in the event's place, so
+    every reader can say where and what, and go on with the rest of the log."""
+
+    originator_id: UUID
+    originator_version: int
+    detail: str
+
+    def damage(self, position: int) -> DamagedRecord:
+        return DamagedRecord(self.originator_id, self.detail, position)
 
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs twice as much, per event
 class LoggedEvent:
     position: int
-    event: DomainEventProtocol[UUID]
+    event: "DomainEventProtocol[UUID] | Undecodable"
+
+
+DECODING_ERRORS = (MapperDeserialisationError, TopicError, ValueError, TypeError, KeyError)
+
+
+def decoded(
+    to_event: Callable[[Notification], DomainEventProtocol[UUID]], stored: Notification
+) -> "DomainEventProtocol[UUID] | Undecodable":
+    try:
+        return to_event(stored)
+    except DECODING_ERRORS as error:
+        return Undecodable(
+            UUID(str(stored.originator_id)),
+            stored.originator_version,
+            f"{type(error).__name__}: {error}",
+        )
 
 
 class LogPage:
@@ -45,7 +76,7 @@ class LogPage:
     def __iter__(self) -> Iterator[LoggedEvent]:
         to_event = self._to_event
         for notification in self._notifications:
-            yield LoggedEvent(notification.id, to_event(notification))
+            yield LoggedEvent(notification.id, decoded(to_event, notification))
 
 
 class JobLog(Application[UUID]):
@@ -56,10 +87,7 @@ class JobLog(Application[UUID]):
     def job(self, job_id: int) -> Job | None:
         if job_id <= 0:
             return None
-        try:
-            job: object = self.repository.get(job_aggregate_id(job_id))
-        except AggregateNotFoundError:
-            return None
+        job: object = self.aggregate_or_none(job_aggregate_id(job_id))
         return job if isinstance(job, Job) else None
 
     def latest_event_type(self, job_id: int) -> str | None:
@@ -69,10 +97,20 @@ class JobLog(Application[UUID]):
         return latest[0].topic.rsplit(".", 1)[-1] if latest else None
 
     def aggregate_or_none(self, aggregate_id: UUID) -> Any:
+        """The aggregate, None if it has no events; DamagedRecord if one cannot be read."""
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+        except DECODING_ERRORS as error:
+            raise DamagedRecord(aggregate_id, f"{type(error).__name__}: {error}") from error
+
+    def history_of(self, aggregate_id: UUID) -> list[Any]:
+        """Every event of one aggregate, in order; DamagedRecord if one cannot be read."""
+        try:
+            return list(self.events.get(aggregate_id))
+        except DECODING_ERRORS as error:
+            raise DamagedRecord(aggregate_id, f"{type(error).__name__}: {error}") from error
 
     def read(self, after: int, limit: int) -> Sequence[LoggedEvent]:
         return list(self.page(after, limit))

@@ -66,6 +66,15 @@ class JobChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Damage:
+    """An event the projection could not decode: where, whose, and why."""
+
+    position: int
+    aggregate_id: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class DueJob:
     job_id: int
     project_id: int
@@ -83,6 +92,10 @@ class ProjectionTransaction(Protocol):
     def insert_jobs(self, rows: Sequence[JobRow]) -> None: ...
 
     def update_jobs(self, changes: Sequence[JobChange]) -> None: ...
+
+    def record_damage(self, damage: Sequence[Damage]) -> None:
+        """Remembers undecodable events and marks their jobs' rows as damaged."""
+        ...
 
     def advance(self, position: int) -> None: ...
 

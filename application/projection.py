@@ -9,11 +9,18 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from application.errors import ProjectionStalled
-from application.event_log import JobLog, LoggedEvent
-from application.ports import JobChange, JobRow, ProjectionStore, ProjectionTransaction
+from application.event_log import JobLog, LoggedEvent, Undecodable
+from application.ports import (
+    Damage,
+    JobChange,
+    JobRow,
+    ProjectionStore,
+    ProjectionTransaction,
+)
 from application.views import epoch_ms
 from domain.job import Job
 from domain.lifecycle import JobStatus
@@ -126,6 +133,7 @@ class FoldedBatch:
 
     rows: list[JobRow]
     changes: list[JobChange]
+    damage: list[Damage]
 
 
 class JobsProjection:
@@ -141,18 +149,25 @@ class JobsProjection:
         Events are applied by the domain's rules to the job's state as the read model
         holds it, so the row always says what the aggregate says."""
         pending: dict[UUID, _Pending] = {}
-        waiting: list[Job.Event] = []  # events of jobs scheduled in an earlier batch
+        waiting: list[tuple[int, Job.Event]] = []  # of jobs scheduled in an earlier batch
+        damage: list[Damage] = []
+        damaged: set[UUID] = set()
         for logged in events:
             event = logged.event
             kind = type(event)
-            if kind is Job.Scheduled:
+            if isinstance(event, Undecodable) or event.originator_id in damaged:
+                # Contained: recorded, and the rest of the log goes on.
+                damaged.add(event.originator_id)
+                pending.pop(event.originator_id, None)
+                damage.append(_damage(logged.position, event))
+            elif kind is Job.Scheduled:
                 assert isinstance(event, Job.Scheduled)
                 pending[event.originator_id] = _Pending.scheduled(event)
             elif kind in _JOB_EVENTS:
                 assert isinstance(event, Job.Event)
                 state = pending.get(event.originator_id)
                 if state is None:
-                    waiting.append(event)
+                    waiting.append((logged.position, event))
                 else:
                     state.apply(event)
             elif not isinstance(event, _IGNORED):
@@ -161,33 +176,46 @@ class JobsProjection:
                     f"at position {logged.position}."
                 )
         if waiting:
-            self._fold_known(waiting, known, pending)
+            self._fold_known(waiting, known, pending, damage)
         return FoldedBatch(
             rows=[_row(key, s) for key, s in pending.items() if s.is_new],
             changes=[_change(key, s) for key, s in pending.items() if not s.is_new],
+            damage=damage,
         )
 
     @staticmethod
     def _fold_known(
-        waiting: list[Job.Event], known: KnownRows, pending: dict[UUID, _Pending]
+        waiting: list[tuple[int, Job.Event]],
+        known: KnownRows,
+        pending: dict[UUID, _Pending],
+        damage: list[Damage],
     ) -> None:
         # Only these jobs' earlier events were in earlier batches, and those events
         # cannot be in this one: applying them after the batch's new jobs keeps order.
-        rows = known({str(event.originator_id) for event in waiting})
-        for event in waiting:
+        rows = known({str(event.originator_id) for _, event in waiting})
+        for position, event in waiting:
             state = pending.get(event.originator_id)
             if state is None:
                 row = rows.get(str(event.originator_id))
                 if row is None:
-                    raise UnknownEvent(
-                        f"Projection 'jobs' has no row for job aggregate {event.originator_id}."
-                    )
+                    # Its Scheduled event could not be read: nothing to apply it to.
+                    damage.append(_damage(position, event, "follows an event that is damaged"))
+                    continue
                 state = pending[event.originator_id] = _Pending.from_row(row)
             state.apply(event)
 
     def write(self, batch: FoldedBatch, tx: ProjectionTransaction) -> None:
         tx.insert_jobs(batch.rows)
         tx.update_jobs(batch.changes)
+        tx.record_damage(batch.damage)
+
+
+def _damage(position: int, event: Any, detail: str | None = None) -> Damage:
+    if detail is None:
+        detail = (
+            event.detail if isinstance(event, Undecodable) else "follows an event that is damaged"
+        )
+    return Damage(position, str(event.originator_id), detail)
 
 
 def _moment(ms: int) -> datetime:

@@ -2,14 +2,16 @@
 
 from collections.abc import Collection, Mapping, Sequence
 
+from application.errors import DamagedRecord
 from application.event_log import JobLog
-from application.ports import JobChange, JobRow
+from application.ports import Damage, JobChange, JobRow
 from application.projection import JobsProjection, changed
 
 
 class _InMemoryTransaction:
     def __init__(self) -> None:
         self.table: dict[str, JobRow] = {}
+        self.damage: list[Damage] = []
         self._position = 0
 
     @property
@@ -27,12 +29,16 @@ class _InMemoryTransaction:
         for change in changes:
             self.table[change.aggregate_id] = changed(self.table[change.aggregate_id], change)
 
+    def record_damage(self, damage: Sequence[Damage]) -> None:
+        self.damage.extend(damage)
+
     def advance(self, position: int) -> None:
         self._position = position
 
 
 def fold_projection(log: JobLog, up_to: int, batch: int = 5000) -> dict[int, JobRow]:
-    """The jobs the projection would hold at position ``up_to``."""
+    """The jobs the projection would hold at position ``up_to``; DamagedRecord names
+    the first event it could not decode."""
     projection, tx = JobsProjection(), _InMemoryTransaction()
     while tx.position < up_to:
         page = [e for e in log.read(tx.position, batch) if e.position <= up_to]
@@ -40,4 +46,7 @@ def fold_projection(log: JobLog, up_to: int, batch: int = 5000) -> dict[int, Job
             break
         projection.apply(page, tx)
         tx.advance(page[-1].position)
+    if tx.damage:
+        first = tx.damage[0]
+        raise DamagedRecord(first.aggregate_id, first.detail, first.position)
     return {row.job_id: row for row in tx.table.values()}

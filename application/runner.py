@@ -16,7 +16,7 @@ from functools import partial
 from typing import TypeVar
 
 from application.commands import JobCommands, Outcome
-from application.errors import ConcurrencyConflict, JobNotFound
+from application.errors import ConcurrencyConflict, DamagedRecord, JobNotFound
 from application.leases import LeaseKeeper
 from application.ports import Clock, DeletionTarget, DueJob, TransientTargetError
 from domain.errors import DomainError, IllegalTransition, NotTheOwner
@@ -126,6 +126,13 @@ class JobRunner:
         return result
 
     def _claim(self, due: DueJob) -> Outcome | None:
+        try:
+            return self._start_or_take_over(due)
+        except DamagedRecord as damaged:
+            log.error("job %s cannot be run: %s", due.job_id, damaged)
+            return None
+
+    def _start_or_take_over(self, due: DueJob) -> Outcome | None:
         me = self.worker_id
         try:
             return self._commands.start(due.job_id, me, self._lease_until())

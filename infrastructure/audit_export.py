@@ -11,7 +11,7 @@ import msgspec
 from sqlalchemy import select
 
 from application.audit import event_record
-from application.event_log import JobLog
+from application.event_log import JobLog, Undecodable, decoded
 from domain.job import Job
 from infrastructure.chain import chain_in_order, events_in_order
 from infrastructure.database import Database
@@ -42,7 +42,9 @@ def export_lines(
     for notification in events_in_order(log, batch):
         while link is not None and link[0] < notification.id:
             link = next(links, None)
-        event: Any = log.mapper.to_domain_event(notification)
+        event: Any = decoded(log.mapper.to_domain_event, notification)
+        if isinstance(event, Undecodable):
+            raise event.damage(notification.id)
         aggregate_id = str(notification.originator_id)
         if isinstance(event, Job.Scheduled) and (project_id in (None, event.project_id)):
             job_ids[aggregate_id] = event.job_id

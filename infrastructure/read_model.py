@@ -20,11 +20,13 @@ from sqlalchemy import (
     update,
 )
 
-from application.ports import DueJob, JobChange, JobRow, ProjectionRecord
+from application.errors import DamagedRecord
+from application.ports import Damage, DueJob, JobChange, JobRow, ProjectionRecord
 from application.views import JobView
+from domain.job import job_aggregate_id
 from domain.lifecycle import DUE_WHEN, JobStatus
 from infrastructure.database import Database, DatabaseUnavailable
-from infrastructure.tables import jobs, projection_positions
+from infrastructure.tables import damaged_events, jobs, projection_positions
 
 _VIEW_COLUMNS = (
     jobs.c.job_id,
@@ -59,8 +61,13 @@ STREAM_BATCH_SIZE = 1000
 
 
 # Built once: constructing a statement costs more than running it.
-_GET_JOB = select(*_VIEW_COLUMNS).where(
+_GET_JOB = select(*_VIEW_COLUMNS, jobs.c.damaged).where(
     jobs.c.job_id == bindparam("job_id"), jobs.c.project_id == bindparam("project_id")
+)
+_DAMAGE = (
+    select(damaged_events.c.position, damaged_events.c.detail)
+    .where(damaged_events.c.aggregate_id == bindparam("aggregate_id"))
+    .order_by(damaged_events.c.position)
 )
 
 
@@ -80,8 +87,18 @@ class SqlJobsReadModel:
         self._db = database
 
     def get(self, project_id: int, job_id: int) -> JobView | None:
+        """The job's row; DamagedRecord if the log's record of it cannot be read."""
         row = self._db.fetch_one(_GET_JOB, {"job_id": job_id, "project_id": project_id})
-        return None if row is None else _view(row)
+        if row is None:
+            # Its Scheduled event may be the damaged one: then it has no row at all.
+            aggregate_id = str(job_aggregate_id(job_id))
+            found = self._db.fetch_one(_DAMAGE, {"aggregate_id": aggregate_id})
+            if found is not None:
+                raise DamagedRecord(aggregate_id, found[1], found[0])
+            return None
+        if row[-1] is not None:
+            raise DamagedRecord(str(job_aggregate_id(job_id)), row[-1])
+        return _view(row[:-1])
 
     def page(
         self,
@@ -223,6 +240,32 @@ class _SqlProjectionTransaction:
                 if not JobStatus(row.status).is_terminal:
                     self._job_ids[row.aggregate_id] = row.job_id
 
+    def record_damage(self, damage: Sequence[Damage]) -> None:
+        if not damage:
+            return
+        known = set(
+            self._conn.execute(
+                select(damaged_events.c.position).where(
+                    damaged_events.c.position.in_([d.position for d in damage])
+                )
+            ).scalars()
+        )
+        fresh = [d for d in damage if d.position not in known]  # a rebuild meets them again
+        if fresh:
+            self._conn.execute(
+                damaged_events.insert(),
+                [
+                    {"position": d.position, "aggregate_id": d.aggregate_id, "detail": d.detail}
+                    for d in fresh
+                ],
+            )
+        self._conn.execute(
+            update(self._table)
+            .where(self._table.c.aggregate_id == bindparam("b_aggregate_id"))
+            .values(damaged=bindparam("b_detail")),
+            [{"b_aggregate_id": d.aggregate_id, "b_detail": d.detail} for d in damage],
+        )
+
     def advance(self, position: int) -> None:
         self._conn.execute(
             update(projection_positions)
@@ -272,6 +315,13 @@ class SqlProjectionStore:
                 .where(projection_positions.c.name == name)
                 .values(state=state, error=error)
             )
+
+    def damage(self) -> list[Damage]:
+        """Every event the projection met and could not decode, in log order."""
+        columns = damaged_events.c
+        query = select(columns.position, columns.aggregate_id, columns.detail)
+        with self._db.reader() as conn:
+            return [Damage(*row) for row in conn.execute(query.order_by(columns.position))]
 
     def records(self) -> list[ProjectionRecord]:
         columns = projection_positions.c

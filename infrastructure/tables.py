@@ -44,6 +44,9 @@ def jobs_table(name: str, target: MetaData, suffix: str = "") -> Table:
         Column("start_at", BigInteger, nullable=False),
         # Internal to the runner (not in the API): when the running job's lease ends.
         Column("lease_until", BigInteger, nullable=True),
+        # Why the log's record of this job cannot be read, if it cannot (the API then
+        # answers that the job's record is damaged instead of showing a stale row).
+        Column("damaged", Text, nullable=True),
         PrimaryKeyConstraint("job_id", name=f"jobs_pkey{suffix}"),
         Index(f"jobs_by_aggregate{suffix}", "aggregate_id", unique=True),
         Index(f"jobs_by_project{suffix}", "project_id", "job_id"),
@@ -125,6 +128,16 @@ api_keys = Table(
     Column("revoked_at", BigInteger, nullable=True),
     Column("expires_at", BigInteger, nullable=True),
     Column("last_used_at", BigInteger, nullable=True),
+)
+
+# Events of the log that cannot be decoded, met by the projection: it records them
+# here and goes on, so one damaged event stops nobody else's jobs.
+damaged_events = Table(
+    "damaged_events",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("aggregate_id", String(36), nullable=False, index=True),
+    Column("detail", Text, nullable=False),
 )
 
 # Dashboard sign-ins: the cookie names one, so signing out (or revoking the key)

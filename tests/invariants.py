@@ -5,6 +5,7 @@ from typing import Any
 
 from api.composition import Services
 from application.audit import compare, refold_all
+from application.event_log import Undecodable
 from domain.job import Job
 from infrastructure.chain import verify_chain
 
@@ -60,6 +61,9 @@ def check_log(services: Services, require_terminal: bool) -> list[str]:
     while page := services.log.read(after, 5000):
         for logged in page:
             event = logged.event
+            if isinstance(event, Undecodable):
+                problems.append(f"position {logged.position} cannot be decoded: {event.detail}")
+                continue
             if not isinstance(event, Job.Event):
                 continue
             histories.setdefault(event.originator_id, []).append(event)

@@ -16,7 +16,7 @@ from application.projection_check import fold_projection
 from infrastructure.rebuild import Rebuild, RebuildInProgress, UnknownProjection, rebuild_role
 from infrastructure.settings import Settings
 from infrastructure.tables import jobs
-from tests.conftest import new_tenant
+from tests.conftest import new_tenant, tomorrows_commands
 from tests.integration.test_projection import Stranger, schedule_without_projecting
 from tests.waiting import eventually
 
@@ -117,8 +117,6 @@ def test_a_rebuild_reproduces_the_read_model_and_can_run_again(services: Service
 
 
 AWKWARD_USER_IDS = [
-    "tab\there",
-    "new\nline\r\nand return",
     "back\\slash \\N \\. and \\t",
     "quote ' and \" double",
     "ünïcødé 用户 🙂",
@@ -131,8 +129,13 @@ def test_a_rebuild_writes_awkward_text_exactly_as_the_live_projection(
 ) -> None:
     for user_id in AWKWARD_USER_IDS:
         services.commands.schedule_user_deletion(1, user_id, "k")
+    # User ids hold no control characters; an error text may (tabs, line feeds).
+    failing = services.commands.schedule_user_deletion(1, "fails", "k").job.job_id
+    worker = tomorrows_commands(services)
+    worker.start(failing, "worker:w")
+    worker.fail(failing, "worker:w", 1, "tab\there\nnew line\r\n\\N and \\t")
     before = rows(services)
-    assert {view.reference_id for view in before} == set(AWKWARD_USER_IDS)
+    assert {view.reference_id for view in before} == {*AWKWARD_USER_IDS, "fails"}
     Rebuild(services.log, services.database).run()
     assert rows(services) == before
     assert list(compare(fold_projection(services.log, services.log.head()), rows(services))) == []
