@@ -99,15 +99,18 @@ class LeaseKeeper:
             return  # cancelled or finished: the runner sees it between batches
         self.confirm(until)
 
+    def renew_soon(self) -> None:
+        """Renews now if it is due. A failure (the database away, a write that kept
+        conflicting) is not the job's failure: the lease simply stays as confirmed,
+        and ``holds`` says when it no longer covers another batch."""
+        try:
+            self.renew_if_due()
+        except Exception as error:
+            log.warning(
+                "job %s: lease renewal failed (%s: %s)", self._job_id, type(error).__name__, error
+            )
+
     def _beat(self) -> None:
         tick = min(self._lease.total_seconds() / 6, LONGEST_TICK)
         while not self._stop.wait(tick):
-            try:
-                self.renew_if_due()
-            except Exception as error:  # the database is away: try again next tick
-                log.warning(
-                    "job %s: lease renewal failed (%s: %s)",
-                    self._job_id,
-                    type(error).__name__,
-                    error,
-                )
+            self.renew_soon()

@@ -181,3 +181,13 @@ class DeletionTarget(Protocol):
         """How many items of the user are still there, per receipt name (0 each when
         the target holds nothing of them)."""
         ...
+
+
+class BatchInterrupted(Exception):
+    """A batch failed part way, after some of it was already gone for good (files
+    removed before the rows' transaction failed): those are counted all the same."""
+
+    def __init__(self, deleted: dict[str, int], cause: Exception) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.deleted = deleted
+        self.cause = cause

@@ -18,7 +18,13 @@ from typing import TypeVar
 from application.commands import JobCommands, Outcome
 from application.errors import ConcurrencyConflict, DamagedRecord, JobNotFound
 from application.leases import LeaseKeeper
-from application.ports import Clock, DeletionTarget, DueJob, TransientTargetError
+from application.ports import (
+    BatchInterrupted,
+    Clock,
+    DeletionTarget,
+    DueJob,
+    TransientTargetError,
+)
 from domain.errors import DomainError, IllegalTransition, NotTheOwner
 from domain.lifecycle import JobStatus
 
@@ -177,7 +183,10 @@ class JobRunner:
                 return RunResult.RELEASED
             attempt.require_lease()
             deleted = self._with_retries(
-                partial(target.delete_batch, due.project_id, due.user_id, self._settings.batch_size)
+                partial(
+                    target.delete_batch, due.project_id, due.user_id, self._settings.batch_size
+                ),
+                attempt.receipt,
             )
             if not any(deleted.values()):
                 return None
@@ -259,14 +268,22 @@ class JobRunner:
             return RunResult.CANCELLED
         return RunResult.FAILED
 
-    def _with_retries(self, action: Callable[[], T]) -> T:
+    def _with_retries(self, action: Callable[[], T], receipt: "_Receipt | None" = None) -> T:
+        """Runs ``action``, retrying transient target errors with backoff. What a failed
+        batch removed for good before it failed goes into ``receipt`` all the same."""
         for attempt in range(self._settings.retries):
             try:
                 return action()
-            except TransientTargetError:
-                if attempt == self._settings.retries - 1:
-                    raise
-                self._sleep(self._settings.retry_backoff * 2**attempt)
+            except BatchInterrupted as interrupted:
+                if receipt is not None:
+                    receipt.add(interrupted.deleted)
+                    self._observe(interrupted.deleted)
+                error: Exception = interrupted.cause
+            except TransientTargetError as transient:
+                error = transient
+            if not isinstance(error, TransientTargetError) or attempt == self._settings.retries - 1:
+                raise error
+            self._sleep(self._settings.retry_backoff * 2**attempt)
         raise AssertionError("unreachable")
 
     def _lease_until(self) -> datetime:
@@ -291,7 +308,7 @@ class _Attempt:
         assert self.keeper is not None
         if self.keeper.lost:
             raise LeaseLost(f"job {self.due.job_id} was taken over")
-        self.keeper.renew_if_due()
+        self.keeper.renew_soon()
         if not self.keeper.holds():
             raise LeaseLost(f"job {self.due.job_id}: the lease could not be renewed in time")
 

@@ -2,26 +2,37 @@
 
 Placeholder values are percent-encoded into one path segment each, so a user id
 like ``../x`` or ``*`` is a literal name and never escapes the directory. Links
-are never followed: a link named by the pattern is removed as a link, a folder
-reached through a link is refused, and nothing outside the directory is touched.
+are never followed: every folder is opened relative to the one above it with
+``O_NOFOLLOW``, and everything in it is listed, removed and counted through that
+open folder. A folder swapped for a link while a batch runs is therefore never
+entered (there is no moment between checking a path and using it), a link named
+by the pattern is removed as a link, and nothing outside the directory is touched.
 Errors name paths relative to the directory, never the server's own layout.
 """
 
-import contextlib
+import errno
 import os
 import stat
 from collections.abc import Iterator
-from itertools import islice
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import quote
 
 from infrastructure.target_config import ConfigError, FilesTargetConfig
 
 _SAFE = "@+-_.,=~"
+_SESSION_STEP = 10_000
+_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+# A name the file system cannot hold (too long) names nothing that could be deleted.
+_NOTHING_THERE = (errno.ENOENT, errno.ENAMETOOLONG, errno.ENOTDIR)
 
 
 class UnsafePath(ValueError):
     """A path the pattern names cannot be reached without following a link."""
+
+
+class TargetFileError(OSError):
+    """A file could not be removed; the message names it relative to its directory."""
 
 
 def path_segment(value: str) -> str:
@@ -44,68 +55,146 @@ class FilePattern:
     def describe(self) -> str:
         return f"{self.name}: files {self.root / self.pattern}"
 
-    def path(self, project_id: int, user_id: str, session_id: object = "") -> Path:
-        """The path the pattern names, made of real folders below the root.
-
-        Every folder between the root and the last segment is checked not to be a
-        link, so the path cannot lead outside the root; the last segment may be
-        anything (a link there is removed as a link)."""
+    def parts(self, project_id: int, user_id: str, session_id: object = "") -> list[str]:
+        """The pattern's path below the directory, one literal name per segment."""
         relative = self.pattern.format(
             projectId=path_segment(str(project_id)),
             userId=path_segment(user_id),
             sessionId=path_segment(str(session_id)),
         )
-        parts = Path(relative).parts
-        if not parts or any(part in ("..", ".") for part in parts) or Path(relative).is_absolute():
+        parts = relative.split("/")
+        if not all(parts) or any(part in ("..", ".") for part in parts):
             raise UnsafePath(f"{self.name}: {relative!r} leaves its directory")
-        folder = self.root
-        for part in parts[:-1]:
-            folder = folder / part
+        return parts
+
+    @contextmanager
+    def parent_of(self, parts: list[str]) -> Iterator[int | None]:
+        """The folder holding the last segment, opened without following any link;
+        None when some folder on the way does not exist (then neither does the file)."""
+        fd = os.open(self.root, _FOLDER)
+        try:
+            for part in parts[:-1]:
+                try:
+                    below = os.open(part, _FOLDER, dir_fd=fd)
+                except OSError as error:
+                    mode = _kind(fd, part) if error.errno in (errno.ELOOP, errno.ENOTDIR) else None
+                    if mode is not None and stat.S_ISLNK(mode):
+                        raise UnsafePath(
+                            f"{self.name}: {'/'.join(parts)!r} passes through a link"
+                        ) from None
+                    if error.errno in _NOTHING_THERE:
+                        yield None  # a file where a folder should be: nothing below it
+                        return
+                    raise self.error(parts, error) from None
+                os.close(fd)
+                fd = below
+            yield fd
+        finally:
+            os.close(fd)
+
+    def error(self, parts: list[str], error: OSError) -> TargetFileError:
+        return TargetFileError(f"{self.name}: {'/'.join(parts)}: {error.strerror}")
+
+    def remove(self, project_id: int, user_id: str, session_id: object, limit: int) -> int:
+        """Removes what the pattern names: a file or a link, or every file of a folder
+        (``limit`` at a time, the folder itself once empty). Returns how many files."""
+        parts = self.parts(project_id, user_id, session_id)
+        with self.parent_of(parts) as parent:
+            if parent is None:
+                return 0
             try:
-                mode = os.lstat(folder).st_mode
-            except FileNotFoundError:
-                break  # nothing below it exists either
-            if not stat.S_ISDIR(mode):
-                raise UnsafePath(f"{self.name}: {relative!r} passes through a link or a file")
-        return self.root.joinpath(*parts)
+                return _remove_entry(parent, parts[-1], limit)
+            except OSError as error:
+                raise self.error(parts, error) from None
+
+    def remove_all(self, project_id: int, user_id: str, session_id: object) -> int:
+        """Removes everything the pattern names for one session: its row is about to
+        go, and with it the only way to find these files again."""
+        removed = 0
+        while (step := self.remove(project_id, user_id, session_id, _SESSION_STEP)) > 0:
+            removed += step
+            if step < _SESSION_STEP:
+                break
+        return removed
+
+    def count(self, project_id: int, user_id: str, session_id: object = "") -> int:
+        """How many files (links included) the pattern names now."""
+        parts = self.parts(project_id, user_id, session_id)
+        with self.parent_of(parts) as parent:
+            if parent is None:
+                return 0
+            try:
+                return _count_entry(parent, parts[-1])
+            except OSError as error:
+                raise self.error(parts, error) from None
 
 
-def remove(path: Path) -> int:
-    """Removes a file or a link (never what it points to); 0 for a folder or nothing."""
+def _kind(parent: int, name: str) -> int | None:
+    """The entry's type (links not followed), None if there is none."""
     try:
-        if stat.S_ISDIR(os.lstat(path).st_mode):
+        return os.lstat(name, dir_fd=parent).st_mode
+    except OSError as error:
+        if error.errno in _NOTHING_THERE:
+            return None
+        raise
+
+
+def _open_folder(parent: int, name: str) -> int | None:
+    """The entry opened as a folder, None if it is not one (a file, a link, gone)."""
+    try:
+        return os.open(name, _FOLDER, dir_fd=parent)
+    except OSError as error:
+        if error.errno in (*_NOTHING_THERE, errno.ELOOP):
+            return None
+        raise
+
+
+def _remove_entry(parent: int, name: str, limit: int) -> int:
+    folder = _open_folder(parent, name)
+    if folder is None:
+        mode = _kind(parent, name)
+        if mode is None:
             return 0
-        path.unlink()
+        os.unlink(name, dir_fd=parent)  # a file, or a link: never what it points to
         return 1
-    except FileNotFoundError:
-        return 0
-
-
-def _entries(folder: Path) -> list[tuple[Path, bool]]:
-    """(path, is a real folder) for each entry, links as entries, not followed."""
     try:
-        with os.scandir(folder) as scan:
-            return [(Path(e.path), e.is_dir(follow_symlinks=False)) for e in scan]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+        removed = _empty(folder, limit)
+    finally:
+        os.close(folder)
+    if removed < limit:
+        # rmdir, never a recursive delete: a file that appeared meanwhile is left for
+        # the next batch to delete and count, instead of vanishing unrecorded.
+        with suppress(OSError):
+            os.rmdir(name, dir_fd=parent)
+    return removed
 
 
-def _files_below(folder: Path) -> Iterator[Path]:
-    """Every file and link below the folder, found as they are asked for."""
-    folders = [folder]
-    while folders:
-        for path, is_folder in _entries(folders.pop()):
-            if is_folder:
-                folders.append(path)
+def _empty(folder: int, limit: int) -> int:
+    """Removes up to ``limit`` files below the open folder, and its emptied folders."""
+    removed = 0
+    with os.scandir(folder) as entries:
+        for entry in entries:  # lazily: a batch lists no more of a big folder than it needs
+            if removed >= limit:
+                break
+            if entry.is_dir(follow_symlinks=False):
+                removed += _remove_entry(folder, entry.name, limit - removed)
             else:
-                yield path
+                with suppress(FileNotFoundError):
+                    os.unlink(entry.name, dir_fd=folder)
+                    removed += 1
+    return removed
 
 
-def _is_folder(path: Path) -> bool:
+def _count_entry(parent: int, name: str) -> int:
+    folder = _open_folder(parent, name)
+    if folder is None:
+        return 0 if _kind(parent, name) is None else 1
     try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except FileNotFoundError:
-        return False
+        with os.scandir(folder) as entries:
+            found = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+        return sum(_count_entry(folder, n) if is_folder else 1 for n, is_folder in found)
+    finally:
+        os.close(folder)
 
 
 class UserFilesTarget:
@@ -125,26 +214,7 @@ class UserFilesTarget:
         return [self._pattern.describe()]
 
     def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
-        path = self._pattern.path(project_id, user_id)
-        if not _is_folder(path):
-            return {self.name: remove(path)}
-        deleted = 0
-        for file in islice(_files_below(path), limit):
-            deleted += remove(file)
-        if deleted < limit:
-            _remove_empty_folders(path)
-        return {self.name: deleted}
+        return {self.name: self._pattern.remove(project_id, user_id, "", limit)}
 
     def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
-        path = self._pattern.path(project_id, user_id)
-        if _is_folder(path):
-            return {self.name: sum(1 for _ in _files_below(path))}
-        return {self.name: int(os.path.lexists(path))}
-
-
-def _remove_empty_folders(path: Path) -> None:
-    # rmdir, never rmtree: a file that appeared meanwhile is left for the next
-    # batch to delete and count, instead of vanishing unrecorded.
-    for folder, _, _ in os.walk(path, topdown=False):
-        with contextlib.suppress(OSError):
-            os.rmdir(folder)
+        return {self.name: self._pattern.count(project_id, user_id)}

@@ -5,7 +5,6 @@ the key chooses a batch, never whose rows go, so a key that is not unique (a
 session id reused across projects) cannot take another user's rows with it.
 """
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,9 +13,9 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, NoSuchTableError, Ope
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from application.ports import TransientTargetError
+from application.ports import BatchInterrupted, TransientTargetError
 from infrastructure.database import Database
-from infrastructure.file_targets import FilePattern, remove
+from infrastructure.file_targets import FilePattern
 from infrastructure.target_config import ConfigError, SqlTargetConfig
 
 
@@ -71,18 +70,25 @@ class SqlTarget:
     def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
         owner = {"project_id": project_id, "user_id": user_id}
         counts = {self._name: 0, **{files.name: 0 for files in self._session_files}}
-        # Durable, like the log: a BatchDeleted event must never outlive its deletion.
-        with _transient_errors(), self._database.writer() as conn:
-            result = conn.execute(self._statement("delete"), {**owner, "limit": limit})
-            if not self._session_files:
-                counts[self._name] = result.rowcount
-                return counts
-            deleted = list(result.scalars())
-            # The files go before the rows are committed: if removing one fails, the
-            # rows stay, and the next attempt can still find the files they name.
-            for files in self._session_files:
-                for session_id in deleted:
-                    counts[files.name] += remove(files.path(project_id, user_id, session_id))
+        try:
+            # Durable, like the log: a BatchDeleted event must never outlive its deletion.
+            with _transient_errors(), self._database.writer() as conn:
+                result = conn.execute(self._statement("delete"), {**owner, "limit": limit})
+                if not self._session_files:
+                    counts[self._name] = result.rowcount
+                    return counts
+                deleted = sorted(result.scalars())  # files go in a repeatable order
+                # The files go before the rows are committed: if removing one fails, the
+                # rows stay, and the next attempt can still find the files they name.
+                for files in self._session_files:
+                    for session_id in deleted:
+                        counts[files.name] += files.remove_all(project_id, user_id, session_id)
+        except Exception as error:
+            if any(counts.values()):
+                # The rows came back, but the files removed before the failure are
+                # gone: the receipt must still count them.
+                raise BatchInterrupted({**counts, self._name: 0}, error) from error
+            raise
         counts[self._name] = len(deleted)
         return counts
 
@@ -93,8 +99,7 @@ class SqlTarget:
             keys = list(conn.execute(self._statement("keys"), owner).scalars()) if rows else []
         left = {self._name: int(rows)}
         for files in self._session_files:
-            paths = (files.path(project_id, user_id, key) for key in keys)
-            left[files.name] = sum(os.path.lexists(path) for path in paths)
+            left[files.name] = sum(files.count(project_id, user_id, key) for key in keys)
         return left
 
     def _statement(self, kind: str) -> Any:

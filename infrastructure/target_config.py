@@ -96,6 +96,8 @@ def resolve_directories(config: TargetsConfig, base: Path) -> TargetsConfig:
 
 
 def _check(config: TargetsConfig) -> None:
+    if not config.targets:
+        raise ConfigError("Name at least one deletion target: a job must delete something.")
     names = [target.name for target in config.targets]
     if len(set(names)) != len(names):
         raise ConfigError("Deletion target names must be unique.")
@@ -115,6 +117,17 @@ def _check(config: TargetsConfig) -> None:
                 raise ConfigError(
                     f"Target {target.name}: a {{sessionId}} pattern needs sessions_from "
                     "naming a sql target."
+                )
+            if "sessionId" not in used and target.sessions_from is not None:
+                raise ConfigError(
+                    f"Target {target.name}: sessions_from goes with a {{sessionId}} pattern "
+                    "(this one names no session)."
+                )
+            if "sessionId" not in used and "projectId" not in used:
+                # A user id is only unique within a project: without the project, one
+                # project's request would delete another's files of a same-named user.
+                raise ConfigError(
+                    f"Target {target.name}: a {{userId}} pattern must also name {{projectId}}."
                 )
 
 

@@ -78,7 +78,25 @@ pattern = "{projectId}/{userId}"
         ),
         ("batch_size = 0\n", "batch_size"),
         ("this is not toml", "TOML"),
+        ("batch_size = 10\n", "at least one"),
+        (
+            '[[targets]]\nkind = "files"\nname = "f"\ndirectory = "d"\npattern = "{userId}"\n',
+            "projectId",
+        ),
+        (
+            '[[targets]]\nkind = "sql"\nname = "sessions"\ntable = "t"\n'
+            '[[targets]]\nkind = "files"\nname = "f"\ndirectory = "d"\n'
+            'pattern = "{sessionId}"\nsessions_from = "sesions"\n',
+            "sessions_from",
+        ),
+        (
+            '[[targets]]\nkind = "sql"\nname = "sessions"\ntable = "t"\n'
+            '[[targets]]\nkind = "files"\nname = "f"\ndirectory = "d"\n'
+            'pattern = "{projectId}/{userId}"\nsessions_from = "sessions"\n',
+            "sessions_from",
+        ),
     ],
+    ids=lambda value: value[:40] if isinstance(value, str) else value,
 )
 def test_a_bad_config_is_refused_with_a_reason(tmp_path: Path, toml: str, complaint: str) -> None:
     with pytest.raises(ConfigError, match=complaint):

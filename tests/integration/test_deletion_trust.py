@@ -4,23 +4,28 @@ Each test here reproduces a way jobtrail once deleted someone else's data or sai
 ``completed`` while the user's data was still there.
 """
 
+import contextlib
 import os
+import shutil
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from api.composition import Services
 from application.audit import compare, refold_all
+from application.commands import JobCommands, Outcome
 from application.ports import DeletionTarget, DueJob
 from application.projection_check import fold_projection
-from application.runner import RunResult
+from application.runner import JobRunner, RunnerSettings, RunResult
 from application.worker import Worker
 from domain.errors import IllegalTransition
 from domain.job import Job, job_aggregate_id
 from infrastructure.database import Database, parse_database_url
+from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.session_store import seed_sessions
 from infrastructure.sessions import sessions
 from infrastructure.tables import jobs
@@ -180,7 +185,7 @@ def test_a_session_file_that_links_to_another_users_recording_is_removed_as_a_li
     assert victim_file.exists()
 
 
-def test_a_link_pointing_outside_the_directory_is_removed_without_leaking_paths(
+def test_a_path_through_a_link_is_refused_without_leaking_the_servers_paths(
     tmp_path: Path,
 ) -> None:
     root = tmp_path / "u"
@@ -215,11 +220,12 @@ def test_a_relative_directory_is_resolved_against_the_config_files_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config_dir = tmp_path / "etc"
-    (config_dir / "rec").mkdir(parents=True)
-    (config_dir / "rec" / "alice").write_text("alice's recording")
+    (config_dir / "rec" / "1").mkdir(parents=True)
+    (config_dir / "rec" / "1" / "alice").write_text("alice's recording")
     path = config_dir / "jobtrail.toml"
     path.write_text(
-        '[[targets]]\nkind = "files"\nname = "rec"\ndirectory = "rec"\npattern = "{userId}"\n'
+        '[[targets]]\nkind = "files"\nname = "rec"\ndirectory = "rec"\n'
+        'pattern = "{projectId}/{userId}"\n'
     )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -228,7 +234,7 @@ def test_a_relative_directory_is_resolved_against_the_config_files_folder(
     [target] = build_targets(load_config(str(path)), database_for(tmp_path))
 
     assert target.delete_batch(1, "alice", 10) == {"rec": 1}
-    assert not (config_dir / "rec" / "alice").exists()
+    assert not (config_dir / "rec" / "1" / "alice").exists()
 
 
 def test_a_missing_directory_is_a_configuration_error_naming_the_target(tmp_path: Path) -> None:
@@ -350,6 +356,11 @@ def test_a_worker_that_lost_its_job_mid_batch_still_counts_what_it_deleted(
     assert [(e.actor, e.deleted) for e in late] == [
         ("worker:frozen", {"sessions": 4, "recordings": 4})
     ]
+    # The rescuer completed before the frozen worker's account arrived: Completed
+    # counts what had been recorded then, and the late account adds the rest.
+    completed = next(e for e in events if isinstance(e, Job.Completed))
+    assert completed.deleted == {"sessions": 6, "recordings": 6}
+    assert isinstance(events[-1], Job.LateBatchDeleted)
     job = kit.services.log.job(job_id)
     assert job is not None and job.deleted == {"sessions": 10, "recordings": 10}
     assert kit.session_count("contested") == 0
@@ -368,3 +379,160 @@ def test_replay_and_verify_see_a_read_model_lease_the_log_does_not_hold(kit: Run
 
     assert [m.field for m in replayed] == ["lease_until"]
     assert [m.field for m in verified] == ["lease_until"]
+
+
+def test_a_folder_swapped_for_a_link_during_deletions_is_never_entered(tmp_path: Path) -> None:
+    root, outside = tmp_path / "exports", tmp_path / "outside"
+    user = root / "1" / "alice"
+    outside.mkdir()
+    for n in range(50):
+        (outside / f"keep{n}").write_text("not alice's")
+    config = TargetsConfig(
+        targets=[
+            FilesTargetConfig(name="exports", directory=str(root), pattern="{projectId}/{userId}")
+        ]
+    )
+    [target] = build_targets(config, database_for(tmp_path))
+    stop = threading.Event()
+
+    def swap() -> None:
+        # Over and over: alice/sub is a real folder, then a link to the outside.
+        while not stop.is_set():
+            sub = user / "sub"
+            with contextlib.suppress(OSError):
+                if sub.is_symlink():
+                    sub.unlink()
+                    sub.mkdir()
+                    (sub / "f").write_text("alice's")
+                else:
+                    shutil.rmtree(sub, ignore_errors=True)
+                    sub.symlink_to(outside)
+
+    user.mkdir(parents=True)
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    try:
+        for _ in range(300):
+            user.mkdir(parents=True, exist_ok=True)
+            (user / "own").write_text("alice's")
+            target.delete_batch(1, "alice", 5)
+    finally:
+        stop.set()
+        swapper.join()
+    assert sorted(p.name for p in outside.iterdir()) == sorted(f"keep{n}" for n in range(50))
+
+
+def test_a_session_stored_as_a_folder_is_removed_whole_and_counted(kit: RunnerKit) -> None:
+    db = kit.services.database
+    seed_sessions(db, 1, ["mobile"], 3, kit.recordings)
+    for session_id in session_ids_of(kit, "mobile"):
+        recording = kit.recordings / "1" / str(session_id)
+        recording.unlink()
+        (recording / "nested").mkdir(parents=True)
+        for name in ("dom.mobs", "dom.mobe", "nested/devtools.mob"):
+            (recording / name).write_text("mob")
+    job_id = kit.schedule("mobile")
+
+    assert kit.runner().run(due(kit, job_id)) is RunResult.COMPLETED
+
+    completed = history(kit, job_id)[-1]
+    assert isinstance(completed, Job.Completed)
+    assert completed.deleted == {"sessions": 3, "recordings": 9}
+    assert kit.recording_count(1) == 0
+
+
+def test_files_removed_before_a_batch_failed_are_still_counted(kit: RunnerKit) -> None:
+    """The rows' transaction fails after some session files are gone: the rows come
+    back, the files do not, and the receipt says so."""
+    db = kit.services.database
+    seed_sessions(db, 1, ["half-gone"], 2, kit.recordings)
+    first, second = sorted(session_ids_of(kit, "half-gone"))
+    (kit.recordings / "1" / str(second)).unlink()
+    (kit.recordings / "1" / str(second)).symlink_to(kit.recordings)  # a link: refused
+    config = TargetsConfig(
+        targets=[
+            SqlTargetConfig(name="sessions", table="sessions", id_column="session_id"),
+            FilesTargetConfig(
+                name="recordings",
+                directory=str(kit.recordings),
+                pattern="{projectId}/{sessionId}/x",
+                sessions_from="sessions",
+            ),
+        ]
+    )
+    (kit.recordings / "1" / str(first)).unlink()
+    (kit.recordings / "1" / str(first)).mkdir()
+    (kit.recordings / "1" / str(first) / "x").write_text("mob")
+    job_id = kit.schedule("half-gone")
+
+    result = kit.runner(targets=[*build_targets(config, db)]).run(due(kit, job_id))
+
+    assert result is RunResult.FAILED
+    failed = history(kit, job_id)[-1]
+    assert isinstance(failed, Job.Failed)
+    assert failed.deleted == {"sessions": 0, "recordings": 1}  # the rows came back
+    assert kit.session_count("half-gone") == 2
+    assert not (kit.recordings / "1" / str(first) / "x").exists()
+
+
+def test_a_user_id_too_long_for_a_file_name_has_no_files_and_leaks_no_path(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "exports"
+    root.mkdir()
+    config = TargetsConfig(
+        targets=[
+            FilesTargetConfig(name="exports", directory=str(root), pattern="{projectId}/{userId}")
+        ]
+    )
+    [target] = build_targets(config, database_for(tmp_path))
+    (root / "1").mkdir()
+    huge = "%" * 256  # 768 characters once percent-encoded: no file can have that name
+    assert target.delete_batch(1, huge, 10) == {"exports": 0}
+    assert target.remaining(1, huge) == {"exports": 0}
+
+
+def test_a_database_blip_in_a_lease_renewal_does_not_fail_the_job(
+    services: Services, tmp_path: Path
+) -> None:
+    kit = runner_kit(services, tmp_path)
+    seed_sessions(services.database, 1, ["blip"], 9, kit.recordings)
+    job_id = kit.schedule("blip")
+    lease = timedelta(seconds=3)
+
+    class BlipOnce(JobCommands):
+        blips = 0
+
+        def renew_lease(
+            self, job_id: int, actor: str, attempt: int, lease_until: datetime
+        ) -> Outcome:
+            if not self.blips:
+                self.blips += 1
+                raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+            return super().renew_lease(job_id, actor, attempt, lease_until)
+
+    class SlowBatches(WrappedTarget):
+        def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
+            kit.clock.advance(timedelta(seconds=1.5))  # a renewal is due before each batch
+            return self._inner.delete_batch(project_id, user_id, limit)
+
+    commands = BlipOnce(services.log, SqlJobIdAllocator(services.database), kit.clock, None)
+    [real] = kit.targets(batch_size=3)
+    runner = JobRunner(
+        commands,
+        [SlowBatches(real)],
+        kit.clock,
+        # Records far apart, so that only renewals keep the lease.
+        RunnerSettings("worker:blip", lease=lease, batch_size=3, record_interval=3600),
+        sleep=lambda seconds: None,
+    )
+
+    assert runner.run(due(kit, job_id)) is RunResult.COMPLETED
+    assert commands.blips == 1
+    assert kit.session_count("blip") == 0
+
+
+def session_ids_of(kit: RunnerKit, user_id: str) -> list[int]:
+    with kit.services.database.reader() as conn:
+        rows = conn.execute(select(sessions.c.session_id).where(sessions.c.user_id == user_id))
+        return [int(session_id) for (session_id,) in rows]

@@ -28,7 +28,10 @@ def config(tmp_path: Path, body: str) -> str:
     return str(path)
 
 
-FILES = '[[targets]]\nkind = "files"\nname = "exports"\ndirectory = "{}"\npattern = "{{userId}}"\n'
+FILES = (
+    '[[targets]]\nkind = "files"\nname = "exports"\ndirectory = "{}"\n'
+    'pattern = "{{projectId}}/{{userId}}"\n'
+)
 SQL = '[[targets]]\nkind = "sql"\nname = "events"\ntable = "{}"\nuser_id_column = "{}"\n'
 
 
@@ -85,7 +88,9 @@ def test_targets_check_prints_each_target_with_its_resolved_directory(tmp_path: 
         JOBTRAIL_CONFIG=config(tmp_path, FILES.format("exports")),
     )
     assert result.returncode == 0, result.stderr
-    assert f"exports: files {tmp_path / 'etc' / 'exports' / '{userId}'}" in result.stdout
+    assert (
+        f"exports: files {tmp_path / 'etc' / 'exports' / '{projectId}/{userId}'}" in result.stdout
+    )
 
 
 def test_the_default_recordings_folder_sits_beside_the_sqlite_database(tmp_path: Path) -> None:
