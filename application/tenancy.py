@@ -107,7 +107,7 @@ class TenancyStore(Protocol):
 
     def key(self, key_id: str) -> StoredKey | None: ...
 
-    def keys(self, org_id: int | None) -> list[KeyRecord]: ...
+    def list_keys(self, org_id: int | None) -> list[KeyRecord]: ...
 
     def end_key(self, key_id: str, revoked_at: int | None, expires_at: int | None) -> bool:
         """Sets when the key stops working; False if there is no such key."""
@@ -234,8 +234,8 @@ class Tenancy:
             self._store.touch_key(key_id, now)
         return Principal(key_id, stored.org_id)
 
-    def keys(self, org_id: int | None = None) -> list[KeyRecord]:
-        return self._store.keys(org_id)
+    def list_keys(self, org_id: int | None = None) -> list[KeyRecord]:
+        return self._store.list_keys(org_id)
 
     def revoke_key(self, key_id: str) -> None:
         """The key stops working at once in this process, within the cache's lifetime

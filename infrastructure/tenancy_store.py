@@ -99,7 +99,7 @@ class SqlTenancyStore:
             row = conn.execute(query.where(api_keys.c.key_id == key_id)).first()
         return None if row is None else StoredKey(*row)
 
-    def keys(self, org_id: int | None) -> list[KeyRecord]:
+    def list_keys(self, org_id: int | None) -> list[KeyRecord]:
         columns = api_keys.c
         query = select(
             columns.key_id,
