@@ -274,3 +274,10 @@ def test_other_tenants_keys_are_untouched_by_a_revocation(
     other = new_tenant(app_services, "Other")
     app_services.tenancy.revoke_key(tenant.key.key_id)
     assert client.get(other.url("/jobs"), headers=other.headers).status_code == 200
+
+
+def test_a_database_error_never_carries_the_statements_parameters(app_services: Services) -> None:
+    secret_user = "someone.private@example.com"
+    with pytest.raises(Exception) as failed, app_services.database.reader() as conn:
+        conn.execute(text("SELECT * FROM no_such_table WHERE user_id = :u"), {"u": secret_user})
+    assert secret_user not in str(failed.value)
