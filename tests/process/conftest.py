@@ -90,3 +90,15 @@ def server(database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
         running.process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         running.process.kill()
+
+
+def jobtrail(database_url: str, *args: str) -> "subprocess.CompletedProcess[str]":
+    """The real console script, run as an operator would, against one database."""
+    return subprocess.run(
+        [str(JOBTRAIL), *args],
+        env={**os.environ, "JOBTRAIL_DATABASE_URL": database_url, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

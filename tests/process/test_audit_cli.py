@@ -1,8 +1,6 @@
 """The audit commands, run as an operator runs them."""
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -14,7 +12,7 @@ from sqlalchemy import text, update
 from api.composition import Services, build_services
 from infrastructure.settings import Settings
 from infrastructure.tables import jobs
-from tests.process.conftest import JOBTRAIL
+from tests.process.conftest import jobtrail
 
 
 @pytest.fixture
@@ -29,17 +27,6 @@ def services(database_url: str) -> Iterator[Services]:
     built.commands.cancel(project_b.id, second, "key:k2")
     yield built
     built.close()
-
-
-def jobtrail(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(JOBTRAIL), *args],
-        env={**os.environ, "JOBTRAIL_DATABASE_URL": database_url, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_verify_passes_an_intact_log_and_prints_its_head(

@@ -1,6 +1,5 @@
 """Every tool that reads the log names an undecodable event in one line and exits 1."""
 
-import os
 import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
@@ -12,7 +11,7 @@ from sqlalchemy import text
 from api.composition import Services, build_services
 from infrastructure.settings import Settings
 from tests.api.test_reliability_round2 import damage
-from tests.process.conftest import JOBTRAIL
+from tests.process.conftest import jobtrail
 
 
 @pytest.fixture
@@ -23,17 +22,6 @@ def services(database_url: str) -> Iterator[Services]:
         built.commands.schedule_user_deletion(project.id, user, "key:k")
     yield built
     built.close()
-
-
-def jobtrail(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(JOBTRAIL), *args],
-        env={**os.environ, "JOBTRAIL_DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def one_line_naming(result: subprocess.CompletedProcess[str], *words: str) -> None:

@@ -2,25 +2,12 @@
 server (another process, with its own cache) within ten seconds."""
 
 import json
-import os
-import subprocess
 import time
 from pathlib import Path
 
 import httpx2 as httpx
 
-from tests.process.conftest import JOBTRAIL, RunningServer
-
-
-def jobtrail(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(JOBTRAIL), *args],
-        env={**os.environ, "JOBTRAIL_DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.process.conftest import RunningServer, jobtrail
 
 
 def listed(database_url: str) -> dict[str, dict[str, object]]:

@@ -14,8 +14,7 @@ from api.composition import Services, build_services
 from infrastructure.settings import Settings
 from infrastructure.tables import jobs
 from tests.integration.test_projection import schedule_without_projecting
-from tests.process.conftest import JOBTRAIL
-from tests.process.test_audit_cli import jobtrail
+from tests.process.conftest import JOBTRAIL, jobtrail
 
 
 @pytest.fixture
