@@ -1,8 +1,10 @@
 # Two commands do everything: `make serve` runs jobtrail on SQLite, `make test` runs the tests.
 VENV ?= .venv
 PYTHON ?= python3
+PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
 
 .PHONY: serve test lint clean
 
@@ -12,8 +14,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-serve: $(STAMP)
-	$(BIN)/jobtrail serve
+# `make serve` installs what the service needs, nothing for the tests; PORT=8080 to move it.
+$(RUNTIME): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME)
+
+serve: $(RUNTIME)
+	$(BIN)/jobtrail serve --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -4,6 +4,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib.metadata import version
 from pathlib import Path
 
 import anyio
@@ -123,8 +124,22 @@ def create_app(
     def openapi(_: Request) -> Response:
         return Response(document, media_type="application/json")
 
+    def index(_: Request) -> Response:
+        """Where to go from the root: a newcomer's first request finds its way."""
+        return MsgspecResponse(
+            {
+                "name": "jobtrail",
+                "version": version("jobtrail"),
+                "api": "/api/v1/{projectKey}/jobs",
+                "docs": "/docs",
+                "openapi": "/openapi.json",
+                "dashboard": "/ui",
+                "health": "/healthz",
+            }
+        )
+
     prefix = "/api/v1/{projectKey}"
-    return Starlette(
+    app = Starlette(
         middleware=[Middleware(Observe, metrics=metrics), Middleware(BodyLimit)],
         routes=[
             Route(f"{prefix}/jobs", within(routes.list_jobs), methods=["GET"]),
@@ -141,6 +156,7 @@ def create_app(
                 within(routes.delete_user_data),
                 methods=["DELETE"],
             ),
+            Route("/", index, methods=["GET"]),
             Route("/healthz", within(routes.health), methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
@@ -154,6 +170,9 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )
+    # "/jobs/" is not "/jobs": a 404 in JSON, not a redirect with an empty body.
+    app.router.redirect_slashes = False
+    return app
 
 
 def create_app_from_env() -> Starlette:

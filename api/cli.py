@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import logging
 import os
 import signal
 import sys
@@ -25,15 +26,16 @@ from rich.progress import (
 from rich.table import Table
 
 from api.cli_keys import keys
-from api.cli_support import checked_targets
+from api.cli_support import JobtrailGroup, checked_targets
 from api.cli_support import open_services as _services
 from api.cli_targets import targets
+from api.cli_tenancy import orgs, projects
 from api.composition import Services
 from api.logs import configure_logging
 from application.audit import compare, refold_all
 from application.errors import DamagedRecord, JobNotFound
 from application.projection_check import fold_projection
-from application.views import epoch_ms
+from application.views import moment_ms
 from infrastructure.audit_export import export_lines
 from infrastructure.chain import verify_chain
 from infrastructure.rebuild import (
@@ -45,35 +47,49 @@ from infrastructure.rebuild import (
 from infrastructure.session_store import demo_user_ids, seed_sessions
 from infrastructure.targets import default_recordings
 
-
-def _emit(as_json: bool, record: dict[str, Any], text: str) -> None:
-    click.echo(json.dumps(record) if as_json else text)
+log = logging.getLogger("jobtrail.worker")
 
 
-@click.group()
-def main() -> None:
+@click.group(cls=JobtrailGroup)
+@click.version_option(package_name="jobtrail", prog_name="jobtrail")
+@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """jobtrail: event-sourced user-data deletion jobs (OpenReplay Jobs API)."""
+    ctx.meta["jobtrail.debug"] = debug
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port."
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="API processes (uvicorn workers) serving HTTP; not deletion workers.",
+)
 @click.option(
     "--worker/--no-worker",
     "embedded_worker",
-    default=True,
-    show_default=True,
-    help="Run due jobs inside the API processes.",
+    default=None,
+    help="Whether the API processes also run due deletion jobs "
+    "(default: JOBTRAIL_EMBEDDED_WORKER, which is 1).",
 )
-def serve(host: str, port: int, workers: int, embedded_worker: bool) -> None:
-    """Run the HTTP API with uvicorn."""
+def serve(host: str, port: int, workers: int, embedded_worker: bool | None) -> None:
+    """Run the HTTP API (and, unless --no-worker, an embedded deletion worker)."""
     with _services() as services:
-        if embedded_worker and services.settings.embedded_worker:
+        if embedded_worker is None:
+            embedded_worker = services.settings.embedded_worker
+        if embedded_worker:
             checked_targets(services, announce=True)
         with services.database.schema_lock():
             if services.tenancy.is_empty():
                 _print_first_start(services, host, port)
+            else:
+                _print_start(services, host, port)
     # Uvicorn's worker processes build their settings from the environment.
     os.environ["JOBTRAIL_EMBEDDED_WORKER"] = "1" if embedded_worker else "0"
     configure_logging()
@@ -88,10 +104,26 @@ def serve(host: str, port: int, workers: int, embedded_worker: bool) -> None:
     )
 
 
+def _shown(host: str) -> str:
+    return "localhost" if host in ("0.0.0.0", "::") else host  # noqa: S104
+
+
+def _print_start(services: Services, host: str, port: int) -> None:
+    projects = services.tenancy.projects()
+    usable = [k for k in services.tenancy.list_keys() if k.revoked_at is None]
+    click.echo(f"jobtrail on http://{_shown(host)}:{port}, database {services.database.url.shown}")
+    click.echo(
+        f"  {len(projects)} projects and {len(usable)} API keys "
+        "(`jobtrail projects list`, `jobtrail keys list`; a lost key: `jobtrail keys create`)."
+    )
+    for project in projects[:5]:
+        click.echo(f"  project {project.project_key}  {project.name} (org {project.org_id})")
+
+
 def _print_first_start(services: Services, host: str, port: int) -> None:
     key = services.tenancy.issue_key()
     project = services.tenancy.create_project("default")
-    shown_host = "localhost" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    shown_host = _shown(host)
     click.echo("First start: created the default organization, an API key and a project.")
     click.echo(f"  Organization API key (shown once): {key.api_key}")
     click.echo(f"  Project key: {project.project_key}")
@@ -117,11 +149,21 @@ def worker(once: bool) -> None:
     configure_logging()
     with _services() as services:
         runner = services.worker(stopping, targets=checked_targets(services, announce=True))
+        settings = services.settings
+        log.info(
+            "worker %s on %s, polling every %s s, lease %s s",
+            runner.worker_id,
+            services.database.url.shown,
+            settings.worker_poll_interval,
+            settings.lease.total_seconds(),
+        )
         if once:
             results = runner.run_due_jobs()
-            click.echo(json.dumps({str(k): v for k, v in sorted(results.items())}))
+            done = ", ".join(f"{count} {result}" for result, count in sorted(results.items()))
+            click.echo(f"Ran every due job: {done}." if done else "No job was due.")
         else:
-            runner.run_until_stopped(services.settings.worker_poll_interval)
+            runner.run_until_stopped(settings.worker_poll_interval)
+        log.info("worker %s stopped", runner.worker_id)
 
 
 main.add_command(targets)
@@ -133,8 +175,20 @@ def demo() -> None:
 
 
 @demo.command("seed")
-@click.option("--users", default=10, show_default=True, type=click.IntRange(1, 10_000_000))
-@click.option("--sessions", default=20, show_default=True, type=click.IntRange(1, 10_000_000))
+@click.option(
+    "--users",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 10_000_000),
+    help="Users to make: user0@example.com, user1@example.com…",
+)
+@click.option(
+    "--sessions",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 10_000_000),
+    help="Sessions per user (so --users 5 --sessions 1000 makes 5,000).",
+)
 @click.option("--project", "project_key", help="projectKey (default: the first project).")
 @click.option(
     "--recordings",
@@ -161,13 +215,10 @@ def demo_seed(users: int, sessions: int, project_key: str | None, recordings: st
 
 def parse_time(text: str) -> int:
     """Epoch milliseconds, or an ISO 8601 time (UTC when it names no zone)."""
-    if text.isdigit():
-        return int(text)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is neither epoch milliseconds nor ISO 8601.") from None
-    return epoch_ms(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    moment = moment_ms(text)
+    if moment is None:
+        raise click.BadParameter(f"{text!r} is neither epoch milliseconds nor ISO 8601.")
+    return moment
 
 
 class _TimeParam(click.ParamType[int]):
@@ -193,7 +244,7 @@ def history(job_id: int, at: int | None, version: int | None, as_json: bool) -> 
     """A job's timeline from the event log: time, event, actor, status after it."""
     if at is not None and version is not None:
         raise click.UsageError("Give --at or --version, not both.")
-    with _services() as services:
+    with _services(read_only=True) as services:
         try:
             timeline = services.history.timeline(None, job_id)
             state = (
@@ -201,8 +252,9 @@ def history(job_id: int, at: int | None, version: int | None, as_json: bool) -> 
                 if at is not None or version is not None
                 else None
             )
-        except JobNotFound:
-            raise click.ClickException(f"Job {job_id} not found at that point.") from None
+        except JobNotFound as error:
+            found_not = str(error) if type(error) is not JobNotFound else f"No job {job_id}."
+            raise click.ClickException(found_not) from None
     if at is not None:
         timeline = [entry for entry in timeline if entry.event.at <= at]
     if version is not None:
@@ -220,8 +272,10 @@ def history(job_id: int, at: int | None, version: int | None, as_json: bool) -> 
         click.echo(json.dumps(record))
         return
     table = Table(title=f"Job {job_id}")
-    for column in ("version", "time (UTC)", "event", "actor", "status after", "details"):
-        table.add_column(column)
+    # Times, events and actors are never cut; the details wrap instead.
+    for column in ("version", "time (UTC)", "event", "actor", "status after"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("details", overflow="fold")
     for entry in timeline:
         event = entry.event
         table.add_row(
@@ -232,7 +286,7 @@ def history(job_id: int, at: int | None, version: int | None, as_json: bool) -> 
             entry.status_after,
             _details(event.data),
         )
-    Console().print(table)
+    Console(width=max(Console().width, 160)).print(table)
     if state is not None:
         click.echo(f"As of then: status {state.status}, updated {_iso(state.updated_at)}")
 
@@ -265,7 +319,7 @@ def audit() -> None:
 @click.option("--output", type=click.Path(dir_okay=False), help="A file (default: stdout).")
 def audit_export(project_key: str | None, since: int | None, output: str | None) -> None:
     """The log as JSON lines: position, hash, chain link, event."""
-    with _services() as services:
+    with _services(read_only=True) as services:
         project_id = None
         if project_key is not None:
             project = services.tenancy.find_project(project_key)
@@ -304,7 +358,7 @@ def _export_to_file(lines: Iterator[bytes], output: Path) -> None:
 @audit.command("replay")
 def audit_replay() -> None:
     """Re-fold every job from the log and compare it with the read model."""
-    with _services() as services:
+    with _services(read_only=True) as services:
         services.projector.catch_up()
         expected = refold_all(services.log)
         mismatches = list(compare(expected, services.read_model.every_job()))
@@ -320,7 +374,7 @@ def audit_replay() -> None:
 def verify(anchor: str | None, as_json: bool) -> None:
     """Recompute the event log's hash chain and report the first broken link."""
     anchor_link = _anchor(anchor) if anchor else None
-    with _services() as services:
+    with _services(read_only=True) as services:
         report = verify_chain(services.log, services.database, anchor_link)
     if as_json:
         click.echo(json.dumps({**dataclasses.asdict(report), "intact": report.intact}))
@@ -352,7 +406,7 @@ def projections() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def projections_status(as_json: bool) -> None:
     """Each projection's position, the log head, the lag and the state."""
-    with _services() as services:
+    with _services(read_only=True) as services:
         head = services.log.head()
         rows = []
         for record in services.projection_store.records():
@@ -427,7 +481,7 @@ def projections_rebuild(name: str, batch_size: int) -> None:
 @projections.command("verify")
 def projections_verify() -> None:
     """Fold the log afresh and compare it with the live read model, job by job."""
-    with _services() as services:
+    with _services(read_only=True) as services:
         position = services.projector.position()
         expected = fold_projection(services.log, position)
         differences = list(compare(expected, services.read_model.every_job()))
@@ -439,41 +493,6 @@ def projections_verify() -> None:
     sys.exit(1 if differences else 0)
 
 
-@main.group()
-def orgs() -> None:
-    """Organizations, which own projects and API keys."""
-
-
-@orgs.command("create")
-@click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def create_org(name: str, as_json: bool) -> None:
-    """Create an organization and print its id."""
-    with _services() as services:
-        org = services.tenancy.create_organization(name)
-    _emit(as_json, {"id": org.id, "name": org.name}, str(org.id))
-
-
-@main.group()
-def projects() -> None:
-    """Projects, addressed by their projectKey in the API."""
-
-
-@projects.command("create")
-@click.argument("name")
-@click.option("--org", "org_id", type=int, help="Organization id (default: the default one).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def create_project(name: str, org_id: int | None, as_json: bool) -> None:
-    """Create a project and print its projectKey."""
-    with _services() as services:
-        project = services.tenancy.create_project(name, org_id)
-    record = {
-        "projectId": project.id,
-        "projectKey": project.project_key,
-        "name": project.name,
-        "orgId": project.org_id,
-    }
-    _emit(as_json, record, project.project_key)
-
-
+main.add_command(orgs)
+main.add_command(projects)
 main.add_command(keys)

@@ -33,7 +33,7 @@ def create_key(org_id: int | None, as_json: bool) -> None:
 def list_keys(org_id: int | None, as_json: bool) -> None:
     """Every key: its id, organization, when it was created and last used, and whether
     it is revoked or expiring. Never the secret."""
-    with open_services() as services:
+    with open_services(read_only=True) as services:
         found = services.tenancy.list_keys(org_id)
     for key in found:
         click.echo(json.dumps(_record(key)) if as_json else _line(key))

@@ -29,6 +29,14 @@ from infrastructure.targets import ServiceTargets, service_targets
 from infrastructure.tenancy_store import SqlTenancyStore
 
 
+class NoDatabase(Exception):
+    def __init__(self, shown: str) -> None:
+        super().__init__(
+            f"No jobtrail database at {shown}: check JOBTRAIL_DATABASE_URL (and the folder "
+            "you run this from), or start `jobtrail serve` once to create it."
+        )
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -88,10 +96,20 @@ class Services:
         self.database.dispose()
 
 
-def build_services(settings: Settings) -> Services:
-    database = Database(parse_database_url(settings.database_url))
+def build_services(settings: Settings, create: bool = True) -> Services:
+    """Every service on the configured database. ``create=False`` is for commands
+    that only read: a database that does not hold jobtrail yet is refused, never
+    made (an auditor's `verify` must not report an empty log as intact)."""
+    url = parse_database_url(settings.database_url)
+    Database.check_can_create(url)
+    database = Database(url, settings.pool_size, settings.pool_max_overflow)
+    if not create and not database.holds_jobtrail():
+        database.dispose()
+        raise NoDatabase(url.shown)
     prepare_database(database)
-    log = open_job_log(database.url)
+    log = open_job_log(
+        database.url, pool_size=settings.pool_size, max_overflow=settings.pool_max_overflow
+    )
     projection_store = SqlProjectionStore(database)
     projector = Projector(log, projection_store, JobsProjection())
 

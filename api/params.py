@@ -5,6 +5,7 @@ from urllib.parse import unquote_to_bytes
 from starlette.requests import Request
 
 from api.errors import ApiError
+from application.views import moment_ms
 from domain.errors import InvalidJobRequest
 from domain.lifecycle import JobStatus
 from domain.request import validate_user_id
@@ -81,8 +82,12 @@ def session_window(request: Request) -> tuple[int | None, int | None, int, int]:
 
 
 def as_of(request: Request) -> tuple[int | None, int | None]:
-    """(at, version) for a job as it was; both None for the job as it is."""
-    at = _bounded_int(request, "at", 0, MAX_JOB_ID)
+    """(at, version) for a job as it was; both None for the job as it is. ``at`` is
+    epoch milliseconds or ISO 8601, as the CLI's ``--at``."""
+    raw_at = request.query_params.get("at")
+    at = None if raw_at is None else moment_ms(raw_at)
+    if raw_at is not None and (at is None or at < 0):
+        raise ApiError(400, "at must be epoch milliseconds or an ISO 8601 time.")
     version = _bounded_int(request, "version", 1, MAX_PAGE)
     if at is not None and version is not None:
         raise ApiError(400, "Give at or version, not both.")

@@ -34,7 +34,7 @@ templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates"))
 def _when(ms: int | None) -> str:
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 templates.env.filters["when"] = _when

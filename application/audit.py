@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from application.commands import job_row, job_view
-from application.errors import JobNotFound
+from application.errors import JobNotFound, NoSuchVersion, NotYetCreated
 from application.event_log import JobLog, Undecodable
 from application.ports import JobRow
 from application.views import JobView, epoch_ms
@@ -79,12 +79,14 @@ class JobHistory:
     ) -> JobView:
         """The job as it was at ``at`` (epoch ms) or after its event ``version``."""
         events = self._job_events(project_id, job_id)
+        if version is not None and version > len(events):
+            raise NoSuchVersion(job_id, version, len(events))
         if at is not None:
             events = [e for e in events if epoch_ms(e.timestamp) <= at]
+            if not events:
+                raise NotYetCreated(job_id)
         if version is not None:
-            events = events[:version] if version <= len(events) else []
-        if not events:
-            raise JobNotFound(job_id)
+            events = events[:version]
         return job_view(fold(events))
 
     def _job_events(self, project_id: int | None, job_id: int) -> list[Any]:

@@ -11,6 +11,18 @@ class JobNotFound(ApplicationError):
         self.job_id = job_id
 
 
+class NoSuchVersion(JobNotFound):
+    def __init__(self, job_id: int, version: int, latest: int) -> None:
+        super().__init__(job_id)
+        self.args = (f"Job {job_id} has {latest} events; there is no version {version}.",)
+
+
+class NotYetCreated(JobNotFound):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(job_id)
+        self.args = (f"Job {job_id} did not exist yet at that time.",)
+
+
 class ConcurrencyConflict(ApplicationError):
     """Other writers kept changing the same aggregate while this command retried."""
 

@@ -54,10 +54,15 @@ class ProjectionFollower:
                     continue
                 self._follow_once()
                 self._wait_for_events()
-            except Exception:
+            except Exception as error:
                 # The database went away or the leadership's session broke: let go,
                 # and compete again once it is back.
-                log.warning("projection %s lost its footing; retrying", self._projector.name)
+                log.warning(
+                    "projection %s lost its footing (%s: %s); retrying",
+                    self._projector.name,
+                    type(error).__name__,
+                    str(error).strip().splitlines()[0] if str(error).strip() else "",
+                )
                 self._leadership.release()
                 self._stop.wait(LEADERSHIP_RETRY_SECONDS)
 

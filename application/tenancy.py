@@ -83,6 +83,10 @@ class OrganizationNotFound(Exception):
         super().__init__(f"Organization {org_id} does not exist.")
 
 
+class InvalidName(ValueError):
+    """An organization or project name that is empty, or taken."""
+
+
 class KeyNotFound(Exception):
     def __init__(self, key_id: str) -> None:
         super().__init__(f"No usable API key has the id {key_id!r}.")
@@ -94,6 +98,10 @@ class TenancyStore(Protocol):
     def default_organization(self) -> Organization | None: ...
 
     def organization(self, org_id: int) -> Organization | None: ...
+
+    def organizations(self) -> list[Organization]: ...
+
+    def projects(self, org_id: int | None) -> list[Project]: ...
 
     def add_project(self, org_id: int, name: str, project_key: str) -> Project: ...
 
@@ -124,6 +132,13 @@ class TenancyStore(Protocol):
     def end_ui_sessions(self, at: int, session_id: str | None, key_id: str | None) -> None: ...
 
     def is_empty(self) -> bool: ...
+
+
+def _name(name: str, what: str) -> str:
+    name = name.strip()
+    if not name or not name.isprintable() or len(name) > 200:
+        raise InvalidName(f"{what} needs a name: 1 to 200 printable characters.")
+    return name
 
 
 def _random(length: int) -> str:
@@ -201,7 +216,16 @@ class Tenancy:
         self._last_use: dict[str, int] = {}
 
     def create_organization(self, name: str) -> Organization:
+        name = _name(name, "An organization")
+        if any(org.name == name for org in self._store.organizations()):
+            raise InvalidName(f"An organization named {name!r} exists already.")
         return self._store.add_organization(name, is_default=False)
+
+    def organizations(self) -> list[Organization]:
+        return self._store.organizations()
+
+    def projects(self, org_id: int | None = None) -> list[Project]:
+        return self._store.projects(org_id)
 
     def default_organization(self) -> Organization:
         return self._store.default_organization() or self._store.add_organization(
@@ -209,6 +233,7 @@ class Tenancy:
         )
 
     def create_project(self, name: str, org_id: int | None = None) -> Project:
+        name = _name(name, "A project")
         org = self._organization(org_id)
         return self._store.add_project(org.id, name, _random(PROJECT_KEY_LENGTH))
 

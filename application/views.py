@@ -12,6 +12,18 @@ def epoch_ms(moment: datetime) -> int:
     return (moment - _EPOCH) // _MILLISECOND
 
 
+def moment_ms(text: str) -> int | None:
+    """Epoch milliseconds, or an ISO 8601 time (UTC when it names no zone); None if
+    the text is neither. The API's ``?at=`` and the CLI's ``--at`` both read it."""
+    if text.isascii() and text.isdigit():
+        return int(text) if len(text) <= 18 else None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return epoch_ms(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
 class JobView(msgspec.Struct, frozen=True, rename="camel"):
     """A job in OpenReplay's shape: camelCase on the wire, times in epoch milliseconds."""
 

@@ -28,6 +28,10 @@ class Worker:
         self._catch_up = catch_up
         self._stopping = stopping
 
+    @property
+    def worker_id(self) -> str:
+        return self._runner.worker_id
+
     def run_due_jobs(self) -> dict[RunResult, int]:
         """Runs every job that is due now; returns how each attempt ended."""
         results: dict[RunResult, int] = {}

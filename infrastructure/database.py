@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Executable, create_engine, event, text
+from sqlalchemy import Connection, Engine, Executable, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -26,6 +26,8 @@ _SCHEMA_LOCK_KEY = 0x6A6F6274
 
 @dataclass(frozen=True)
 class DatabaseUrl:
+    shown: str
+    """The URL to show an operator: SQLite's path made absolute, no password."""
     backend: Backend
     sqlalchemy_url: str
     eventsourcing_env: dict[str, str]
@@ -35,21 +37,36 @@ class DatabaseUrl:
     def events_table(self) -> str:
         return "stored_events" if self.backend == "sqlite" else "jobtrail_events"
 
+    @property
+    def sqlite_file(self) -> Path | None:
+        return Path(self.eventsourcing_env["SQLITE_DBNAME"]) if self.backend == "sqlite" else None
+
 
 def parse_database_url(raw: str) -> DatabaseUrl:
     try:
         url = make_url(raw)
-    except Exception as error:
-        raise SettingsError(f"JOBTRAIL_DATABASE_URL is not a database URL: {error}") from None
+    except Exception:
+        raise SettingsError(
+            f"JOBTRAIL_DATABASE_URL {raw!r} is not a database URL: write "
+            "sqlite:///jobtrail.db (a file here), sqlite:////var/lib/jobtrail.db (an absolute "
+            "path) or postgresql://user:password@host:5432/db."
+        ) from None
     driver = url.drivername.split("+")[0]
     if driver == "sqlite":
         path = url.database or ""
+        if url.host:
+            meant = f"{url.host}/{path}" if path else url.host
+            raise SettingsError(
+                f"{raw!r} names a host ({url.host}), not a file: a SQLite URL has three "
+                f"slashes before a relative path (sqlite:///{meant})."
+            )
         if path in ("", ":memory:"):
             raise SettingsError(
                 "An in-memory SQLite database cannot be shared by the event store and the "
                 "read model: name a file, e.g. sqlite:///jobtrail.db."
             )
         return DatabaseUrl(
+            shown=f"sqlite:///{Path(path).resolve()}",
             backend="sqlite",
             sqlalchemy_url=f"sqlite+pysqlite:///{path}",
             eventsourcing_env={
@@ -81,6 +98,7 @@ def parse_database_url(raw: str) -> DatabaseUrl:
         if schema:
             env["POSTGRES_SCHEMA"] = schema
         return DatabaseUrl(
+            shown=url.render_as_string(hide_password=True),
             backend="postgresql",
             sqlalchemy_url=pg_url.render_as_string(hide_password=False),
             eventsourcing_env=env,
@@ -98,9 +116,25 @@ class DatabaseUnavailable(Exception):
 class Database:
     """The SQLAlchemy side of the database: engines and transactions."""
 
-    def __init__(self, url: DatabaseUrl) -> None:
+    @staticmethod
+    def check_can_create(url: DatabaseUrl) -> None:
+        """A SQLite file can be made only in a folder that exists: say which, plainly."""
+        file = url.sqlite_file
+        if file is not None and not file.resolve().parent.is_dir():
+            raise SettingsError(
+                f"The folder {file.resolve().parent} for the SQLite database does not exist."
+            )
+
+    def holds_jobtrail(self) -> bool:
+        """Whether jobtrail's tables are there (without creating anything)."""
+        file = self.url.sqlite_file
+        if file is not None and not file.exists():
+            return False
+        return bool(inspect(self.engine).has_table(self.url.events_table))
+
+    def __init__(self, url: DatabaseUrl, pool_size: int = 5, max_overflow: int = 10) -> None:
         self.url = url
-        self.engine = _engine(url)
+        self.engine = _engine(url, pool_size, max_overflow)
         self._compiled_cache: dict[int, tuple[str, tuple[str, ...]]] = {}
 
     @property
@@ -226,14 +260,14 @@ class Database:
                 conn.commit()
 
 
-def _engine(url: DatabaseUrl) -> Engine:
+def _engine(url: DatabaseUrl, pool_size: int, max_overflow: int) -> Engine:
     if url.backend == "sqlite":
         engine = create_engine(
             url.sqlalchemy_url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
             hide_parameters=True,
-            pool_size=8,
-            max_overflow=32,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
         )
         event.listen(engine, "connect", _configure_sqlite_connection)
         event.listen(engine, "begin", _begin_sqlite_transaction)
@@ -248,8 +282,8 @@ def _engine(url: DatabaseUrl) -> Engine:
         connect_args=connect_args,
         pool_pre_ping=True,
         hide_parameters=True,  # personal data (user ids) never reaches a log or traceback
-        pool_size=8,
-        max_overflow=32,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
     )
 
 

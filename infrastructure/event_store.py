@@ -10,8 +10,12 @@ RECORDER_TOPICS = {
 }
 
 
-def open_job_log(url: DatabaseUrl, create_tables: bool = False) -> JobLog:
+def open_job_log(
+    url: DatabaseUrl, create_tables: bool = False, pool_size: int = 5, max_overflow: int = 10
+) -> JobLog:
     env = dict(url.eventsourcing_env)
+    env["POSTGRES_POOL_SIZE"] = str(pool_size)
+    env["POSTGRES_MAX_OVERFLOW"] = str(max_overflow)
     env["MAPPER_TOPIC"] = MAPPER_TOPIC
     env["APPLICATION_RECORDER_TOPIC"] = RECORDER_TOPICS[url.backend]
     env["CREATE_TABLE"] = "y" if create_tables else "n"

@@ -28,6 +28,10 @@ class Settings:
     embedded_worker: bool = True
     record_interval: float = 0.25
     """Seconds between a running job's BatchDeleted events (0: every batch)."""
+    pool_size: int = 5
+    """Connections each pool of a process keeps open (SQLAlchemy's and the event store's)."""
+    pool_max_overflow: int = 10
+    """Connections each pool may open beyond pool_size under load, closed after."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -55,6 +59,10 @@ class Settings:
             not in ("0", "false", "no", "off"),
             record_interval=_seconds(
                 "JOBTRAIL_RECORD_INTERVAL", env.get("JOBTRAIL_RECORD_INTERVAL"), 0.25
+            ),
+            pool_size=_positive_int("JOBTRAIL_POOL_SIZE", env.get("JOBTRAIL_POOL_SIZE")) or 5,
+            pool_max_overflow=_count(
+                "JOBTRAIL_POOL_MAX_OVERFLOW", env.get("JOBTRAIL_POOL_MAX_OVERFLOW"), 10
             ),
         )
 
@@ -85,9 +93,17 @@ def _lease_seconds(raw: str | None) -> float:
     return seconds
 
 
+def _count(name: str, raw: str | None, default: int) -> int:
+    if raw is None or raw.strip() == "":
+        return default
+    if not raw.strip().isascii() or not raw.strip().isdigit():
+        raise SettingsError(f"{name} must be a whole number (0 or more), not {raw!r}.")
+    return int(raw)
+
+
 def _positive_int(name: str, raw: str | None) -> int | None:
     if raw is None or raw.strip() == "":
         return None
-    if not raw.strip().isdigit() or int(raw) < 1:
+    if not raw.strip().isascii() or not raw.strip().isdigit() or int(raw) < 1:
         raise SettingsError(f"{name} must be a positive integer, not {raw!r}.")
     return int(raw)

@@ -48,6 +48,18 @@ class SqlTenancyStore:
             row = conn.execute(query).first()
         return None if row is None else Organization(*row)
 
+    def organizations(self) -> list[Organization]:
+        query = select(organizations.c.id, organizations.c.name).order_by(organizations.c.id)
+        with self._db.reader() as conn:
+            return [Organization(*row) for row in conn.execute(query)]
+
+    def projects(self, org_id: int | None) -> list[Project]:
+        query = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
+        if org_id is not None:
+            query = query.where(projects.c.org_id == org_id)
+        with self._db.reader() as conn:
+            return [Project(*row) for row in conn.execute(query.order_by(projects.c.id))]
+
     def add_project(self, org_id: int, name: str, project_key: str) -> Project:
         with self._db.writer() as conn:
             result = conn.execute(

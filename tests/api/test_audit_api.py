@@ -86,10 +86,29 @@ def test_before_the_job_existed_it_is_not_found(
 ) -> None:
     url = tenant.url(f"/jobs/{finished_job}")
     created = client.get(url, headers=tenant.headers).json()["data"]["createdAt"]
-    for query in (f"at={created - 1}", "at=0", "version=5"):
+    for query in (f"at={created - 1}", "at=0", "at=1970-01-01T00:00:00Z"):
         response = client.get(f"{url}?{query}", headers=tenant.headers)
         assert response.status_code == 404, query
-        assert response.json() == {"errors": ["Job not found."]}
+        assert response.json() == {
+            "errors": [f"Job {finished_job} did not exist yet at that time."]
+        }
+    response = client.get(f"{url}?version=5", headers=tenant.headers)
+    assert response.status_code == 404
+    assert response.json() == {
+        "errors": [f"Job {finished_job} has 4 events; there is no version 5."]
+    }
+
+
+def test_a_moment_may_be_given_in_iso_8601_as_on_the_command_line(
+    client: TestClient, tenant: Tenant, finished_job: int
+) -> None:
+    url = tenant.url(f"/jobs/{finished_job}")
+    now = client.get(url, headers=tenant.headers).json()["data"]
+    iso = datetime.fromtimestamp(now["updatedAt"] / 1000, UTC).isoformat()
+    for moment in (iso, iso.replace("+00:00", "Z"), iso.replace("+00:00", "")):
+        response = client.get(url, params={"at": moment}, headers=tenant.headers)
+        assert response.status_code == 200, moment
+        assert response.json()["data"] == now
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 keys that can be revoked, and the edges of HTTP, over a real ASGI client."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -281,3 +282,36 @@ def test_a_database_error_never_carries_the_statements_parameters(app_services: 
     with pytest.raises(Exception) as failed, app_services.database.reader() as conn:
         conn.execute(text("SELECT * FROM no_such_table WHERE user_id = :u"), {"u": secret_user})
     assert secret_user not in str(failed.value)
+
+
+def test_the_root_says_where_to_go(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.json()["docs"] == "/docs" and response.json()["dashboard"] == "/ui"
+
+
+def test_a_trailing_slash_is_a_json_404_not_an_empty_redirect(
+    client: TestClient, tenant: Tenant
+) -> None:
+    response = client.get(tenant.url("/jobs/"), headers=tenant.headers, follow_redirects=False)
+    assert response.status_code == 404
+    assert response.json()["errors"]
+
+
+def test_the_dashboard_says_its_times_are_utc(client: TestClient, tenant: Tenant) -> None:
+    schedule(client, tenant, "timed@example.com")
+    signed_in(client, tenant)
+    assert " UTC" in client.get(f"/ui/projects/{tenant.project.project_key}").text
+
+
+def test_pools_take_their_size_from_the_settings(settings: Settings) -> None:
+    from dataclasses import replace
+
+    from api.composition import build_services
+
+    built = build_services(replace(settings, pool_size=2, pool_max_overflow=1))
+    try:
+        pool: Any = built.database.engine.pool
+        assert (pool.size(), pool._max_overflow) == (2, 1)
+    finally:
+        built.close()
