@@ -1,5 +1,6 @@
 """The Starlette application. Its lifespan is the one place services are built."""
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -50,6 +51,8 @@ register_url_convertor("anything", Anything())
 
 
 Handler = Callable[[Request], Response]
+HANDLER_THREADS = 40
+"""Handler threads running at once (anyio's own default), abandoned ones included."""
 
 
 def within(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -63,9 +66,21 @@ def within(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
     async def endpoint(request: Request) -> Response:
         seconds: float = request.app.state.services.settings.read_your_writes_timeout
+        slots: asyncio.Semaphore = request.app.state.handler_slots
+        loop = asyncio.get_running_loop()
+
+        def run() -> Response:
+            try:
+                return handler(request)
+            finally:
+                loop.call_soon_threadsafe(slots.release)
+
         try:
             with anyio.fail_after(seconds):
-                return await anyio.to_thread.run_sync(handler, request, abandon_on_cancel=True)
+                # A slot is held until the handler's thread really ends, also when the
+                # answer was given up on: abandoned threads cannot pile up without bound.
+                await slots.acquire()
+                return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
         except TimeoutError:
             log.warning("%s took over %s s: answered 503", handler.__name__, seconds)
             return errors(
@@ -86,6 +101,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await run_in_threadpool(build_services, settings or Settings.from_env())
         app.state.services = services
+        app.state.handler_slots = asyncio.Semaphore(HANDLER_THREADS)
         app.state.session_signer = URLSafeTimedSerializer(
             await run_in_threadpool(session_secret, services.database), salt="jobtrail-ui"
         )

@@ -31,19 +31,23 @@ def get_job(request: Request) -> Response:
     _, project = authorize(request)
     job_id = params.job_id(request)
     at, version = params.as_of(request)
+    current = _services(request).queries.get(project.id, job_id)  # 404 unless theirs
     if at is None and version is None:
-        return data(_services(request).queries.get(project.id, job_id))
+        return data(current)
     return data(_services(request).history.as_of(project.id, job_id, at, version))
 
 
 def job_events(request: Request) -> Response:
     _, project = authorize(request)
-    return data(_services(request).history.events(project.id, params.job_id(request)))
+    job_id = params.job_id(request)
+    _services(request).queries.get(project.id, job_id)  # 404 unless theirs, 409 if damaged
+    return data(_services(request).history.events(project.id, job_id))
 
 
 def cancel_job(request: Request) -> Response:
     principal, project = authorize(request)
     job_id = params.job_id(request)
+    _services(request).queries.get(project.id, job_id)  # 404 unless theirs, 409 if damaged
     outcome = _services(request).commands.cancel(project.id, job_id, principal.actor)
     return data(outcome.job)
 

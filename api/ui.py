@@ -9,7 +9,7 @@ eight hours. Form posts from another site are refused (CSRF).
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
@@ -20,9 +20,10 @@ from starlette.templating import Jinja2Templates
 
 from api.composition import Services
 from api.openapi import openapi_document
-from application.errors import JobNotFound
+from application.errors import DamagedRecord, JobNotFound
 from application.tenancy import Principal, Project
 from domain.lifecycle import JobStatus
+from domain.request import has_control_characters
 
 COOKIE = "jobtrail_session"
 SESSION_SECONDS = 8 * 3600
@@ -84,8 +85,10 @@ def _same_origin(request: Request) -> bool:
     source = request.headers.get("origin") or request.headers.get("referer")
     if source is None:
         return True  # not a browser: no ambient cookie to abuse
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    return source == own or source.startswith(own + "/")
+    # Hosts, not schemes: behind a proxy that terminates TLS the browser says https
+    # and the server sees http. The proxy must pass the Host (or X-Forwarded-Host).
+    hosts = {request.headers.get("host"), request.headers.get("x-forwarded-host")}
+    return urlsplit(source).netloc in hosts - {None}
 
 
 def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
@@ -163,7 +166,7 @@ def jobs(request: Request) -> Response:
     status = request.query_params.get("status") or None
     status = status if status in STATUSES else None
     user = (request.query_params.get("user") or "").strip()[:256] or None
-    if user is not None and not user.isprintable():
+    if user is not None and has_control_characters(user):
         return _page(request, "not_found.html", 400, message="A user id has no control characters.")
     raw_page = request.query_params.get("page", "1")
     page = int(raw_page) if _digits(raw_page) and 0 < int(raw_page) < 10**6 else 1
@@ -202,6 +205,13 @@ def job(request: Request) -> Response:
         deleted = services.history.receipt(project.id, job_id)
     except JobNotFound:
         return _page(request, "not_found.html", 404, message="No such job in this project.")
+    except DamagedRecord:
+        return _page(
+            request,
+            "not_found.html",
+            409,
+            message="This job's record in the event log is damaged; `jobtrail verify` names it.",
+        )
     return _page(
         request,
         "job.html",

@@ -157,8 +157,8 @@ class JobsProjection:
             kind = type(event)
             if isinstance(event, Undecodable) or event.originator_id in damaged:
                 # Contained: recorded, and the rest of the log goes on.
+                # The job keeps the row its readable events made; the row is marked.
                 damaged.add(event.originator_id)
-                pending.pop(event.originator_id, None)
                 damage.append(_damage(logged.position, event))
             elif kind is Job.Scheduled:
                 assert isinstance(event, Job.Scheduled)

@@ -7,13 +7,16 @@ useless, and the comparison runs in constant time.
 
 import hashlib
 import hmac
+import logging
 import secrets
 import string
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+log = logging.getLogger("jobtrail.tenancy")
 _ALPHABET = string.ascii_letters + string.digits
 _KEY_PREFIX = "jt"
 PROJECT_KEY_LENGTH = 20
@@ -256,8 +259,16 @@ class Tenancy:
             return None
         if now - self._last_use.get(key_id, 0) >= LAST_USE_PRECISION_MS:
             self._last_use[key_id] = now
-            self._store.touch_key(key_id, now)
+            # Off the request's path: a read must not wait for a write lock, nor fail
+            # on a read-only database, to note when a key was used.
+            threading.Thread(target=self._touch, args=(key_id, now), daemon=True).start()
         return Principal(key_id, stored.org_id)
+
+    def _touch(self, key_id: str, at: int) -> None:
+        try:
+            self._store.touch_key(key_id, at)
+        except Exception as error:
+            log.warning("could not note the last use of key %s: %s", key_id, type(error).__name__)
 
     def list_keys(self, org_id: int | None = None) -> list[KeyRecord]:
         return self._store.list_keys(org_id)

@@ -18,12 +18,21 @@ def deletion_description(user_id: str) -> str:
     return f"Delete user sessions of userId = {user_id}"
 
 
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: whatever a
+# log, a CSV file or a terminal would take for a line break or a command.
+_CONTROL = frozenset([*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029])
+
+
+def has_control_characters(text: str) -> bool:
+    return any(ord(character) in _CONTROL for character in text)
+
+
 def validate_user_id(user_id: str) -> None:
     if not user_id:
         raise InvalidJobRequest("userId must not be empty.")
     if len(user_id) > MAX_REFERENCE_ID_LENGTH:
         raise InvalidJobRequest(f"userId must be at most {MAX_REFERENCE_ID_LENGTH} characters.")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in user_id):
+    if has_control_characters(user_id):
         # A NUL cannot be stored, and a line feed or other control character in an id
         # breaks logs, CSV exports and terminals: refused, never silently rewritten.
         raise InvalidJobRequest("userId must not contain control characters (NUL, line feed…).")

@@ -64,11 +64,6 @@ STREAM_BATCH_SIZE = 1000
 _GET_JOB = select(*_VIEW_COLUMNS, jobs.c.damaged).where(
     jobs.c.job_id == bindparam("job_id"), jobs.c.project_id == bindparam("project_id")
 )
-_DAMAGE = (
-    select(damaged_events.c.position, damaged_events.c.detail)
-    .where(damaged_events.c.aggregate_id == bindparam("aggregate_id"))
-    .order_by(damaged_events.c.position)
-)
 
 
 def _view(row: Any) -> JobView:
@@ -90,11 +85,8 @@ class SqlJobsReadModel:
         """The job's row; DamagedRecord if the log's record of it cannot be read."""
         row = self._db.fetch_one(_GET_JOB, {"job_id": job_id, "project_id": project_id})
         if row is None:
-            # Its Scheduled event may be the damaged one: then it has no row at all.
-            aggregate_id = str(job_aggregate_id(job_id))
-            found = self._db.fetch_one(_DAMAGE, {"aggregate_id": aggregate_id})
-            if found is not None:
-                raise DamagedRecord(aggregate_id, found[1], found[0])
+            # Also when its Scheduled event is the damaged one: then nobody can tell
+            # whose job it was, and another organization must not learn it exists.
             return None
         if row[-1] is not None:
             raise DamagedRecord(str(job_aggregate_id(job_id)), row[-1])
@@ -158,7 +150,9 @@ class SqlJobsReadModel:
                         and_(jobs.c.status == status.value, jobs.c[moment] <= now_ms)
                         for status, moment in DUE_WHEN
                     )
-                )
+                ),
+                # A job whose record cannot be read cannot be run: never hand it out.
+                jobs.c.damaged.is_(None),
             )
             .order_by(jobs.c.start_at, jobs.c.job_id)
             .limit(limit)

@@ -19,7 +19,12 @@ from application.projection import JobsProjection, Projector
 from infrastructure.database import Database
 from infrastructure.locks import ExclusiveRole
 from infrastructure.read_model import SqlProjectionStore
-from infrastructure.tables import jobs_table, projection_positions
+from infrastructure.tables import (
+    add_missing_columns,
+    damaged_events,
+    jobs_table,
+    projection_positions,
+)
 
 LIVE_TABLE = "jobs"
 REBUILD_TABLE = "jobs_rebuild"
@@ -122,12 +127,17 @@ class Rebuild:
                 )
             ).first()
             if found is not None:
-                return _table(REBUILD_TABLE, found.generation), int(found.position)
+                table = _table(REBUILD_TABLE, found.generation)
+                # Interrupted by an older release, it may lack a column added since.
+                add_missing_columns(conn, table)
+                return table, int(found.position)
             live_generation = conn.execute(
                 select(positions.generation).where(positions.name == self._name)
             ).scalar_one()
             generation = int(live_generation) + 1
             conn.execute(text(f'DROP TABLE IF EXISTS "{REBUILD_TABLE}"'))
+            # Damage is met again from the first event: a restored event is damaged no more.
+            conn.execute(delete(damaged_events))
             table = _table(REBUILD_TABLE, generation)
             deferred = {index for index in table.indexes if index.name in _deferred(table)}
             table.indexes.difference_update(deferred)

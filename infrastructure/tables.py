@@ -4,6 +4,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     ForeignKey,
     Index,
     Integer,
@@ -13,6 +14,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    inspect,
+    text,
 )
 
 metadata = MetaData()
@@ -160,3 +163,16 @@ service_secrets = Table(
     Column("name", String(32), primary_key=True),
     Column("value", String(128), nullable=False),
 )
+
+
+def add_missing_columns(conn: Connection, table: Table) -> None:
+    """Columns added to a table after it was first created (all nullable), added in
+    place, inside the caller's transaction: on SQLite its write lock, on PostgreSQL
+    the schema lock, keep two processes from adding the same column."""
+    present = {column["name"] for column in inspect(conn).get_columns(table.name)}
+    for column in table.columns:
+        if column.name in present:
+            continue
+        assert column.nullable, f"{table.name}.{column.name} must be nullable"
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))

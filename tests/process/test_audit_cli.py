@@ -67,7 +67,7 @@ def test_history_prints_a_timeline_and_the_job_as_it_was(
     assert as_json["job"]["status"] == "running"
     long_ago = jobtrail(database_url, "history", "1", "--at", "2001-01-01T00:00:00")
     assert long_ago.returncode == 1
-    assert "not found" in long_ago.stderr
+    assert "did not exist yet" in long_ago.stderr
     now = datetime.now(UTC).isoformat()
     assert (
         json.loads(jobtrail(database_url, "history", "1", "--at", now, "--json").stdout)["job"][

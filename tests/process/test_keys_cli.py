@@ -57,6 +57,6 @@ def test_revoking_an_unknown_key_says_so_in_one_line(
 ) -> None:
     result = jobtrail(database_url, "keys", "revoke", "nosuchkey")
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
-        "Error: No usable API key has the id 'nosuchkey'."
-    ]
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("database: ")  # the database it used, then the error
+    assert lines[1:] == ["Error: No usable API key has the id 'nosuchkey'."]
