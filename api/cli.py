@@ -300,7 +300,8 @@ def _details(data: dict[str, Any]) -> str:
         if key in _QUIET_FIELDS or value is None:
             continue
         if isinstance(value, dict):
-            parts.extend(f"{name} {count}" for name, count in value.items())
+            counts = ", ".join(f"{name} {count}" for name, count in value.items())
+            parts.append(f"{key}: {counts or 'none'}")
         elif key.endswith("At") and isinstance(value, int):
             parts.append(f"{key} {_iso(value)}")
         else:

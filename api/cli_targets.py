@@ -15,7 +15,7 @@ def targets_check() -> None:
     """Check every target (directories, databases, tables, columns) without deleting."""
     with open_services() as services:
         checked = checked_targets(services)
-    for target in checked.targets:
-        for line in target.describe():
-            click.echo(f"ok  {line}")
-    click.echo(f"{len(checked.targets)} targets checked, batch size {checked.batch_size}.")
+    lines = [line for target in checked.targets for line in target.describe()]
+    for line in lines:
+        click.echo(f"ok  {line}")
+    click.echo(f"{len(lines)} targets checked, batch size {checked.batch_size}.")
