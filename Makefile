@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUNTIME := $(VENV)/.runtime
 
-.PHONY: serve test lint clean
+.PHONY: serve test check lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# The fast loop: lint, types, and the unit and application tests (under a minute).
+check: lint
+	$(BIN)/pytest -q -m "not process" tests/unit tests/application
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -25,6 +25,14 @@ POSTGRES_ADMIN_URL = os.environ.get(
 BACKENDS = ["sqlite", "postgresql"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/process starts real jobtrail processes: `-m "not process"`
+    leaves them out."""
+    for item in items:
+        if "process" in item.path.parts:
+            item.add_marker(pytest.mark.process)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--soak",

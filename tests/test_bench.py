@@ -5,9 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import _postgres_reachable
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+pytestmark = pytest.mark.process  # it starts real jobtrail processes
 
 
 def test_the_benchmarks_run_and_report_every_figure(tmp_path: Path) -> None:

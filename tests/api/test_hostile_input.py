@@ -20,6 +20,8 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.process.conftest import RunningServer, start_server
 
+pytestmark = pytest.mark.process  # it starts real jobtrail processes
+
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
