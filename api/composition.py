@@ -11,7 +11,8 @@ from application.audit import JobHistory
 from application.commands import JobCommands
 from application.event_log import JobLog
 from application.follower import ProjectionFollower
-from application.projection import JobsProjection, Projector
+from application.projection import JobsProjection
+from application.projector import Projector
 from application.queries import JobQueries
 from application.runner import JobRunner, RunnerSettings
 from application.tenancy import Tenancy
@@ -21,7 +22,8 @@ from infrastructure.database import Database, parse_database_url
 from infrastructure.event_store import open_job_log
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.locks import ProjectionLeadership
-from infrastructure.read_model import SqlJobsReadModel, SqlProjectionStore
+from infrastructure.projection_store import SqlProjectionStore
+from infrastructure.read_model import SqlJobsReadModel
 from infrastructure.schema import prepare_database
 from infrastructure.session_store import SqlUserSessions
 from infrastructure.settings import Settings

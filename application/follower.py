@@ -10,7 +10,7 @@ import threading
 import time
 
 from application.ports import Leadership, ProjectionStore
-from application.projection import Projector
+from application.projector import Projector
 
 log = logging.getLogger("jobtrail.projection")
 LEADERSHIP_RETRY_SECONDS = 1.0

@@ -1,32 +1,23 @@
 """The jobs read model in SQL: what GET endpoints read and the projection writes."""
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 from sqlalchemy import (
-    BigInteger,
-    Connection,
     Select,
-    String,
-    Table,
-    Text,
-    Update,
     and_,
     bindparam,
     or_,
     select,
-    update,
 )
 
 from application.errors import DamagedRecord
-from application.ports import Damage, DueJob, JobChange, JobRow, ProjectionRecord
+from application.ports import DueJob, JobRow
 from application.views import JobView
 from domain.job import job_aggregate_id
-from domain.lifecycle import DUE_WHEN, JobStatus
-from infrastructure.database import Database, DatabaseUnavailable
-from infrastructure.tables import damaged_events, jobs, projection_positions
+from domain.lifecycle import DUE_WHEN
+from infrastructure.database import Database
+from infrastructure.tables import jobs
 
 _VIEW_COLUMNS = (
     jobs.c.job_id,
@@ -40,21 +31,6 @@ _VIEW_COLUMNS = (
     jobs.c.start_at,
     jobs.c.errors,
 )
-
-
-def _update_job(table: Table, by: str = "aggregate_id") -> Update:
-    """The change of one job's row, found by aggregate id or (``by="job_id"``) job id."""
-    return (
-        update(table)
-        .where(table.c[by] == bindparam(f"b_{by}"))
-        .values(
-            version=bindparam("b_version"),
-            status=bindparam("b_status", type_=String),
-            updated_at=bindparam("b_updated_at"),
-            errors=bindparam("b_errors", type_=Text),
-            lease_until=bindparam("b_lease_until", type_=BigInteger),
-        )
-    )
 
 
 STREAM_BATCH_SIZE = 1000
@@ -159,212 +135,3 @@ class SqlJobsReadModel:
         )
         with self._db.reader() as conn:
             return [DueJob(*row) for row in conn.execute(query)]
-
-
-class _SqlProjectionTransaction:
-    def __init__(
-        self,
-        conn: Connection,
-        name: str,
-        position: int,
-        table: Table,
-        job_ids: dict[str, int] | None,
-    ) -> None:
-        self._conn = conn
-        self._name = name
-        self._position = position
-        self._table = table
-        self._job_ids = job_ids
-
-    @property
-    def position(self) -> int:
-        return self._position
-
-    def rows(self, aggregate_ids: Collection[str]) -> Mapping[str, JobRow]:
-        return _rows(self._conn, self._table, aggregate_ids, self._job_ids)
-
-    def insert_jobs(self, rows: Sequence[JobRow]) -> None:
-        if not rows:
-            return
-        # Rows are already tuples in column order: straight to the driver, with no
-        # per-row parameter processing (a rebuild writes a million of them).
-        if self._conn.dialect.name == "postgresql":
-            self._copy(rows)
-        else:
-            self._conn.exec_driver_sql(_insert_sql(self._table), list(rows))
-        self._remember(rows)
-
-    def _copy(self, rows: Sequence[JobRow]) -> None:
-        driver_connection = self._conn.connection.driver_connection
-        assert isinstance(driver_connection, psycopg.Connection)
-        try:
-            with (
-                driver_connection.cursor() as cursor,
-                cursor.copy(_copy_sql(self._table)) as copy,
-            ):
-                for row in rows:
-                    copy.write_row(row)
-        except psycopg.OperationalError as error:
-            # Raised past SQLAlchemy, which would have said the database is gone (the
-            # pool's pre-ping keeps the dead connection from being handed out again).
-            raise DatabaseUnavailable(str(error)) from error
-
-    def update_jobs(self, changes: Sequence[JobChange]) -> None:
-        if not changes:
-            return
-        known = self._job_ids or {}
-        by_job_id = [c for c in changes if c.aggregate_id in known]
-        by_aggregate = [c for c in changes if c.aggregate_id not in known]
-        if by_job_id:
-            self._conn.execute(
-                _update_job(self._table, by="job_id"),
-                [{**_change_values(c), "b_job_id": known[c.aggregate_id]} for c in by_job_id],
-            )
-            for change in by_job_id:
-                if JobStatus(change.status).is_terminal:
-                    del known[change.aggregate_id]
-        if by_aggregate:
-            self._conn.execute(
-                _update_job(self._table), [_change_values(change) for change in by_aggregate]
-            )
-
-    def _remember(self, rows: Sequence[JobRow]) -> None:
-        if self._job_ids is not None:
-            for row in rows:
-                if not JobStatus(row.status).is_terminal:
-                    self._job_ids[row.aggregate_id] = row.job_id
-
-    def record_damage(self, damage: Sequence[Damage]) -> None:
-        if not damage:
-            return
-        known = set(
-            self._conn.execute(
-                select(damaged_events.c.position).where(
-                    damaged_events.c.position.in_([d.position for d in damage])
-                )
-            ).scalars()
-        )
-        fresh = [d for d in damage if d.position not in known]  # a rebuild meets them again
-        if fresh:
-            self._conn.execute(
-                damaged_events.insert(),
-                [
-                    {"position": d.position, "aggregate_id": d.aggregate_id, "detail": d.detail}
-                    for d in fresh
-                ],
-            )
-        self._conn.execute(
-            update(self._table)
-            .where(self._table.c.aggregate_id == bindparam("b_aggregate_id"))
-            .values(damaged=bindparam("b_detail")),
-            [{"b_aggregate_id": d.aggregate_id, "b_detail": d.detail} for d in damage],
-        )
-
-    def advance(self, position: int) -> None:
-        self._conn.execute(
-            update(projection_positions)
-            .where(projection_positions.c.name == self._name)
-            .values(position=position)
-        )
-        self._position = position
-
-
-class SqlProjectionStore:
-    """Positions of projections, and the table a projection writes (by default the
-    live jobs table; a rebuild writes its own).
-
-    ``track_job_ids`` is for a rebuild from the first event: it remembers the job
-    id of every job that may still change, so updates find rows by primary key and
-    the aggregate-id index can be built once, after the load."""
-
-    def __init__(
-        self, database: Database, table: Table = jobs, track_job_ids: bool = False
-    ) -> None:
-        self._db = database
-        self._table = table
-        self._job_ids: dict[str, int] | None = {} if track_job_ids else None
-
-    @contextmanager
-    def transaction(self, name: str) -> Iterator[_SqlProjectionTransaction]:
-        query = select(projection_positions.c.position).where(projection_positions.c.name == name)
-        if self._db.backend == "postgresql":
-            query = query.with_for_update()
-        with self._db.writer(durable=False) as conn:
-            position = conn.execute(query).scalar_one()
-            yield _SqlProjectionTransaction(conn, name, position, self._table, self._job_ids)
-
-    def position(self, name: str) -> int:
-        query = select(projection_positions.c.position).where(projection_positions.c.name == name)
-        with self._db.reader() as conn:
-            return int(conn.execute(query).scalar_one())
-
-    def rows(self, aggregate_ids: Collection[str]) -> Mapping[str, JobRow]:
-        with self._db.reader() as conn:
-            return _rows(conn, self._table, aggregate_ids, self._job_ids)
-
-    def mark(self, name: str, state: str, error: str | None) -> None:
-        with self._db.writer() as conn:
-            conn.execute(
-                update(projection_positions)
-                .where(projection_positions.c.name == name)
-                .values(state=state, error=error)
-            )
-
-    def damage(self) -> list[Damage]:
-        """Every event the projection met and could not decode, in log order."""
-        columns = damaged_events.c
-        query = select(columns.position, columns.aggregate_id, columns.detail)
-        with self._db.reader() as conn:
-            return [Damage(*row) for row in conn.execute(query.order_by(columns.position))]
-
-    def records(self) -> list[ProjectionRecord]:
-        columns = projection_positions.c
-        query = select(columns.name, columns.position, columns.state, columns.error)
-        with self._db.reader() as conn:
-            return [ProjectionRecord(*row) for row in conn.execute(query.order_by(columns.name))]
-
-
-def _rows(
-    conn: Connection,
-    table: Table,
-    aggregate_ids: Collection[str],
-    job_ids: dict[str, int] | None,
-) -> dict[str, JobRow]:
-    """Rows by aggregate id; by job id (the primary key) where a rebuild remembers it,
-    since its aggregate-id index is only built at the end."""
-    known = job_ids or {}
-    by_job_id = [known[a] for a in aggregate_ids if a in known]
-    by_aggregate = [a for a in aggregate_ids if a not in known]
-    columns = [table.c[name] for name in JobRow._fields]
-    found: dict[str, JobRow] = {}
-    for column, keys in ((table.c.job_id, by_job_id), (table.c.aggregate_id, by_aggregate)):
-        for start in range(0, len(keys), _LOOKUP_CHUNK):
-            chunk = keys[start : start + _LOOKUP_CHUNK]
-            for row in conn.execute(select(*columns).where(column.in_(chunk))):
-                job_row = JobRow(*row)
-                found[job_row.aggregate_id] = job_row
-    return found
-
-
-_LOOKUP_CHUNK = 500
-
-
-def _insert_sql(table: Table) -> str:
-    columns = ", ".join(JobRow._fields)
-    markers = ", ".join(["?"] * len(JobRow._fields))
-    return f'INSERT INTO "{table.name}" ({columns}) VALUES ({markers})'  # noqa: S608 - names are ours
-
-
-def _copy_sql(table: Table) -> str:
-    return f'COPY "{table.name}" ({", ".join(JobRow._fields)}) FROM STDIN'
-
-
-def _change_values(change: JobChange) -> dict[str, object]:
-    return {
-        "b_aggregate_id": change.aggregate_id,
-        "b_version": change.version,
-        "b_status": change.status,
-        "b_updated_at": change.updated_at,
-        "b_errors": change.errors,
-        "b_lease_until": change.lease_until,
-    }

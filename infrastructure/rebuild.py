@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, MetaData, Table, delete, insert, select, text, update
 
 from application.event_log import JobLog
-from application.projection import JobsProjection, Projector
+from application.projection import JobsProjection
+from application.projector import Projector
 from infrastructure.database import Database
 from infrastructure.locks import ExclusiveRole
-from infrastructure.read_model import SqlProjectionStore
+from infrastructure.projection_store import SqlProjectionStore
 from infrastructure.tables import (
     add_missing_columns,
     damaged_events,

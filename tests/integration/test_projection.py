@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 
 from api.composition import Services, build_services
 from application.ports import ProjectionTransaction
-from application.projection import FoldedBatch, JobsProjection, Projector, UnknownEvent
-from infrastructure.read_model import SqlProjectionStore
+from application.projection import FoldedBatch, JobsProjection, UnknownEvent
+from application.projector import Projector
+from infrastructure.projection_store import SqlProjectionStore
 from infrastructure.settings import Settings
 from infrastructure.tables import jobs
 
