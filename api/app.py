@@ -112,8 +112,11 @@ def create_app(
             follower.start()
         stopping = threading.Event()
         worker_thread = None
+        if run_worker and not services.settings.embedded_worker:
+            log.info("no embedded worker: due jobs run only in `jobtrail worker` processes")
         if services.settings.embedded_worker and run_worker:
             worker = services.worker(stopping, observe=metrics.observe_batch)
+            log.info("embedded worker %s runs due jobs in this process", worker.worker_id)
             worker_thread = threading.Thread(
                 target=worker.run_until_stopped,
                 args=(services.settings.worker_poll_interval,),
@@ -127,6 +130,7 @@ def create_app(
             stopping.set()
             if worker_thread is not None:
                 await run_in_threadpool(worker_thread.join, 30)
+                log.info("embedded worker stopped")
             if follower is not None:
                 await run_in_threadpool(follower.stop)
             services.close()

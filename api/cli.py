@@ -3,6 +3,7 @@
 import logging
 import os
 import signal
+import socket
 import threading
 from pathlib import Path
 
@@ -54,6 +55,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 )
 def serve(host: str, port: int, workers: int, embedded_worker: bool | None) -> None:
     """Run the HTTP API (and, unless --no-worker, an embedded deletion worker)."""
+    _can_listen(host, port)
     with _services() as services:
         if embedded_worker is None:
             embedded_worker = services.settings.embedded_worker
@@ -78,18 +80,41 @@ def serve(host: str, port: int, workers: int, embedded_worker: bool | None) -> N
     )
 
 
+def _can_listen(host: str, port: int) -> None:
+    """Says so plainly, before anything is printed or started, if the address is taken
+    or not this machine's (uvicorn would only log it among other lines)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except OSError as error:
+        raise click.ClickException(
+            f"Cannot listen on {host}:{port}: {error.strerror or error} "
+            "(another process there? pick --port or --host)."
+        ) from None
+
+
 def _shown(host: str) -> str:
-    return "localhost" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    shown = "localhost" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    return f"[{shown}]" if ":" in shown else shown
+
+
+def _where(services: Services, host: str, port: int) -> str:
+    at = f"http://{_shown(host)}:{port}" if port else f"{_shown(host)}, on a free port"
+    return f"jobtrail on {at}, database {services.database.url.shown}"
 
 
 def _print_start(services: Services, host: str, port: int) -> None:
     projects = services.tenancy.projects()
     usable = [k for k in services.tenancy.list_keys() if k.revoked_at is None]
-    click.echo(f"jobtrail on http://{_shown(host)}:{port}, database {services.database.url.shown}")
+    click.echo(_where(services, host, port))
     click.echo(
-        f"  {len(projects)} projects and {len(usable)} API keys "
+        f"  projects: {len(projects)}, API keys: {len(usable)} "
         "(`jobtrail projects list`, `jobtrail keys list`; a lost key: `jobtrail keys create`)."
     )
+    if not projects:
+        click.echo("  No project yet: `jobtrail projects create NAME` prints its key.")
     for project in projects[:5]:
         click.echo(f"  project {project.project_key}  {project.name} (org {project.org_id})")
 
@@ -98,6 +123,7 @@ def _print_first_start(services: Services, host: str, port: int) -> None:
     key = services.tenancy.issue_key()
     project = services.tenancy.create_project("default")
     shown_host = _shown(host)
+    click.echo(_where(services, host, port))
     click.echo("First start: created the default organization, an API key and a project.")
     click.echo(f"  Organization API key (shown once): {key.api_key}")
     click.echo(f"  Project key: {project.project_key}")

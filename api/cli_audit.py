@@ -83,7 +83,7 @@ def history(job_id: int, at: int | None, version: int | None, as_json: bool) -> 
     # Times, events and actors are never cut; the details wrap instead.
     for column in ("version", "time (UTC)", "event", "actor", "status after"):
         table.add_column(column, no_wrap=True)
-    table.add_column("details", overflow="fold")
+    table.add_column("details", overflow="fold", min_width=40)
     for entry in timeline:
         event = entry.event
         table.add_row(
@@ -152,6 +152,8 @@ def audit_export(project_key: str | None, since: int | None, output: str | None)
 
 def _export_to_file(lines: Iterator[bytes], output: Path) -> None:
     """All or nothing: written beside the file, and renamed into place once complete."""
+    if not output.resolve().parent.is_dir():
+        raise click.ClickException(f"The folder {output.resolve().parent} does not exist.")
     partial = output.with_name(f".{output.name}.partial")
     try:
         with partial.open("wb") as sink:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import click
 
 from api.cli_support import open_services
-from application.tenancy import KeyNotFound, KeyRecord
+from application.tenancy import KeyNotFound, KeyRecord, OrganizationNotFound
 
 DEFAULT_GRACE_SECONDS = 24 * 3600
 
@@ -34,6 +34,8 @@ def list_keys(org_id: int | None, as_json: bool) -> None:
     """Every key: its id, organization, when it was created and last used, and whether
     it is revoked or expiring. Never the secret."""
     with open_services(read_only=True) as services:
+        if org_id is not None and org_id not in {o.id for o in services.tenancy.organizations()}:
+            raise OrganizationNotFound(org_id)
         found = services.tenancy.list_keys(org_id)
     for key in found:
         click.echo(json.dumps(_record(key)) if as_json else _line(key))

@@ -104,11 +104,11 @@ def build_services(settings: Settings, create: bool = True) -> Services:
     made (an auditor's `verify` must not report an empty log as intact)."""
     url = parse_database_url(settings.database_url)
     Database.check_can_create(url)
-    database = Database(url, settings.pool_size, settings.pool_max_overflow)
-    if not create and not database.holds_jobtrail():
-        database.dispose()
+    if not create and not Database.holds_jobtrail(url):
         raise NoDatabase(url.shown)
-    prepare_database(database)
+    database = Database(url, settings.pool_size, settings.pool_max_overflow)
+    if create:  # a command that only reads writes nothing, not even a schema
+        prepare_database(database, settings.pool_size, settings.pool_max_overflow)
     log = open_job_log(
         database.url, pool_size=settings.pool_size, max_overflow=settings.pool_max_overflow
     )

@@ -87,7 +87,11 @@ def as_of(request: Request) -> tuple[int | None, int | None]:
     raw_at = request.query_params.get("at")
     at = None if raw_at is None else moment_ms(raw_at)
     if raw_at is not None and (at is None or at < 0):
-        raise ApiError(400, "at must be epoch milliseconds or an ISO 8601 time.")
+        raise ApiError(
+            400,
+            "at must be epoch milliseconds or an ISO 8601 time "
+            "(in a URL, write the + of a time zone as %2B).",
+        )
     version = _bounded_int(request, "version", 1, MAX_PAGE)
     if at is not None and version is not None:
         raise ApiError(400, "Give at or version, not both.")

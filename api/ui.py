@@ -21,12 +21,12 @@ from starlette.templating import Jinja2Templates
 from api.composition import Services
 from api.openapi import openapi_document
 from application.errors import DamagedRecord, JobNotFound
-from application.tenancy import Principal, Project
+from application.tenancy import UI_SESSION_MS, Principal, Project
 from domain.lifecycle import JobStatus
 from domain.request import has_control_characters
 
 COOKIE = "jobtrail_session"
-SESSION_SECONDS = 8 * 3600
+SESSION_SECONDS = UI_SESSION_MS // 1000
 PAGE_SIZE = 50
 STATUSES = [status.value for status in JobStatus]
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))

@@ -134,6 +134,8 @@ class TenancyStore(Protocol):
 
     def end_ui_sessions(self, at: int, session_id: str | None, key_id: str | None) -> None: ...
 
+    def purge_ui_sessions(self, older_than: int) -> None: ...
+
     def is_empty(self) -> bool: ...
 
 
@@ -197,6 +199,8 @@ class _TtlCache:
         self._entries.pop(key, None)
 
 
+UI_SESSION_MS = 8 * 3600 * 1000
+"""How long a dashboard session lasts (the cookie's signature expires with it)."""
 LAST_USE_PRECISION_MS = 60_000
 """A key's last use is written at most once a minute per process, not per request."""
 
@@ -302,7 +306,10 @@ class Tenancy:
 
     def start_ui_session(self, principal: Principal) -> str:
         session_id = secrets.token_urlsafe(32)
-        self._store.add_ui_session(session_id, principal, self._now_ms())
+        now = self._now_ms()
+        self._store.add_ui_session(session_id, principal, now)
+        # Sessions past their lifetime, or ended, are of no use to anyone: let them go.
+        self._store.purge_ui_sessions(older_than=now - UI_SESSION_MS)
         return session_id
 
     def ui_session(self, session_id: str) -> Principal | None:

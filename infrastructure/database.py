@@ -5,8 +5,9 @@ The event store is eventsourcing's own recorder; the read model and the tenancy
 tables are SQLAlchemy Core, in the same database.
 """
 
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -14,11 +15,15 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, Executable, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from infrastructure.settings import SettingsError
 
 Backend = Literal["sqlite", "postgresql"]
 Health = Literal["ok", "read-only", "unreachable"]
+# Tables only jobtrail makes: another eventsourcing application's file has an events
+# table too, and must not pass for jobtrail's.
+_JOBTRAIL_TABLES = frozenset({"event_chain", "projection_positions"})
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # Arbitrary but fixed: serialises schema creation between processes on PostgreSQL.
 _SCHEMA_LOCK_KEY = 0x6A6F6274
@@ -81,8 +86,11 @@ def parse_database_url(raw: str) -> DatabaseUrl:
         schema = query.pop("schema", None)
         if isinstance(schema, tuple):
             schema = schema[-1]
-        if schema is not None and not schema.isidentifier():
-            raise SettingsError(f"The schema {schema!r} is not a plain SQL identifier.")
+        if schema is not None and not (schema.isidentifier() and schema == schema.lower()):
+            raise SettingsError(
+                f"The schema {schema!r} is not a plain lower-case SQL identifier "
+                "(PostgreSQL folds unquoted names to lower case)."
+            )
         pg_url = url.set(drivername="postgresql+psycopg", query=query)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -124,13 +132,31 @@ class Database:
             raise SettingsError(
                 f"The folder {file.resolve().parent} for the SQLite database does not exist."
             )
+        if file is not None and file.is_dir():
+            raise SettingsError(f"{file.resolve()} is a folder, not a SQLite database file.")
 
-    def holds_jobtrail(self) -> bool:
-        """Whether jobtrail's tables are there (without creating anything)."""
-        file = self.url.sqlite_file
-        if file is not None and not file.exists():
-            return False
-        return bool(inspect(self.engine).has_table(self.url.events_table))
+    @staticmethod
+    def holds_jobtrail(url: DatabaseUrl) -> bool:
+        """Whether jobtrail's own tables are there, looked at without changing a byte
+        (SQLite is opened read-only: an engine's first connection would switch the
+        file to WAL), and without an engine of jobtrail's."""
+        file = url.sqlite_file
+        if file is not None:
+            if not file.is_file():
+                return False
+            with closing(sqlite3.connect(f"file:{file}?mode=ro", uri=True)) as conn:
+                names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+            return names >= _JOBTRAIL_TABLES
+        engine = create_engine(
+            url.sqlalchemy_url,
+            connect_args={"options": f"-csearch_path={url.schema}"} if url.schema else {},
+            poolclass=NullPool,
+        )
+        try:
+            inspector = inspect(engine)
+            return all(inspector.has_table(name) for name in _JOBTRAIL_TABLES)
+        finally:
+            engine.dispose()
 
     def __init__(self, url: DatabaseUrl, pool_size: int = 5, max_overflow: int = 10) -> None:
         self.url = url

@@ -133,6 +133,7 @@ class _SqlProjectionTransaction:
         self._conn.execute(
             update(self._table)
             .where(self._table.c.aggregate_id == bindparam("b_aggregate_id"))
+            .where(self._table.c.damaged.is_(None))  # the first damage says why
             .values(damaged=bindparam("b_detail")),
             [{"b_aggregate_id": d.aggregate_id, "b_detail": d.detail} for d in damage],
         )

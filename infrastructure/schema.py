@@ -18,12 +18,14 @@ from infrastructure.tables import (
 PROJECTIONS = (JobsProjection.name,)
 
 
-def prepare_database(database: Database) -> None:
+def prepare_database(database: Database, pool_size: int = 1, max_overflow: int = 1) -> None:
     with database.schema_lock():
         if database.url.schema:
             with database.writer() as conn:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{database.url.schema}"'))
-        open_job_log(database.url, create_tables=True).close()
+        open_job_log(
+            database.url, create_tables=True, pool_size=pool_size, max_overflow=max_overflow
+        ).close()
         metadata.create_all(database.engine)
         with database.writer() as conn:  # SQLite: the write lock serialises starters
             for table in metadata.sorted_tables:

@@ -1,5 +1,6 @@
 """Settings, read once from the environment by the composition root."""
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +34,13 @@ class Settings:
     pool_max_overflow: int = 10
     """Connections each pool may open beyond pool_size under load, closed after."""
 
+    def __post_init__(self) -> None:
+        if self.pool_size + self.pool_max_overflow < 2:
+            # A schema lock holds one connection while tables are made on another.
+            raise SettingsError(
+                "JOBTRAIL_POOL_SIZE + JOBTRAIL_POOL_MAX_OVERFLOW must be at least 2."
+            )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
@@ -55,8 +63,7 @@ class Settings:
             worker_poll_interval=_seconds(
                 "JOBTRAIL_WORKER_POLL_INTERVAL", env.get("JOBTRAIL_WORKER_POLL_INTERVAL"), 1.0
             ),
-            embedded_worker=env.get("JOBTRAIL_EMBEDDED_WORKER", "1").strip().lower()
-            not in ("0", "false", "no", "off"),
+            embedded_worker=_flag("JOBTRAIL_EMBEDDED_WORKER", env.get("JOBTRAIL_EMBEDDED_WORKER")),
             record_interval=_seconds(
                 "JOBTRAIL_RECORD_INTERVAL", env.get("JOBTRAIL_RECORD_INTERVAL"), 0.25
             ),
@@ -81,7 +88,9 @@ def _seconds(name: str, raw: str | None, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number of seconds, not {raw!r}.") from None
-    if value < 0 or value != value:
+    if not math.isfinite(value):
+        raise SettingsError(f"{name} must be a finite number of seconds, not {raw!r}.")
+    if value < 0:
         raise SettingsError(f"{name} must not be negative.")
     return value
 
@@ -91,6 +100,15 @@ def _lease_seconds(raw: str | None) -> float:
     if seconds <= 0:
         raise SettingsError("JOBTRAIL_LEASE_SECONDS must be more than 0.")
     return seconds
+
+
+def _flag(name: str, raw: str | None) -> bool:
+    value = (raw or "1").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), not {raw!r}.")
 
 
 def _count(name: str, raw: str | None, default: int) -> int:

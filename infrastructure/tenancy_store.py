@@ -161,6 +161,15 @@ class SqlTenancyStore:
             row = conn.execute(query).first()
         return None if row is None else Principal(*row)
 
+    def purge_ui_sessions(self, older_than: int) -> None:
+        columns = ui_sessions.c
+        with self._db.writer(durable=False) as conn:
+            conn.execute(
+                ui_sessions.delete().where(
+                    (columns.created_at < older_than) | columns.ended_at.is_not(None)
+                )
+            )
+
     def end_ui_sessions(self, at: int, session_id: str | None, key_id: str | None) -> None:
         statement = update(ui_sessions).where(ui_sessions.c.ended_at.is_(None))
         if session_id is not None:

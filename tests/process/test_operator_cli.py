@@ -3,13 +3,18 @@ always named, nothing created by a command that only reads, keys and projects
 that can be found again."""
 
 import os
+import socket
+import sqlite3
 import subprocess
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 
+from api.composition import build_services
+from infrastructure.settings import Settings
 from tests.process.conftest import JOBTRAIL, start_server
 
 
@@ -131,7 +136,7 @@ def test_every_start_of_serve_says_where_it_is_and_what_it_knows(tmp_path: Path)
         again.terminate()
         again.wait(timeout=20)
     assert str(tmp_path / "jobtrail.db") in said
-    assert "1 projects and 1 API keys" in said
+    assert "projects: 1, API keys: 1" in said
     assert first.project_key in said
     assert first.api_key not in said
 
@@ -202,3 +207,46 @@ def test_history_keeps_whole_times_in_a_narrow_terminal(tmp_path: Path) -> None:
         for line in result.stdout.splitlines()
         for word in line.replace("│", " ").split()
     ), result.stdout
+
+
+def test_a_command_that_only_reads_changes_nothing_in_a_file_that_is_not_jobtrails(
+    tmp_path: Path,
+) -> None:
+    other = tmp_path / "other.db"
+    with closing(sqlite3.connect(other)) as conn:
+        conn.execute("CREATE TABLE stored_events (id INTEGER PRIMARY KEY)")  # another app's
+        conn.commit()
+    before = other.read_bytes()
+    result = run(tmp_path, "verify", JOBTRAIL_DATABASE_URL=f"sqlite:///{other}")
+    a_plain_error(result, "No jobtrail database at")
+    assert other.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(
+            tmp_path,
+            "serve",
+            "--port",
+            str(port),
+            JOBTRAIL_DATABASE_URL=f"sqlite:///{tmp_path / 'jobtrail.db'}",
+        )
+    a_plain_error(result, f"Cannot listen on 127.0.0.1:{port}")
+
+
+def test_a_reader_that_stops_early_is_no_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'jobtrail.db'}"
+    env = {**os.environ, "JOBTRAIL_DATABASE_URL": url}
+    services = build_services(Settings(database_url=url))
+    try:  # more lines than a pipe holds, so that the writer meets the closed pipe
+        for n in range(3000):
+            services.tenancy.create_project(f"project number {n}")
+    finally:
+        services.close()
+    shell = f"{JOBTRAIL} projects list --json | head -c 1 > /dev/null; exit ${{PIPESTATUS[0]}}"
+    result = subprocess.run(["bash", "-c", shell], env=env, capture_output=True, text=True)
+    assert "Error" not in result.stderr and result.returncode == 0, result.stderr

@@ -53,6 +53,9 @@ def test_every_variable_is_read() -> None:
         ("JOBTRAIL_POOL_SIZE", "0"),
         ("JOBTRAIL_POOL_SIZE", "²"),
         ("JOBTRAIL_POOL_MAX_OVERFLOW", "-1"),
+        ("JOBTRAIL_LEASE_SECONDS", "inf"),
+        ("JOBTRAIL_RECORD_INTERVAL", "nan"),
+        ("JOBTRAIL_EMBEDDED_WORKER", "maybe"),
         ("JOBTRAIL_BATCH_SIZE", "0"),
         ("JOBTRAIL_BATCH_SIZE", "ten"),
         ("JOBTRAIL_READ_YOUR_WRITES_TIMEOUT", "x"),
@@ -100,3 +103,15 @@ def test_a_postgresql_url_configures_both_stores_on_one_database() -> None:
 def test_an_unusable_database_url_is_refused(raw: str) -> None:
     with pytest.raises(SettingsError):
         parse_database_url(raw)
+
+
+def test_pools_too_small_to_prepare_the_database_are_refused() -> None:
+    with pytest.raises(SettingsError, match="at least 2"):
+        Settings.from_env({"JOBTRAIL_POOL_SIZE": "1", "JOBTRAIL_POOL_MAX_OVERFLOW": "0"})
+
+
+def test_a_schema_must_be_lower_case() -> None:
+    from infrastructure.database import parse_database_url
+
+    with pytest.raises(SettingsError, match="lower-case"):
+        parse_database_url("postgresql://u@h/db?schema=Upper")
