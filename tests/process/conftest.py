@@ -58,7 +58,7 @@ def start_server(
     assert process.stdout is not None
     output = ""
     if credentials is None:
-        while "curl" not in output:
+        while "\n  curl " not in output:  # the "Try it" line, not a path with "curl" in it
             line = process.stdout.readline()
             if not line:
                 raise AssertionError(f"serve exited early:\n{output}")

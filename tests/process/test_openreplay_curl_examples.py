@@ -97,7 +97,9 @@ def test_the_first_start_prints_a_key_a_project_and_a_working_curl_command(
     server: RunningServer,
 ) -> None:
     command = next(
-        line.strip() for line in server.first_start_output.splitlines() if "curl" in line
+        line.strip()
+        for line in server.first_start_output.splitlines()
+        if line.strip().startswith("curl ")
     )
     result = subprocess.run(
         ["bash", "-c", command + " --silent --fail-with-body"],
