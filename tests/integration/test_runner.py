@@ -309,3 +309,17 @@ def test_with_a_record_interval_batches_share_one_record_and_a_cancel_still_stop
     assert [type(e) for e in events][-2:] == [Job.Cancelled, Job.BatchDeleted]
     assert events[-1].deleted == {"sessions": 20, "recordings": 20}  # type: ignore[attr-defined]
     assert kit.session_count("grouped-cancel") == 20
+
+
+def test_a_failed_job_is_logged_with_its_error_type(
+    kit: RunnerKit, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed_sessions(kit.services.database, 1, ["logged"], 3, kit.recordings)
+    job_id = kit.schedule("logged")
+    [real] = kit.targets()
+    broken = BreaksAfterFirstBatch(real, 0, RuntimeError())
+    broken.calls = 1  # the very first batch breaks
+    with caplog.at_level("INFO", logger="jobtrail.runner"):
+        assert kit.runner(targets=[broken]).run(due(kit, job_id)) is RunResult.FAILED
+    assert f"job {job_id} started by worker:a" in caplog.text
+    assert f"job {job_id} failed: PermissionError: permission denied" in caplog.text

@@ -250,3 +250,17 @@ def test_a_reader_that_stops_early_is_no_error(tmp_path: Path) -> None:
     shell = f"{JOBTRAIL} projects list --json | head -c 1 > /dev/null; exit ${{PIPESTATUS[0]}}"
     result = subprocess.run(["bash", "-c", shell], env=env, capture_output=True, text=True)
     assert "Error" not in result.stderr and result.returncode == 0, result.stderr
+
+
+def test_make_serve_installs_only_the_service_and_takes_a_port() -> None:
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        ["make", "-n", "-B", "serve", "PORT=9123"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "jobtrail serve --port 9123" in result.stdout
+    assert "pip install --quiet -e ." in result.stdout
+    assert "[dev]" not in result.stdout
