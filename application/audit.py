@@ -125,17 +125,14 @@ class Mismatch:
 def refold_all(log: JobLog, batch: int = 5000) -> dict[int, JobRow]:
     """Every job, folded afresh from the whole log by the domain's own rules."""
     jobs: dict[Any, Job] = {}
-    after = 0
-    while page := log.read(after, batch):
-        for logged in page:
-            event = logged.event
-            if isinstance(event, Undecodable):
-                raise event.damage(logged.position)
-            if isinstance(event, Job.Scheduled):
-                jobs[event.originator_id] = fold([event])
-            elif isinstance(event, Job.Event) and event.originator_id in jobs:
-                event.mutate(jobs[event.originator_id])
-        after = page[-1].position
+    for logged in log.entries(batch=batch):
+        event = logged.event
+        if isinstance(event, Undecodable):
+            raise event.damage(logged.position)
+        if isinstance(event, Job.Scheduled):
+            jobs[event.originator_id] = fold([event])
+        elif isinstance(event, Job.Event) and event.originator_id in jobs:
+            event.mutate(jobs[event.originator_id])
     return {job.job_id: job_row(job) for job in jobs.values()}
 
 

@@ -112,13 +112,40 @@ class JobLog(Application[UUID]):
         except DECODING_ERRORS as error:
             raise DamagedRecord(aggregate_id, f"{type(error).__name__}: {error}") from error
 
-    def read(self, after: int, limit: int) -> Sequence[LoggedEvent]:
-        return list(self.page(after, limit))
+    def stored(self, after: int = 0, batch: int = 5000) -> Iterator[Notification]:
+        """Every stored event after ``after``, in log order, undecoded (for the chain,
+        which hashes the stored bytes)."""
+        while True:
+            page = self.recorder.select_notifications(
+                start=after, limit=batch, inclusive_of_start=False
+            )
+            yield from page
+            if len(page) < batch:
+                return
+            after = page[-1].id
 
-    def page(self, after: int, limit: int) -> "LogPage":
-        """Up to ``limit`` events after position ``after``, decoded as they are iterated."""
+    def pages(
+        self, after: int = 0, batch: int = 5000, up_to: int | None = None
+    ) -> Iterator["LogPage"]:
+        """The log in pages after ``after`` (up to position ``up_to``), each decoded
+        as it is iterated: the one way tools and checks read the whole log."""
+        while up_to is None or after < up_to:
+            page = self.page(after, batch, stop=up_to)
+            if not len(page):
+                return
+            yield page
+            after = page.last_position
+
+    def entries(self, after: int = 0, batch: int = 5000) -> Iterator[LoggedEvent]:
+        """Every event after ``after``, decoded, with its position."""
+        for page in self.pages(after, batch):
+            yield from page
+
+    def page(self, after: int, limit: int, stop: int | None = None) -> "LogPage":
+        """Up to ``limit`` events after position ``after`` (and at most at ``stop``),
+        decoded as they are iterated."""
         notifications = self.recorder.select_notifications(
-            start=after, limit=limit, inclusive_of_start=False
+            start=after, limit=limit, stop=stop, inclusive_of_start=False
         )
         return LogPage(notifications, self.mapper.to_domain_event)
 

@@ -40,12 +40,9 @@ def fold_projection(log: JobLog, up_to: int, batch: int = 5000) -> dict[int, Job
     """The jobs the projection would hold at position ``up_to``; DamagedRecord names
     the first event it could not decode."""
     projection, tx = JobsProjection(), _InMemoryTransaction()
-    while tx.position < up_to:
-        page = [e for e in log.read(tx.position, batch) if e.position <= up_to]
-        if not page:
-            break
+    for page in log.pages(batch=batch, up_to=up_to):
         projection.apply(page, tx)
-        tx.advance(page[-1].position)
+        tx.advance(page.last_position)
     if tx.damage:
         first = tx.damage[0]
         raise DamagedRecord(first.aggregate_id, first.detail, first.position)

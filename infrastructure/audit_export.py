@@ -13,7 +13,7 @@ from sqlalchemy import select
 from application.audit import event_record
 from application.event_log import JobLog, Undecodable, decoded
 from domain.job import Job
-from infrastructure.chain import chain_in_order, events_in_order
+from infrastructure.chain import chain_in_order
 from infrastructure.database import Database
 from infrastructure.tables import jobs
 
@@ -39,7 +39,7 @@ def export_lines(
     job_ids = _job_ids(database, project_id)
     links = chain_in_order(database, batch)
     link = next(links, None)
-    for notification in events_in_order(log, batch):
+    for notification in log.stored(batch=batch):
         while link is not None and link[0] < notification.id:
             link = next(links, None)
         event: Any = decoded(log.mapper.to_domain_event, notification)

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg import Cursor
@@ -110,16 +110,6 @@ class ChainReport:
         return self.broken_at is None
 
 
-def events_in_order(log: JobLog, batch: int) -> Iterator[Notification]:
-    after = 0
-    while True:
-        page = log.recorder.select_notifications(start=after, limit=batch, inclusive_of_start=False)
-        yield from page
-        if len(page) < batch:
-            return
-        after = page[-1].id
-
-
 def chain_in_order(database: Database, batch: int) -> Iterator[tuple[int, str, str]]:
     after = 0
     while True:
@@ -141,7 +131,7 @@ def verify_chain(
     log: JobLog, database: Database, anchor: tuple[int, str] | None = None, batch: int = 5000
 ) -> ChainReport:
     """Recomputes the chain over the whole log; reports the first broken link."""
-    events, links = events_in_order(log, batch), chain_in_order(database, batch)
+    events, links = log.stored(batch=batch), chain_in_order(database, batch)
     event, link = next(events, None), next(links, None)
     previous, head_position, checked = GENESIS, 0, 0
     anchor_seen = anchor is None

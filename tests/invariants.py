@@ -57,25 +57,22 @@ def check_log(services: Services, require_terminal: bool) -> list[str]:
     problems: list[str] = []
     histories: dict[Any, list[Any]] = {}
     active: dict[tuple[int, str], int] = {}
-    after = 0
-    while page := services.log.read(after, 5000):
-        for logged in page:
-            event = logged.event
-            if isinstance(event, Undecodable):
-                problems.append(f"position {logged.position} cannot be decoded: {event.detail}")
-                continue
-            if not isinstance(event, Job.Event):
-                continue
-            histories.setdefault(event.originator_id, []).append(event)
-            first = histories[event.originator_id][0]
-            owner = (first.project_id, first.reference_id)
-            if isinstance(event, Job.Scheduled):
-                if owner in active:
-                    problems.append(f"{owner} had jobs {active[owner]} and {event.job_id} active")
-                active[owner] = event.job_id
-            elif isinstance(event, TERMINAL) and active.get(owner) == first.job_id:
-                del active[owner]
-        after = page[-1].position
+    for logged in services.log.entries():
+        event = logged.event
+        if isinstance(event, Undecodable):
+            problems.append(f"position {logged.position} cannot be decoded: {event.detail}")
+            continue
+        if not isinstance(event, Job.Event):
+            continue
+        histories.setdefault(event.originator_id, []).append(event)
+        first = histories[event.originator_id][0]
+        owner = (first.project_id, first.reference_id)
+        if isinstance(event, Job.Scheduled):
+            if owner in active:
+                problems.append(f"{owner} had jobs {active[owner]} and {event.job_id} active")
+            active[owner] = event.job_id
+        elif isinstance(event, TERMINAL) and active.get(owner) == first.job_id:
+            del active[owner]
     for events in histories.values():
         reason = illegal_step(events)
         if reason:
