@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from application.commands import job_row, job_view
 from application.errors import JobNotFound, NoSuchVersion, NotYetCreated
 from application.event_log import JobLog, Undecodable
+from application.job_records import job_row, job_view
 from application.ports import JobRow
 from application.views import JobView, epoch_ms
 from domain.job import Job, job_aggregate_id

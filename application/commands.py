@@ -18,9 +18,10 @@ from eventsourcing.persistence import RecordConflictError
 from application.batching import Batcher
 from application.errors import ConcurrencyConflict, DamagedRecord, JobNotFound
 from application.event_log import JobLog
-from application.ports import Clock, JobIdAllocator, JobRow
+from application.job_records import job_view
+from application.ports import Clock, JobIdAllocator
 from application.scheduling import deletion_start
-from application.views import JobView, epoch_ms
+from application.views import JobView
 from domain.errors import DomainError
 from domain.job import Job
 from domain.request import validate_user_id
@@ -28,40 +29,6 @@ from domain.user_deletions import UserDeletions, user_deletions_id
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 8
-
-
-def job_view(job: Job) -> JobView:
-    return JobView(
-        job_id=job.job_id,
-        description=job.description,
-        status=str(job.status),
-        project_id=job.project_id,
-        action=job.action,
-        reference_id=job.reference_id,
-        created_at=epoch_ms(job.created_on),
-        updated_at=epoch_ms(job.modified_on),
-        start_at=epoch_ms(job.start_at),
-        errors=job.error,
-    )
-
-
-def job_row(job: Job) -> JobRow:
-    """Every field the read model keeps of a job, as the aggregate has it."""
-    return JobRow(
-        job.job_id,
-        str(job.id),
-        job.version,
-        job.project_id,
-        job.action,
-        job.reference_id,
-        job.description,
-        job.status.value,
-        job.error,
-        epoch_ms(job.created_on),
-        epoch_ms(job.modified_on),
-        epoch_ms(job.start_at),
-        None if job.lease_until is None else epoch_ms(job.lease_until),
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from enum import StrEnum
 from functools import partial
 from typing import TypeVar
 
+from application.attempt import Attempt, LeaseLost, Receipt
 from application.commands import JobCommands, Outcome
 from application.errors import ConcurrencyConflict, DamagedRecord, JobNotFound
 from application.leases import LeaseKeeper
@@ -30,30 +31,6 @@ from domain.lifecycle import JobStatus
 
 log = logging.getLogger("jobtrail.runner")
 T = TypeVar("T")
-
-
-class LeaseLost(Exception):
-    """This attempt can no longer prove it owns the job: it must delete nothing more."""
-
-
-class _Receipt:
-    """Deletions done but not yet recorded in the log."""
-
-    def __init__(self, interval: float) -> None:
-        self._interval = interval
-        self._last = time.monotonic()
-        self.pending: dict[str, int] = {}
-
-    def add(self, deleted: dict[str, int]) -> None:
-        for target, count in deleted.items():
-            self.pending[target] = self.pending.get(target, 0) + count
-
-    def due(self) -> bool:
-        return time.monotonic() - self._last >= self._interval
-
-    def clear(self) -> None:
-        self.pending = {}
-        self._last = time.monotonic()
 
 
 class RunResult(StrEnum):
@@ -106,7 +83,7 @@ class JobRunner:
         claim = self._claim(due)
         if claim is None:
             return RunResult.SKIPPED
-        attempt = _Attempt(due, claim.attempt, _Receipt(self._settings.record_interval))
+        attempt = Attempt(due, claim.attempt, Receipt(self._settings.record_interval))
         log.info("job %s started by %s (attempt %s)", due.job_id, self.worker_id, claim.attempt)
         keeper = LeaseKeeper(
             self._commands,
@@ -150,7 +127,7 @@ class JobRunner:
         except (DomainError, JobNotFound, ConcurrencyConflict):
             return None
 
-    def _delete_everything(self, attempt: "_Attempt") -> RunResult:
+    def _delete_everything(self, attempt: "Attempt") -> RunResult:
         due = attempt.due
         for _ in range(self._settings.verify_rounds):
             for target in self._targets:
@@ -172,7 +149,7 @@ class JobRunner:
             f"the user's data remains after {self._settings.verify_rounds} passes ({left})"
         )
 
-    def _empty(self, target: DeletionTarget, attempt: "_Attempt") -> RunResult | None:
+    def _empty(self, target: DeletionTarget, attempt: "Attempt") -> RunResult | None:
         """Deletes the user's data in one target, batch by batch; a result if the
         job stopped on the way (released or cancelled), None once nothing is left."""
         due = attempt.due
@@ -211,7 +188,7 @@ class JobRunner:
             )
         return remaining
 
-    def _record(self, attempt: "_Attempt") -> bool:
+    def _record(self, attempt: "Attempt") -> bool:
         """Appends what was deleted since the last record; True if the job is cancelled."""
         pending = attempt.receipt.pending
         if not pending:
@@ -224,7 +201,7 @@ class JobRunner:
         attempt.keeper_confirms(lease_until)
         return JobStatus(outcome.job.status) is JobStatus.CANCELLED
 
-    def _account_for_lost(self, attempt: "_Attempt") -> None:
+    def _account_for_lost(self, attempt: "Attempt") -> None:
         """The attempt lost the job, but what it deleted is gone: count it."""
         pending = attempt.receipt.pending
         if not pending:
@@ -245,7 +222,7 @@ class JobRunner:
             return
         attempt.receipt.clear()
 
-    def _fail(self, attempt: "_Attempt", error: Exception) -> RunResult:
+    def _fail(self, attempt: "Attempt", error: Exception) -> RunResult:
         due = attempt.due
         try:
             self._record(attempt)  # what did get deleted before the error
@@ -268,7 +245,7 @@ class JobRunner:
             return RunResult.CANCELLED
         return RunResult.FAILED
 
-    def _with_retries(self, action: Callable[[], T], receipt: "_Receipt | None" = None) -> T:
+    def _with_retries(self, action: Callable[[], T], receipt: "Receipt | None" = None) -> T:
         """Runs ``action``, retrying transient target errors with backoff. What a failed
         batch removed for good before it failed goes into ``receipt`` all the same."""
         for attempt in range(self._settings.retries):
@@ -292,26 +269,3 @@ class JobRunner:
 
 class DataRemains(Exception):
     """A target still holds the user's data after every pass: the job fails, naming it."""
-
-
-class _Attempt:
-    """One worker's attempt at one job: what it holds and what it has not yet recorded."""
-
-    def __init__(self, due: DueJob, number: int, receipt: _Receipt) -> None:
-        self.due = due
-        self.number = number
-        self.receipt = receipt
-        self.keeper: LeaseKeeper | None = None
-        self.remaining: dict[str, int] | None = None
-
-    def require_lease(self) -> None:
-        assert self.keeper is not None
-        if self.keeper.lost:
-            raise LeaseLost(f"job {self.due.job_id} was taken over")
-        self.keeper.renew_soon()
-        if not self.keeper.holds():
-            raise LeaseLost(f"job {self.due.job_id}: the lease could not be renewed in time")
-
-    def keeper_confirms(self, until: datetime) -> None:
-        if self.keeper is not None:
-            self.keeper.confirm(until)

@@ -5,20 +5,25 @@ Keys are long random strings, so a fast hash is enough to make a stolen table
 useless, and the comparison runs in constant time.
 """
 
-import hashlib
 import hmac
 import logging
 import secrets
-import string
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
+
+from application.credentials import (
+    KEY_PREFIX,
+    TtlCache,
+    is_token,
+    parse_authorization,
+    random_token,
+    sha256_hex,
+)
 
 log = logging.getLogger("jobtrail.tenancy")
-_ALPHABET = string.ascii_letters + string.digits
-_KEY_PREFIX = "jt"
 PROJECT_KEY_LENGTH = 20
 
 
@@ -146,59 +151,6 @@ def _name(name: str, what: str) -> str:
     return name
 
 
-def _random(length: int) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
-
-
-def _sha256(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def parse_authorization(header: str) -> tuple[str, str] | None:
-    """(key id, secret) from a raw key or ``Bearer <key>``; None if it is not one."""
-    value = header.strip()
-    if value[:7].lower() == "bearer ":
-        value = value[7:].strip()
-    parts = value.split("_")
-    if len(parts) != 3 or parts[0] != _KEY_PREFIX or not parts[1] or not parts[2]:
-        return None
-    if not all(_is_token(part) for part in parts[1:]):
-        return None  # never sent to the database: it could not be one of ours
-    return parts[1], parts[2]
-
-
-def _is_token(text: str) -> bool:
-    """Printable ASCII without spaces: what key ids, secrets and project keys are made
-    of. Anything else (a NUL, a control character) cannot name one."""
-    return text.isascii() and text.isprintable() and " " not in text
-
-
-class _TtlCache:
-    """A small time-bounded memo of lookups that hit the database on every request."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._seconds = seconds
-        self._clock = clock
-        self._entries: dict[str, tuple[float, Any]] = {}
-
-    def get(self, key: str, load: Callable[[str], Any]) -> Any:
-        now = self._clock()
-        found = self._entries.get(key)
-        if found is not None and found[0] > now:
-            return found[1]
-        value = load(key)
-        # Misses are remembered too: a lookup then costs the same whether the key or
-        # project exists or not, so timing does not tell which do. Keys and project
-        # keys are random, so nobody asks for one before it exists.
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[key] = (now + self._seconds, value)
-        return value
-
-    def forget(self, key: str) -> None:
-        self._entries.pop(key, None)
-
-
 UI_SESSION_MS = 8 * 3600 * 1000
 """How long a dashboard session lasts (the cookie's signature expires with it)."""
 LAST_USE_PRECISION_MS = 60_000
@@ -217,8 +169,8 @@ class Tenancy:
         now_ms: Callable[[], int] = _wall_ms,
     ) -> None:
         self._store = store
-        self._keys = _TtlCache(cache_seconds)
-        self._projects = _TtlCache(cache_seconds)
+        self._keys = TtlCache(cache_seconds)
+        self._projects = TtlCache(cache_seconds)
         self._now_ms = now_ms
         self._last_use: dict[str, int] = {}
 
@@ -242,13 +194,13 @@ class Tenancy:
     def create_project(self, name: str, org_id: int | None = None) -> Project:
         name = _name(name, "A project")
         org = self._organization(org_id)
-        return self._store.add_project(org.id, name, _random(PROJECT_KEY_LENGTH))
+        return self._store.add_project(org.id, name, random_token(PROJECT_KEY_LENGTH))
 
     def issue_key(self, org_id: int | None = None) -> IssuedKey:
         org = self._organization(org_id)
-        key_id, secret = _random(12), _random(40)
-        self._store.add_key(StoredKey(key_id, org.id, _sha256(secret)))
-        return IssuedKey(key_id, org.id, f"{_KEY_PREFIX}_{key_id}_{secret}")
+        key_id, secret = random_token(12), random_token(40)
+        self._store.add_key(StoredKey(key_id, org.id, sha256_hex(secret)))
+        return IssuedKey(key_id, org.id, f"{KEY_PREFIX}_{key_id}_{secret}")
 
     def authenticate(self, authorization: str | None) -> Principal | None:
         parsed = parse_authorization(authorization or "")
@@ -256,8 +208,8 @@ class Tenancy:
             return None
         key_id, secret = parsed
         stored: StoredKey | None = self._keys.get(key_id, self._store.key)
-        expected = stored.secret_sha256 if stored else _sha256("")
-        matches = hmac.compare_digest(expected, _sha256(secret))
+        expected = stored.secret_sha256 if stored else sha256_hex("")
+        matches = hmac.compare_digest(expected, sha256_hex(secret))
         now = self._now_ms()
         if stored is None or not matches or not stored.usable(now):
             return None
@@ -314,7 +266,7 @@ class Tenancy:
 
     def ui_session(self, session_id: str) -> Principal | None:
         """The dashboard session's principal while it is open and its key works."""
-        if not _is_token(session_id):
+        if not is_token(session_id):
             return None
         principal = self._store.ui_session(session_id)
         if principal is None or not self.key_usable(principal.key_id):
@@ -326,7 +278,7 @@ class Tenancy:
 
     def project_for(self, principal: Principal, project_key: str) -> Project | None:
         """The project, if it exists and belongs to the principal's organization."""
-        if not _is_token(project_key):
+        if not is_token(project_key):
             return None
         project: Project | None = self._projects.get(project_key, self._store.project_by_key)
         return project if project is not None and project.org_id == principal.org_id else None

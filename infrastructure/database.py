@@ -8,113 +8,22 @@ tables are SQLAlchemy Core, in the same database.
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, Executable, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from infrastructure.database_url import SQLITE_BUSY_TIMEOUT_SECONDS, Backend, DatabaseUrl
+from infrastructure.database_url import parse_database_url as parse_database_url
 from infrastructure.settings import SettingsError
 
-Backend = Literal["sqlite", "postgresql"]
 Health = Literal["ok", "read-only", "unreachable"]
 # Tables only jobtrail makes: another eventsourcing application's file has an events
 # table too, and must not pass for jobtrail's.
 _JOBTRAIL_TABLES = frozenset({"event_chain", "projection_positions"})
-SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # Arbitrary but fixed: serialises schema creation between processes on PostgreSQL.
 _SCHEMA_LOCK_KEY = 0x6A6F6274
-
-
-@dataclass(frozen=True)
-class DatabaseUrl:
-    shown: str
-    """The URL to show an operator: SQLite's path made absolute, no password."""
-    backend: Backend
-    sqlalchemy_url: str
-    eventsourcing_env: dict[str, str]
-    schema: str | None
-
-    @property
-    def events_table(self) -> str:
-        return "stored_events" if self.backend == "sqlite" else "jobtrail_events"
-
-    @property
-    def sqlite_file(self) -> Path | None:
-        return Path(self.eventsourcing_env["SQLITE_DBNAME"]) if self.backend == "sqlite" else None
-
-
-def parse_database_url(raw: str) -> DatabaseUrl:
-    try:
-        url = make_url(raw)
-    except Exception:
-        raise SettingsError(
-            f"JOBTRAIL_DATABASE_URL {raw!r} is not a database URL: write "
-            "sqlite:///jobtrail.db (a file here), sqlite:////var/lib/jobtrail.db (an absolute "
-            "path) or postgresql://user:password@host:5432/db."
-        ) from None
-    driver = url.drivername.split("+")[0]
-    if driver == "sqlite":
-        path = url.database or ""
-        if url.host:
-            meant = f"{url.host}/{path}" if path else url.host
-            raise SettingsError(
-                f"{raw!r} names a host ({url.host}), not a file: a SQLite URL has three "
-                f"slashes before a relative path (sqlite:///{meant})."
-            )
-        if path in ("", ":memory:"):
-            raise SettingsError(
-                "An in-memory SQLite database cannot be shared by the event store and the "
-                "read model: name a file, e.g. sqlite:///jobtrail.db."
-            )
-        return DatabaseUrl(
-            shown=f"sqlite:///{Path(path).resolve()}",
-            backend="sqlite",
-            sqlalchemy_url=f"sqlite+pysqlite:///{path}",
-            eventsourcing_env={
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                "SQLITE_DBNAME": str(Path(path)),
-                "SQLITE_LOCK_TIMEOUT": str(SQLITE_BUSY_TIMEOUT_SECONDS),
-            },
-            schema=None,
-        )
-    if driver in ("postgresql", "postgres"):
-        query = dict(url.query)
-        schema = query.pop("schema", None)
-        if isinstance(schema, tuple):
-            schema = schema[-1]
-        if schema is not None and not (schema.isidentifier() and schema == schema.lower()):
-            raise SettingsError(
-                f"The schema {schema!r} is not a plain lower-case SQL identifier "
-                "(PostgreSQL folds unquoted names to lower case)."
-            )
-        pg_url = url.set(drivername="postgresql+psycopg", query=query)
-        env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": url.database or "postgres",
-            "POSTGRES_HOST": url.host or "localhost",
-            "POSTGRES_PORT": str(url.port or 5432),
-            "POSTGRES_USER": url.username or "postgres",
-            "POSTGRES_PASSWORD": url.password or "",
-            "POSTGRES_PRE_PING": "y",
-            "POSTGRES_CONNECT_TIMEOUT": "5",
-            "POSTGRES_LOCK_TIMEOUT": "30",
-        }
-        if schema:
-            env["POSTGRES_SCHEMA"] = schema
-        return DatabaseUrl(
-            shown=url.render_as_string(hide_password=True),
-            backend="postgresql",
-            sqlalchemy_url=pg_url.render_as_string(hide_password=False),
-            eventsourcing_env=env,
-            schema=schema,
-        )
-    raise SettingsError(
-        f"Unsupported database {url.drivername!r}: use sqlite:///PATH or postgresql://..."
-    )
 
 
 class DatabaseUnavailable(Exception):

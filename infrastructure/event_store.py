@@ -1,7 +1,7 @@
 """The eventsourcing application on the configured database, with the msgspec mapper."""
 
 from application.event_log import JobLog
-from infrastructure.database import DatabaseUrl
+from infrastructure.database_url import DatabaseUrl
 
 MAPPER_TOPIC = "infrastructure.mapper:MsgspecMapper"
 RECORDER_TOPICS = {

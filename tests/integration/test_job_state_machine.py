@@ -22,8 +22,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from api.composition import Services
 from application.audit import compare
-from application.commands import job_row
 from application.errors import ConcurrencyConflict
+from application.job_records import job_row
 from domain.errors import DomainError
 from domain.job import Job, job_aggregate_id
 from infrastructure.session_store import seed_sessions
