@@ -1,8 +1,10 @@
 """Creating every table jobtrail needs, once, however many processes start together."""
 
+import logging
 import secrets
 
 from sqlalchemy import insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from application.projection import JobsProjection
 from infrastructure.database import Database
@@ -16,6 +18,7 @@ from infrastructure.tables import (
 )
 
 PROJECTIONS = (JobsProjection.name,)
+log = logging.getLogger("jobtrail.schema")
 
 
 def prepare_database(database: Database, pool_size: int = 1, max_overflow: int = 1) -> None:
@@ -31,6 +34,7 @@ def prepare_database(database: Database, pool_size: int = 1, max_overflow: int =
             for table in metadata.sorted_tables:
                 add_missing_columns(conn, table)
         session_metadata.create_all(database.engine)
+        _unique_organization_names(database)
         with database.writer() as conn:
             known = set(conn.execute(select(projection_positions.c.name)).scalars())
             for name in PROJECTIONS:
@@ -40,6 +44,21 @@ def prepare_database(database: Database, pool_size: int = 1, max_overflow: int =
                 conn.execute(
                     insert(service_secrets).values(name="session", value=secrets.token_hex(32))
                 )
+
+
+def _unique_organization_names(database: Database) -> None:
+    """Names are unique (two processes creating one name at once cannot both win).
+    A database from before this rule may hold duplicates: it is left as it is."""
+    try:
+        with database.writer() as conn:
+            conn.execute(
+                text(
+                    "CREATE UNIQUE INDEX IF NOT EXISTS organizations_by_name "
+                    "ON organizations (name)"
+                )
+            )
+    except IntegrityError:
+        log.warning("organization names repeat in this database: their uniqueness is not enforced")
 
 
 def session_secret(database: Database) -> str:

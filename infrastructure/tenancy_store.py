@@ -3,7 +3,14 @@
 from sqlalchemy import CursorResult, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
-from application.tenancy import KeyRecord, Organization, Principal, Project, StoredKey
+from application.tenancy import (
+    InvalidName,
+    KeyRecord,
+    Organization,
+    Principal,
+    Project,
+    StoredKey,
+)
 from application.views import epoch_ms
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database
@@ -28,8 +35,10 @@ class SqlTenancyStore:
                 )
                 return Organization(_new_id(result), name)
         except IntegrityError:
+            if not is_default:
+                raise InvalidName(f"An organization named {name!r} exists already.") from None
             # Another process created the default organization first: use that one.
-            existing = self.default_organization() if is_default else None
+            existing = self.default_organization()
             if existing is None:
                 raise
             return existing

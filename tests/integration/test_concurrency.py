@@ -8,7 +8,8 @@ from functools import partial
 
 import pytest
 
-from api.composition import build_services
+from api.composition import Services, build_services
+from application.tenancy import InvalidName
 from domain.errors import DomainError
 from domain.job import Job, job_aggregate_id
 from infrastructure.job_ids import SqlJobIdAllocator
@@ -97,3 +98,24 @@ def test_job_ids_from_several_processes_are_unique_and_increase_in_each(database
     assert min(every_id) >= 1
     for batch in batches:
         assert batch == sorted(batch)
+
+
+def test_organizations_made_at_once_under_one_name_make_one(services: Services) -> None:
+    barrier = threading.Barrier(6)
+    made: list[int] = []
+    refused: list[str] = []
+
+    def create() -> None:
+        barrier.wait()
+        try:
+            made.append(services.tenancy.create_organization("racing").id)
+        except InvalidName as error:
+            refused.append(str(error))
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1 and len(refused) == 5
+    assert [o.name for o in services.tenancy.organizations()].count("racing") == 1
