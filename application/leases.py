@@ -79,9 +79,6 @@ class LeaseKeeper:
         with self._guard:
             self._until = max(self._until, until)
 
-    def mark_lost(self) -> None:
-        self._lost.set()
-
     def renew_if_due(self) -> None:
         now = self._clock.now()
         with self._guard:
