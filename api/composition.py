@@ -22,6 +22,7 @@ from infrastructure.database import Database, parse_database_url
 from infrastructure.event_store import open_job_log
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.locks import ProjectionLeadership
+from infrastructure.personal_data import PersonalDataVault
 from infrastructure.projection_store import SqlProjectionStore
 from infrastructure.read_model import SqlJobsReadModel
 from infrastructure.schema import prepare_database
@@ -109,8 +110,12 @@ def build_services(settings: Settings, create: bool = True) -> Services:
     database = Database(url, settings.pool_size, settings.pool_max_overflow)
     if create:  # a command that only reads writes nothing, not even a schema
         prepare_database(database, settings.pool_size, settings.pool_max_overflow)
+    vault = PersonalDataVault(database)
     log = open_job_log(
-        database.url, pool_size=settings.pool_size, max_overflow=settings.pool_max_overflow
+        database.url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_max_overflow,
+        vault=vault,
     )
     projection_store = SqlProjectionStore(database)
     projector = Projector(log, projection_store, JobsProjection())

@@ -25,7 +25,7 @@ from application.views import JobView
 from domain.errors import DomainError
 from domain.job import Job
 from domain.request import validate_user_id
-from domain.user_deletions import UserDeletions, user_deletions_id
+from domain.user_deletions import UserDeletions, legacy_user_deletions_id, user_deletions_id
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 8
@@ -174,9 +174,7 @@ class JobCommands:
 
     def _schedule_alone(self, request: ScheduleRequest) -> Outcome | Exception:
         try:
-            return retry_on_conflict(
-                lambda: self._schedule(request.project_id, request.user_id, request.actor)
-            )
+            return retry_on_conflict(lambda: self._schedule_together([request])[0])
         except Exception as error:
             return error
 
@@ -185,47 +183,53 @@ class JobCommands:
         and a user named twice in the batch gets one new job."""
         now = self._clock.now()
         outcomes: list[Outcome | Exception | None] = [None] * len(requests)
+        ledger_of: list[UUID | None] = [None] * len(requests)
         ledgers: dict[UUID, UserDeletions | None] = {}
         chosen: dict[UUID, Job | None] = {}  # a user's job: active already, or new (None)
-        new_for: dict[UUID, ScheduleRequest] = {}
+        new_for: dict[UUID, tuple[ScheduleRequest, str]] = {}
         for index, request in enumerate(requests):
             try:
                 validate_user_id(request.user_id)
             except DomainError as error:
                 outcomes[index] = error
                 continue
-            ledger_id = user_deletions_id(request.project_id, request.user_id)
+            # The log knows the user only by this keyed hash (ADR 18).
+            subject = self._log.subject_of(request.project_id, request.user_id)
+            ledger_id = ledger_of[index] = user_deletions_id(subject)
             if ledger_id not in chosen:
-                ledgers[ledger_id] = self._log.aggregate_or_none(ledger_id)
-                chosen[ledger_id] = self._active_job(ledgers[ledger_id])
-                if chosen[ledger_id] is None:
-                    new_for[ledger_id] = request
+                ledger = ledgers[ledger_id] = self._log.aggregate_or_none(ledger_id)
+                active = self._active_job(ledger)
+                if ledger is None:
+                    active = self._active_job_before_sealing(request)
+                chosen[ledger_id] = active
+                if active is None:
+                    new_for[ledger_id] = (request, subject)
         job_ids = self._job_ids.next_job_ids(len(new_for))
         start_at = deletion_start(now, self._deletion_delay)
         changed: list[Job | UserDeletions] = []
-        for (ledger_id, request), job_id in zip(new_for.items(), job_ids, strict=True):
+        for (ledger_id, (request, subject)), job_id in zip(new_for.items(), job_ids, strict=True):
+            ledger = ledgers[ledger_id] or UserDeletions.open(
+                project_id=request.project_id, subject=subject, at=now
+            )
             job = Job.schedule_user_deletion(
                 job_id=job_id,
                 project_id=request.project_id,
                 user_id=request.user_id,
+                subject=subject,
+                key_generation=ledger.key_generation,
                 start_at=start_at,
                 actor=request.actor,
                 at=now,
-            )
-            ledger = ledgers[ledger_id] or UserDeletions.open(
-                project_id=request.project_id, user_id=request.user_id, at=now
             )
             ledger.assign(job_id, at=now)
             chosen[ledger_id] = job
             changed += [job, ledger]
         position = self._log.save(*changed)[-1].notification.id if changed else None
-        for index, request in enumerate(requests):
-            if outcomes[index] is None:
-                ledger_id = user_deletions_id(request.project_id, request.user_id)
-                answer = chosen[ledger_id]
+        for index, of in enumerate(ledger_of):
+            if of is not None:
+                answer = chosen[of]
                 assert answer is not None
-                written = position if ledger_id in new_for else None
-                outcomes[index] = Outcome(job_view(answer), written)
+                outcomes[index] = Outcome(job_view(answer), position if of in new_for else None)
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _active_job(self, ledger: UserDeletions | None) -> Job | None:
@@ -239,25 +243,16 @@ class JobCommands:
             return None
         return job if job is not None and job.status.is_active else None
 
-    def _schedule(self, project_id: int, user_id: str, actor: str) -> Outcome:
-        now = self._clock.now()
-        ledger = self._log.aggregate_or_none(user_deletions_id(project_id, user_id))
-        active = self._active_job(ledger)
-        if active is not None:
-            return Outcome(job_view(active), None)
-        job = Job.schedule_user_deletion(
-            job_id=self._job_ids.next_job_ids(1)[0],
-            project_id=project_id,
-            user_id=user_id,
-            start_at=deletion_start(now, self._deletion_delay),
-            actor=actor,
-            at=now,
+    def _active_job_before_sealing(self, request: ScheduleRequest) -> Job | None:
+        """A job requested before users were named by subjects may still be active:
+        its ledger is where that version kept it, by the user id (ADR 18)."""
+        if not self._log.may_hold_clear_ledgers():
+            return None
+        return self._active_job(
+            self._log.aggregate_or_none(
+                legacy_user_deletions_id(request.project_id, request.user_id)
+            )
         )
-        if ledger is None:
-            ledger = UserDeletions.open(project_id=project_id, user_id=user_id, at=now)
-        ledger.assign(job.job_id, at=now)
-        recordings = self._log.save(job, ledger)
-        return Outcome(job_view(job), recordings[-1].notification.id)
 
     def _change(
         self, job_id: int, decide: Callable[[Job], None], project_id: int | None = None

@@ -84,6 +84,15 @@ class JobLog(Application[UUID]):
 
     name = "jobtrail"
 
+    def subject_of(self, project_id: int, user_id: str) -> str:
+        """The keyed hash that names a user of a project in the log (ADR 18)."""
+        raise NotImplementedError
+
+    def may_hold_clear_ledgers(self) -> bool:
+        """Whether the log began before users were named by subjects: its older
+        ledgers are then found by the user id (ADR 18)."""
+        raise NotImplementedError
+
     def job(self, job_id: int) -> Job | None:
         if job_id <= 0:
             return None

@@ -63,6 +63,8 @@ class JobChange:
     lease_until: int | None
     status: str
     errors: str | None
+    reference_id: str
+    description: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,9 +39,10 @@ _JOB_EVENTS = frozenset(
         Job.Cancelled,
         Job.Completed,
         Job.Failed,
+        Job.PersonalDataForgotten,
     }
 )
-_IGNORED = (UserDeletions.Opened, UserDeletions.JobAssigned)
+_IGNORED = (UserDeletions.Opened, UserDeletions.JobAssigned, UserDeletions.Forgotten)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 KnownRows = Callable[[Collection[str]], Mapping[str, JobRow]]
@@ -112,6 +113,8 @@ class _Pending:
         state = cls()
         state.is_new = False
         state.job_id = row.job_id
+        state.reference_id = row.reference_id
+        state.description = row.description
         state.status = JobStatus(row.status)
         state.error = row.errors
         state.lease_until = None if row.lease_until is None else _moment(row.lease_until)
@@ -245,6 +248,8 @@ def _change(aggregate_id: UUID, state: _Pending) -> JobChange:
         lease_until=_lease_ms(state.lease_until),
         status=state.status.value,
         errors=state.error,
+        reference_id=state.reference_id,
+        description=state.description,
     )
 
 
@@ -260,4 +265,6 @@ def changed(row: JobRow, change: JobChange) -> JobRow:
         updated_at=change.updated_at,
         errors=change.errors,
         lease_until=change.lease_until,
+        reference_id=change.reference_id,
+        description=change.description,
     )

@@ -28,9 +28,14 @@ from application.ports import (
 )
 from domain.errors import DomainError, IllegalTransition, NotTheOwner
 from domain.lifecycle import JobStatus
+from domain.request import is_forgotten
 
 log = logging.getLogger("jobtrail.runner")
 T = TypeVar("T")
+
+
+class UserUnknown(Exception):
+    """A job that no longer says whose data it deletes cannot delete anything."""
 
 
 class RunResult(StrEnum):
@@ -83,6 +88,8 @@ class JobRunner:
         claim = self._claim(due)
         if claim is None:
             return RunResult.SKIPPED
+        # Whose data: as the aggregate says, which the read model only follows.
+        due = DueJob(due.job_id, due.project_id, claim.job.reference_id)
         attempt = Attempt(due, claim.attempt, Receipt(self._settings.record_interval))
         log.info("job %s started by %s (attempt %s)", due.job_id, self.worker_id, claim.attempt)
         keeper = LeaseKeeper(
@@ -129,6 +136,10 @@ class JobRunner:
 
     def _delete_everything(self, attempt: "Attempt") -> RunResult:
         due = attempt.due
+        if is_forgotten(due.user_id):
+            raise UserUnknown(
+                "the job's user id cannot be read (its data key is destroyed): nothing was deleted"
+            )
         for _ in range(self._settings.verify_rounds):
             for target in self._targets:
                 stopped = self._empty(target, attempt)

@@ -12,6 +12,7 @@ just after a cancel, or just after the job was taken over, is still counted.
 """
 
 from datetime import datetime
+from typing import ClassVar
 
 from eventsourcing.domain import Aggregate
 
@@ -25,8 +26,13 @@ from domain.errors import (
 )
 from domain.lifecycle import JobState, JobStatus, add_deletions, is_due, lease_expired
 from domain.request import DELETE_USER_DATA as DELETE_USER_DATA
+from domain.request import (
+    FORGOTTEN_PERSONAL_DATA,
+    deletion_description,
+    is_forgotten,
+    validate_user_id,
+)
 from domain.request import MAX_REFERENCE_ID_LENGTH as MAX_REFERENCE_ID_LENGTH
-from domain.request import deletion_description, validate_user_id
 from domain.request import job_aggregate_id as job_aggregate_id
 
 
@@ -39,6 +45,14 @@ class Job(Aggregate):
         description: str
         start_at: datetime
         actor: str
+        subject: str = ""
+        """The keyed hash of (project, user): whose job it is, without saying who."""
+        key_generation: int = 0
+        """Which of the subject's data keys seals the personal fields (a new one
+        after each forgetting). Events from before sealing have neither."""
+
+        personal_fields: ClassVar[tuple[str, ...]] = tuple(FORGOTTEN_PERSONAL_DATA)
+        """Stored sealed with the subject's data key, so destroying the key forgets them."""
 
     class Started(Aggregate.Event):
         actor: str
@@ -134,6 +148,16 @@ class Job(Aggregate):
             job.error = self.error
             job.lease_until = None
 
+    class PersonalDataForgotten(Aggregate.Event):
+        """The user's data key was destroyed: the job keeps its times, statuses, actors
+        and receipt, and no longer says whose it was."""
+
+        actor: str
+
+        def apply(self, job: JobState) -> None:
+            job.reference_id = FORGOTTEN_PERSONAL_DATA["reference_id"]
+            job.description = FORGOTTEN_PERSONAL_DATA["description"]
+
     def __init__(
         self,
         job_id: int,
@@ -143,6 +167,8 @@ class Job(Aggregate):
         description: str,
         start_at: datetime,
         actor: str,
+        subject: str = "",
+        key_generation: int = 0,
     ) -> None:
         self.job_id = job_id
         self.project_id = project_id
@@ -151,6 +177,8 @@ class Job(Aggregate):
         self.description = description
         self.start_at = start_at
         self.requested_by = actor
+        self.subject = subject
+        self.key_generation = key_generation
         self.status = JobStatus.SCHEDULED
         self.error: str | None = None
         self.owner: str | None = None
@@ -166,6 +194,8 @@ class Job(Aggregate):
         job_id: int,
         project_id: int,
         user_id: str,
+        subject: str,
+        key_generation: int,
         start_at: datetime,
         actor: str,
         at: datetime,
@@ -184,6 +214,8 @@ class Job(Aggregate):
             description=deletion_description(user_id),
             start_at=start_at,
             actor=actor,
+            subject=subject,
+            key_generation=key_generation,
         )
 
     def start(self, *, actor: str, at: datetime, lease_until: datetime | None = None) -> None:
@@ -283,6 +315,18 @@ class Job(Aggregate):
             deleted=dict(self.deleted),
             remaining=remaining,
         )
+
+    def forget_personal_data(self, *, actor: str, at: datetime) -> None:
+        if not self.status.is_terminal:
+            raise IllegalTransition(self.job_id, self.status, "forgotten while it may still run")
+        if self.is_forgotten:
+            raise IllegalTransition(self.job_id, self.status, "forgotten twice")
+        self.trigger_event(self.PersonalDataForgotten, timestamp=at, actor=actor)
+
+    @property
+    def is_forgotten(self) -> bool:
+        """Whether the job no longer knows whose it is: forgotten, or its key is gone."""
+        return is_forgotten(self.reference_id)
 
     def holds(self, actor: str, attempt: int) -> bool:
         """Whether ``actor``'s attempt ``attempt`` is the one that owns the job now."""

@@ -57,6 +57,8 @@ class JobState(Protocol):
     former_owners: set[str]
     deleted: dict[str, int]
     error: str | None
+    reference_id: str
+    description: str
 
 
 def is_due(status: JobStatus, times: dict[str, datetime | None], now: datetime) -> bool:

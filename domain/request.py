@@ -18,6 +18,22 @@ def deletion_description(user_id: str) -> str:
     return f"Delete user sessions of userId = {user_id}"
 
 
+FORGOTTEN = "[forgotten]"
+"""What a job shows in place of its user's id once that id is forgotten (its data key
+destroyed). Reserved: no request may name a user so, so a forgotten job can never be
+mistaken for a job of a user called that."""
+
+FORGOTTEN_PERSONAL_DATA = {
+    "reference_id": FORGOTTEN,
+    "description": deletion_description(FORGOTTEN),
+}
+"""The personal fields of a job whose user is forgotten: everything else is kept."""
+
+
+def is_forgotten(user_id: str) -> bool:
+    return user_id == FORGOTTEN
+
+
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators: whatever a
 # log, a CSV file or a terminal would take for a line break or a command.
 _CONTROL = frozenset([*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029])
@@ -32,6 +48,8 @@ def validate_user_id(user_id: str) -> None:
         raise InvalidJobRequest("userId must not be empty.")
     if len(user_id) > MAX_REFERENCE_ID_LENGTH:
         raise InvalidJobRequest(f"userId must be at most {MAX_REFERENCE_ID_LENGTH} characters.")
+    if is_forgotten(user_id):
+        raise InvalidJobRequest(f"userId {FORGOTTEN!r} is reserved: it marks a forgotten user.")
     if has_control_characters(user_id):
         # A NUL cannot be stored, and a line feed or other control character in an id
         # breaks logs, CSV exports and terminals: refused, never silently rewritten.

@@ -229,6 +229,9 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows are overwritten with zeros, not merely unlinked: a forgotten
+    # user's key, id and session rows leave no bytes behind in the file (ADR 18).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

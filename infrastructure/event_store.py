@@ -1,7 +1,16 @@
 """The eventsourcing application on the configured database, with the msgspec mapper."""
 
+from collections.abc import Collection
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.persistence import Mapper, Recording
+
 from application.event_log import JobLog
 from infrastructure.database_url import DatabaseUrl
+from infrastructure.mapper import MsgspecMapper
+from infrastructure.personal_data import KeyRef, PersonalDataVault
 
 MAPPER_TOPIC = "infrastructure.mapper:MsgspecMapper"
 RECORDER_TOPICS = {
@@ -10,10 +19,47 @@ RECORDER_TOPICS = {
 }
 
 
+class SealedJobLog(JobLog):
+    """The log whose personal fields are sealed with their subjects' data keys."""
+
+    name = JobLog.name  # eventsourcing names the events table after it
+
+    def __init__(self, vault: PersonalDataVault | None, env: dict[str, str]) -> None:
+        self.vault = vault
+        super().__init__(env=env)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return MsgspecMapper(vault=self.vault)
+
+    def subject_of(self, project_id: int, user_id: str) -> str:
+        if self.vault is None:
+            raise LookupError("this log was opened without its personal data keys")
+        return self.vault.subject(project_id, user_id)
+
+    def may_hold_clear_ledgers(self) -> bool:
+        return self.vault is not None and self.vault.sealed_from() > 1
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        # Every key the new events are sealed with, made in one transaction before
+        # they are encoded (not one round trip per event).
+        refs: Collection[KeyRef] = {
+            (event.subject, event.key_generation)  # type: ignore[attr-defined]
+            for event in processing_event.events
+            if getattr(type(event), "personal_fields", ())
+        }
+        if refs and self.vault is not None:
+            self.vault.provide(refs)
+        return super()._record(processing_event)
+
+
 def open_job_log(
-    url: DatabaseUrl, create_tables: bool = False, pool_size: int = 5, max_overflow: int = 10
+    url: DatabaseUrl,
+    create_tables: bool = False,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    vault: PersonalDataVault | None = None,
 ) -> JobLog:
-    env = dict(url.eventsourcing_env)
+    env: dict[str, Any] = dict(url.eventsourcing_env)
     env["POSTGRES_POOL_SIZE"] = str(pool_size)
     env["POSTGRES_MAX_OVERFLOW"] = str(max_overflow)
     env["MAPPER_TOPIC"] = MAPPER_TOPIC
@@ -23,4 +69,4 @@ def open_job_log(
     # the events appended since (fast-forward): a running job is loaded once per
     # batch, and must not be re-read from its first event every time.
     env["AGGREGATE_CACHE_MAXSIZE"] = "2000"
-    return JobLog(env=env)
+    return SealedJobLog(vault, env)

@@ -3,6 +3,10 @@
 eventsourcing 9.5 ships a JSON transcoder that walks objects in Python; msgspec
 encodes and decodes typed records in C. Keys are sorted so the stored bytes are a
 canonical encoding of the event, which the audit's hash chain relies on.
+
+An event's personal fields (its class names them in ``personal_fields``) are
+stored sealed with its subject's data key, under ``sealed``; once the key is
+destroyed they decode as the domain's forgotten values (ADR 18).
 """
 
 import dataclasses
@@ -21,6 +25,9 @@ from eventsourcing.persistence import (
     Transcoder,
 )
 from eventsourcing.utils import get_topic, resolve_topic
+
+from domain.request import FORGOTTEN_PERSONAL_DATA
+from infrastructure.personal_data import PersonalDataVault, SealBroken
 
 _ENVELOPE_FIELDS = frozenset({"originator_id", "originator_version"})
 _encoder = msgspec.json.Encoder(order="sorted")
@@ -62,11 +69,21 @@ def _decoder(event_class: type) -> Callable[[bytes], msgspec.Struct]:
     return msgspec.json.Decoder(_state_type(event_class)).decode
 
 
+class NoVault(LookupError):
+    """Personal data met by a mapper that has no keys to seal or open it with."""
+
+
 class MsgspecMapper(Mapper[UUID]):
     """Stores an event's fields as canonical msgspec JSON; decodes them back typed."""
 
-    def __init__(self, transcoder: Transcoder | None = None, **_: Any) -> None:
+    def __init__(
+        self,
+        transcoder: Transcoder | None = None,
+        vault: PersonalDataVault | None = None,
+        **_: Any,
+    ) -> None:
         super().__init__(transcoder or MsgspecTranscoder())
+        self._vault = vault
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         state = dict(vars(domain_event))
@@ -75,6 +92,9 @@ class MsgspecMapper(Mapper[UUID]):
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
+        personal = getattr(type(domain_event), "personal_fields", ())
+        if personal:
+            self._seal(state, personal, originator_id)
         return StoredEvent(
             originator_id=originator_id,
             originator_version=originator_version,
@@ -82,11 +102,34 @@ class MsgspecMapper(Mapper[UUID]):
             state=_encoder.encode(state),
         )
 
+    def _seal(self, state: dict[str, Any], personal: tuple[str, ...], originator_id: Any) -> None:
+        if self._vault is None:
+            raise NoVault("an event with personal data needs a vault to be stored")
+        if not state.get("subject"):
+            raise ValueError("an event with personal data must name its subject")
+        fields = {name: state.pop(name) for name in personal}
+        state["sealed"] = self._vault.seal(
+            (state["subject"], state["key_generation"]),
+            str(originator_id).encode(),
+            _encoder.encode(fields),
+        )
+
+    def _open(self, raw: dict[str, Any], originator_id: str) -> None:
+        """Puts the sealed personal fields back in place, or the forgotten values."""
+        if self._vault is None:
+            raise NoVault("sealed personal data needs a vault to be read")
+        ref = (raw["subject"], raw["key_generation"])
+        opened = self._vault.open(ref, originator_id.encode(), raw.pop("sealed"))
+        raw.update(FORGOTTEN_PERSONAL_DATA if opened is None else msgspec.json.decode(opened))
+
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         event_class = resolve_topic(stored_event.topic)
         try:
-            state = self._decode_state(event_class, stored_event.state)
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            if getattr(event_class, "personal_fields", ()):
+                state = self._decode_personal(event_class, stored_event)
+            else:
+                state = self._decode_state(event_class, stored_event.state)
+        except (msgspec.DecodeError, msgspec.ValidationError, SealBroken, KeyError) as error:
             raise MapperDeserialisationError(
                 f"Cannot decode event {stored_event.topic} of {stored_event.originator_id} "
                 f"v{stored_event.originator_version}: {error}"
@@ -96,6 +139,12 @@ class MsgspecMapper(Mapper[UUID]):
         domain_event: DomainEventProtocol[UUID] = object.__new__(event_class)
         object.__setattr__(domain_event, "__dict__", state)
         return domain_event
+
+    def _decode_personal(self, event_class: type, stored_event: StoredEvent) -> dict[str, Any]:
+        raw: dict[str, Any] = msgspec.json.decode(stored_event.state)
+        if "sealed" in raw:  # events written before sealing carry their fields in the clear
+            self._open(raw, str(stored_event.originator_id))
+        return msgspec.structs.asdict(msgspec.convert(raw, _state_type(event_class)))
 
     @staticmethod
     def _decode_state(event_class: type, data: bytes) -> dict[str, Any]:

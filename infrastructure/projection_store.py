@@ -34,6 +34,8 @@ def _update_job(table: Table, by: str = "aggregate_id") -> Update:
             updated_at=bindparam("b_updated_at"),
             errors=bindparam("b_errors", type_=Text),
             lease_until=bindparam("b_lease_until", type_=BigInteger),
+            reference_id=bindparam("b_reference_id", type_=Text),
+            description=bindparam("b_description", type_=Text),
         )
     )
 
@@ -245,4 +247,6 @@ def _change_values(change: JobChange) -> dict[str, object]:
         "b_updated_at": change.updated_at,
         "b_errors": change.errors,
         "b_lease_until": change.lease_until,
+        "b_reference_id": change.reference_id,
+        "b_description": change.description,
     }

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from application.projection import JobsProjection
 from infrastructure.database import Database
 from infrastructure.event_store import open_job_log
+from infrastructure.personal_data import SEALED_FROM, SUBJECT_SECRET, new_subject_secret
 from infrastructure.sessions import session_metadata
 from infrastructure.tables import (
     add_missing_columns,
@@ -26,9 +27,11 @@ def prepare_database(database: Database, pool_size: int = 1, max_overflow: int =
         if database.url.schema:
             with database.writer() as conn:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{database.url.schema}"'))
-        open_job_log(
+        log = open_job_log(
             database.url, create_tables=True, pool_size=pool_size, max_overflow=max_overflow
-        ).close()
+        )
+        head = log.head()
+        log.close()
         metadata.create_all(database.engine)
         with database.writer() as conn:  # SQLite: the write lock serialises starters
             for table in metadata.sorted_tables:
@@ -40,9 +43,20 @@ def prepare_database(database: Database, pool_size: int = 1, max_overflow: int =
             for name in PROJECTIONS:
                 if name not in known:
                     conn.execute(insert(projection_positions).values(name=name, position=0))
-            if conn.execute(select(service_secrets.c.name)).first() is None:
+            secrets_made = set(conn.execute(select(service_secrets.c.name)).scalars())
+            if "session" not in secrets_made:
                 conn.execute(
                     insert(service_secrets).values(name="session", value=secrets.token_hex(32))
+                )
+            if SUBJECT_SECRET not in secrets_made:
+                # Events already in the log were written before personal data was
+                # sealed: they stay as they are (ADR 18), and tools can say so.
+                conn.execute(
+                    insert(service_secrets),
+                    [
+                        {"name": SUBJECT_SECRET, "value": new_subject_secret()},
+                        {"name": SEALED_FROM, "value": str(head + 1)},
+                    ],
                 )
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Sequence,
@@ -162,6 +163,19 @@ service_secrets = Table(
     metadata,
     Column("name", String(32), primary_key=True),
     Column("value", String(128), nullable=False),
+)
+
+# Data keys of subjects (the keyed hash of a project and a user), one per key
+# generation: the only place a sealed personal field can be opened from. Outside
+# the event log, so a row can be destroyed; destroying it forgets the user.
+personal_data_keys = Table(
+    "personal_data_keys",
+    metadata,
+    Column("subject", String(64), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("data_key", LargeBinary(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("subject", "generation", name="personal_data_keys_pkey"),
 )
 
 

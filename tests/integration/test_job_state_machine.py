@@ -228,7 +228,14 @@ def test_random_job_lives_keep_every_promise(services: Services, tmp_path: Path)
 def test_the_steering_check_can_fail() -> None:
     def started_by_a() -> Job:
         job = Job.schedule_user_deletion(
-            job_id=1, project_id=1, user_id="u", start_at=T0, actor="key:k", at=T0
+            job_id=1,
+            project_id=1,
+            user_id="u",
+            subject="s",
+            key_generation=0,
+            start_at=T0,
+            actor="key:k",
+            at=T0,
         )
         job.start(actor="worker:a", at=T0, lease_until=T0 + LEASE)
         return job

@@ -18,7 +18,14 @@ def at(minutes: int) -> datetime:
 
 def scheduled_job(user_id: str = "alice@example.com", start_at: datetime = T0) -> Job:
     return Job.schedule_user_deletion(
-        job_id=7, project_id=3, user_id=user_id, start_at=start_at, actor="key:k1", at=T0
+        job_id=7,
+        project_id=3,
+        user_id=user_id,
+        subject="s1",
+        key_generation=0,
+        start_at=start_at,
+        actor="key:k1",
+        at=T0,
     )
 
 
@@ -64,7 +71,14 @@ def test_a_user_id_of_exactly_256_characters_is_accepted() -> None:
 def test_a_job_id_must_be_positive() -> None:
     with pytest.raises(InvalidJobRequest):
         Job.schedule_user_deletion(
-            job_id=0, project_id=1, user_id="u", start_at=T0, actor="a", at=T0
+            job_id=0,
+            project_id=1,
+            user_id="u",
+            subject="s",
+            key_generation=0,
+            start_at=T0,
+            actor="a",
+            at=T0,
         )
 
 

@@ -1,0 +1,236 @@
+"""Personal data that can be forgotten: sealed with a key per subject, which is destroyed.
+
+A subject is a keyed hash (HMAC-SHA256 under a secret of the installation) of a
+project and a user id: the log, its ledgers and the lookups name users only by it,
+so an id cannot be recovered from them by hashing guesses without the secret. The
+user id itself is stored only sealed (AES-256-GCM, from `cryptography`) with the
+subject's data key, which lives in ``personal_data_keys``, outside the log.
+Destroying that row forgets the id in every event, copy and export of the log
+at once, while the log's bytes, and so its hash chain, stay as they were.
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Collection, Iterator
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from infrastructure.database import Database
+from infrastructure.tables import personal_data_keys, service_secrets
+
+KeyRef = tuple[str, int]
+"""A data key: (subject, key generation)."""
+
+SUBJECT_SECRET = "subjects"  # noqa: S105 - the name of the secret, not its value
+SEALED_FROM = "sealed-from"
+_NONCE_BYTES = 12
+
+
+class SealBroken(ValueError):
+    """A sealed field that its key does not open: edited, or moved from another event."""
+
+
+class PersonalDataVault:
+    """Subjects, data keys and sealing, on the database's ``personal_data_keys``.
+
+    Keys are cached for ``cache_seconds``: another process that destroys a key is
+    heard of at the latest that much later (the log's forgetting events apply at once)."""
+
+    def __init__(
+        self, database: Database, cache_seconds: float = 60.0, cache_size: int = 20_000
+    ) -> None:
+        self._db = database
+        self._cache_seconds = cache_seconds
+        self._cache_size = cache_size
+        self._keys: OrderedDict[KeyRef, tuple[float, AESGCM]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._secret: bytes | None = None
+        self._sealed_from: int | None = None
+
+    # Subjects
+
+    def subject(self, project_id: int, user_id: str) -> str:
+        message = f"{project_id}\x00{user_id}".encode()
+        return hmac.new(self._subject_secret(), message, hashlib.sha256).hexdigest()
+
+    def _subject_secret(self) -> bytes:
+        if self._secret is None:
+            with self._db.reader() as conn:
+                value = conn.execute(
+                    select(service_secrets.c.value).where(service_secrets.c.name == SUBJECT_SECRET)
+                ).scalar()
+            if value is None:
+                raise LookupError(
+                    "This database predates sealed personal data: start `jobtrail serve` "
+                    "or `jobtrail worker` on it once to upgrade it."
+                )
+            self._secret = bytes.fromhex(value)
+        return self._secret
+
+    def sealed_from(self) -> int:
+        """The first log position whose personal data is sealed (1 for a log that
+        began sealed): events before it were written in the clear. Set once, when
+        the database is first prepared by a version that seals."""
+        if self._sealed_from is None:
+            with self._db.reader() as conn:
+                value = conn.execute(
+                    select(service_secrets.c.value).where(service_secrets.c.name == SEALED_FROM)
+                ).scalar()
+            if value is None:
+                return 1
+            self._sealed_from = int(value)
+        return self._sealed_from
+
+    # Keys
+
+    def provide(self, refs: Collection[KeyRef]) -> None:
+        """Makes sure each key exists, making the missing ones; concurrent makers of
+        one key agree on the first one stored. One transaction for all of them."""
+        missing = sorted({ref for ref in refs if self._cached(ref) is None})
+        if not missing:
+            return
+        now_ms = int(time.time() * 1000)
+        rows = [
+            {
+                "subject": s,
+                "generation": g,
+                "data_key": AESGCM.generate_key(256),
+                "created_at": now_ms,
+            }
+            for s, g in missing
+        ]
+        # Derived from nothing else, so no fsync of its own: the event sealed with
+        # the key commits durably after it, and that flushes this commit too.
+        with self._db.writer(durable=False) as conn:
+            conn.execute(_insert_new(self._db).values(rows))
+            stored = self._select(conn, missing)
+        for ref in missing:
+            self._remember(ref, stored[ref])
+
+    def destroy(self, refs: Collection[KeyRef]) -> int:
+        """Destroys the keys; returns how many existed. What they sealed is forgotten."""
+        destroyed = 0
+        with self._db.writer() as conn:
+            for subject, generation in refs:
+                result = conn.execute(
+                    delete(personal_data_keys).where(
+                        personal_data_keys.c.subject == subject,
+                        personal_data_keys.c.generation == generation,
+                    )
+                )
+                destroyed += result.rowcount
+        with self._lock:
+            for ref in refs:
+                self._keys.pop(ref, None)
+        return destroyed
+
+    def keys_created_before(self, cutoff_ms: int, limit: int) -> list[KeyRef]:
+        with self._db.reader() as conn:
+            rows = conn.execute(
+                select(personal_data_keys.c.subject, personal_data_keys.c.generation)
+                .where(personal_data_keys.c.created_at <= cutoff_ms)
+                .order_by(personal_data_keys.c.created_at)
+                .limit(limit)
+            )
+            return [(subject, generation) for subject, generation in rows]
+
+    def scrub(self) -> None:
+        """Leaves no copy of destroyed rows in the database's own files: on SQLite the
+        write-ahead log is checkpointed and truncated (freed pages are already zeroed
+        by ``secure_delete``); PostgreSQL keeps dead rows until VACUUM reuses them."""
+        if self._db.backend == "sqlite":
+            with self._db.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
+            with self._db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM personal_data_keys"))
+
+    # Sealing
+
+    def seal(self, ref: KeyRef, aad: bytes, plaintext: bytes) -> str:
+        key = self._key(ref)
+        if key is None:
+            self.provide([ref])
+            key = self._key(ref)
+            assert key is not None
+        nonce = os.urandom(_NONCE_BYTES)
+        return base64.b64encode(nonce + key.encrypt(nonce, plaintext, aad)).decode()
+
+    def open(self, ref: KeyRef, aad: bytes, sealed: str) -> bytes | None:
+        """The sealed bytes, or None when the key is destroyed (the data is forgotten)."""
+        key = self._key(ref)
+        if key is None:
+            return None
+        data = base64.b64decode(sealed)
+        try:
+            return key.decrypt(data[:_NONCE_BYTES], data[_NONCE_BYTES:], aad)
+        except InvalidTag as error:
+            raise SealBroken("sealed personal data does not open with its key") from error
+
+    def _key(self, ref: KeyRef) -> AESGCM | None:
+        cached = self._cached(ref)
+        if cached is not None:
+            return cached
+        with self._db.reader() as conn:
+            found = self._select(conn, [ref]).get(ref)
+        return None if found is None else self._remember(ref, found)
+
+    def _cached(self, ref: KeyRef) -> AESGCM | None:
+        with self._lock:
+            entry = self._keys.get(ref)
+            if entry is None:
+                return None
+            if entry[0] < time.monotonic():
+                del self._keys[ref]
+                return None
+            self._keys.move_to_end(ref)
+            return entry[1]
+
+    def _remember(self, ref: KeyRef, data_key: bytes) -> AESGCM:
+        key = AESGCM(data_key)
+        with self._lock:
+            self._keys[ref] = (time.monotonic() + self._cache_seconds, key)
+            self._keys.move_to_end(ref)
+            while len(self._keys) > self._cache_size:
+                self._keys.popitem(last=False)
+        return key
+
+    @staticmethod
+    def _select(conn: Any, refs: list[KeyRef]) -> dict[KeyRef, bytes]:
+        table = personal_data_keys
+        found: dict[KeyRef, bytes] = {}
+        for chunk in _chunks(refs, 500):
+            wanted = set(chunk)
+            rows = conn.execute(
+                select(table.c.subject, table.c.generation, table.c.data_key).where(
+                    table.c.subject.in_({subject for subject, _ in chunk})
+                )
+            )
+            for subject, generation, data_key in rows:
+                if (subject, generation) in wanted:
+                    found[(subject, generation)] = bytes(data_key)
+        return found
+
+
+def new_subject_secret() -> str:
+    return secrets.token_hex(32)
+
+
+def _insert_new(database: Database) -> Any:
+    dialect = postgresql if database.backend == "postgresql" else sqlite
+    return dialect.insert(personal_data_keys).on_conflict_do_nothing()
+
+
+def _chunks(items: list[KeyRef], size: int) -> Iterator[list[KeyRef]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
