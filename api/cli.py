@@ -12,6 +12,7 @@ import uvicorn
 
 from api.cli_audit import audit, history, verify
 from api.cli_keys import keys
+from api.cli_privacy import forget, prove_command
 from api.cli_projections import projections
 from api.cli_support import JobtrailGroup, checked_targets
 from api.cli_support import open_services as _services
@@ -215,7 +216,9 @@ def demo_seed(users: int, sessions: int, project_key: str | None, recordings: st
 
 main.add_command(history)
 main.add_command(verify)
+audit.add_command(prove_command)
 main.add_command(audit)
+main.add_command(forget)
 main.add_command(projections)
 main.add_command(orgs)
 main.add_command(projects)

@@ -11,6 +11,7 @@ from application.audit import JobHistory
 from application.commands import JobCommands
 from application.event_log import JobLog
 from application.follower import ProjectionFollower
+from application.forgetting import Forgetting
 from application.projection import JobsProjection
 from application.projector import Projector
 from application.queries import JobQueries
@@ -54,6 +55,7 @@ class Services:
     history: JobHistory
     sessions: SqlUserSessions
     clock: SystemClock
+    forgetting: Forgetting
 
     def worker(
         self,
@@ -84,7 +86,15 @@ class Services:
             stopping,
             observe=observe,
         )
-        return Worker(runner, self.read_model, self.clock, self.projector.catch_up, stopping)
+        return Worker(
+            runner,
+            self.read_model,
+            self.clock,
+            self.projector.catch_up,
+            stopping,
+            forget=self.forgetting.forget_due,
+            forget_interval=settings.forget_interval,
+        )
 
     def follower(self) -> ProjectionFollower:
         return ProjectionFollower(
@@ -145,6 +155,9 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         history=JobHistory(log),
         sessions=SqlUserSessions(database),
         clock=clock,
+        forgetting=Forgetting(
+            log, read_model, vault, clock, settings.forget_after, after_write=read_your_writes
+        ),
     )
 
 

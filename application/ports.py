@@ -160,6 +160,25 @@ class JobsReadModel(Protocol):
         """Scheduled jobs whose start has passed, and running jobs whose lease expired."""
         ...
 
+    def forgettable(self, ended_by_ms: int, after_job_id: int, limit: int) -> list[int]:
+        """Ids of terminal jobs, last changed by ``ended_by_ms``, whose user is not yet
+        forgotten, above ``after_job_id`` in order: candidates, the domain decides."""
+        ...
+
+
+class DataKeys(Protocol):
+    """The data keys that seal users' personal data (ADR 18)."""
+
+    def destroy(self, refs: Collection[tuple[str, int]]) -> int:
+        """Destroys keys (subject, generation); returns how many there were."""
+        ...
+
+    def keys_created_before(self, cutoff_ms: int, limit: int) -> list[tuple[str, int]]: ...
+
+    def scrub(self) -> None:
+        """Leaves no copy of destroyed rows in the database's own files."""
+        ...
+
 
 class TransientTargetError(Exception):
     """A target failed in a way that may pass (a dropped connection, a lock timeout)."""

@@ -3,6 +3,7 @@
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 
 from application.ports import Clock, JobsReadModel
@@ -21,12 +22,17 @@ class Worker:
         clock: Clock,
         catch_up: Callable[[], object],
         stopping: threading.Event,
+        forget: Callable[[], object] = lambda: None,
+        forget_interval: float = 600.0,
     ) -> None:
         self._runner = runner
         self._read_model = read_model
         self._clock = clock
         self._catch_up = catch_up
         self._stopping = stopping
+        self._forget = forget
+        self._forget_interval = forget_interval
+        self._forgotten_at: float | None = None
 
     @property
     def worker_id(self) -> str:
@@ -63,4 +69,19 @@ class Worker:
                 self.run_due_jobs()
             except Exception:
                 log.exception("worker pass failed; retrying")
+            self._forget_when_due()
             self._stopping.wait(poll_interval)
+
+    def _forget_when_due(self) -> None:
+        """Every forget_interval, the users whose jobs are long over are forgotten."""
+        now = time.monotonic()
+        if self._forgotten_at is not None and now - self._forgotten_at < self._forget_interval:
+            return
+        self._forgotten_at = now
+        try:
+            report = self._forget()
+        except Exception:
+            log.exception("forgetting failed; the next round tries again")
+            return
+        if getattr(report, "anything", False):
+            log.info("forgot personal data: %s", report)

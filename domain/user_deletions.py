@@ -43,6 +43,7 @@ class UserDeletions(Aggregate):
 
         def apply(self, ledger: "UserDeletions") -> None:
             ledger.latest_job_id = self.job_id
+            ledger.job_ids.append(self.job_id)
             ledger.unforgotten_jobs.append(self.job_id)
 
     class Forgotten(Aggregate.Event):
@@ -60,6 +61,7 @@ class UserDeletions(Aggregate):
         self.project_id = project_id
         self.subject = subject
         self.latest_job_id: int | None = None
+        self.job_ids: list[int] = []
         self.key_generation = 0
         self.unforgotten_jobs: list[int] = []
 

@@ -15,7 +15,8 @@ from application.errors import DamagedRecord
 from application.ports import DueJob, JobRow
 from application.views import JobView
 from domain.job import job_aggregate_id
-from domain.lifecycle import DUE_WHEN
+from domain.lifecycle import DUE_WHEN, JobStatus
+from domain.request import FORGOTTEN
 from infrastructure.database import Database
 from infrastructure.tables import jobs
 
@@ -116,6 +117,21 @@ class SqlJobsReadModel:
             if len(batch) < STREAM_BATCH_SIZE:
                 return
             above = batch[-1].job_id
+
+    def forgettable(self, ended_by_ms: int, after_job_id: int, limit: int) -> list[int]:
+        query = (
+            select(jobs.c.job_id)
+            .where(
+                jobs.c.status.in_([status.value for status in JobStatus if status.is_terminal]),
+                jobs.c.updated_at <= ended_by_ms,
+                jobs.c.reference_id != FORGOTTEN,
+                jobs.c.job_id > after_job_id,
+            )
+            .order_by(jobs.c.job_id)
+            .limit(limit)
+        )
+        with self._db.reader() as conn:
+            return list(conn.execute(query).scalars())
 
     def due(self, now_ms: int, limit: int) -> list[DueJob]:
         query = (

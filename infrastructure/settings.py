@@ -33,6 +33,10 @@ class Settings:
     """Connections each pool of a process keeps open (SQLAlchemy's and the event store's)."""
     pool_max_overflow: int = 10
     """Connections each pool may open beyond pool_size under load, closed after."""
+    forget_after: timedelta = timedelta(days=30)
+    """How long a user's jobs stay terminal before the user's id is forgotten."""
+    forget_interval: float = 600.0
+    """Seconds between a worker's rounds of forgetting."""
 
     def __post_init__(self) -> None:
         if self.pool_size + self.pool_max_overflow < 2:
@@ -71,6 +75,10 @@ class Settings:
             pool_max_overflow=_count(
                 "JOBTRAIL_POOL_MAX_OVERFLOW", env.get("JOBTRAIL_POOL_MAX_OVERFLOW"), 10
             ),
+            forget_after=_days("JOBTRAIL_FORGET_AFTER", env.get("JOBTRAIL_FORGET_AFTER"), 30.0),
+            forget_interval=_seconds(
+                "JOBTRAIL_FORGET_INTERVAL", env.get("JOBTRAIL_FORGET_INTERVAL"), 600.0
+            ),
         )
 
 
@@ -93,6 +101,18 @@ def _seconds(name: str, raw: str | None, default: float) -> float:
     if value < 0:
         raise SettingsError(f"{name} must not be negative.")
     return value
+
+
+def _days(name: str, raw: str | None, default: float) -> timedelta:
+    if raw is None or raw.strip() == "":
+        return timedelta(days=default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of days, not {raw!r}.") from None
+    if not math.isfinite(value) or value < 0:
+        raise SettingsError(f"{name} must be a finite number of days, 0 or more, not {raw!r}.")
+    return timedelta(days=value)
 
 
 def _lease_seconds(raw: str | None) -> float:

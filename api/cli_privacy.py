@@ -1,0 +1,88 @@
+"""Forgettable personal data on the command line: forget now, and prove without the person."""
+
+import dataclasses
+import json
+import sys
+from datetime import UTC, datetime
+
+import click
+import msgspec
+
+from api.cli_support import open_services
+from application.proof import ProvenJob, prove
+from domain.errors import InvalidJobRequest
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def forget(as_json: bool) -> None:
+    """Forget the users whose jobs ended JOBTRAIL_FORGET_AFTER days ago or more.
+
+    Their data keys are destroyed: the jobs keep their times, statuses and receipts,
+    and show "[forgotten]" where the user's id was. Prints counts, never ids."""
+    with open_services() as services:
+        report = services.forgetting.forget_due()
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(report)))
+        return
+    click.echo(
+        f"Forgot {report.users} users ({report.jobs} jobs); destroyed {report.keys} data keys."
+    )
+    if report.unsealed_jobs:
+        click.echo(
+            f"{report.unsealed_jobs} of those jobs were requested before personal data was "
+            "sealed: they show [forgotten] everywhere, but the log's own bytes still hold "
+            "their user ids (docs/adr/0018)."
+        )
+
+
+@click.command("prove")
+@click.argument("user_id")
+@click.option("--project", "project_key", help="Only this project (default: every project).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def prove_command(user_id: str, project_key: str | None, as_json: bool) -> None:
+    """The deletion jobs of USER_ID, found by its keyed hash: before and after the
+    user is forgotten. Exit 1 when there is none."""
+    with open_services(read_only=True) as services:
+        if project_key is None:
+            project_ids = [project.id for project in services.tenancy.projects()]
+        else:
+            project = services.tenancy.find_project(project_key)
+            if project is None:
+                raise click.ClickException(f"No project {project_key}.")
+            project_ids = [project.id]
+        try:
+            proven = prove(services.log, user_id, project_ids)
+        except InvalidJobRequest as error:
+            raise click.BadParameter(str(error), param_hint="USER_ID") from None
+    if as_json:
+        click.echo(json.dumps([_plain(p) for p in proven]))
+    else:
+        for p in proven:
+            click.echo(_line(p))
+    if not proven:
+        where = f"project {project_key}" if project_key else "any project"
+        click.echo(f"No deletion job for this user id in {where}.", err=True)
+    sys.exit(0 if proven else 1)
+
+
+def _plain(proven: ProvenJob) -> dict[str, object]:
+    return {
+        **msgspec.to_builtins(proven.job),
+        "receipt": proven.receipt,
+        "forgotten": proven.forgotten,
+    }
+
+
+def _line(proven: ProvenJob) -> str:
+    job = proven.job
+    receipt = ", ".join(f"{target} {count}" for target, count in sorted(proven.receipt.items()))
+    return (
+        f"job {job.job_id}  project {job.project_id}  {job.status}  "
+        f"requested {_iso(job.created_at)}  last change {_iso(job.updated_at)}  "
+        f"deleted: {receipt or 'nothing'}{'  (user forgotten)' if proven.forgotten else ''}"
+    )
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")

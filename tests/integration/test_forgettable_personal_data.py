@@ -1,0 +1,206 @@
+"""Forgettable personal data: the proof of a deletion is kept, the person is not.
+
+Each test runs on SQLite and on PostgreSQL, and looks at what a thief of the
+database would see: the SQLite file and its write-ahead log, or a pg_dump.
+"""
+
+import subprocess
+import urllib.parse
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from api.composition import Services, build_services
+from application.audit import compare, refold_all
+from application.forgetting import ForgetReport, Forgetting
+from application.projection_check import fold_projection
+from application.proof import prove
+from domain.lifecycle import JobStatus
+from domain.request import FORGOTTEN
+from infrastructure.chain import verify_chain
+from infrastructure.rebuild import Rebuild
+from infrastructure.session_store import seed_sessions
+from tests.clocks import SteppingClock
+from tests.runner_support import T0, RunnerKit, runner_kit
+
+FORGOTTEN_USER = "forget-me.7d1f@example.com"
+CONTROL_USER = "keep-me.93ab@example.com"
+FORGET_AFTER = timedelta(days=30)
+
+
+def database_bytes(services: Services) -> bytes:
+    """Everything the database holds, as a thief with a copy of it would read it."""
+    file = services.database.url.sqlite_file
+    if file is not None:
+        wal = file.with_name(file.name + "-wal")
+        return file.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    url = urllib.parse.urlsplit(services.settings.database_url)
+    schema = urllib.parse.parse_qs(url.query)["schema"][0]
+    dump = subprocess.run(
+        ["pg_dump", "-h", url.hostname or "", "-U", url.username or "", "-n", schema, "test"],
+        check=True,
+        capture_output=True,
+    )
+    return dump.stdout
+
+
+def forgetting(kit: RunnerKit, days_later: float) -> Forgetting:
+    services = kit.services
+    return Forgetting(
+        services.log,
+        services.read_model,
+        services.log.vault,  # type: ignore[attr-defined]
+        SteppingClock(T0 + timedelta(days=days_later)),
+        FORGET_AFTER,
+        after_write=lambda position: services.projector.wait_for(position, 10),
+    )
+
+
+def completed_deletion(kit: RunnerKit, user_id: str) -> int:
+    seed_sessions(kit.services.database, 1, [user_id], 25, kit.recordings)
+    job_id = kit.schedule(user_id)
+    kit.worker(kit.runner()).run_due_jobs()
+    view = kit.services.queries.get(1, job_id)
+    assert view.status == JobStatus.COMPLETED
+    return job_id
+
+
+@pytest.fixture
+def kit(services: Services, tmp_path: Path) -> RunnerKit:
+    return runner_kit(services, tmp_path)
+
+
+def test_a_completed_and_forgotten_user_leaves_no_byte_of_their_id_behind(
+    kit: RunnerKit,
+) -> None:
+    services = kit.services
+    forgotten_job = completed_deletion(kit, FORGOTTEN_USER)
+    kit.clock.advance(timedelta(days=29))
+    control_job = kit.schedule(CONTROL_USER)  # requested later, still active
+    assert FORGOTTEN_USER.encode() in database_bytes(services)  # the read model shows it
+
+    report = forgetting(kit, days_later=31).forget_due()
+
+    assert report == ForgetReport(users=1, jobs=1, keys=1)
+    stolen = database_bytes(services)
+    assert FORGOTTEN_USER.encode() not in stolen
+    assert CONTROL_USER.encode() in stolen
+    assert services.queries.get(1, control_job).reference_id == CONTROL_USER
+    forgotten = services.queries.get(1, forgotten_job)
+    assert forgotten.reference_id == FORGOTTEN
+    assert forgotten.description == f"Delete user sessions of userId = {FORGOTTEN}"
+    assert forgotten.status == JobStatus.COMPLETED
+
+
+def test_after_forgetting_the_receipt_times_and_statuses_are_kept(kit: RunnerKit) -> None:
+    services = kit.services
+    job_id = completed_deletion(kit, FORGOTTEN_USER)
+    before = services.queries.get(1, job_id)
+    receipt = services.history.receipt(1, job_id)
+
+    forgetting(kit, days_later=31).forget_due()
+
+    after = services.queries.get(1, job_id)
+    assert (after.created_at, after.start_at, after.status) == (
+        before.created_at,
+        before.start_at,
+        before.status,
+    )
+    assert services.history.receipt(1, job_id) == receipt == {"sessions": 25, "recordings": 25}
+    events = [event.type for event in services.history.events(1, job_id)]
+    assert events[0] == "Scheduled" and events[-1] == "PersonalDataForgotten"
+    scheduled = services.history.events(1, job_id)[0]
+    assert scheduled.data["referenceId"] == FORGOTTEN
+    assert services.history.as_of(1, job_id, version=1).reference_id == FORGOTTEN
+
+
+def test_every_check_of_the_log_passes_after_forgetting(kit: RunnerKit) -> None:
+    services = kit.services
+    completed_deletion(kit, FORGOTTEN_USER)
+    kit.schedule(CONTROL_USER)
+    forgetting(kit, days_later=31).forget_due()
+    services.projector.catch_up()
+
+    assert verify_chain(services.log, services.database).intact
+    assert list(compare(refold_all(services.log), services.read_model.every_job())) == []
+    projected = fold_projection(services.log, services.log.head())
+    assert list(compare(projected, services.read_model.every_job())) == []
+    before = list(services.read_model.every_job())
+    Rebuild(services.log, services.database, batch_size=3).run()
+    assert list(services.read_model.every_job()) == before
+
+
+def test_a_proof_finds_a_forgotten_users_jobs_and_refuses_a_stranger(kit: RunnerKit) -> None:
+    services = kit.services
+    job_id = completed_deletion(kit, FORGOTTEN_USER)
+    [before] = prove(services.log, FORGOTTEN_USER, [1])
+    assert (before.job.job_id, before.forgotten) == (job_id, False)
+
+    forgetting(kit, days_later=31).forget_due()
+
+    [after] = prove(services.log, FORGOTTEN_USER, [1])
+    assert (after.job.job_id, after.forgotten) == (job_id, True)
+    assert after.job.status == JobStatus.COMPLETED
+    assert after.receipt == before.receipt == {"sessions": 25, "recordings": 25}
+    assert prove(services.log, "stranger@example.com", [1]) == []
+    assert prove(services.log, FORGOTTEN_USER, [2]) == []  # the same id in another project
+
+
+def test_a_new_request_for_a_forgotten_user_makes_a_new_job_that_can_run(
+    kit: RunnerKit,
+) -> None:
+    services = kit.services
+    first = completed_deletion(kit, FORGOTTEN_USER)
+    forgetting(kit, days_later=31).forget_due()
+    kit.clock.advance(timedelta(days=32))
+
+    second = completed_deletion(kit, FORGOTTEN_USER)
+
+    assert second != first
+    assert services.queries.get(1, second).reference_id == FORGOTTEN_USER
+    assert [p.job.job_id for p in prove(services.log, FORGOTTEN_USER, [1])] == [first, second]
+    again = kit.commands.schedule_user_deletion(1, FORGOTTEN_USER, "key:test").job
+    assert again.job_id not in (first, second)
+    # One active deletion per user holds across forgetting: asking again returns it.
+    assert kit.commands.schedule_user_deletion(1, FORGOTTEN_USER, "k").job.job_id == again.job_id
+
+
+def test_a_user_is_not_forgotten_while_a_job_is_active_or_recent(kit: RunnerKit) -> None:
+    services = kit.services
+    completed_deletion(kit, FORGOTTEN_USER)
+    kit.clock.advance(timedelta(days=20))
+    completed_deletion(kit, FORGOTTEN_USER)  # the same user again, twenty days later
+
+    assert forgetting(kit, days_later=31).forget_due() == ForgetReport()
+    assert forgetting(kit, days_later=49).forget_due() == ForgetReport()
+    report = forgetting(kit, days_later=51).forget_due()
+
+    assert report == ForgetReport(users=1, jobs=2, keys=1)
+    assert all(p.forgotten for p in prove(services.log, FORGOTTEN_USER, [1]))
+    active = kit.schedule(CONTROL_USER)
+    assert forgetting(kit, days_later=400).forget_due() == ForgetReport()
+    assert services.queries.get(1, active).reference_id == CONTROL_USER
+
+
+def test_a_job_whose_key_is_gone_fails_and_deletes_nothing(kit: RunnerKit, tmp_path: Path) -> None:
+    services = kit.services
+    seed_sessions(services.database, 1, [FORGOTTEN_USER], 5, kit.recordings)
+    seed_sessions(services.database, 1, [FORGOTTEN], 5, kit.recordings)
+    job_id = kit.schedule(FORGOTTEN_USER)
+    job = services.log.job(job_id)
+    assert job is not None
+    services.log.vault.destroy([(job.subject, job.key_generation)])  # type: ignore[attr-defined]
+
+    elsewhere = build_services(services.settings)  # a worker that never saw the key
+    try:
+        another = runner_kit(elsewhere, tmp_path)
+        another.worker(another.runner()).run_due_jobs()
+    finally:
+        elsewhere.close()
+
+    failed = services.queries.get(1, job_id)
+    assert failed.status == JobStatus.FAILED
+    assert failed.errors is not None and "cannot be read" in failed.errors
+    assert kit.session_count(FORGOTTEN) == 5
+    assert kit.session_count(FORGOTTEN_USER) == 5
