@@ -121,13 +121,17 @@ class JobLog(Application[UUID]):
         except DECODING_ERRORS as error:
             raise DamagedRecord(aggregate_id, f"{type(error).__name__}: {error}") from error
 
-    def stored(self, after: int = 0, batch: int = 5000) -> Iterator[Notification]:
+    def stored(
+        self, after: int = 0, batch: int = 5000, to_decode: bool = False
+    ) -> Iterator[Notification]:
         """Every stored event after ``after``, in log order, undecoded (for the chain,
-        which hashes the stored bytes)."""
+        which hashes the stored bytes; ``to_decode`` if the caller decodes them too)."""
         while True:
             page = self.recorder.select_notifications(
                 start=after, limit=batch, inclusive_of_start=False
             )
+            if to_decode:
+                self.prepare_to_decode(page)
             yield from page
             if len(page) < batch:
                 return
@@ -156,7 +160,12 @@ class JobLog(Application[UUID]):
         notifications = self.recorder.select_notifications(
             start=after, limit=limit, stop=stop, inclusive_of_start=False
         )
+        self.prepare_to_decode(notifications)
         return LogPage(notifications, self.mapper.to_domain_event)
+
+    def prepare_to_decode(self, notifications: Sequence[Notification]) -> None:
+        """Called with each page before its events are decoded (the store may fetch
+        what decoding them needs in one go)."""
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0

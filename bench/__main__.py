@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import scenarios
+from bench.sealing import sealing
 from bench.harness import Figure, postgres_available
 
 
@@ -28,6 +29,7 @@ def run(sizes: scenarios.Sizes, backends: list[str], workdir: Path) -> list[Figu
         figures += scenarios.listing(backend, workdir, sizes)
         figures += scenarios.log_scenarios(backend, workdir, sizes)
         figures += scenarios.deletion(backend, workdir, sizes)
+        figures += sealing(backend, workdir, sizes.seconds)
     return sorted(figures, key=lambda f: (f.number, f.name))
 
 

@@ -136,6 +136,8 @@ class Job(Aggregate):
         def apply(self, job: JobState) -> None:
             job.status = JobStatus.COMPLETED
             job.lease_until = None
+            for target in self.deleted or {}:  # every target checked is on the receipt
+                job.deleted.setdefault(target, 0)
 
     class Failed(Aggregate.Event):
         actor: str

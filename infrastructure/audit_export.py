@@ -39,7 +39,7 @@ def export_lines(
     job_ids = _job_ids(database, project_id)
     links = chain_in_order(database, batch)
     link = next(links, None)
-    for notification in log.stored(batch=batch):
+    for notification in log.stored(batch=batch, to_decode=True):
         while link is not None and link[0] < notification.id:
             link = next(links, None)
         event: Any = decoded(log.mapper.to_domain_event, notification)

@@ -155,7 +155,11 @@ def _remove_entry(parent: int, name: str, limit: int) -> int:
         mode = _kind(parent, name)
         if mode is None:
             return 0
-        os.unlink(name, dir_fd=parent)  # a file, or a link: never what it points to
+        try:
+            os.unlink(name, dir_fd=parent)  # a file, or a link: never what it points to
+        except IsADirectoryError:
+            # It became a folder since it was looked at: the next batch empties it.
+            return 0
         return 1
     try:
         removed = _empty(folder, limit)
@@ -179,7 +183,8 @@ def _empty(folder: int, limit: int) -> int:
             if entry.is_dir(follow_symlinks=False):
                 removed += _remove_entry(folder, entry.name, limit - removed)
             else:
-                with suppress(FileNotFoundError):
+                # Gone, or become a folder, since it was listed: the next batch decides.
+                with suppress(FileNotFoundError, IsADirectoryError):
                     os.unlink(entry.name, dir_fd=folder)
                     removed += 1
     return removed

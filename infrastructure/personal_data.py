@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -116,6 +116,16 @@ class PersonalDataVault:
             stored = self._select(conn, missing)
         for ref in missing:
             self._remember(ref, stored[ref])
+
+    def prefetch(self, refs: Iterable[KeyRef]) -> None:
+        """Brings these keys into the cache in one query (those that still exist)."""
+        missing = list({ref for ref in refs if self._cached(ref) is None})
+        if not missing:
+            return
+        with self._db.reader() as conn:
+            found = self._select(conn, missing)
+        for ref, data_key in found.items():
+            self._remember(ref, data_key)
 
     def destroy(self, refs: Collection[KeyRef]) -> int:
         """Destroys the keys; returns how many existed. What they sealed is forgotten."""
