@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import scenarios
-from bench.sealing import sealing
 from bench.harness import Figure, postgres_available
+from bench.sealing import sealing
 
 
 def run(sizes: scenarios.Sizes, backends: list[str], workdir: Path) -> list[Figure]:

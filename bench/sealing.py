@@ -42,25 +42,24 @@ def schedules_per_second(backend: str, workdir: Path, seconds: float, sealed: bo
     switch = nullcontext() if sealed else sealing_switched_off()
     with (
         database(backend, workdir, f"sealing-{uuid.uuid4().hex[:8]}") as url,
-        services_on(url) as services,
+        services_on(url) as services,switch
     ):
-        with switch:
-            counts = [0] * THREADS
-            deadline = time.perf_counter() + seconds
+        counts = [0] * THREADS
+        deadline = time.perf_counter() + seconds
 
-            def schedule(slot: int) -> None:
-                while time.perf_counter() < deadline:
-                    user = f"user-{slot}-{counts[slot]}@example.com"
-                    services.commands.schedule_user_deletion(1, user, "key:bench")
-                    counts[slot] += 1
+        def schedule(slot: int) -> None:
+            while time.perf_counter() < deadline:
+                user = f"user-{slot}-{counts[slot]}@example.com"
+                services.commands.schedule_user_deletion(1, user, "key:bench")
+                counts[slot] += 1
 
-            started = time.perf_counter()
-            threads = [threading.Thread(target=schedule, args=(n,)) for n in range(THREADS)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            return sum(counts) / (time.perf_counter() - started)
+        started = time.perf_counter()
+        threads = [threading.Thread(target=schedule, args=(n,)) for n in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return sum(counts) / (time.perf_counter() - started)
 
 
 def sealing(backend: str, workdir: Path, seconds: float) -> list[Figure]:
