@@ -5,6 +5,7 @@ database would see: the SQLite file and its write-ahead log, or a pg_dump.
 """
 
 import subprocess
+import threading
 import urllib.parse
 from datetime import timedelta
 from pathlib import Path
@@ -21,8 +22,10 @@ from domain.request import FORGOTTEN
 from infrastructure.chain import verify_chain
 from infrastructure.rebuild import Rebuild
 from infrastructure.session_store import seed_sessions
+from infrastructure.settings import Settings
 from tests.clocks import SteppingClock
 from tests.runner_support import T0, RunnerKit, runner_kit
+from tests.waiting import eventually
 
 FORGOTTEN_USER = "forget-me.7d1f@example.com"
 CONTROL_USER = "keep-me.93ab@example.com"
@@ -212,3 +215,33 @@ def test_a_job_whose_key_is_gone_fails_and_deletes_nothing(kit: RunnerKit, tmp_p
     assert failed.errors is not None and "cannot be read" in failed.errors
     assert kit.session_count(FORGOTTEN) == 5
     assert kit.session_count(FORGOTTEN_USER) == 5
+
+
+def test_a_running_worker_forgets_on_its_own(database_url: str, tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=database_url,
+        deletion_delay=timedelta(0),
+        forget_after=timedelta(0),
+        forget_interval=0.05,
+        config_path=None,
+    )
+    services = build_services(settings)
+    stopping = threading.Event()
+    try:
+        job_id = services.commands.schedule_user_deletion(1, FORGOTTEN_USER, "key:k").job.job_id
+        services.commands.cancel(1, job_id, "key:k")
+        worker = services.worker(stopping)
+        thread = threading.Thread(target=worker.run_until_stopped, args=(0.05,))
+        thread.start()
+        try:
+            eventually(
+                lambda: services.queries.get(1, job_id).reference_id == FORGOTTEN,
+                10,
+                "the worker's round of forgetting",
+            )
+        finally:
+            stopping.set()
+            thread.join()
+        assert not holds(services, FORGOTTEN_USER)
+    finally:
+        services.close()
