@@ -12,6 +12,7 @@ import uvicorn
 
 from api.cli_audit import audit, history, verify
 from api.cli_keys import keys
+from api.cli_openreplay import openreplay
 from api.cli_privacy import forget, prove_command
 from api.cli_projections import projections
 from api.cli_support import JobtrailGroup, checked_targets
@@ -223,3 +224,4 @@ main.add_command(projections)
 main.add_command(orgs)
 main.add_command(projects)
 main.add_command(keys)
+main.add_command(openreplay)

@@ -16,7 +16,7 @@ from application.projection import JobsProjection
 from application.projector import Projector
 from application.queries import JobQueries
 from application.runner import JobRunner, RunnerSettings
-from application.tenancy import Tenancy
+from application.tenancy import Tenancy, TenancyStore
 from application.worker import Worker
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database, parse_database_url
@@ -27,7 +27,7 @@ from infrastructure.personal_data import PersonalDataVault
 from infrastructure.projection_store import SqlProjectionStore
 from infrastructure.read_model import SqlJobsReadModel
 from infrastructure.schema import prepare_database
-from infrastructure.session_store import SqlUserSessions
+from infrastructure.session_store import ConfiguredSessions
 from infrastructure.settings import Settings
 from infrastructure.targets import ServiceTargets, service_targets
 from infrastructure.tenancy_store import SqlTenancyStore
@@ -50,10 +50,11 @@ class Services:
     commands: JobCommands
     queries: JobQueries
     tenancy: Tenancy
+    tenancy_store: TenancyStore
     read_model: SqlJobsReadModel
     projection_store: SqlProjectionStore
     history: JobHistory
-    sessions: SqlUserSessions
+    sessions: ConfiguredSessions
     clock: SystemClock
     forgetting: Forgetting
 
@@ -134,6 +135,7 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         projector.wait_for(position, settings.read_your_writes_timeout)
 
     clock = SystemClock()
+    tenancy_store = SqlTenancyStore(database)
     read_model = SqlJobsReadModel(database)
     commands = JobCommands(
         log,
@@ -149,11 +151,12 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         projector=projector,
         commands=commands,
         queries=JobQueries(read_model),
-        tenancy=Tenancy(SqlTenancyStore(database)),
+        tenancy=Tenancy(tenancy_store),
+        tenancy_store=tenancy_store,
         read_model=read_model,
         projection_store=projection_store,
         history=JobHistory(log),
-        sessions=SqlUserSessions(database),
+        sessions=ConfiguredSessions(settings.config_path, database),
         clock=clock,
         forgetting=Forgetting(
             log, read_model, vault, clock, settings.forget_after, after_write=read_your_writes

@@ -42,7 +42,8 @@ def schedules_per_second(backend: str, workdir: Path, seconds: float, sealed: bo
     switch = nullcontext() if sealed else sealing_switched_off()
     with (
         database(backend, workdir, f"sealing-{uuid.uuid4().hex[:8]}") as url,
-        services_on(url) as services,switch
+        services_on(url) as services,
+        switch,
     ):
         counts = [0] * THREADS
         deadline = time.perf_counter() + seconds

@@ -18,6 +18,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import quote
 
+from application.ports import BatchInterrupted
 from infrastructure.target_config import ConfigError, FilesTargetConfig
 
 _SAFE = "@+-_.,=~"
@@ -106,6 +107,18 @@ class FilePattern:
                 return _remove_entry(parent, parts[-1], limit)
             except OSError as error:
                 raise self.error(parts, error) from None
+
+    def remove_sessions(self, project_id: int, user_id: str, session_ids: list[object]) -> int:
+        """Everything of these sessions; a failure part way still counts what went."""
+        removed = 0
+        for session_id in session_ids:
+            try:
+                removed += self.remove_all(project_id, user_id, session_id)
+            except Exception as error:
+                if removed:
+                    raise BatchInterrupted({self.name: removed}, error) from error
+                raise
+        return removed
 
     def remove_all(self, project_id: int, user_id: str, session_id: object) -> int:
         """Removes everything the pattern names for one session: its row is about to

@@ -6,35 +6,51 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import cast, insert, select
+from sqlalchemy import MetaData, Table, cast, insert, literal, select
 from sqlalchemy.types import String
 
 from application.sessions import SessionView
-from infrastructure.database import Database
+from infrastructure.database import Database, parse_database_url
 from infrastructure.sessions import sessions
-from infrastructure.targets import path_segment
+from infrastructure.targets import SqlTargetConfig, load_config, path_segment
 
-_COLUMNS = (
-    sessions.c.project_id,
-    cast(sessions.c.session_id, String),
-    sessions.c.user_uuid,
-    sessions.c.user_id,
-    sessions.c.user_agent,
-    sessions.c.user_os,
-    sessions.c.user_browser,
-    sessions.c.user_device,
-    sessions.c.user_country,
-    sessions.c.start_ts,
-    sessions.c.duration,
-    sessions.c.events_count,
-    sessions.c.pages_count,
-    sessions.c.errors_count,
+_VIEW_COLUMNS = (
+    "project_id",
+    "session_id",
+    "user_uuid",
+    "user_id",
+    "user_agent",
+    "user_os",
+    "user_browser",
+    "user_device",
+    "user_country",
+    "start_ts",
+    "duration",
+    "events_count",
+    "pages_count",
+    "errors_count",
 )
+_TEXT_COLUMNS = {"session_id", "user_uuid", "user_agent", "user_os", "user_browser",
+                 "user_device", "user_country"}  # fmt: skip
 
 
 class SqlUserSessions:
-    def __init__(self, database: Database) -> None:
+    """A user's sessions in the sessions target's table: jobtrail's own embedded one,
+    or the one the configuration names (an OpenReplay installation's, say)."""
+
+    def __init__(
+        self,
+        database: Database,
+        table: str = "sessions",
+        schema: str | None = None,
+        user_column: str = "user_id",
+        project_column: str = "project_id",
+    ) -> None:
         self._db = database
+        self._where = (schema, table)
+        self._user_column = user_column
+        self._project_column = project_column
+        self._table: Table | None = sessions if (schema, table) == (None, "sessions") else None
 
     def of_user(
         self,
@@ -45,16 +61,81 @@ class SqlUserSessions:
         limit: int,
         offset: int,
     ) -> list[SessionView]:
-        query = select(*_COLUMNS).where(
-            sessions.c.project_id == project_id, sessions.c.user_id == user_id
+        table = self._resolved()
+        started = table.c.start_ts
+        query = select(*self._columns(table)).where(
+            table.c[self._project_column] == project_id, table.c[self._user_column] == user_id
         )
         if start is not None:
-            query = query.where(sessions.c.start_ts >= start)
+            query = query.where(started >= start)
         if end is not None:
-            query = query.where(sessions.c.start_ts <= end)
-        query = query.order_by(sessions.c.start_ts.desc()).limit(limit).offset(offset)
+            query = query.where(started <= end)
+        query = query.order_by(started.desc()).limit(limit).offset(offset)
         with self._db.reader() as conn:
             return [SessionView(*row) for row in conn.execute(query)]
+
+    def _resolved(self) -> Table:
+        if self._table is None:
+            schema, name = self._where
+            self._table = Table(name, MetaData(), schema=schema, autoload_with=self._db.engine)
+        return self._table
+
+    def _columns(self, table: Table) -> list[Any]:
+        columns: list[Any] = []
+        for name in _VIEW_COLUMNS:
+            source = {"user_id": self._user_column, "project_id": self._project_column}.get(
+                name, name
+            )
+            if source not in table.c:  # a table without it answers a neutral value
+                columns.append(literal("" if name in _TEXT_COLUMNS else 0).label(name))
+            elif name in _TEXT_COLUMNS:
+                columns.append(cast(table.c[source], String).label(name))
+            else:
+                columns.append(table.c[source].label(name))
+        return columns
+
+
+class ConfiguredSessions:
+    """The sessions of the configured ``sessions`` target, found on first use (the
+    configuration is checked when a server or worker starts; a command that never
+    reads sessions never reads it)."""
+
+    def __init__(self, config_path: str | None, database: Database) -> None:
+        self._config_path = config_path
+        self._database = database
+        self._sessions: SqlUserSessions | None = None
+
+    def of_user(
+        self,
+        project_id: int,
+        user_id: str,
+        start: int | None,
+        end: int | None,
+        limit: int,
+        offset: int,
+    ) -> list[SessionView]:
+        if self._sessions is None:
+            self._sessions = configured_sessions(self._config_path, self._database)
+        return self._sessions.of_user(project_id, user_id, start, end, limit, offset)
+
+
+def configured_sessions(config_path: str | None, database: Database) -> SqlUserSessions:
+    """The sessions the API reads: those of the SQL target named ``sessions``."""
+    config = load_config(config_path)
+    target = next(
+        (t for t in config.targets if isinstance(t, SqlTargetConfig) and t.name == "sessions"),
+        None,
+    )
+    if target is None or config_path is None:
+        return SqlUserSessions(database)
+    schema, table = target.schema_and_table()
+    return SqlUserSessions(
+        Database(parse_database_url(target.url)) if target.url else database,
+        table,
+        schema,
+        target.user_id_column,
+        target.project_id_column,
+    )
 
 
 _BROWSERS = [

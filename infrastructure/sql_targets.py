@@ -6,7 +6,7 @@ session id reused across projects) cannot take another user's rows with it.
 """
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import MetaData, Table, bindparam, delete, func, literal_column, select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, NoSuchTableError, OperationalError
@@ -15,8 +15,21 @@ from sqlalchemy.sql.operators import custom_op
 
 from application.ports import BatchInterrupted, TransientTargetError
 from infrastructure.database import Database
-from infrastructure.file_targets import FilePattern
 from infrastructure.target_config import ConfigError, SqlTargetConfig
+
+
+class SessionFiles(Protocol):
+    """Files or objects named by a session's key (a files or s3 target's pattern)."""
+
+    name: str
+
+    def check(self) -> None: ...
+
+    def describe(self) -> str: ...
+
+    def remove_sessions(self, project_id: int, user_id: str, session_ids: list[Any]) -> int: ...
+
+    def count(self, project_id: int, user_id: str, session_id: object = "") -> int: ...
 
 
 class SqlTarget:
@@ -24,7 +37,7 @@ class SqlTarget:
         self,
         config: SqlTargetConfig,
         database: Database,
-        session_files: Sequence[FilePattern] = (),
+        session_files: Sequence["SessionFiles"] = (),
     ) -> None:
         self._name = config.name
         self._database = database
@@ -81,9 +94,12 @@ class SqlTarget:
                 # The files go before the rows are committed: if removing one fails, the
                 # rows stay, and the next attempt can still find the files they name.
                 for files in self._session_files:
-                    for session_id in deleted:
-                        counts[files.name] += files.remove_all(project_id, user_id, session_id)
+                    counts[files.name] += files.remove_sessions(project_id, user_id, deleted)
         except Exception as error:
+            if isinstance(error, BatchInterrupted):  # some files or objects went before
+                for name, count in error.deleted.items():
+                    counts[name] = counts.get(name, 0) + count
+                error = error.cause
             if any(counts.values()):
                 # The rows came back, but the files removed before the failure are
                 # gone: the receipt must still count them.
@@ -135,7 +151,10 @@ class SqlTarget:
 
     def _resolved_table(self) -> Table:
         if self._table is None:
-            self._table = Table(self._config.table, MetaData(), autoload_with=self._database.engine)
+            schema, table = self._config.schema_and_table()
+            self._table = Table(
+                table, MetaData(), schema=schema, autoload_with=self._database.engine
+            )
         return self._table
 
     def _key(self, table: Table) -> Any:

@@ -6,10 +6,18 @@ batch_size = 1000
 kind = "sql"
 name = "sessions"
 url = "postgresql://…"           # optional: the service's own database
-table = "sessions"
+table = "sessions"                # or "public.sessions"; or schema = "public"
 user_id_column = "user_id"
 project_id_column = "project_id"
 id_column = "session_id"          # optional: the primary key
+
+[[targets]]
+kind = "s3"                       # AWS S3 or MinIO; credentials from the AWS chain
+name = "mobs"
+bucket = "mobs"
+endpoint_url = "http://minio:9000"  # optional; region = "eu-west-1" optional
+prefix = "{sessionId}/"           # ends with "/": session 12 never matches 120
+sessions_from = "sessions"
 
 [[targets]]
 kind = "files"
@@ -39,6 +47,23 @@ class SqlTargetConfig(msgspec.Struct, tag="sql", tag_field="kind", forbid_unknow
     user_id_column: str = "user_id"
     project_id_column: str = "project_id"
     id_column: str | None = None
+    schema: str | None = None
+
+    def schema_and_table(self) -> tuple[str | None, str]:
+        """``schema = "public"`` or a dotted ``table = "public.sessions"``."""
+        if self.schema is not None:
+            return self.schema, self.table
+        schema, dot, table = self.table.rpartition(".")
+        return (schema, table) if dot else (None, self.table)
+
+
+class S3TargetConfig(msgspec.Struct, tag="s3", tag_field="kind", forbid_unknown_fields=True):
+    name: str
+    bucket: str
+    prefix: str
+    endpoint_url: str | None = None
+    region: str | None = None
+    sessions_from: str | None = None
 
 
 class FilesTargetConfig(msgspec.Struct, tag="files", tag_field="kind", forbid_unknown_fields=True):
@@ -50,7 +75,9 @@ class FilesTargetConfig(msgspec.Struct, tag="files", tag_field="kind", forbid_un
 
 class TargetsConfig(msgspec.Struct, forbid_unknown_fields=True):
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1000
-    targets: list[SqlTargetConfig | FilesTargetConfig] = msgspec.field(default_factory=list)
+    targets: list[SqlTargetConfig | FilesTargetConfig | S3TargetConfig] = msgspec.field(
+        default_factory=list
+    )
 
 
 DEFAULT_RECORDINGS = "recordings"
@@ -86,7 +113,7 @@ def load_config(path: str | None) -> TargetsConfig:
 
 def resolve_directories(config: TargetsConfig, base: Path) -> TargetsConfig:
     """The same targets with every files directory made absolute against ``base``."""
-    targets: list[SqlTargetConfig | FilesTargetConfig] = [
+    targets: list[SqlTargetConfig | FilesTargetConfig | S3TargetConfig] = [
         msgspec.structs.replace(t, directory=str((base / t.directory).resolve()))
         if isinstance(t, FilesTargetConfig)
         else t
@@ -103,8 +130,19 @@ def _check(config: TargetsConfig) -> None:
         raise ConfigError("Deletion target names must be unique.")
     sql_names = {t.name for t in config.targets if isinstance(t, SqlTargetConfig)}
     for target in config.targets:
-        if isinstance(target, FilesTargetConfig):
-            used = _placeholders(target.pattern)
+        if isinstance(target, SqlTargetConfig) and target.schema and "." in target.table:
+            raise ConfigError(
+                f"Target {target.name}: name the schema once (schema or a dotted table)."
+            )
+        if isinstance(target, S3TargetConfig) and not target.prefix.endswith("/"):
+            raise ConfigError(
+                f"Target {target.name}: the prefix must end with '/' (otherwise "
+                "{sessionId} 12 would also name session 120's objects)."
+            )
+        if isinstance(target, S3TargetConfig) and not target.bucket:
+            raise ConfigError(f"Target {target.name}: name the bucket.")
+        if isinstance(target, FilesTargetConfig | S3TargetConfig):
+            used = _placeholders(_pattern(target))
             if not used <= PLACEHOLDERS:
                 raise ConfigError(
                     f"Target {target.name}: unknown placeholders {used - PLACEHOLDERS}."
@@ -129,6 +167,10 @@ def _check(config: TargetsConfig) -> None:
                 raise ConfigError(
                     f"Target {target.name}: a {{userId}} pattern must also name {{projectId}}."
                 )
+
+
+def _pattern(target: "FilesTargetConfig | S3TargetConfig") -> str:
+    return target.pattern if isinstance(target, FilesTargetConfig) else target.prefix
 
 
 def _placeholders(pattern: str) -> set[str]:

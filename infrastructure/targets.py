@@ -5,12 +5,14 @@ from typing import NamedTuple
 
 from infrastructure.database import Database, parse_database_url
 from infrastructure.file_targets import FilePattern, UserFilesTarget, path_segment
-from infrastructure.sql_targets import SqlTarget
+from infrastructure.s3_targets import S3Prefix, S3UserObjectsTarget
+from infrastructure.sql_targets import SessionFiles, SqlTarget
 from infrastructure.target_config import (
     DEFAULT_CONFIG,
     DEFAULT_RECORDINGS,
     ConfigError,
     FilesTargetConfig,
+    S3TargetConfig,
     SqlTargetConfig,
     TargetsConfig,
     load_config,
@@ -22,6 +24,7 @@ __all__ = [
     "CheckedTarget",
     "ConfigError",
     "FilesTargetConfig",
+    "S3TargetConfig",
     "ServiceTargets",
     "SqlTargetConfig",
     "TargetsConfig",
@@ -33,7 +36,7 @@ __all__ = [
     "service_targets",
 ]
 
-CheckedTarget = SqlTarget | UserFilesTarget
+CheckedTarget = SqlTarget | UserFilesTarget | S3UserObjectsTarget
 
 
 class ServiceTargets(NamedTuple):
@@ -51,16 +54,23 @@ def build_targets(config: TargetsConfig, service_database: Database) -> list[Che
             databases[url] = Database(parse_database_url(url))
         return databases[url]
 
-    patterns = {
-        t.name: (t, FilePattern(t)) for t in config.targets if isinstance(t, FilesTargetConfig)
-    }
+    named: dict[str, tuple[str | None, SessionFiles]] = {}
+    for t in config.targets:
+        if isinstance(t, FilesTargetConfig):
+            named[t.name] = (t.sessions_from, FilePattern(t))
+        elif isinstance(t, S3TargetConfig):
+            named[t.name] = (t.sessions_from, S3Prefix(t))
     targets: list[CheckedTarget] = []
     for target in config.targets:
         if isinstance(target, SqlTargetConfig):
-            attached = [p for c, p in patterns.values() if c.sessions_from == target.name]
+            attached = [files for source, files in named.values() if source == target.name]
             targets.append(SqlTarget(target, database_for(target.url), attached))
         elif target.sessions_from is None:
-            targets.append(UserFilesTarget(patterns[target.name][1]))
+            files = named[target.name][1]
+            if isinstance(files, FilePattern):
+                targets.append(UserFilesTarget(files))
+            elif isinstance(files, S3Prefix):
+                targets.append(S3UserObjectsTarget(files))
     return targets
 
 

@@ -1,6 +1,6 @@
 """Organizations, projects and API keys in plain transactional tables."""
 
-from sqlalchemy import CursorResult, exists, select, update
+from sqlalchemy import CursorResult, exists, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from application.tenancy import (
@@ -77,6 +77,33 @@ class SqlTenancyStore:
                 )
             )
             return Project(_new_id(result), org_id, name, project_key)
+
+    def import_project(self, project: Project) -> None:
+        with self._db.writer() as conn:
+            conn.execute(
+                projects.insert().values(
+                    id=project.id,
+                    org_id=project.org_id,
+                    name=project.name,
+                    project_key=project.project_key,
+                    created_at=self._now(),
+                )
+            )
+            if self._db.backend == "postgresql":
+                # The id was given, not drawn: the sequence must start above it, so
+                # that projects created later never collide with an imported one.
+                conn.execute(
+                    text(
+                        "SELECT setval(pg_get_serial_sequence('projects', 'id'), "
+                        "(SELECT max(id) FROM projects))"
+                    )
+                )
+
+    def project(self, project_id: int) -> Project | None:
+        query = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
+        with self._db.reader() as conn:
+            row = conn.execute(query.where(projects.c.id == project_id)).first()
+        return None if row is None else Project(*row)
 
     def project_by_key(self, project_key: str) -> Project | None:
         query = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)

@@ -105,7 +105,7 @@ def test_forget_then_rebuild_equals_rebuild_then_forget(backend: str, tmp_path: 
         require_postgres()
 
     @settings(
-        max_examples=8 if backend == "postgresql" else 15,
+        max_examples=6 if backend == "postgresql" else 12,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow],
     )

@@ -1,0 +1,86 @@
+"""`jobtrail openreplay import`: take over an OpenReplay installation's jobs API."""
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import click
+
+from api.cli_support import open_services
+from application.openreplay_import import ImportConflict, import_openreplay
+from infrastructure.openreplay_source import NotOpenReplay, SqlOpenReplaySource, targets_toml
+
+
+@click.group()
+def openreplay() -> None:
+    """Replace OpenReplay's jobs API with jobtrail."""
+
+
+@openreplay.command("import")
+@click.option("--from", "source_url", required=True, help="The OpenReplay PostgreSQL URL.")
+@click.option("--s3-endpoint", help="Object storage URL (MinIO); default: AWS S3.")
+@click.option("--s3-bucket", default="mobs", show_default=True, help="The recordings' bucket.")
+@click.option("--s3-region", help="The bucket's region (AWS).")
+@click.option(
+    "--config-out",
+    type=click.Path(dir_okay=False),
+    default="jobtrail-openreplay.toml",
+    show_default=True,
+    help="Where to write the deletion targets (JOBTRAIL_CONFIG).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def import_command(
+    source_url: str,
+    s3_endpoint: str | None,
+    s3_bucket: str,
+    s3_region: str | None,
+    config_out: str,
+    as_json: bool,
+) -> None:
+    """Import OpenReplay's tenants (with their API keys) and live projects (with
+    their ids and keys), and write targets for its sessions and recordings.
+    Running it again adds what is new and changes nothing else."""
+    try:
+        source = SqlOpenReplaySource(source_url)
+    except NotOpenReplay as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        with open_services() as services:
+            report = import_openreplay(source, services.tenancy_store)
+    except (NotOpenReplay, ImportConflict) as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        source.close()
+    config = _write_config(
+        Path(config_out), targets_toml(source_url, s3_bucket, s3_endpoint, s3_region)
+    )
+    if as_json:
+        click.echo(json.dumps({**dataclasses.asdict(report), "config": config}))
+        return
+    for what, added, kept in (
+        ("Organizations", report.organizations_added, report.organizations_kept),
+        ("API keys", report.keys_added, report.keys_kept),
+        ("Projects", report.projects_added, report.projects_kept),
+    ):
+        click.echo(f"{what}: {added} added, {kept} already here")
+    for line in report.skipped:
+        click.echo(f"Skipped {line}", err=True)
+    click.echo(f"Targets: {config} {config_out}")
+    if not report.changed:
+        click.echo("Nothing new to import.")
+    click.echo(f"Run jobtrail with JOBTRAIL_CONFIG={Path(config_out).resolve()}")
+
+
+def _write_config(path: Path, content: str) -> str:
+    """Writes the targets once; a file that exists is never overwritten (an operator
+    may have edited it). Returns what happened: written, unchanged or kept."""
+    if path.exists():
+        return "unchanged" if path.read_text() == content else "kept (it differs; not overwritten)"
+    if not path.resolve().parent.is_dir():
+        raise click.ClickException(f"The folder {path.resolve().parent} does not exist.")
+    # It may hold the database's password: readable by its owner only.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(content)
+    return "written"

@@ -1,0 +1,119 @@
+"""An OpenReplay installation's PostgreSQL, read (never written) for the import,
+and the deletion targets that point jobtrail at its sessions and recordings."""
+
+import json
+from typing import Any
+
+from sqlalchemy import MetaData, Table, create_engine, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from application.openreplay_import import SourceProject, SourceTenant
+
+SCHEMA = "public"
+
+
+class NotOpenReplay(Exception):
+    """The database cannot be read as an OpenReplay installation's."""
+
+
+class SqlOpenReplaySource:
+    def __init__(self, url: str) -> None:
+        try:
+            sqlalchemy_url = make_url(url).set(drivername="postgresql+psycopg")
+        except Exception:
+            raise NotOpenReplay(f"--from takes a postgresql:// URL, not {url!r}.") from None
+        self._engine = create_engine(
+            sqlalchemy_url,
+            poolclass=NullPool,
+            hide_parameters=True,
+            connect_args={"connect_timeout": 5},
+        )
+        self._shown = sqlalchemy_url.render_as_string(hide_password=True)
+
+    def tenants(self) -> list[SourceTenant]:
+        table = self._table("tenants")
+        query = select(table.c.tenant_id, table.c.name, table.c.api_key).order_by(table.c.tenant_id)
+        return [SourceTenant(int(t), str(n or ""), str(k or "")) for t, n, k in self._rows(query)]
+
+    def live_projects(self) -> list[SourceProject]:
+        table = self._table("projects")
+        columns = [table.c.project_id, table.c.name, table.c.project_key]
+        with_tenants = "tenant_id" in table.c
+        if with_tenants:
+            columns.append(table.c.tenant_id)
+        else:
+            # OpenReplay's single-tenant edition: its projects are the one tenant's.
+            tenants = self.tenants()
+            if len(tenants) != 1:
+                raise NotOpenReplay("projects have no tenant_id, and there is not one tenant.")
+            only_tenant = tenants[0].tenant_id
+        query = select(*columns).where(table.c.deleted_at.is_(None)).order_by(table.c.project_id)
+        return [
+            SourceProject(
+                int(row[0]),
+                int(row[3]) if with_tenants else only_tenant,
+                str(row[1] or ""),
+                str(row[2]),
+            )
+            for row in self._rows(query)
+        ]
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def _table(self, name: str) -> Table:
+        try:
+            return Table(name, MetaData(), schema=SCHEMA, autoload_with=self._engine)
+        except NoSuchTableError:
+            raise NotOpenReplay(
+                f"{self._shown} has no table {SCHEMA}.{name}: is it OpenReplay's database?"
+            ) from None
+        except SQLAlchemyError as error:
+            reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+            raise NotOpenReplay(f"Cannot read {self._shown}: {reason}") from None
+
+    def _rows(self, query: Any) -> list[Any]:
+        with self._engine.connect() as conn:
+            return list(conn.execute(query))
+
+
+def targets_toml(
+    database_url: str,
+    bucket: str,
+    endpoint_url: str | None,
+    region: str | None,
+    batch_size: int = 1000,
+) -> str:
+    """Deletion targets for an OpenReplay installation: the sessions table (its event
+    tables follow by their ON DELETE CASCADE), and each session's recordings."""
+
+    def q(text: str) -> str:
+        return json.dumps(text)  # a TOML basic string is a JSON string
+
+    lines = [
+        "# Written by `jobtrail openreplay import`: OpenReplay's sessions and recordings.",
+        f"batch_size = {batch_size}",
+        "",
+        "[[targets]]",
+        'kind = "sql"',
+        'name = "sessions"',
+        f"url = {q(database_url)}",
+        f"schema = {q(SCHEMA)}",
+        'table = "sessions"',
+        'user_id_column = "user_id"',
+        'project_id_column = "project_id"',
+        'id_column = "session_id"',
+        "",
+        "[[targets]]",
+        'kind = "s3"',
+        'name = "recordings"',
+        f"bucket = {q(bucket)}",
+    ]
+    if endpoint_url:
+        lines.append(f"endpoint_url = {q(endpoint_url)}")
+    if region:
+        lines.append(f"region = {q(region)}")
+    lines += ['prefix = "{sessionId}/"', 'sessions_from = "sessions"', ""]
+    return "\n".join(lines)
