@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from application.ports import BatchInterrupted, TransientTargetError
@@ -47,6 +45,11 @@ class S3TargetError(Exception):
 
 
 def s3_client(config: S3TargetConfig) -> "S3Client":
+    # Imported here: boto3 takes a fifth of a second to import, and most commands
+    # (and most installations) never talk to S3.
+    import boto3
+    from botocore.config import Config
+
     return boto3.client(
         "s3",
         endpoint_url=config.endpoint_url,

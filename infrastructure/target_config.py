@@ -48,6 +48,10 @@ class SqlTargetConfig(msgspec.Struct, tag="sql", tag_field="kind", forbid_unknow
     project_id_column: str = "project_id"
     id_column: str | None = None
     schema: str | None = None
+    sessions_from: str | None = None
+    """A child table: its rows whose ``session_column`` is a key of the rows this
+    names (a sql target, in the same database) go with them, before them."""
+    session_column: str = "session_id"
 
     def schema_and_table(self) -> tuple[str | None, str]:
         """``schema = "public"`` or a dotted ``table = "public.sessions"``."""
@@ -128,8 +132,23 @@ def _check(config: TargetsConfig) -> None:
     names = [target.name for target in config.targets]
     if len(set(names)) != len(names):
         raise ConfigError("Deletion target names must be unique.")
-    sql_names = {t.name for t in config.targets if isinstance(t, SqlTargetConfig)}
+    sql_names = {
+        t.name for t in config.targets if isinstance(t, SqlTargetConfig) and not t.sessions_from
+    }
+    parents = {t.name: t for t in config.targets if isinstance(t, SqlTargetConfig)}
     for target in config.targets:
+        if isinstance(target, SqlTargetConfig) and target.sessions_from is not None:
+            parent = parents.get(target.sessions_from)
+            if parent is None or parent is target or parent.sessions_from is not None:
+                raise ConfigError(
+                    f"Target {target.name}: sessions_from must name another sql target "
+                    "(one without sessions_from of its own)."
+                )
+            if parent.url != target.url:
+                raise ConfigError(
+                    f"Target {target.name}: a child table must be in its parent's database "
+                    f"({target.sessions_from}): both go in one transaction."
+                )
         if isinstance(target, SqlTargetConfig) and target.schema and "." in target.table:
             raise ConfigError(
                 f"Target {target.name}: name the schema once (schema or a dotted table)."

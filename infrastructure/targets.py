@@ -6,7 +6,7 @@ from typing import NamedTuple
 from infrastructure.database import Database, parse_database_url
 from infrastructure.file_targets import FilePattern, UserFilesTarget, path_segment
 from infrastructure.s3_targets import S3Prefix, S3UserObjectsTarget
-from infrastructure.sql_targets import SessionFiles, SqlTarget
+from infrastructure.sql_targets import SessionFiles, SessionRows, SqlTarget
 from infrastructure.target_config import (
     DEFAULT_CONFIG,
     DEFAULT_RECORDINGS,
@@ -62,10 +62,15 @@ def build_targets(config: TargetsConfig, service_database: Database) -> list[Che
             named[t.name] = (t.sessions_from, S3Prefix(t))
     targets: list[CheckedTarget] = []
     for target in config.targets:
-        if isinstance(target, SqlTargetConfig):
+        if isinstance(target, SqlTargetConfig) and target.sessions_from is None:
             attached = [files for source, files in named.values() if source == target.name]
-            targets.append(SqlTarget(target, database_for(target.url), attached))
-        elif target.sessions_from is None:
+            children = [
+                SessionRows(child, database_for(child.url))
+                for child in config.targets
+                if isinstance(child, SqlTargetConfig) and child.sessions_from == target.name
+            ]
+            targets.append(SqlTarget(target, database_for(target.url), attached, children))
+        elif not isinstance(target, SqlTargetConfig) and target.sessions_from is None:
             files = named[target.name][1]
             if isinstance(files, FilePattern):
                 targets.append(UserFilesTarget(files))

@@ -30,9 +30,9 @@ def test_the_benchmarks_run_and_report_every_figure(tmp_path: Path) -> None:
     report = output.read_text()
     rows = [line for line in report.splitlines() if line.startswith("| ") and "---" not in line][1:]
     numbers = sorted({row.split("|")[1].strip() for row in rows})
-    assert numbers == ["1", "2", "3a", "3b", "4", "5", "6", "7"]
+    assert numbers == ["1", "2", "3a", "3b", "4", "5", "6", "7", "8"]
     backends = 2 if backend == "both" else 1
-    assert len(rows) == 8 * backends
+    assert len(rows) == 9 * backends
     for row in rows:
         ratio = row.split("|")[5].strip()
         assert float(ratio) > 0, row

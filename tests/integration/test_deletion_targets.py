@@ -62,7 +62,8 @@ pattern = "{projectId}/{userId}"
 @pytest.mark.parametrize(
     ("toml", "complaint"),
     [
-        ('[[targets]]\nkind = "s3"\nname = "x"\n', "kind"),
+        ('[[targets]]\nkind = "ftp"\nname = "x"\n', "kind"),
+        ('[[targets]]\nkind = "s3"\nname = "x"\nprefix = "{userId}/"\n', "bucket"),
         ('[[targets]]\nkind = "sql"\nname = "x"\ntable = "t"\ncolour = "red"\n', "colour"),
         (
             '[[targets]]\nkind = "files"\nname = "f"\ndirectory = "d"\npattern = "{email}"\n',
