@@ -22,12 +22,20 @@ from sqlalchemy import select
 
 from application.event_log import JobLog
 from infrastructure.database import Database
+from infrastructure.personal_data import keys_to_store
 from infrastructure.tables import event_chain
 
 GENESIS = "0" * 64
 CHAIN_TABLE = "event_chain"
 _SQLITE_HEAD = "SELECT hash FROM event_chain ORDER BY position DESC LIMIT 1"
 _SQLITE_APPEND = "INSERT INTO event_chain (position, hash, prev_hash) VALUES (?, ?, ?)"
+_SQLITE_STORE_KEYS = (
+    "INSERT INTO personal_data_keys (subject, generation, data_key, created_at) VALUES (?, ?, ?, ?)"
+)
+_POSTGRES_STORE_KEYS = SQL(
+    "INSERT INTO {0}.personal_data_keys (subject, generation, data_key, created_at) "
+    "VALUES (%s, %s, %s, %s)"
+)
 
 
 def _field(data: bytes) -> bytes:
@@ -73,6 +81,9 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             row = c.fetchone()
             links = chain_links(row[0] if row else GENESIS, positions, stored_events)
             c.executemany(_SQLITE_APPEND, links)
+        new_keys = keys_to_store()
+        if new_keys:
+            c.executemany(_SQLITE_STORE_KEYS, new_keys)
         return positions
 
 
@@ -93,6 +104,11 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                     table
                 ),
                 links,
+            )
+        new_keys = keys_to_store()
+        if new_keys:
+            curs.executemany(
+                _POSTGRES_STORE_KEYS.format(Identifier(self.datastore.schema)), new_keys
             )
         return positions
 

@@ -110,6 +110,11 @@ class Database:
         read of GET /jobs/{jobId}, where SQLAlchemy's wrappers cost more than the query."""
         sql, order = self._compiled(statement)
         params: Any = tuple(values[name] for name in order) if order else values
+        rows = self.fetch_raw(sql, params, one=True)
+        return rows[0] if rows else None
+
+    def fetch_raw(self, sql: str, params: Any, one: bool = False) -> list[tuple[Any, ...]]:
+        """Rows of SQL in the driver's own dialect, on its own cursor (a hot read)."""
         try:
             connection = self.engine.raw_connection()
         except (DBAPIError, self.engine.dialect.loaded_dbapi.Error) as error:
@@ -117,7 +122,7 @@ class Database:
         try:
             cursor = connection.cursor()
             cursor.execute(sql, params)
-            row = cursor.fetchone()
+            found = cursor.fetchmany(1) if one else cursor.fetchall()
             cursor.close()
         except self.engine.dialect.loaded_dbapi.OperationalError as error:
             # Outside SQLAlchemy's own error handling: drop the connection ourselves,
@@ -126,7 +131,7 @@ class Database:
             raise DatabaseUnavailable(str(error)) from error
         finally:
             connection.close()
-        return None if row is None else tuple(row)
+        return [tuple(row) for row in found]
 
     def _compiled(self, statement: Executable) -> tuple[str, tuple[str, ...]]:
         found = self._compiled_cache.get(id(statement))

@@ -1,6 +1,6 @@
 """The eventsourcing application on the configured database, with the msgspec mapper."""
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import cache
 from typing import Any
 from uuid import UUID
@@ -11,6 +11,7 @@ from eventsourcing.persistence import Mapper, Notification, Recording
 from eventsourcing.utils import resolve_topic
 
 from application.event_log import JobLog
+from domain.user_deletions import UserDeletions
 from infrastructure.database_url import DatabaseUrl
 from infrastructure.mapper import MsgspecMapper
 from infrastructure.personal_data import KeyRef, PersonalDataVault
@@ -48,16 +49,29 @@ class SealedJobLog(JobLog):
             self.vault.prefetch(sealed_key_refs(notifications))
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
-        # Every key the new events are sealed with, made in one transaction before
-        # they are encoded (not one round trip per event).
-        refs: Collection[KeyRef] = {
+        """Appends the events, with the keys made for them in the same transaction
+        (no transaction of their own, and no key without the events it seals)."""
+        events = processing_event.events
+        refs = {
             (event.subject, event.key_generation)  # type: ignore[attr-defined]
-            for event in processing_event.events
+            for event in events
             if getattr(type(event), "personal_fields", ())
         }
-        if refs and self.vault is not None:
-            self.vault.provide(refs)
-        return super()._record(processing_event)
+        if not refs or self.vault is None:
+            return super()._record(processing_event)
+        vault = self.vault
+        # A ledger opened by this very append has no key yet, so there is nothing to
+        # look up; any other key may exist already (a repeated request): one read
+        # for the batch. A key that did exist after all makes the append conflict,
+        # and the retry looks it up.
+        opening = {
+            (event.subject, 0) for event in events if isinstance(event, UserDeletions.Opened)
+        }
+        unknown = [ref for ref in refs if not vault.is_cached(ref)]
+        vault.prefetch(ref for ref in unknown if ref not in opening or vault.collided(ref))
+        made = vault.propose(ref for ref in unknown if not vault.is_cached(ref))
+        with vault.stored_with_next_append(made):
+            return super()._record(processing_event)
 
 
 class _KeyRefFields(msgspec.Struct):

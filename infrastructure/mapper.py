@@ -69,6 +69,27 @@ def _decoder(event_class: type) -> Callable[[bytes], msgspec.Struct]:
     return msgspec.json.Decoder(_state_type(event_class)).decode
 
 
+@cache
+def _sealed_decoder(event_class: type) -> Callable[[bytes], msgspec.Struct]:
+    """The stored shape of an event with personal fields: those replaced by ``sealed``."""
+    personal = set(event_class.personal_fields)  # type: ignore[attr-defined]
+    required: list[Any] = [("sealed", str)]
+    optional: list[Any] = []
+    for field in msgspec.structs.fields(_state_type(event_class)):
+        if field.name in personal:
+            continue
+        if field.required:
+            required.append((field.name, field.type))
+        elif field.default is not msgspec.NODEFAULT:
+            optional.append((field.name, field.type, field.default))
+        else:
+            optional.append(
+                (field.name, field.type, msgspec.field(default_factory=field.default_factory))
+            )
+    name = f"{event_class.__qualname__}Sealed"
+    return msgspec.json.Decoder(msgspec.defstruct(name, required + optional)).decode
+
+
 class NoVault(LookupError):
     """Personal data met by a mapper that has no keys to seal or open it with."""
 
@@ -141,10 +162,12 @@ class MsgspecMapper(Mapper[UUID]):
         return domain_event
 
     def _decode_personal(self, event_class: type, stored_event: StoredEvent) -> dict[str, Any]:
-        raw: dict[str, Any] = msgspec.json.decode(stored_event.state)
-        if "sealed" in raw:  # events written before sealing carry their fields in the clear
-            self._open(raw, str(stored_event.originator_id))
-        return msgspec.structs.asdict(msgspec.convert(raw, _state_type(event_class)))
+        if b'"sealed"' not in stored_event.state:
+            # Written before sealing: the fields are in the clear.
+            return self._decode_state(event_class, stored_event.state)
+        state = msgspec.structs.asdict(_sealed_decoder(event_class)(stored_event.state))
+        self._open(state, str(stored_event.originator_id))
+        return state
 
     @staticmethod
     def _decode_state(event_class: type, data: bytes) -> dict[str, Any]:

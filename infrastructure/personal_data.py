@@ -12,12 +12,15 @@ at once, while the log's bytes, and so its hash chain, stay as they were.
 import base64
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -34,6 +37,20 @@ KeyRef = tuple[str, int]
 SUBJECT_SECRET = "subjects"  # noqa: S105 - the name of the secret, not its value
 SEALED_FROM = "sealed-from"
 _NONCE_BYTES = 12
+
+
+NewKey = tuple[str, int, bytes, int]
+"""A key made for the events being appended: (subject, generation, key, created ms)."""
+
+_with_next_append: ContextVar[tuple[NewKey, ...]] = ContextVar("jobtrail_new_keys", default=())
+
+
+def keys_to_store() -> tuple[NewKey, ...]:
+    """The keys the events being appended (by this thread) are sealed with, made for
+    them: the recorder stores them in the append's own transaction, so a key exists
+    exactly when the events it seals do. A key made meanwhile by another writer
+    makes the insert fail, and the append with it: a conflict, retried."""
+    return _with_next_append.get()
 
 
 class SealBroken(ValueError):
@@ -56,6 +73,7 @@ class PersonalDataVault:
         self._lock = threading.Lock()
         self._secret: bytes | None = None
         self._sealed_from: int | None = None
+        self._collisions: set[KeyRef] = set()
 
     # Subjects
 
@@ -113,18 +131,54 @@ class PersonalDataVault:
         # the key commits durably after it, and that flushes this commit too.
         with self._db.writer(durable=False) as conn:
             conn.execute(_insert_new(self._db).values(rows))
-            stored = self._select(conn, missing)
+        stored = self._select(missing)
         for ref in missing:
             self._remember(ref, stored[ref])
+
+    def propose(self, refs: Iterable[KeyRef]) -> list[NewKey]:
+        """New keys for these refs, in the cache at once, stored by the next append."""
+        now_ms = int(time.time() * 1000)
+        made = [
+            (subject, generation, AESGCM.generate_key(256), now_ms) for subject, generation in refs
+        ]
+        for subject, generation, data_key, _ in made:
+            self._remember((subject, generation), data_key)
+        return made
+
+    @contextmanager
+    def stored_with_next_append(self, made: list[NewKey]) -> Iterator[None]:
+        token = _with_next_append.set(tuple(made))
+        try:
+            yield
+        except BaseException:
+            refs = [(subject, generation) for subject, generation, _, _ in made]
+            self.forget_cached(refs)
+            with self._lock:
+                self._collisions.update(refs)
+                if len(self._collisions) > 10_000:
+                    self._collisions.clear()
+            raise
+        finally:
+            _with_next_append.reset(token)
+
+    def collided(self, ref: KeyRef) -> bool:
+        """Whether an append that made this key failed: it may exist after all."""
+        return ref in self._collisions
+
+    def is_cached(self, ref: KeyRef) -> bool:
+        return self._cached(ref) is not None
+
+    def forget_cached(self, refs: Iterable[KeyRef]) -> None:
+        with self._lock:
+            for ref in refs:
+                self._keys.pop(ref, None)
 
     def prefetch(self, refs: Iterable[KeyRef]) -> None:
         """Brings these keys into the cache in one query (those that still exist)."""
         missing = list({ref for ref in refs if self._cached(ref) is None})
         if not missing:
             return
-        with self._db.reader() as conn:
-            found = self._select(conn, missing)
-        for ref, data_key in found.items():
+        for ref, data_key in self._select(missing).items():
             self._remember(ref, data_key)
 
     def destroy(self, refs: Collection[KeyRef]) -> int:
@@ -191,8 +245,7 @@ class PersonalDataVault:
         cached = self._cached(ref)
         if cached is not None:
             return cached
-        with self._db.reader() as conn:
-            found = self._select(conn, [ref]).get(ref)
+        found = self._select([ref]).get(ref)
         return None if found is None else self._remember(ref, found)
 
     def _cached(self, ref: KeyRef) -> AESGCM | None:
@@ -215,21 +268,31 @@ class PersonalDataVault:
                 self._keys.popitem(last=False)
         return key
 
-    @staticmethod
-    def _select(conn: Any, refs: list[KeyRef]) -> dict[KeyRef, bytes]:
-        table = personal_data_keys
+    def _select(self, refs: list[KeyRef]) -> dict[KeyRef, bytes]:
+        """The stored keys of these refs, in one prebuilt query (no statement is
+        compiled per call: this runs once per scheduling batch)."""
+        wanted = set(refs)
         found: dict[KeyRef, bytes] = {}
-        for chunk in _chunks(refs, 500):
-            wanted = set(chunk)
-            rows = conn.execute(
-                select(table.c.subject, table.c.generation, table.c.data_key).where(
-                    table.c.subject.in_({subject for subject, _ in chunk})
-                )
-            )
+        subjects = sorted({subject for subject, _ in wanted})
+        for start in range(0, len(subjects), 1000):
+            chunk = subjects[start : start + 1000]
+            if self._db.backend == "postgresql":
+                rows = self._db.fetch_raw(_POSTGRES_KEYS_OF, (chunk,))
+            else:
+                rows = self._db.fetch_raw(_SQLITE_KEYS_OF, (json.dumps(chunk),))
             for subject, generation, data_key in rows:
                 if (subject, generation) in wanted:
                     found[(subject, generation)] = bytes(data_key)
         return found
+
+
+_POSTGRES_KEYS_OF = (
+    "SELECT subject, generation, data_key FROM personal_data_keys WHERE subject = ANY(%s)"
+)
+_SQLITE_KEYS_OF = (
+    "SELECT subject, generation, data_key FROM personal_data_keys "
+    "WHERE subject IN (SELECT value FROM json_each(?))"
+)
 
 
 def new_subject_secret() -> str:
@@ -239,8 +302,3 @@ def new_subject_secret() -> str:
 def _insert_new(database: Database) -> Any:
     dialect = postgresql if database.backend == "postgresql" else sqlite
     return dialect.insert(personal_data_keys).on_conflict_do_nothing()
-
-
-def _chunks(items: list[KeyRef], size: int) -> Iterator[list[KeyRef]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

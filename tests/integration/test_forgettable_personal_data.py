@@ -19,6 +19,7 @@ from application.projection_check import fold_projection
 from application.proof import prove
 from domain.lifecycle import JobStatus
 from domain.request import FORGOTTEN
+from infrastructure.audit_export import export_lines
 from infrastructure.chain import verify_chain
 from infrastructure.rebuild import Rebuild
 from infrastructure.session_store import seed_sessions
@@ -134,6 +135,9 @@ def test_every_check_of_the_log_passes_after_forgetting(kit: RunnerKit) -> None:
     services.projector.catch_up()
 
     assert verify_chain(services.log, services.database).intact
+    exported = b"".join(export_lines(services.log, services.database))
+    assert FORGOTTEN_USER.encode() not in exported and FORGOTTEN.encode() in exported
+    assert CONTROL_USER.encode() in exported  # still active: its id is still readable
     assert list(compare(refold_all(services.log), services.read_model.every_job())) == []
     projected = fold_projection(services.log, services.log.head())
     assert list(compare(projected, services.read_model.every_job())) == []
@@ -245,3 +249,23 @@ def test_a_running_worker_forgets_on_its_own(database_url: str, tmp_path: Path) 
         assert not holds(services, FORGOTTEN_USER)
     finally:
         services.close()
+
+
+def test_a_key_already_stored_for_a_new_user_is_used_not_overwritten(
+    services: Services,
+) -> None:
+    """A key left by an append that failed (or made by a racing writer) makes this
+    append conflict; the retry seals with the stored key, so the job stays readable."""
+    vault = services.log.vault  # type: ignore[attr-defined]
+    subject = services.log.subject_of(1, "orphan@example.com")
+    vault.provide([(subject, 0)])
+    vault.forget_cached([(subject, 0)])  # as if another process had made it
+
+    job = services.commands.schedule_user_deletion(1, "orphan@example.com", "key:k").job
+
+    elsewhere = build_services(services.settings)  # no key in its cache
+    try:
+        stored = elsewhere.log.job(job.job_id)
+        assert stored is not None and stored.reference_id == "orphan@example.com"
+    finally:
+        elsewhere.close()
