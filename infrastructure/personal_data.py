@@ -83,10 +83,7 @@ class PersonalDataVault:
 
     def _subject_secret(self) -> bytes:
         if self._secret is None:
-            with self._db.reader() as conn:
-                value = conn.execute(
-                    select(service_secrets.c.value).where(service_secrets.c.name == SUBJECT_SECRET)
-                ).scalar()
+            value = self._service_secret(SUBJECT_SECRET)
             if value is None:
                 raise LookupError(
                     "This database predates sealed personal data: start `jobtrail serve` "
@@ -100,14 +97,18 @@ class PersonalDataVault:
         began sealed): events before it were written in the clear. Set once, when
         the database is first prepared by a version that seals."""
         if self._sealed_from is None:
-            with self._db.reader() as conn:
-                value = conn.execute(
-                    select(service_secrets.c.value).where(service_secrets.c.name == SEALED_FROM)
-                ).scalar()
+            value = self._service_secret(SEALED_FROM)
             if value is None:
                 return 1
             self._sealed_from = int(value)
         return self._sealed_from
+
+    def _service_secret(self, name: str) -> str | None:
+        with self._db.reader() as conn:
+            value: str | None = conn.execute(
+                select(service_secrets.c.value).where(service_secrets.c.name == name)
+            ).scalar()
+        return value
 
     # Keys
 

@@ -190,10 +190,7 @@ class SqlTarget:
 
     def _resolved_table(self) -> Table:
         if self._table is None:
-            schema, table = self._config.schema_and_table()
-            self._table = Table(
-                table, MetaData(), schema=schema, autoload_with=self._database.engine
-            )
+            self._table = _reflected(self._config, self._database)
         return self._table
 
     def _key(self, table: Table) -> Any:
@@ -203,6 +200,11 @@ class SqlTarget:
         if len(primary) != 1:
             raise ConfigError(f"Target {self._name}: set id_column (no single-column primary key).")
         return primary[0]
+
+
+def _reflected(config: SqlTargetConfig, database: Database) -> Table:
+    schema, name = config.schema_and_table()
+    return Table(name, MetaData(), schema=schema, autoload_with=database.engine)
 
 
 def _unique(table: Table, key: Any, database: Database) -> bool:
@@ -260,10 +262,7 @@ class SessionRows:
 
     def _resolved(self) -> Table:
         if self._table is None:
-            schema, name = self._config.schema_and_table()
-            self._table = Table(
-                name, MetaData(), schema=schema, autoload_with=self._database.engine
-            )
+            self._table = _reflected(self._config, self._database)
         return self._table
 
 

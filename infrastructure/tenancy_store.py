@@ -1,6 +1,8 @@
 """Organizations, projects and API keys in plain transactional tables."""
 
-from sqlalchemy import CursorResult, exists, select, text, update
+from typing import Any
+
+from sqlalchemy import CursorResult, Select, exists, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from application.tenancy import (
@@ -15,6 +17,8 @@ from application.views import epoch_ms
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database
 from infrastructure.tables import api_keys, organizations, projects, ui_sessions
+
+_PROJECTS = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
 
 
 class SqlTenancyStore:
@@ -100,27 +104,24 @@ class SqlTenancyStore:
                 )
 
     def project(self, project_id: int) -> Project | None:
-        query = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
-        with self._db.reader() as conn:
-            row = conn.execute(query.where(projects.c.id == project_id)).first()
-        return None if row is None else Project(*row)
+        return self._one_project(_PROJECTS.where(projects.c.id == project_id))
 
     def project_by_key(self, project_key: str) -> Project | None:
-        query = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
-        with self._db.reader() as conn:
-            row = conn.execute(query.where(projects.c.project_key == project_key)).first()
-        return None if row is None else Project(*row)
+        return self._one_project(_PROJECTS.where(projects.c.project_key == project_key))
 
     def first_project(self) -> Project | None:
-        query = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
+        return self._one_project(_PROJECTS.order_by(projects.c.id).limit(1))
+
+    def _one_project(self, query: Select[Any]) -> Project | None:
         with self._db.reader() as conn:
-            row = conn.execute(query.order_by(projects.c.id).limit(1)).first()
+            row = conn.execute(query).first()
         return None if row is None else Project(*row)
 
     def projects_of(self, org_id: int) -> list[Project]:
-        query = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
         with self._db.reader() as conn:
-            rows = conn.execute(query.where(projects.c.org_id == org_id).order_by(projects.c.id))
+            rows = conn.execute(
+                _PROJECTS.where(projects.c.org_id == org_id).order_by(projects.c.id)
+            )
             return [Project(*row) for row in rows]
 
     def add_key(self, key: StoredKey) -> None:
