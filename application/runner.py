@@ -28,7 +28,7 @@ from application.ports import (
 )
 from domain.errors import DomainError, IllegalTransition, NotTheOwner
 from domain.lifecycle import JobStatus
-from domain.request import is_forgotten
+from domain.request import is_forgotten, without_user_id
 
 log = logging.getLogger("jobtrail.runner")
 T = TypeVar("T")
@@ -110,7 +110,12 @@ class JobRunner:
                 self._account_for_lost(attempt)
                 return RunResult.LOST
             except Exception as error:
-                log.warning("job %s failed: %s: %s", due.job_id, type(error).__name__, error)
+                log.warning(
+                    "job %s failed: %s: %s",
+                    due.job_id,
+                    type(error).__name__,
+                    without_user_id(str(error), due.user_id),
+                )
                 return self._fail(attempt, error)
         log.info("job %s %s", due.job_id, result)
         return result
@@ -247,7 +252,7 @@ class JobRunner:
                 due.job_id,
                 self.worker_id,
                 attempt.number,
-                f"{type(error).__name__}: {error}",
+                without_user_id(f"{type(error).__name__}: {error}", due.user_id),
                 attempt.remaining,
             )
         except NotTheOwner:

@@ -81,7 +81,7 @@ class FilePattern:
                     mode = _kind(fd, part) if error.errno in (errno.ELOOP, errno.ENOTDIR) else None
                     if mode is not None and stat.S_ISLNK(mode):
                         raise UnsafePath(
-                            f"{self.name}: {'/'.join(parts)!r} passes through a link"
+                            f"{self.name}: {self.shown(parts)!r} passes through a link"
                         ) from None
                     if error.errno in _NOTHING_THERE:
                         yield None  # a file where a folder should be: nothing below it
@@ -94,7 +94,16 @@ class FilePattern:
             os.close(fd)
 
     def error(self, parts: list[str], error: OSError) -> TargetFileError:
-        return TargetFileError(f"{self.name}: {'/'.join(parts)}: {error.strerror}")
+        return TargetFileError(f"{self.name}: {self.shown(parts)}: {error.strerror}")
+
+    def shown(self, parts: list[str]) -> str:
+        """The path for a message: the user's segment stays ``{userId}``, because the
+        message is kept in the job's record, which must not hold the user's id."""
+        template = self.pattern.split("/")
+        return "/".join(
+            pattern if "{userId}" in pattern else part
+            for pattern, part in zip(template, parts, strict=False)
+        )
 
     def remove(self, project_id: int, user_id: str, session_id: object, limit: int) -> int:
         """Removes what the pattern names: a file or a link, or every file of a folder

@@ -24,6 +24,7 @@ from infrastructure.chain import verify_chain
 from infrastructure.rebuild import Rebuild
 from infrastructure.session_store import seed_sessions
 from infrastructure.settings import Settings
+from infrastructure.targets import FilesTargetConfig, TargetsConfig, build_targets
 from tests.clocks import SteppingClock
 from tests.runner_support import T0, RunnerKit, runner_kit
 from tests.waiting import eventually
@@ -269,3 +270,28 @@ def test_a_key_already_stored_for_a_new_user_is_used_not_overwritten(
         assert stored is not None and stored.reference_id == "orphan@example.com"
     finally:
         elsewhere.close()
+
+
+def test_a_failed_jobs_error_keeps_the_reason_but_not_the_user(kit: RunnerKit) -> None:
+    user = "linked.user@example.com"
+    exports = kit.recordings.parent / "exports"
+    (exports / "1").mkdir(parents=True)
+    (kit.recordings.parent / "elsewhere").mkdir()
+    (exports / "1" / user).symlink_to(kit.recordings.parent / "elsewhere")
+    config = TargetsConfig(
+        targets=[
+            FilesTargetConfig(
+                name="exports", directory=str(exports), pattern="{projectId}/{userId}/data"
+            )
+        ]
+    )
+    job_id = kit.schedule(user)
+
+    kit.worker(kit.runner(targets=[*build_targets(config, kit.services.database)])).run_due_jobs()
+
+    failed = kit.services.queries.get(1, job_id)
+    assert failed.status == JobStatus.FAILED
+    assert failed.errors is not None and "passes through a link" in failed.errors
+    assert "1/{userId}/data" in failed.errors and user not in failed.errors
+    last = kit.services.history.events(1, job_id)[-1]
+    assert last.type == "Failed" and user not in str(last.data)

@@ -8,6 +8,7 @@ import pytest
 from domain.errors import IllegalTransition, InvalidJobRequest, JobNotCancellable
 from domain.job import DELETE_USER_DATA, Job, job_aggregate_id
 from domain.lifecycle import JobStatus
+from domain.request import without_user_id
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -165,3 +166,26 @@ def test_a_job_is_due_once_its_start_time_has_passed() -> None:
     assert job.is_due(at(60))
     job.cancel(actor="k", at=at(1))
     assert not job.is_due(at(61))
+
+
+@pytest.mark.parametrize(
+    ("message", "user_id", "kept"),
+    [
+        (
+            "exports: 1/alice@x.io/f: Is a directory",
+            "alice@x.io",
+            "exports: 1/[user]/f: Is a directory",
+        ),
+        (
+            "Key (user_id)=(bob smith) is still referenced",
+            "bob smith",
+            "Key (user_id)=([user]) is still referenced",
+        ),
+        ("path 1/bob%20smith: denied", "bob smith", "path 1/[user]: denied"),
+        ("connection failed", "a", "connection failed"),
+    ],
+)
+def test_an_error_kept_in_a_jobs_record_never_names_its_user(
+    message: str, user_id: str, kept: str
+) -> None:
+    assert without_user_id(message, user_id) == kept
