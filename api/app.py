@@ -197,5 +197,6 @@ def create_app(
 
 def create_app_from_env() -> Starlette:
     """Uvicorn's factory: each worker process builds its app from the environment."""
-    configure_logging()
-    return create_app()
+    settings = Settings.from_env()
+    configure_logging(settings)
+    return create_app(settings)

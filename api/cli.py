@@ -15,7 +15,7 @@ from api.cli_keys import keys
 from api.cli_openreplay import openreplay
 from api.cli_privacy import forget, prove_command
 from api.cli_projections import projections
-from api.cli_support import JobtrailGroup, checked_targets
+from api.cli_support import JobtrailGroup, checked_targets, settings_from_env
 from api.cli_support import open_services as _services
 from api.cli_targets import targets
 from api.cli_tenancy import orgs, projects
@@ -70,7 +70,7 @@ def serve(host: str, port: int, workers: int, embedded_worker: bool | None) -> N
                 _print_start(services, host, port)
     # Uvicorn's worker processes build their settings from the environment.
     os.environ["JOBTRAIL_EMBEDDED_WORKER"] = "1" if embedded_worker else "0"
-    configure_logging()
+    configure_logging(services.settings)
     uvicorn.run(
         "api.app:create_app_from_env",
         factory=True,
@@ -148,7 +148,7 @@ def worker(once: bool) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    configure_logging()
+    configure_logging(settings_from_env())
     with _services() as services:
         runner = services.worker(stopping, targets=checked_targets(services, announce=True))
         settings = services.settings

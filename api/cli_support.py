@@ -23,8 +23,8 @@ def open_services(read_only: bool = False, quiet: bool = False) -> Iterator[Serv
     """The services on JOBTRAIL_DATABASE_URL, named on stderr. A command that only
     reads (``read_only``) refuses a database that does not exist yet."""
     try:
-        services = build_services(Settings.from_env(), create=not read_only)
-    except (SettingsError, NoDatabase) as error:
+        services = build_services(settings_from_env(), create=not read_only)
+    except NoDatabase as error:
         raise click.ClickException(str(error)) from None
     if not quiet:
         click.echo(f"database: {services.database.url.shown}", err=True)
@@ -34,6 +34,21 @@ def open_services(read_only: bool = False, quiet: bool = False) -> Iterator[Serv
         raise click.ClickException(str(error)) from None
     finally:
         services.close()
+
+
+def settings_from_env() -> Settings:
+    """The settings, or a one-line error naming the variable that is wrong."""
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _debugging() -> bool:
+    try:
+        return Settings.from_env().log_level == "DEBUG"
+    except SettingsError:
+        return False
 
 
 def checked_targets(services: Services, announce: bool = False) -> ServiceTargets:
@@ -67,10 +82,7 @@ class JobtrailGroup(click.Group):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise click.exceptions.Exit(0) from None
         except Exception as error:
-            if (
-                ctx.meta.get("jobtrail.debug")
-                or os.environ.get("JOBTRAIL_LOG_LEVEL", "").upper() == "DEBUG"
-            ):
+            if ctx.meta.get("jobtrail.debug") or _debugging():
                 raise
             raise click.ClickException(explain(error)) from None
 

@@ -5,13 +5,14 @@ ids of the key and the job when known: never a key's secret, never a raw path.
 """
 
 import logging
-import os
 import sys
 import time
 from contextvars import ContextVar
 from typing import Any
 
 import msgspec
+
+from infrastructure.settings import Settings
 
 request_id: ContextVar[str | None] = ContextVar("jobtrail_request_id", default=None)
 
@@ -60,19 +61,18 @@ class PlainFormatter(logging.Formatter):
         return super().format(record)
 
 
-def configure_logging(stream: Any = None) -> None:
-    """Level from JOBTRAIL_LOG_LEVEL; format from JOBTRAIL_LOG_FORMAT (json, plain,
-    or auto: plain on a terminal, JSON otherwise)."""
+def configure_logging(settings: Settings, stream: Any = None) -> None:
+    """The settings' level and format (json, plain, or auto: plain on a terminal,
+    JSON otherwise)."""
     stream = stream or sys.stderr
-    level = os.environ.get("JOBTRAIL_LOG_LEVEL", "INFO").upper()
-    choice = os.environ.get("JOBTRAIL_LOG_FORMAT", "auto").lower()
+    choice = settings.log_format
     plain = choice == "plain" or (choice == "auto" and stream.isatty())
     handler = logging.StreamHandler(stream)
     handler.setFormatter(PlainFormatter() if plain else JsonFormatter())
     handler.addFilter(_RequestContext())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
+    root.setLevel(settings.log_level)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

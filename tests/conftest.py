@@ -20,7 +20,7 @@ from infrastructure.settings import Settings
 from tests.clocks import SteppingClock
 
 POSTGRES_ADMIN_URL = os.environ.get(
-    "JOBTRAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 BACKENDS = ["sqlite", "postgresql"]
 

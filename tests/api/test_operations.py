@@ -99,7 +99,7 @@ def captured_logs(monkeypatch: pytest.MonkeyPatch, form: str, level: str) -> Ite
     stream = io.StringIO()
     monkeypatch.setenv("JOBTRAIL_LOG_FORMAT", form)
     monkeypatch.setenv("JOBTRAIL_LOG_LEVEL", level)
-    configure_logging(stream)
+    configure_logging(Settings.from_env(), stream)
     try:
         yield stream
     finally:

@@ -109,7 +109,7 @@ def test_an_operator_signs_in_filters_and_reads_a_jobs_timeline(
         assert word in text
     receipt = page.get_by_role("table").inner_text()
     assert "sessions" in receipt and "25" in receipt
-    shots = os.environ.get("JOBTRAIL_SCREENSHOTS")
+    shots = os.environ.get("TEST_SCREENSHOTS")
     if shots:
         page.screenshot(path=str(Path(shots) / "dashboard-job.png"), full_page=True)
 
@@ -126,6 +126,6 @@ def test_the_dashboard_is_readable_on_a_phone(
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     font = phone.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
     assert font >= 16
-    shots = os.environ.get("JOBTRAIL_SCREENSHOTS")
+    shots = os.environ.get("TEST_SCREENSHOTS")
     if shots:
         phone.screenshot(path=str(Path(shots) / "dashboard-phone.png"), full_page=True)

@@ -56,6 +56,20 @@ def test_an_unusable_database_is_one_line_naming_it(
     a_plain_error(run(tmp_path, *command, JOBTRAIL_DATABASE_URL=url), *words)
 
 
+@pytest.mark.parametrize(
+    ("command", "variable", "value", "words"),
+    [
+        ("serve", "JOBTRAIL_LEASE", "30", ["Unknown setting JOBTRAIL_LEASE", "LEASE_SECONDS"]),
+        ("worker", "JOBTRAIL_LOG_LEVEL", "loud", ["JOBTRAIL_LOG_LEVEL must be", "'loud'"]),
+    ],
+)
+def test_a_setting_jobtrail_cannot_use_stops_it_at_start_in_one_line(
+    tmp_path: Path, command: str, variable: str, value: str, words: list[str]
+) -> None:
+    a_plain_error(run(tmp_path, command, **{variable: value}), *words)
+    assert not (tmp_path / "jobtrail.db").exists()
+
+
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     url = "postgresql://postgres@127.0.0.1:1/jobtrail"
     result = run(tmp_path, "--debug", "projections", "status", JOBTRAIL_DATABASE_URL=url)

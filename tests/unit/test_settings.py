@@ -1,11 +1,12 @@
 """Settings come from the environment, and a bad value is named, not ignored."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from infrastructure.database import parse_database_url
-from infrastructure.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
+from infrastructure.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, variable
 
 
 def test_defaults_need_no_environment() -> None:
@@ -30,6 +31,13 @@ def test_every_variable_is_read() -> None:
             "JOBTRAIL_BATCH_SIZE": "250",
             "JOBTRAIL_WORKER_POLL_INTERVAL": "2",
             "JOBTRAIL_EMBEDDED_WORKER": "0",
+            "JOBTRAIL_RECORD_INTERVAL": "0",
+            "JOBTRAIL_POOL_SIZE": "2",
+            "JOBTRAIL_POOL_MAX_OVERFLOW": "0",
+            "JOBTRAIL_FORGET_AFTER": "0.5",
+            "JOBTRAIL_FORGET_INTERVAL": "60",
+            "JOBTRAIL_LOG_LEVEL": "debug",
+            "JOBTRAIL_LOG_FORMAT": "JSON",
         }
     )
     assert settings.database_url == "postgresql://u@db/jobs"
@@ -41,6 +49,45 @@ def test_every_variable_is_read() -> None:
     assert settings.batch_size == 250
     assert settings.worker_poll_interval == 2
     assert settings.embedded_worker is False
+    assert settings.record_interval == 0
+    assert (settings.pool_size, settings.pool_max_overflow) == (2, 0)
+    assert settings.forget_after == timedelta(hours=12)
+    assert settings.forget_interval == 60
+    assert (settings.log_level, settings.log_format) == ("DEBUG", "json")
+
+
+def test_every_setting_has_one_variable_and_every_variable_is_documented() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    variables = [variable(field) for field in Settings.__struct_fields__]
+    assert len(set(variables)) == len(variables)
+    assert [name for name in variables if f"`{name}`" not in readme] == []
+
+
+def test_an_unknown_jobtrail_variable_is_refused_as_a_likely_typo() -> None:
+    with pytest.raises(SettingsError, match=r"Unknown setting JOBTRAIL_LEASE .*LEASE_SECONDS"):
+        Settings.from_env({"JOBTRAIL_LEASE": "30", "HOME": "/root"})
+
+
+def test_an_empty_variable_means_its_default() -> None:
+    assert Settings.from_env({"JOBTRAIL_LEASE_SECONDS": " ", "JOBTRAIL_LOG_LEVEL": ""}) == (
+        Settings()
+    )
+
+
+def test_a_flag_reads_as_an_operator_writes_it() -> None:
+    for written, meant in [("yes", True), ("On", True), ("no", False), ("OFF", False)]:
+        assert Settings.from_env({"JOBTRAIL_EMBEDDED_WORKER": written}).embedded_worker is meant
+
+
+def test_midnight_and_an_iso_duration_are_understood() -> None:
+    assert Settings.from_env({"JOBTRAIL_DELETION_DELAY": "midnight"}).deletion_delay is None
+    assert Settings.from_env({"JOBTRAIL_FORGET_AFTER": "P2D"}).forget_after == timedelta(days=2)
+
+
+def test_a_refusal_is_one_line_saying_what_the_variable_must_hold() -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"JOBTRAIL_POOL_SIZE": "two"})
+    assert str(refused.value) == "JOBTRAIL_POOL_SIZE must be a whole number, 1 or more, not 'two'."
 
 
 @pytest.mark.parametrize(
@@ -59,6 +106,13 @@ def test_every_variable_is_read() -> None:
         ("JOBTRAIL_BATCH_SIZE", "0"),
         ("JOBTRAIL_BATCH_SIZE", "ten"),
         ("JOBTRAIL_READ_YOUR_WRITES_TIMEOUT", "x"),
+        ("JOBTRAIL_WORKER_POLL_INTERVAL", "-1"),
+        ("JOBTRAIL_PROJECTION_POLL_INTERVAL", "inf"),
+        ("JOBTRAIL_FORGET_AFTER", "-1"),
+        ("JOBTRAIL_FORGET_AFTER", "a month"),
+        ("JOBTRAIL_FORGET_INTERVAL", "nan"),
+        ("JOBTRAIL_LOG_LEVEL", "loud"),
+        ("JOBTRAIL_LOG_FORMAT", "xml"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(name: str, value: str) -> None:
