@@ -19,6 +19,7 @@ from application.ports import (
     ProjectionTransaction,
 )
 from application.views import epoch_ms
+from domain import job_events
 from domain.job import Job
 from domain.lifecycle import JobStatus
 from domain.user_deletions import UserDeletions
@@ -92,7 +93,7 @@ class _Pending:
         return set()
 
     @classmethod
-    def scheduled(cls, event: Job.Scheduled) -> "_Pending":
+    def scheduled(cls, event: job_events.Scheduled) -> "_Pending":
         state = cls()
         state.is_new = True
         state.job_id = event.job_id

@@ -12,10 +12,10 @@ just after a cancel, or just after the job was taken over, is still counted.
 """
 
 from datetime import datetime
-from typing import ClassVar
 
 from eventsourcing.domain import Aggregate
 
+from domain import job_events
 from domain.errors import (
     DeletionIncomplete,
     IllegalTransition,
@@ -24,141 +24,27 @@ from domain.errors import (
     LeaseHeld,
     NotTheOwner,
 )
-from domain.lifecycle import JobState, JobStatus, add_deletions, is_due, lease_expired
+from domain.lifecycle import JobStatus, add_deletions, is_due, lease_expired
 from domain.request import DELETE_USER_DATA as DELETE_USER_DATA
-from domain.request import (
-    FORGOTTEN_PERSONAL_DATA,
-    deletion_description,
-    is_forgotten,
-    validate_user_id,
-)
 from domain.request import MAX_REFERENCE_ID_LENGTH as MAX_REFERENCE_ID_LENGTH
+from domain.request import deletion_description, is_forgotten, validate_user_id
 from domain.request import job_aggregate_id as job_aggregate_id
 
 
 class Job(Aggregate):
-    class Scheduled(Aggregate.Created):
-        job_id: int
-        project_id: int
-        action: str
-        reference_id: str
-        description: str
-        start_at: datetime
-        actor: str
-        subject: str = ""
-        """The keyed hash of (project, user): whose job it is, without saying who."""
-        key_generation: int = 0
-        """Which of the subject's data keys seals the personal fields (a new one
-        after each forgetting). Events from before sealing have neither."""
-
-        personal_fields: ClassVar[tuple[str, ...]] = tuple(FORGOTTEN_PERSONAL_DATA)
-        """Stored sealed with the subject's data key, so destroying the key forgets them."""
-
-    class Started(Aggregate.Event):
-        actor: str
-        lease_until: datetime | None = None
-
-        def apply(self, job: JobState) -> None:
-            job.status = JobStatus.RUNNING
-            job.owner = self.actor
-            job.lease_until = self.lease_until
-            job.attempts += 1
-
-    class TakenOver(Aggregate.Event):
-        """A worker took over a running job whose owner's lease had expired."""
-
-        actor: str
-        previous_owner: str
-        lease_until: datetime
-
-        def apply(self, job: JobState) -> None:
-            if job.owner is not None:
-                job.former_owners.add(job.owner)
-            job.owner = self.actor
-            job.lease_until = self.lease_until
-            job.attempts += 1
-
-    class LeaseRenewed(Aggregate.Event):
-        """The owner's heartbeat: it is alive and still working on the job."""
-
-        actor: str
-        lease_until: datetime
-
-        def apply(self, job: JobState) -> None:
-            job.lease_until = self.lease_until
-
-    class BatchDeleted(Aggregate.Event):
-        """What one batch deleted, per target; it also extends the owner's lease."""
-
-        actor: str
-        deleted: dict[str, int]
-        lease_until: datetime
-
-        def apply(self, job: JobState) -> None:
-            add_deletions(job.deleted, self.deleted)
-            if job.status is JobStatus.RUNNING:
-                job.lease_until = self.lease_until
-
-    class LateBatchDeleted(Aggregate.Event):
-        """What an attempt that has since lost the job deleted before it learned so.
-
-        An account, not a command: it steers nothing (no lease, no status), but the
-        rows are gone, so the receipt must count them."""
-
-        actor: str
-        deleted: dict[str, int]
-
-        def apply(self, job: JobState) -> None:
-            add_deletions(job.deleted, self.deleted)
-
-    class LeaseReleased(Aggregate.Event):
-        """The owner stopped (for example on shutdown); any worker may resume the job."""
-
-        actor: str
-
-        def apply(self, job: JobState) -> None:
-            job.lease_until = self.timestamp
-
-    class Cancelled(Aggregate.Event):
-        actor: str
-
-        def apply(self, job: JobState) -> None:
-            job.status = JobStatus.CANCELLED
-            job.lease_until = None
-
-    class Completed(Aggregate.Event):
-        actor: str
-        deleted: dict[str, int] | None = None
-        """The receipt: per target, how many rows or files this job deleted."""
-        remaining: dict[str, int] | None = None
-        """Per target, what was left of the user when the job completed: zero each."""
-
-        def apply(self, job: JobState) -> None:
-            job.status = JobStatus.COMPLETED
-            job.lease_until = None
-            for target in self.deleted or {}:  # every target checked is on the receipt
-                job.deleted.setdefault(target, 0)
-
-    class Failed(Aggregate.Event):
-        actor: str
-        error: str
-        deleted: dict[str, int] | None = None
-        remaining: dict[str, int] | None = None
-
-        def apply(self, job: JobState) -> None:
-            job.status = JobStatus.FAILED
-            job.error = self.error
-            job.lease_until = None
-
-    class PersonalDataForgotten(Aggregate.Event):
-        """The user's data key was destroyed: the job keeps its times, statuses, actors
-        and receipt, and no longer says whose it was."""
-
-        actor: str
-
-        def apply(self, job: JobState) -> None:
-            job.reference_id = FORGOTTEN_PERSONAL_DATA["reference_id"]
-            job.description = FORGOTTEN_PERSONAL_DATA["description"]
+    # The events are written in domain.job_events; eventsourcing redefines each here
+    # as Job.<Name>, so the topics in every stored log stay domain.job:Job.<Name>.
+    Scheduled = job_events.Scheduled
+    Started = job_events.Started
+    TakenOver = job_events.TakenOver
+    LeaseRenewed = job_events.LeaseRenewed
+    BatchDeleted = job_events.BatchDeleted
+    LateBatchDeleted = job_events.LateBatchDeleted
+    LeaseReleased = job_events.LeaseReleased
+    Cancelled = job_events.Cancelled
+    Completed = job_events.Completed
+    Failed = job_events.Failed
+    PersonalDataForgotten = job_events.PersonalDataForgotten
 
     def __init__(
         self,
