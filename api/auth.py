@@ -3,7 +3,8 @@
 from starlette.requests import Request
 
 from api.errors import ApiError
-from application.tenancy import Principal, Project, Tenancy
+from application.tenancy import Tenancy
+from application.tenants import Principal, Project
 
 
 def authorize(request: Request) -> tuple[Principal, Project]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import click
 
 from api.cli_support import open_services
-from application.tenancy import KeyNotFound, KeyRecord, OrganizationNotFound
+from application.tenants import KeyNotFound, KeyRecord, OrganizationNotFound
 
 DEFAULT_GRACE_SECONDS = 24 * 3600
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from api.composition import NoDatabase, Services, build_services
 from application.errors import DamagedRecord
-from application.tenancy import OrganizationNotFound
+from application.tenants import OrganizationNotFound
 from infrastructure.database import DatabaseUnavailable
 from infrastructure.settings import Settings, SettingsError
 from infrastructure.targets import ConfigError, ServiceTargets, service_targets

@@ -5,7 +5,7 @@ import json
 import click
 
 from api.cli_support import open_services
-from application.tenancy import InvalidName, OrganizationNotFound
+from application.tenants import InvalidName, OrganizationNotFound
 
 
 @click.group()

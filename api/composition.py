@@ -12,11 +12,12 @@ from application.commands import JobCommands
 from application.event_log import JobLog
 from application.follower import ProjectionFollower
 from application.forgetting import Forgetting
+from application.ports import Clock, JobsReadModel, ProjectionStore, TenancyStore, UserSessions
 from application.projection import JobsProjection
 from application.projector import Projector
 from application.queries import JobQueries
 from application.runner import JobRunner, RunnerSettings
-from application.tenancy import Tenancy, TenancyStore
+from application.tenancy import Tenancy
 from application.worker import Worker
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database, parse_database_url
@@ -51,11 +52,11 @@ class Services:
     queries: JobQueries
     tenancy: Tenancy
     tenancy_store: TenancyStore
-    read_model: SqlJobsReadModel
-    projection_store: SqlProjectionStore
+    read_model: JobsReadModel
+    projection_store: ProjectionStore
     history: JobHistory
-    sessions: ConfiguredSessions
-    clock: SystemClock
+    sessions: UserSessions
+    clock: Clock
     forgetting: Forgetting
 
     def worker(

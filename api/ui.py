@@ -21,7 +21,8 @@ from starlette.templating import Jinja2Templates
 from api.composition import Services
 from api.openapi import openapi_document
 from application.errors import DamagedRecord, JobNotFound
-from application.tenancy import UI_SESSION_MS, Principal, Project
+from application.tenancy import UI_SESSION_MS
+from application.tenants import Principal, Project
 from domain.lifecycle import JobStatus
 from domain.request import has_control_characters
 

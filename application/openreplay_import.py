@@ -7,33 +7,10 @@ URLs stay the same. Running it again adds what is new and changes nothing else.
 """
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from application.credentials import foreign_key_id, is_foreign_key, sha256_hex
-from application.tenancy import Organization, Project, StoredKey, TenancyStore
-
-
-@dataclass(frozen=True, slots=True)
-class SourceTenant:
-    tenant_id: int
-    name: str
-    api_key: str
-
-
-@dataclass(frozen=True, slots=True)
-class SourceProject:
-    project_id: int
-    tenant_id: int
-    name: str
-    project_key: str
-
-
-class OpenReplaySource(Protocol):
-    def tenants(self) -> list[SourceTenant]: ...
-
-    def live_projects(self) -> list[SourceProject]:
-        """Projects not deleted (``deleted_at IS NULL``)."""
-        ...
+from application.ports import OpenReplaySource, TenancyStore
+from application.tenants import Organization, Project, SourceProject, SourceTenant, StoredKey
 
 
 class ImportConflict(Exception):

@@ -1,4 +1,4 @@
-"""What the use cases need from the outside world, as protocols."""
+"""Every port: what the use cases need from the outside world, as protocols."""
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -6,6 +6,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
+from application.sessions import SessionView
+from application.tenants import (
+    KeyRecord,
+    Organization,
+    Principal,
+    Project,
+    SourceProject,
+    SourceTenant,
+    StoredKey,
+)
 from application.views import JobView
 
 
@@ -21,8 +31,7 @@ class JobIdAllocator(Protocol):
 
 
 class JobRow(NamedTuple):
-    """One job's row of the read model, fields in the table's column order: a store
-    hands it to its driver as it is (a rebuild writes a million of them)."""
+    """One job's row of the read model; a store names its columns after these fields."""
 
     job_id: int
     aggregate_id: str
@@ -125,6 +134,10 @@ class ProjectionStore(Protocol):
         """Records whether the projection is live or stopped, and why."""
         ...
 
+    def damage(self) -> list[Damage]:
+        """Every event the projection met and could not decode, in log order."""
+        ...
+
     def records(self) -> list[ProjectionRecord]: ...
 
 
@@ -154,6 +167,10 @@ class JobsReadModel(Protocol):
 
     def stream(self, project_id: int, status: str | None) -> Iterator[list[JobView]]:
         """Every matching job, newest first, in batches, without holding them all."""
+        ...
+
+    def every_job(self) -> Iterator[JobRow]:
+        """Every job of every project, every column, by job id (for checks and audits)."""
         ...
 
     def due(self, now_ms: int, limit: int) -> list[DueJob]:
@@ -192,10 +209,8 @@ class DeletionTarget(Protocol):
     def name(self) -> str: ...
 
     def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
-        """Deletes at most ``limit`` items of the user in the project.
-
-        Returns how many were deleted, per receipt name; nothing deleted means done.
-        """
+        """Deletes at most ``limit`` items of the user in the project, and says how many
+        per receipt name: nothing deleted means done."""
         ...
 
     def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
@@ -212,3 +227,73 @@ class BatchInterrupted(Exception):
         super().__init__(f"{type(cause).__name__}: {cause}")
         self.deleted = deleted
         self.cause = cause
+
+
+class TenancyStore(Protocol):
+    def add_organization(self, name: str, is_default: bool) -> Organization: ...
+
+    def default_organization(self) -> Organization | None: ...
+
+    def organization(self, org_id: int) -> Organization | None: ...
+
+    def organizations(self) -> list[Organization]: ...
+
+    def projects(self, org_id: int | None) -> list[Project]: ...
+
+    def add_project(self, org_id: int, name: str, project_key: str) -> Project: ...
+
+    def import_project(self, project: Project) -> None:
+        """Adds a project with its own id; ids made later are higher."""
+        ...
+
+    def project(self, project_id: int) -> Project | None: ...
+
+    def project_by_key(self, project_key: str) -> Project | None: ...
+
+    def first_project(self) -> Project | None: ...
+
+    def projects_of(self, org_id: int) -> list[Project]: ...
+
+    def add_key(self, key: StoredKey) -> None: ...
+
+    def key(self, key_id: str) -> StoredKey | None: ...
+
+    def list_keys(self, org_id: int | None) -> list[KeyRecord]: ...
+
+    def end_key(self, key_id: str, revoked_at: int | None, expires_at: int | None) -> bool:
+        """Sets when the key stops working; False if there is no such key."""
+        ...
+
+    def touch_key(self, key_id: str, at: int) -> None: ...
+
+    def add_ui_session(self, session_id: str, principal: Principal, at: int) -> None: ...
+
+    def ui_session(self, session_id: str) -> Principal | None:
+        """The principal of a session not ended, whatever its key's state."""
+        ...
+
+    def end_ui_sessions(self, at: int, session_id: str | None, key_id: str | None) -> None: ...
+
+    def purge_ui_sessions(self, older_than: int) -> None: ...
+
+    def is_empty(self) -> bool: ...
+
+
+class UserSessions(Protocol):
+    def of_user(
+        self,
+        project_id: int,
+        user_id: str,
+        start: int | None,
+        end: int | None,
+        limit: int,
+        offset: int,
+    ) -> list[SessionView]: ...
+
+
+class OpenReplaySource(Protocol):
+    def tenants(self) -> list[SourceTenant]: ...
+
+    def live_projects(self) -> list[SourceProject]:
+        """Projects not deleted (``deleted_at IS NULL``)."""
+        ...

@@ -1,6 +1,4 @@
-"""A user's sessions, as OpenReplay's v1 API lists them: what a deletion removes."""
-
-from typing import Protocol
+"""A user's session, as OpenReplay's v1 API lists it: what a deletion removes."""
 
 import msgspec
 
@@ -20,15 +18,3 @@ class SessionView(msgspec.Struct, frozen=True, rename="camel"):
     events_count: int
     pages_count: int
     errors_count: int
-
-
-class UserSessions(Protocol):
-    def of_user(
-        self,
-        project_id: int,
-        user_id: str,
-        start: int | None,
-        end: int | None,
-        limit: int,
-        offset: int,
-    ) -> list[SessionView]: ...

@@ -11,8 +11,6 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
 
 from application.credentials import (
     KEY_PREFIX,
@@ -22,132 +20,21 @@ from application.credentials import (
     random_token,
     sha256_hex,
 )
+from application.ports import TenancyStore
+from application.tenants import (
+    InvalidName,
+    IssuedKey,
+    KeyNotFound,
+    KeyRecord,
+    Organization,
+    OrganizationNotFound,
+    Principal,
+    Project,
+    StoredKey,
+)
 
 log = logging.getLogger("jobtrail.tenancy")
 PROJECT_KEY_LENGTH = 20
-
-
-@dataclass(frozen=True, slots=True)
-class Organization:
-    id: int
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Project:
-    id: int
-    org_id: int
-    name: str
-    project_key: str
-
-
-@dataclass(frozen=True, slots=True)
-class StoredKey:
-    key_id: str
-    org_id: int
-    secret_sha256: str
-    revoked_at: int | None = None
-    expires_at: int | None = None
-    """Set when the key was rotated: it works until then (epoch ms)."""
-
-    def usable(self, now_ms: int) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or now_ms < self.expires_at)
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRecord:
-    """What an operator sees of a key: never its secret, nor its hash."""
-
-    key_id: str
-    org_id: int
-    created_at: int
-    last_used_at: int | None
-    revoked_at: int | None
-    expires_at: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedKey:
-    key_id: str
-    org_id: int
-    api_key: str
-    """The whole key, to show once and never again."""
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who a request speaks for: an organization, through one of its keys."""
-
-    key_id: str
-    org_id: int
-
-    @property
-    def actor(self) -> str:
-        return f"key:{self.key_id}"
-
-
-class OrganizationNotFound(Exception):
-    def __init__(self, org_id: int) -> None:
-        super().__init__(f"Organization {org_id} does not exist.")
-
-
-class InvalidName(ValueError):
-    """An organization or project name that is empty, or taken."""
-
-
-class KeyNotFound(Exception):
-    def __init__(self, key_id: str) -> None:
-        super().__init__(f"No usable API key has the id {key_id!r}.")
-
-
-class TenancyStore(Protocol):
-    def add_organization(self, name: str, is_default: bool) -> Organization: ...
-
-    def default_organization(self) -> Organization | None: ...
-
-    def organization(self, org_id: int) -> Organization | None: ...
-
-    def organizations(self) -> list[Organization]: ...
-
-    def projects(self, org_id: int | None) -> list[Project]: ...
-
-    def add_project(self, org_id: int, name: str, project_key: str) -> Project: ...
-
-    def import_project(self, project: Project) -> None:
-        """Adds a project with its own id; ids made later are higher."""
-        ...
-
-    def project(self, project_id: int) -> Project | None: ...
-
-    def project_by_key(self, project_key: str) -> Project | None: ...
-
-    def first_project(self) -> Project | None: ...
-
-    def projects_of(self, org_id: int) -> list[Project]: ...
-
-    def add_key(self, key: StoredKey) -> None: ...
-
-    def key(self, key_id: str) -> StoredKey | None: ...
-
-    def list_keys(self, org_id: int | None) -> list[KeyRecord]: ...
-
-    def end_key(self, key_id: str, revoked_at: int | None, expires_at: int | None) -> bool:
-        """Sets when the key stops working; False if there is no such key."""
-        ...
-
-    def touch_key(self, key_id: str, at: int) -> None: ...
-
-    def add_ui_session(self, session_id: str, principal: "Principal", at: int) -> None: ...
-
-    def ui_session(self, session_id: str) -> "Principal | None":
-        """The principal of a session not ended, whatever its key's state."""
-        ...
-
-    def end_ui_sessions(self, at: int, session_id: str | None, key_id: str | None) -> None: ...
-
-    def purge_ui_sessions(self, older_than: int) -> None: ...
-
-    def is_empty(self) -> bool: ...
 
 
 def _name(name: str, what: str) -> str:

@@ -9,7 +9,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from application.openreplay_import import SourceProject, SourceTenant
+from application.tenants import SourceProject, SourceTenant
 
 SCHEMA = "public"
 

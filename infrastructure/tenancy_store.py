@@ -5,14 +5,7 @@ from typing import Any
 from sqlalchemy import CursorResult, Select, exists, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from application.tenancy import (
-    InvalidName,
-    KeyRecord,
-    Organization,
-    Principal,
-    Project,
-    StoredKey,
-)
+from application.tenants import InvalidName, KeyRecord, Organization, Principal, Project, StoredKey
 from application.views import epoch_ms
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database

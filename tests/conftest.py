@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from api.app import create_app
 from api.composition import Services, build_services
 from application.commands import JobCommands
-from application.tenancy import IssuedKey, Project
+from application.tenants import IssuedKey, Project
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
 from tests.clocks import SteppingClock

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
 import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
@@ -327,11 +328,9 @@ def test_the_dashboard_says_its_times_are_utc(client: TestClient, tenant: Tenant
 
 
 def test_pools_take_their_size_from_the_settings(settings: Settings) -> None:
-    from dataclasses import replace
-
     from api.composition import build_services
 
-    built = build_services(replace(settings, pool_size=2, pool_max_overflow=1))
+    built = build_services(msgspec.structs.replace(settings, pool_size=2, pool_max_overflow=1))
     try:
         pool: Any = built.database.engine.pool
         assert (pool.size(), pool._max_overflow) == (2, 1)
@@ -342,11 +341,9 @@ def test_pools_take_their_size_from_the_settings(settings: Settings) -> None:
 def test_a_damaged_job_is_never_handed_to_a_worker(
     client: TestClient, tenant: Tenant, app_services: Services, settings: Settings
 ) -> None:
-    from dataclasses import replace
-
     from api.composition import build_services
 
-    quick = build_services(replace(settings, deletion_delay=timedelta(0)))
+    quick = build_services(msgspec.structs.replace(settings, deletion_delay=timedelta(0)))
     try:
         quiet = JobCommands(quick.log, SqlJobIdAllocator(quick.database), quick.clock, timedelta(0))
         started = quiet.schedule_user_deletion(tenant.project.id, "broken@example.com", "k")

@@ -9,7 +9,7 @@ from functools import partial
 import pytest
 
 from api.composition import Services, build_services
-from application.tenancy import InvalidName
+from application.tenants import InvalidName
 from domain.errors import DomainError
 from domain.job import Job, job_aggregate_id
 from infrastructure.job_ids import SqlJobIdAllocator
