@@ -12,9 +12,10 @@ from eventsourcing.utils import resolve_topic
 
 from application.event_log import JobLog
 from domain.user_deletions import UserDeletions
+from infrastructure.data_key_table import KeyRef
 from infrastructure.database_url import DatabaseUrl
 from infrastructure.mapper import MsgspecMapper
-from infrastructure.personal_data import KeyRef, PersonalDataVault
+from infrastructure.personal_data import PersonalDataVault
 
 MAPPER_TOPIC = "infrastructure.mapper:MsgspecMapper"
 RECORDER_TOPICS = {

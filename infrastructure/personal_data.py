@@ -12,7 +12,6 @@ at once, while the log's bytes, and so its hash chain, stay as they were.
 import base64
 import hashlib
 import hmac
-import json
 import os
 import secrets
 import threading
@@ -21,18 +20,14 @@ from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import delete, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 
+from infrastructure.data_key_table import DataKeyTable, KeyRef
 from infrastructure.database import Database
-from infrastructure.tables import personal_data_keys, service_secrets
-
-KeyRef = tuple[str, int]
-"""A data key: (subject, key generation)."""
+from infrastructure.tables import service_secrets
 
 SUBJECT_SECRET = "subjects"  # noqa: S105 - the name of the secret, not its value
 SEALED_FROM = "sealed-from"
@@ -67,6 +62,7 @@ class PersonalDataVault:
         self, database: Database, cache_seconds: float = 60.0, cache_size: int = 20_000
     ) -> None:
         self._db = database
+        self._table = DataKeyTable(database)
         self._cache_seconds = cache_seconds
         self._cache_size = cache_size
         self._keys: OrderedDict[KeyRef, tuple[float, AESGCM]] = OrderedDict()
@@ -128,11 +124,8 @@ class PersonalDataVault:
             }
             for s, g in missing
         ]
-        # Derived from nothing else, so no fsync of its own: the event sealed with
-        # the key commits durably after it, and that flushes this commit too.
-        with self._db.writer(durable=False) as conn:
-            conn.execute(_insert_new(self._db).values(rows))
-        stored = self._select(missing)
+        self._table.add_missing(rows)
+        stored = self._table.keys_of(missing)
         for ref in missing:
             self._remember(ref, stored[ref])
 
@@ -179,46 +172,23 @@ class PersonalDataVault:
         missing = list({ref for ref in refs if self._cached(ref) is None})
         if not missing:
             return
-        for ref, data_key in self._select(missing).items():
+        for ref, data_key in self._table.keys_of(missing).items():
             self._remember(ref, data_key)
 
     def destroy(self, refs: Collection[KeyRef]) -> int:
         """Destroys the keys; returns how many existed. What they sealed is forgotten."""
-        destroyed = 0
-        with self._db.writer() as conn:
-            for subject, generation in refs:
-                result = conn.execute(
-                    delete(personal_data_keys).where(
-                        personal_data_keys.c.subject == subject,
-                        personal_data_keys.c.generation == generation,
-                    )
-                )
-                destroyed += result.rowcount
+        destroyed = self._table.delete(refs)
         with self._lock:
             for ref in refs:
                 self._keys.pop(ref, None)
         return destroyed
 
     def keys_created_before(self, cutoff_ms: int, limit: int) -> list[KeyRef]:
-        with self._db.reader() as conn:
-            rows = conn.execute(
-                select(personal_data_keys.c.subject, personal_data_keys.c.generation)
-                .where(personal_data_keys.c.created_at <= cutoff_ms)
-                .order_by(personal_data_keys.c.created_at)
-                .limit(limit)
-            )
-            return [(subject, generation) for subject, generation in rows]
+        return self._table.created_before(cutoff_ms, limit)
 
     def scrub(self) -> None:
-        """Leaves no copy of destroyed rows in the database's own files: on SQLite the
-        write-ahead log is checkpointed and truncated (freed pages are already zeroed
-        by ``secure_delete``); PostgreSQL keeps dead rows until VACUUM reuses them."""
-        if self._db.backend == "sqlite":
-            with self._db.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        else:
-            with self._db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("VACUUM personal_data_keys"))
+        """Leaves no copy of destroyed keys in the database's own files."""
+        self._table.scrub()
 
     # Sealing
 
@@ -246,7 +216,7 @@ class PersonalDataVault:
         cached = self._cached(ref)
         if cached is not None:
             return cached
-        found = self._select([ref]).get(ref)
+        found = self._table.keys_of([ref]).get(ref)
         return None if found is None else self._remember(ref, found)
 
     def _cached(self, ref: KeyRef) -> AESGCM | None:
@@ -269,37 +239,6 @@ class PersonalDataVault:
                 self._keys.popitem(last=False)
         return key
 
-    def _select(self, refs: list[KeyRef]) -> dict[KeyRef, bytes]:
-        """The stored keys of these refs, in one prebuilt query (no statement is
-        compiled per call: this runs once per scheduling batch)."""
-        wanted = set(refs)
-        found: dict[KeyRef, bytes] = {}
-        subjects = sorted({subject for subject, _ in wanted})
-        for start in range(0, len(subjects), 1000):
-            chunk = subjects[start : start + 1000]
-            if self._db.backend == "postgresql":
-                rows = self._db.fetch_raw(_POSTGRES_KEYS_OF, (chunk,))
-            else:
-                rows = self._db.fetch_raw(_SQLITE_KEYS_OF, (json.dumps(chunk),))
-            for subject, generation, data_key in rows:
-                if (subject, generation) in wanted:
-                    found[(subject, generation)] = bytes(data_key)
-        return found
-
-
-_POSTGRES_KEYS_OF = (
-    "SELECT subject, generation, data_key FROM personal_data_keys WHERE subject = ANY(%s)"
-)
-_SQLITE_KEYS_OF = (
-    "SELECT subject, generation, data_key FROM personal_data_keys "
-    "WHERE subject IN (SELECT value FROM json_each(?))"
-)
-
 
 def new_subject_secret() -> str:
     return secrets.token_hex(32)
-
-
-def _insert_new(database: Database) -> Any:
-    dialect = postgresql if database.backend == "postgresql" else sqlite
-    return dialect.insert(personal_data_keys).on_conflict_do_nothing()
