@@ -39,9 +39,11 @@ class UserUnknown(Exception):
 
 
 class RunResult(StrEnum):
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+    """How one run of a job ended: the job's status where it ended one."""
+
+    COMPLETED = JobStatus.COMPLETED.value
+    FAILED = JobStatus.FAILED.value
+    CANCELLED = JobStatus.CANCELLED.value
     RELEASED = "released"
     SKIPPED = "skipped"
     LOST = "lost"

@@ -1,9 +1,12 @@
 """The dependency rule, checked on every run."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+from domain.lifecycle import JobStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,3 +54,35 @@ def test_no_module_opens_a_database_at_import_time() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+LAYERS = ("domain", "application", "infrastructure", "api")
+STATUSES = {status.value for status in JobStatus}
+QUOTED_STATUS = re.compile(r"""["']({})["']""".format("|".join(sorted(STATUSES))))
+
+
+def test_no_module_of_the_four_layers_is_over_300_lines() -> None:
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for layer in LAYERS
+        for path in (ROOT / layer).rglob("*.py")
+        if (lines := len(path.read_text().splitlines())) > 300
+    }
+    assert long == {}
+
+
+def test_only_the_domain_spells_a_job_status() -> None:
+    """Everything else asks domain.lifecycle.JobStatus, so a status cannot drift."""
+    spelled = []
+    for layer in LAYERS[1:]:
+        for path in (ROOT / layer).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    quoted = QUOTED_STATUS.search(node.value)
+                    if node.value in STATUSES or quoted:
+                        spelled.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    for template in (ROOT / "api" / "templates").glob("*.html"):
+        for number, line in enumerate(template.read_text().splitlines(), 1):
+            if QUOTED_STATUS.search(line):
+                spelled.append(f"{template.relative_to(ROOT)}:{number}")
+    assert spelled == []
