@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,7 +14,6 @@ import anyio.to_thread
 from itsdangerous import URLSafeTimedSerializer
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.convertors import Convertor, register_url_convertor
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,22 +32,6 @@ from infrastructure.schema import session_secret
 from infrastructure.settings import Settings
 
 log = logging.getLogger("jobtrail.api")
-
-
-class Anything(Convertor[str]):
-    """A path segment or several, line feeds included: Starlette's ``path`` stops at a
-    line feed, so such a user id would get a routing 404 instead of its 400."""
-
-    regex = "(?s:.*)"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-register_url_convertor("anything", Anything())
 
 
 Handler = Callable[[Request], Response]
@@ -89,9 +73,8 @@ def within(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 headers={"Retry-After": "1"},
             )
 
-    endpoint.__name__ = handler.__name__
-    endpoint.__doc__ = handler.__doc__
-    return endpoint
+    # Its name, docstring and OpenAPI operation are the handler's (see api.documented).
+    return functools.update_wrapper(endpoint, handler)
 
 
 def create_app(
@@ -135,14 +118,10 @@ def create_app(
                 await run_in_threadpool(follower.stop)
             services.close()
 
-    document = MsgspecResponse(openapi_document()).body
     metrics = Metrics()
 
     def prometheus(_: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
-
-    def openapi(_: Request) -> Response:
-        return Response(document, media_type="application/json")
 
     def index(_: Request) -> Response:
         """Where to go from the root: a newcomer's first request finds its way."""
@@ -158,27 +137,11 @@ def create_app(
             }
         )
 
-    prefix = "/api/v1/{projectKey}"
     app = Starlette(
         middleware=[Middleware(Observe, metrics=metrics), Middleware(BodyLimit)],
         routes=[
-            Route(f"{prefix}/jobs", within(routes.list_jobs), methods=["GET"]),
-            Route(f"{prefix}/jobs/{{jobId}}", within(routes.get_job), methods=["GET"]),
-            Route(f"{prefix}/jobs/{{jobId}}", within(routes.cancel_job), methods=["DELETE"]),
-            Route(f"{prefix}/jobs/{{jobId}}/events", within(routes.job_events), methods=["GET"]),
-            Route(
-                f"{prefix}/users/{{userId:anything}}/sessions",
-                within(routes.user_sessions),
-                methods=["GET"],
-            ),
-            Route(
-                f"{prefix}/users/{{userId:anything}}",
-                within(routes.delete_user_data),
-                methods=["DELETE"],
-            ),
+            *routes.api_routes(with_deadline=within),
             Route("/", index, methods=["GET"]),
-            Route("/healthz", within(routes.health), methods=["GET"]),
-            Route("/openapi.json", openapi, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             *ui.routes,
             Mount(
@@ -192,6 +155,9 @@ def create_app(
     )
     # "/jobs/" is not "/jobs": a 404 in JSON, not a redirect with an empty body.
     app.router.redirect_slashes = False
+    # Built from the routes just made, so a route without its documentation fails here.
+    app.state.openapi = openapi_document(app.routes)
+    app.state.openapi_json = MsgspecResponse(app.state.openapi).body
     return app
 
 

@@ -1,103 +1,85 @@
-"""The OpenAPI document of jobtrail's HTTP API."""
+"""The OpenAPI document of jobtrail's HTTP API, derived from the app's route table.
 
-from typing import Any, Literal
+Each route's operation is the one its handler was documented with (``api.documented``);
+parameter schemas come from their Python types and body schemas from their msgspec
+Structs. A route that is neither documented nor listed in UNDOCUMENTED is an error
+when the document is built, that is, when the app is created.
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+from enum import StrEnum
+from typing import Any
 
 import msgspec
+from starlette.routing import BaseRoute, Mount, Route, compile_path
 
-from api.params import DEFAULT_PAGE_LIMIT, MAX_JOB_ID, MAX_LIMIT, MAX_PAGE
-from application.audit import EventRecord
-from application.sessions import SessionView
-from application.views import JobView
-from domain.lifecycle import JobStatus
+from api.documented import Operation, Parameter, Reply, operation_of
 
 _REF = "#/components/schemas/{name}"
+_API_KEY_SCHEME = "OrganizationApiKey"
 
-
-class ErrorBody(msgspec.Struct):
-    errors: list[str]
-
-
-class JobBody(msgspec.Struct):
-    data: JobView
-
-
-class JobListBody(msgspec.Struct):
-    data: list[JobView]
-
-
-class EventListBody(msgspec.Struct):
-    data: list[EventRecord]
-
-
-class SessionListBody(msgspec.Struct):
-    data: list[SessionView]
-
-
-class Health(msgspec.Struct):
-    status: Literal["ok", "degraded"]
-    database: Literal["ok", "read-only", "unreachable"]
-
-
-def _json(schema_name: str, description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": _REF.format(name=schema_name)}}},
-    }
-
-
-def _error(description: str) -> dict[str, Any]:
-    return _json("ErrorBody", description)
-
-
-_PROJECT_KEY = {
-    "name": "projectKey",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string"},
-    "description": "The project's key.",
+UNDOCUMENTED = {
+    "/": "a signpost for people who open the server's address",
+    "/docs": "this document, rendered as HTML",
+    "/metrics": "Prometheus's text format, read by its scraper",
+    "/ui": "the operators' dashboard: HTML pages and form posts",
+    "/static": "the dashboard's stylesheet",
 }
-_JOB_ID = {
-    "name": "jobId",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "pattern": "^[0-9]+$"},
-    "description": "The id returned by the user deletion call.",
-}
-_USER_ID = {
-    "name": "userId",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 256},
-}
-_EPOCH_MS = {"type": "integer", "minimum": 0, "maximum": MAX_JOB_ID}
-_PAGE = {
-    "name": "page",
-    "in": "query",
-    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
-}
+"""Paths served on purpose without being part of the API, with why. A path covers the
+paths under it ("/ui" covers "/ui/login")."""
 
 
-def _limit(description: str) -> dict[str, Any]:
-    return {
-        "name": "limit",
-        "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
-        "description": description,
-    }
+class UndocumentedRoute(Exception):
+    """A route is served that the document cannot describe."""
 
 
-_AUTH_ERRORS = {
-    "401": _error("Missing or invalid API key."),
-    "404": _error("Unknown project, or a project of another organization."),
-    "503": _error("The database is unavailable."),
-}
+def is_undocumented(path: str) -> bool:
+    return any(path == kept or path.startswith(kept + "/") for kept in UNDOCUMENTED)
 
 
-def openapi_document() -> dict[str, Any]:
-    _, components = msgspec.json.schema_components(
-        [JobBody, JobListBody, EventListBody, SessionListBody, ErrorBody, Health], ref_template=_REF
+def served_operations(
+    routes: Sequence[BaseRoute], prefix: str = ""
+) -> Iterator[tuple[str, str, Callable[..., Any]]]:
+    """(path, method, endpoint) of every route outside UNDOCUMENTED, mounted apps
+    entered. HEAD is left out: Starlette adds it to every GET by itself."""
+    for route in routes:
+        if isinstance(route, Route):
+            path = prefix + route.path_format
+            if is_undocumented(path):
+                continue
+            if route.methods is None:
+                raise UndocumentedRoute(f"{path} takes every method: name the ones it serves.")
+            for method in sorted(route.methods - {"HEAD"}):
+                yield path, method.lower(), route.endpoint
+        elif isinstance(route, Mount):
+            path = prefix + compile_path(route.path)[1]
+            if is_undocumented(path):
+                continue
+            if not route.routes:
+                raise UndocumentedRoute(f"The app mounted at {path} has no routes to document.")
+            yield from served_operations(route.routes, path)
+        else:
+            raise UndocumentedRoute(f"{route!r} cannot be documented: add it to UNDOCUMENTED?")
+
+
+def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    """The document of the app's ``routes`` (those in UNDOCUMENTED left out)."""
+    paths: dict[str, dict[str, Any]] = {}
+    bodies: set[type[msgspec.Struct]] = set()
+    for path, method, endpoint in served_operations(routes):
+        operation = operation_of(endpoint)
+        if operation is None:
+            raise UndocumentedRoute(
+                f"{method.upper()} {path} has no @documented operation and is not in UNDOCUMENTED."
+            )
+        _check_path_parameters(path, method, operation)
+        if method in paths.setdefault(path, {}):
+            raise UndocumentedRoute(f"{method.upper()} {path} is routed twice.")
+        paths[path][method] = _operation(operation)
+        bodies.update(reply.body for reply in operation.responses if reply.body is not None)
+    _, schemas = msgspec.json.schema_components(
+        sorted(bodies, key=lambda body: body.__name__), ref_template=_REF
     )
-    secured: list[dict[str, list[str]]] = [{"OrganizationApiKey": []}]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -106,9 +88,9 @@ def openapi_document() -> dict[str, Any]:
             "description": "User-data deletion jobs, compatible with OpenReplay's v1 Jobs API.",
         },
         "components": {
-            "schemas": components,
+            "schemas": dict(sorted(schemas.items())),
             "securitySchemes": {
-                "OrganizationApiKey": {
+                _API_KEY_SCHEME: {
                     "type": "apiKey",
                     "in": "header",
                     "name": "Authorization",
@@ -116,129 +98,59 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
         },
-        "paths": {
-            "/api/v1/{projectKey}/jobs": {
-                "get": {
-                    "operationId": "listJobs",
-                    "summary": "List every job of the project, newest first.",
-                    "security": secured,
-                    "parameters": [
-                        _PROJECT_KEY,
-                        _limit("Page size; without it every job is returned."),
-                        _PAGE,
-                        {
-                            "name": "status",
-                            "in": "query",
-                            "schema": {"type": "string", "enum": [s.value for s in JobStatus]},
-                        },
-                    ],
-                    "responses": {
-                        "200": _json("JobListBody", "The jobs."),
-                        "400": _error("A malformed limit, page or status."),
-                        **_AUTH_ERRORS,
-                    },
-                }
-            },
-            "/api/v1/{projectKey}/jobs/{jobId}": {
-                "get": {
-                    "operationId": "getJob",
-                    "summary": "A job's status and details; with at or version, as it was then.",
-                    "security": secured,
-                    "parameters": [
-                        _PROJECT_KEY,
-                        _JOB_ID,
-                        {
-                            "name": "at",
-                            "in": "query",
-                            "schema": _EPOCH_MS,
-                            "description": "The job as it was at this time (epoch ms).",
-                        },
-                        {
-                            "name": "version",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
-                            "description": "The job as it was after its event number version.",
-                        },
-                    ],
-                    "responses": {
-                        "200": _json("JobBody", "The job."),
-                        "400": _error("A malformed at or version, or both given."),
-                        **_AUTH_ERRORS,
-                    },
-                },
-                "delete": {
-                    "operationId": "cancelJob",
-                    "summary": "Cancel a job that is scheduled or running.",
-                    "security": secured,
-                    "parameters": [_PROJECT_KEY, _JOB_ID],
-                    "responses": {
-                        "200": _json("JobBody", "The cancelled job."),
-                        "409": _error("The job kept changing while the cancel was retried."),
-                        "501": _error("The job is completed, failed or cancelled already."),
-                        **_AUTH_ERRORS,
-                    },
-                },
-            },
-            "/api/v1/{projectKey}/jobs/{jobId}/events": {
-                "get": {
-                    "operationId": "getJobEvents",
-                    "summary": "Every event of the job, in order, from the event log.",
-                    "security": secured,
-                    "parameters": [_PROJECT_KEY, _JOB_ID],
-                    "responses": {"200": _json("EventListBody", "The events."), **_AUTH_ERRORS},
-                }
-            },
-            "/api/v1/{projectKey}/users/{userId}": {
-                "delete": {
-                    "operationId": "deleteUserData",
-                    "summary": "Schedule the deletion of everything held about a user.",
-                    "description": "Returns the user's active deletion job if one exists.",
-                    "security": secured,
-                    "parameters": [_PROJECT_KEY, _USER_ID],
-                    "responses": {
-                        "200": _json("JobBody", "The scheduled (or already active) job."),
-                        "400": _error("An empty, too long or malformed userId."),
-                        "409": _error("Concurrent requests kept conflicting."),
-                        **_AUTH_ERRORS,
-                    },
-                }
-            },
-            "/api/v1/{projectKey}/users/{userId}/sessions": {
-                "get": {
-                    "operationId": "listUserSessions",
-                    "summary": "The user's sessions, newest first (what a deletion removes).",
-                    "security": secured,
-                    "parameters": [
-                        _PROJECT_KEY,
-                        _USER_ID,
-                        {"name": "start_date", "in": "query", "schema": _EPOCH_MS},
-                        {"name": "end_date", "in": "query", "schema": _EPOCH_MS},
-                        _limit(f"Page size (default {DEFAULT_PAGE_LIMIT})."),
-                        _PAGE,
-                    ],
-                    "responses": {
-                        "200": _json("SessionListBody", "The sessions."),
-                        "400": _error("A malformed userId, date, limit or page."),
-                        **_AUTH_ERRORS,
-                    },
-                }
-            },
-            "/healthz": {
-                "get": {
-                    "operationId": "health",
-                    "summary": "Liveness and database reachability.",
-                    "responses": {
-                        "200": _json("Health", "Alive, and the database takes writes."),
-                        "503": _json("Health", "Alive; the database is read-only or away."),
-                    },
-                }
-            },
-            "/openapi.json": {
-                "get": {
-                    "operationId": "openapi",
-                    "summary": "This document.",
-                    "responses": {"200": {"description": "The OpenAPI document."}},
-                }
-            },
-        },
+        "paths": paths,
     }
+
+
+def _check_path_parameters(path: str, method: str, operation: Operation) -> None:
+    """A path parameter the operation forgets, or one not in its path, is a wrong
+    document that a client generated from it would get wrong too."""
+    in_path = set(compile_path(path)[2])
+    declared = {parameter.name for parameter in operation.parameters if parameter.where == "path"}
+    if in_path != declared:
+        raise UndocumentedRoute(
+            f"{method.upper()} {path} has path parameters {sorted(in_path)}, "
+            f"but its operation declares {sorted(declared)}."
+        )
+
+
+def _operation(operation: Operation) -> dict[str, Any]:
+    rendered: dict[str, Any] = {
+        "operationId": operation.operation_id,
+        "summary": operation.summary,
+    }
+    if operation.description is not None:
+        rendered["description"] = operation.description
+    if operation.needs_api_key:
+        rendered["security"] = [{_API_KEY_SCHEME: []}]
+    if operation.parameters:
+        rendered["parameters"] = [_parameter(parameter) for parameter in operation.parameters]
+    rendered["responses"] = {str(reply.status): _reply(reply) for reply in operation.responses}
+    return rendered
+
+
+def _parameter(parameter: Parameter) -> dict[str, Any]:
+    rendered: dict[str, Any] = {"name": parameter.name, "in": parameter.where}
+    if parameter.where == "path":
+        rendered["required"] = True  # OpenAPI demands it of every path parameter
+    rendered["schema"] = _schema_of(parameter.of)
+    if parameter.description is not None:
+        rendered["description"] = parameter.description
+    return rendered
+
+
+def _schema_of(python_type: Any) -> dict[str, Any]:
+    if isinstance(python_type, type) and issubclass(python_type, StrEnum):
+        # Inline and in declaration order: msgspec would sort the values into a $defs.
+        return {"type": "string", "enum": [member.value for member in python_type]}
+    schema = msgspec.json.schema(python_type)
+    if "$defs" in schema:
+        raise UndocumentedRoute(f"A parameter of type {python_type!r} is not a plain value.")
+    return schema
+
+
+def _reply(reply: Reply) -> dict[str, Any]:
+    if reply.body is None:
+        return {"description": reply.description}
+    schema = {"$ref": _REF.format(name=reply.body.__name__)}
+    return {"description": reply.description, "content": {"application/json": {"schema": schema}}}

@@ -1,16 +1,55 @@
 """HTTP handlers: each decodes its input, calls one use case, and encodes the result.
 
 They are plain functions: Starlette runs them in its thread pool, where the
-synchronous event store and SQLAlchemy belong.
+synchronous event store and SQLAlchemy belong. Each carries its OpenAPI operation
+(``@documented``), and :func:`api_routes` is the public API's route table.
 """
 
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from api import params
 from api.auth import authorize
+from api.bodies import ErrorBody, EventListBody, Health, JobBody, JobListBody, SessionListBody
 from api.composition import Services
+from api.convertors import segments
+from api.documented import Operation, Parameter, Reply, documented
+from api.params import DEFAULT_PAGE_LIMIT, MAX_JOB_ID, MAX_LIMIT, MAX_PAGE
 from api.responses import MsgspecResponse, data, streamed_data_list
+from domain.lifecycle import JobStatus
+from domain.request import MAX_REFERENCE_ID_LENGTH
+
+PREFIX = "/api/v1/{projectKey}"
+
+EpochMs = Annotated[int, Meta(ge=0, le=MAX_JOB_ID)]
+PageSize = Annotated[int, Meta(ge=1, le=MAX_LIMIT)]
+PROJECT_KEY = Parameter("projectKey", "path", str, "The project's key.")
+JOB_ID = Parameter(
+    "jobId",
+    "path",
+    Annotated[str, Meta(pattern="^[0-9]+$")],
+    "The id returned by the user deletion call.",
+)
+USER_ID = Parameter(
+    "userId", "path", Annotated[str, Meta(min_length=1, max_length=MAX_REFERENCE_ID_LENGTH)]
+)
+PAGE = Parameter("page", "query", Annotated[int, Meta(ge=1, le=MAX_PAGE)])
+
+
+def _error(status: int, description: str) -> Reply:
+    return Reply(status, description, ErrorBody)
+
+
+AUTH_ERRORS = (
+    _error(401, "Missing or invalid API key."),
+    _error(404, "Unknown project, or a project of another organization."),
+    _error(503, "The database is unavailable."),
+)
 
 
 def _services(request: Request) -> Services:
@@ -18,6 +57,23 @@ def _services(request: Request) -> Services:
     return services
 
 
+@documented(
+    Operation(
+        "listJobs",
+        "List every job of the project, newest first.",
+        parameters=(
+            PROJECT_KEY,
+            Parameter("limit", "query", PageSize, "Page size; without it every job is returned."),
+            PAGE,
+            Parameter("status", "query", JobStatus),
+        ),
+        responses=(
+            Reply(200, "The jobs.", JobListBody),
+            _error(400, "A malformed limit, page or status."),
+            *AUTH_ERRORS,
+        ),
+    )
+)
 def list_jobs(request: Request) -> Response:
     _, project = authorize(request)
     status, limit, page = params.listing(request)
@@ -27,6 +83,28 @@ def list_jobs(request: Request) -> Response:
     return data(queries.page(project.id, status, limit, page))
 
 
+@documented(
+    Operation(
+        "getJob",
+        "A job's status and details; with at or version, as it was then.",
+        parameters=(
+            PROJECT_KEY,
+            JOB_ID,
+            Parameter("at", "query", EpochMs, "The job as it was at this time (epoch ms)."),
+            Parameter(
+                "version",
+                "query",
+                Annotated[int, Meta(ge=1, le=MAX_PAGE)],
+                "The job as it was after its event number version.",
+            ),
+        ),
+        responses=(
+            Reply(200, "The job.", JobBody),
+            _error(400, "A malformed at or version, or both given."),
+            *AUTH_ERRORS,
+        ),
+    )
+)
 def get_job(request: Request) -> Response:
     _, project = authorize(request)
     job_id = params.job_id(request)
@@ -37,6 +115,14 @@ def get_job(request: Request) -> Response:
     return data(_services(request).history.as_of(project.id, job_id, at, version))
 
 
+@documented(
+    Operation(
+        "getJobEvents",
+        "Every event of the job, in order, from the event log.",
+        parameters=(PROJECT_KEY, JOB_ID),
+        responses=(Reply(200, "The events.", EventListBody), *AUTH_ERRORS),
+    )
+)
 def job_events(request: Request) -> Response:
     _, project = authorize(request)
     job_id = params.job_id(request)
@@ -44,6 +130,19 @@ def job_events(request: Request) -> Response:
     return data(_services(request).history.events(project.id, job_id))
 
 
+@documented(
+    Operation(
+        "cancelJob",
+        "Cancel a job that is scheduled or running.",
+        parameters=(PROJECT_KEY, JOB_ID),
+        responses=(
+            Reply(200, "The cancelled job.", JobBody),
+            _error(409, "The job kept changing while the cancel was retried."),
+            _error(501, "The job is completed, failed or cancelled already."),
+            *AUTH_ERRORS,
+        ),
+    )
+)
 def cancel_job(request: Request) -> Response:
     principal, project = authorize(request)
     job_id = params.job_id(request)
@@ -52,6 +151,20 @@ def cancel_job(request: Request) -> Response:
     return data(outcome.job)
 
 
+@documented(
+    Operation(
+        "deleteUserData",
+        "Schedule the deletion of everything held about a user.",
+        description="Returns the user's active deletion job if one exists.",
+        parameters=(PROJECT_KEY, USER_ID),
+        responses=(
+            Reply(200, "The scheduled (or already active) job.", JobBody),
+            _error(400, "An empty, too long or malformed userId."),
+            _error(409, "Concurrent requests kept conflicting."),
+            *AUTH_ERRORS,
+        ),
+    )
+)
 def delete_user_data(request: Request) -> Response:
     principal, project = authorize(request)
     user_id = params.user_id(request)
@@ -60,6 +173,25 @@ def delete_user_data(request: Request) -> Response:
     return data(outcome.job)
 
 
+@documented(
+    Operation(
+        "listUserSessions",
+        "The user's sessions, newest first (what a deletion removes).",
+        parameters=(
+            PROJECT_KEY,
+            USER_ID,
+            Parameter("start_date", "query", EpochMs),
+            Parameter("end_date", "query", EpochMs),
+            Parameter("limit", "query", PageSize, f"Page size (default {DEFAULT_PAGE_LIMIT})."),
+            PAGE,
+        ),
+        responses=(
+            Reply(200, "The sessions.", SessionListBody),
+            _error(400, "A malformed userId, date, limit or page."),
+            *AUTH_ERRORS,
+        ),
+    )
+)
 def user_sessions(request: Request) -> Response:
     _, project = authorize(request)
     user_id = params.user_id(request)
@@ -70,9 +202,56 @@ def user_sessions(request: Request) -> Response:
     return data(found)
 
 
+@documented(
+    Operation(
+        "health",
+        "Liveness and database reachability.",
+        needs_api_key=False,
+        responses=(
+            Reply(200, "Alive, and the database takes writes.", Health),
+            Reply(503, "Alive; the database is read-only or away.", Health),
+        ),
+    )
+)
 def health(request: Request) -> Response:
     """503 whenever jobs cannot be scheduled: the database is away or refuses writes."""
     database = _services(request).database.health()
     if database != "ok":
         return MsgspecResponse({"status": "degraded", "database": database}, 503)
     return MsgspecResponse({"status": "ok", "database": database})
+
+
+@documented(
+    Operation(
+        "openapi",
+        "This document.",
+        needs_api_key=False,
+        responses=(Reply(200, "The OpenAPI document."),),
+    )
+)
+async def openapi_json(request: Request) -> Response:
+    """The document the app derived from its own routes when it was created."""
+    body: bytes = request.app.state.openapi_json
+    return Response(body, media_type="application/json")
+
+
+Handler = Callable[[Request], Response]
+Endpoint = Callable[[Request], Awaitable[Response] | Response]
+
+
+def api_routes(with_deadline: Callable[[Handler], Endpoint]) -> list[Route]:
+    """The public API. ``with_deadline`` wraps each handler that reaches the database:
+    the app runs it in its thread pool and answers 503 if it takes too long."""
+    user = f"{PREFIX}/users/{segments('userId')}"
+    return [
+        Route(f"{PREFIX}/jobs", with_deadline(list_jobs), methods=["GET"]),
+        Route(f"{PREFIX}/jobs/{{jobId}}", with_deadline(get_job), methods=["GET"]),
+        Route(f"{PREFIX}/jobs/{{jobId}}", with_deadline(cancel_job), methods=["DELETE"]),
+        Route(f"{PREFIX}/jobs/{{jobId}}/events", with_deadline(job_events), methods=["GET"]),
+        # Before the user's own path: its parameter matches slashes, so it would take these.
+        Route(f"{user}/sessions", with_deadline(user_sessions), methods=["GET"]),
+        Route(user, with_deadline(delete_user_data), methods=["DELETE"]),
+        Route("/healthz", with_deadline(health), methods=["GET"]),
+        # Bytes already in memory: answered on the event loop, no thread, no deadline.
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+    ]

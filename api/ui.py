@@ -19,7 +19,6 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from api.composition import Services
-from api.openapi import openapi_document
 from application.errors import DamagedRecord, JobNotFound
 from application.tenancy import UI_SESSION_MS
 from application.tenants import Principal, Project
@@ -247,11 +246,10 @@ def _body_of(response: dict[str, Any]) -> str:
     return _describe(content.get("schema")) if content else "-"
 
 
-_DOCUMENT = openapi_document()
-
-
 def api_docs(request: Request) -> Response:
-    return _page(request, "docs.html", doc=_DOCUMENT, describe=_describe, body_of=_body_of)
+    """The document the app serves at /openapi.json, as a page."""
+    document = request.app.state.openapi
+    return _page(request, "docs.html", doc=document, describe=_describe, body_of=_body_of)
 
 
 routes = [
