@@ -78,6 +78,8 @@ class JobHistory:
         self, project_id: int | None, job_id: int, at: int | None = None, version: int | None = None
     ) -> JobView:
         """The job as it was at ``at`` (epoch ms) or after its event ``version``."""
+        if at is None and version is not None:
+            return job_view(self._job_at_version(project_id, job_id, version))
         events = self._job_events(project_id, job_id)
         if version is not None and version > len(events):
             raise NoSuchVersion(job_id, version, len(events))
@@ -88,6 +90,14 @@ class JobHistory:
         if version is not None:
             events = events[:version]
         return job_view(fold(events))
+
+    def _job_at_version(self, project_id: int | None, job_id: int, version: int) -> Job:
+        job = self._log.job(job_id, version=version)
+        if job is None or (project_id is not None and job.project_id != project_id):
+            raise JobNotFound(job_id)
+        if job.version < version:
+            raise NoSuchVersion(job_id, version, job.version)
+        return job
 
     def _job_events(self, project_id: int | None, job_id: int) -> list[Any]:
         if job_id <= 0:

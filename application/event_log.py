@@ -93,10 +93,12 @@ class JobLog(Application[UUID]):
         ledgers are then found by the user id (ADR 18)."""
         raise NotImplementedError
 
-    def job(self, job_id: int) -> Job | None:
+    def job(self, job_id: int, version: int | None = None) -> Job | None:
+        """The job now, or as it was after its event ``version`` (or its last event,
+        if it has fewer)."""
         if job_id <= 0:
             return None
-        job: object = self.aggregate_or_none(job_aggregate_id(job_id))
+        job: object = self.aggregate_or_none(job_aggregate_id(job_id), version)
         return job if isinstance(job, Job) else None
 
     def latest_event_type(self, job_id: int) -> str | None:
@@ -105,10 +107,11 @@ class JobLog(Application[UUID]):
         latest = self.recorder.select_events(job_aggregate_id(job_id), desc=True, limit=1)
         return latest[0].topic.rsplit(".", 1)[-1] if latest else None
 
-    def aggregate_or_none(self, aggregate_id: UUID) -> Any:
-        """The aggregate, None if it has no events; DamagedRecord if one cannot be read."""
+    def aggregate_or_none(self, aggregate_id: UUID, version: int | None = None) -> Any:
+        """The aggregate (up to ``version``), None if it has no events; DamagedRecord if
+        one cannot be read."""
         try:
-            return self.repository.get(aggregate_id)
+            return self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
             return None
         except DECODING_ERRORS as error:
