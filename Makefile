@@ -29,8 +29,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Three test processes on two cores: the process tests spend much of their time
+# waiting on the servers and workers they start.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 3 --dist worksteal
 
 # The fast loop: lint, types, and the unit and application tests (under a minute).
 check: lint

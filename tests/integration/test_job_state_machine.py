@@ -205,7 +205,7 @@ class JobLives(RuleBasedStateMachine):
         }
 
 
-def test_random_job_lives_keep_every_promise(services: Services, tmp_path: Path) -> None:
+def test_random_job_lives_keep_every_promise(services: Services, tmp_path: Path, soak: int) -> None:
     examples = iter(range(1_000_000))
 
     class OnThisBackend(JobLives):
@@ -217,7 +217,7 @@ def test_random_job_lives_keep_every_promise(services: Services, tmp_path: Path)
     run_state_machine_as_test(
         OnThisBackend,
         settings=settings(
-            max_examples=50,
+            max_examples=30 * soak,  # `--soak N` for a longer search
             stateful_step_count=40,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
