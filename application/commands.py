@@ -184,9 +184,9 @@ class JobCommands:
         now = self._clock.now()
         outcomes: list[Outcome | Exception | None] = [None] * len(requests)
         ledger_of: list[UUID | None] = [None] * len(requests)
-        ledgers: dict[UUID, UserDeletions | None] = {}
         chosen: dict[UUID, Job | None] = {}  # a user's job: active already, or new (None)
         new_for: dict[UUID, tuple[ScheduleRequest, str]] = {}
+        subjects: list[str] = [""] * len(requests)
         for index, request in enumerate(requests):
             try:
                 validate_user_id(request.user_id)
@@ -194,10 +194,13 @@ class JobCommands:
                 outcomes[index] = error
                 continue
             # The log knows the user only by this keyed hash (ADR 18).
-            subject = self._log.subject_of(request.project_id, request.user_id)
-            ledger_id = ledger_of[index] = user_deletions_id(subject)
-            if ledger_id not in chosen:
-                ledger = ledgers[ledger_id] = self._log.aggregate_or_none(ledger_id)
+            subjects[index] = self._log.subject_of(request.project_id, request.user_id)
+            ledger_of[index] = user_deletions_id(subjects[index])
+        ledgers = self._log.aggregates_or_none({i for i in ledger_of if i is not None})
+        for index, request in enumerate(requests):
+            ledger_id, subject = ledger_of[index], subjects[index]
+            if ledger_id is not None and ledger_id not in chosen:
+                ledger = ledgers[ledger_id]
                 active = self._active_job(ledger)
                 if ledger is None:
                     active = self._active_job_before_sealing(request)

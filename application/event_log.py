@@ -1,13 +1,13 @@
 """The append-only log of every aggregate's events, and reading it in order."""
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import MapperDeserialisationError, Notification
+from eventsourcing.persistence import MapperDeserialisationError, Notification, StoredEvent
 from eventsourcing.utils import TopicError
 
 from application.errors import DamagedRecord
@@ -117,6 +117,12 @@ class JobLog(Application[UUID]):
         except DECODING_ERRORS as error:
             raise DamagedRecord(aggregate_id, f"{type(error).__name__}: {error}") from error
 
+    def aggregates_or_none(self, aggregate_ids: Collection[UUID]) -> dict[UUID, Any]:
+        """Several aggregates, by id (None for those with no events)."""
+        return {
+            aggregate_id: self.aggregate_or_none(aggregate_id) for aggregate_id in aggregate_ids
+        }
+
     def history_of(self, aggregate_id: UUID) -> list[Any]:
         """Every event of one aggregate, in order; DamagedRecord if one cannot be read."""
         try:
@@ -166,7 +172,7 @@ class JobLog(Application[UUID]):
         self.prepare_to_decode(notifications)
         return LogPage(notifications, self.mapper.to_domain_event)
 
-    def prepare_to_decode(self, notifications: Sequence[Notification]) -> None:
+    def prepare_to_decode(self, notifications: Sequence[StoredEvent]) -> None:
         """Called with each page before its events are decoded (the store may fetch
         what decoding them needs in one go)."""
 

@@ -82,7 +82,8 @@ class Database:
         writers queue instead of deadlocking when both upgrade a read lock.
 
         ``durable=False`` is for data derived from the log (the read model, id
-        high-water marks): on SQLite its commit skips the fsync. It stays atomic;
+        high-water marks): its commit skips the fsync (SQLite's synchronous=NORMAL,
+        PostgreSQL's synchronous_commit off). It stays atomic and is visible at once;
         after a power cut the last such commits may be lost and are redone from
         the log, and the log's own durable commit flushes everything before it."""
         with self.engine.connect() as conn:
@@ -93,6 +94,8 @@ class Database:
                 assert raw is not None
                 raw.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             with conn.begin():
+                if not durable and self.backend == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 yield conn
 
     @contextmanager

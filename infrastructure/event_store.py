@@ -1,26 +1,28 @@
 """The eventsourcing application on the configured database, with the msgspec mapper."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from functools import cache
 from typing import Any
 from uuid import UUID
 
 import msgspec
 from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import Mapper, Notification, Recording
+from eventsourcing.persistence import Mapper, Recording, StoredEvent
 from eventsourcing.utils import resolve_topic
 
-from application.event_log import JobLog
+from application.errors import DamagedRecord
+from application.event_log import DECODING_ERRORS, JobLog
 from domain.user_deletions import UserDeletions
 from infrastructure.data_key_table import KeyRef
 from infrastructure.database_url import DatabaseUrl
 from infrastructure.mapper import MsgspecMapper
 from infrastructure.personal_data import PersonalDataVault
+from infrastructure.recorders import PostgresRecorder, SQLiteRecorder
 
 MAPPER_TOPIC = "infrastructure.mapper:MsgspecMapper"
 RECORDER_TOPICS = {
-    "sqlite": "infrastructure.chain:ChainedSQLiteApplicationRecorder",
-    "postgresql": "infrastructure.chain:ChainedPostgresApplicationRecorder",
+    "sqlite": "infrastructure.recorders:SQLiteRecorder",
+    "postgresql": "infrastructure.recorders:PostgresRecorder",
 }
 
 
@@ -44,7 +46,25 @@ class SealedJobLog(JobLog):
     def may_hold_clear_ledgers(self) -> bool:
         return self.vault is not None and self.vault.sealed_from() > 1
 
-    def prepare_to_decode(self, notifications: Sequence[Notification]) -> None:
+    def aggregates_or_none(self, aggregate_ids: Collection[UUID]) -> dict[UUID, Any]:
+        # One query for them all, not one per aggregate (a batch of scheduling
+        # requests reads a ledger per user).
+        recorder: SQLiteRecorder | PostgresRecorder = self.recorder  # type: ignore[assignment]
+        stored = recorder.select_events_of(aggregate_ids)
+        self.prepare_to_decode([event for events in stored.values() for event in events])
+        found: dict[UUID, Any] = {}
+        for aggregate_id in aggregate_ids:
+            aggregate = None
+            try:
+                for event in stored.get(aggregate_id, ()):
+                    decoded: Any = self.mapper.to_domain_event(event)
+                    aggregate = decoded.mutate(aggregate)
+            except DECODING_ERRORS as error:
+                raise DamagedRecord(aggregate_id, f"{type(error).__name__}: {error}") from error
+            found[aggregate_id] = aggregate
+        return found
+
+    def prepare_to_decode(self, notifications: Sequence[StoredEvent]) -> None:
         # The keys of a page's sealed events in one query, not one query per event.
         if self.vault is not None:
             self.vault.prefetch(sealed_key_refs(notifications))
@@ -92,7 +112,7 @@ def _is_personal(topic: str) -> bool:
         return False
 
 
-def sealed_key_refs(notifications: Sequence[Notification]) -> Iterator[KeyRef]:
+def sealed_key_refs(notifications: Sequence[StoredEvent]) -> Iterator[KeyRef]:
     for notification in notifications:
         if _is_personal(notification.topic):
             try:

@@ -13,10 +13,12 @@ class SqlJobIdAllocator:
     def next_job_ids(self, count: int) -> list[int]:
         if count == 0:
             return []
-        with self._db.writer(durable=False) as conn:
-            if self._db.backend == "postgresql":
-                query = text("SELECT nextval('job_ids') FROM generate_series(1, :n)")
+        if self._db.backend == "postgresql":
+            # A sequence is outside transactions: nothing to commit, nothing to lock.
+            query = text("SELECT nextval('job_ids') FROM generate_series(1, :n)")
+            with self._db.reader() as conn:
                 return sorted(int(i) for i in conn.execute(query, {"n": count}).scalars())
+        with self._db.writer(durable=False) as conn:
             ids = [
                 int(conn.execute(job_id_allocations.insert()).inserted_primary_key[0])  # type: ignore[index]
                 for _ in range(count)
