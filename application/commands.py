@@ -74,8 +74,9 @@ class JobCommands:
         self._scheduling: Batcher[ScheduleRequest, Outcome] = Batcher(self._schedule_batch)
 
     def schedule_user_deletion(self, project_id: int, user_id: str, actor: str) -> Outcome:
-        # Concurrent requests share one append and one projection step (group commit).
-        return self._scheduling.submit(ScheduleRequest(project_id, user_id, actor))
+        # Concurrent requests share one append (group commit). Each then waits for the
+        # read model on its own, while the next batch is appended.
+        return self._written(self._scheduling.submit(ScheduleRequest(project_id, user_id, actor)))
 
     def cancel(self, project_id: int, job_id: int, actor: str) -> Outcome:
         def attempt(job: Job) -> None:
@@ -162,15 +163,11 @@ class JobCommands:
 
     def _schedule_batch(self, requests: Sequence[ScheduleRequest]) -> list[Outcome | Exception]:
         try:
-            outcomes = self._schedule_together(requests)
+            return self._schedule_together(requests)
         except RecordConflictError:
             # Another process touched one of these users meanwhile: one by one, each
             # against fresh state.
-            outcomes = [self._schedule_alone(request) for request in requests]
-        written = [o.position for o in outcomes if isinstance(o, Outcome) and o.position]
-        if written:
-            self._after_write(max(written))
-        return outcomes
+            return [self._schedule_alone(request) for request in requests]
 
     def _schedule_alone(self, request: ScheduleRequest) -> Outcome | Exception:
         try:

@@ -1,5 +1,6 @@
 """Moving a projection forward through the log, batch by batch, exactly once."""
 
+import threading
 import time
 
 from application.errors import ProjectionStalled
@@ -31,6 +32,11 @@ class Projector:
         self._name = name or projection.name
         self._sole_applier = sole_applier
         self._left_at: int | None = None
+        self._reached = 0
+        """The furthest position this process has seen the projection reach."""
+        self._applying = threading.Lock()
+        """Threads of one process waiting for the read model take turns: one applies
+        what is there, and the others find their events applied."""
 
     @property
     def name(self) -> str:
@@ -57,6 +63,7 @@ class Projector:
             # the fold is thrown away and the batch read again.
             page = self._log.page(after=position, limit=self._batch_size)
             if not page:
+                self._reached = max(self._reached, position)
                 return 0, position
             folded = self._projection.fold(page, self._store.rows)
             with self._store.transaction(self.name) as tx:
@@ -67,6 +74,7 @@ class Projector:
                 tx.advance(page.last_position)
             if self._sole_applier:
                 self._left_at = page.last_position
+            self._reached = max(self._reached, page.last_position)
             return len(page), page.last_position
 
     def catch_up(self) -> int:
@@ -78,13 +86,15 @@ class Projector:
     def wait_for(self, position: int, timeout: float) -> None:
         """Returns once the read model includes the event at ``position``."""
         deadline = time.monotonic() + timeout
-        while True:
-            applied, reached = self._advance()
-            if reached >= position:
-                return
-            if time.monotonic() > deadline:
+        while self._reached < position:
+            left = deadline - time.monotonic()
+            if left < 0 or not self._applying.acquire(timeout=left):
                 raise ProjectionStalled(
                     f"The read model has not reached position {position} in {timeout} s."
                 )
-            if not applied:
+            try:
+                applied = self._advance()[0] if self._reached < position else 0
+            finally:
+                self._applying.release()
+            if not applied and self._reached < position:
                 time.sleep(0.001)
