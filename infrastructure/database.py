@@ -6,12 +6,13 @@ tables are SQLAlchemy Core, in the same database.
 """
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, Executable, create_engine, event, inspect, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import NullPool
 
 from infrastructure.database_url import SQLITE_BUSY_TIMEOUT_SECONDS, Backend, DatabaseUrl
@@ -122,11 +123,19 @@ class Database:
             connection = self.engine.raw_connection()
         except (DBAPIError, self.engine.dialect.loaded_dbapi.Error) as error:
             raise DatabaseUnavailable(str(error)) from error
+        driver: Any = connection.driver_connection
+        # One statement needs no transaction: on PostgreSQL, autocommit saves the
+        # BEGIN, and the ROLLBACK the pool would send when the connection goes back.
+        autocommit = self.backend == "postgresql" and not driver.autocommit
         try:
+            if autocommit:
+                driver.autocommit = True
             cursor = connection.cursor()
             cursor.execute(sql, params)
             found = cursor.fetchmany(1) if one else cursor.fetchall()
             cursor.close()
+            if autocommit:
+                driver.autocommit = False
         except self.engine.dialect.loaded_dbapi.OperationalError as error:
             # Outside SQLAlchemy's own error handling: drop the connection ourselves,
             # and let the API answer 503 as it does for any unreachable database.
@@ -218,16 +227,43 @@ def _engine(url: DatabaseUrl, pool_size: int, max_overflow: int) -> Engine:
     connect_args: dict[str, Any] = {"connect_timeout": 5}
     if url.schema:
         connect_args["options"] = f"-csearch_path={url.schema}"
-    # Pre-ping costs a round trip per checkout, but without it a request that meets a
-    # connection killed by a database restart can hang instead of failing fast.
-    return create_engine(
+    # The pool keeps every connection it opened: SQLAlchemy would close an overflow
+    # connection as soon as it is returned, and under steady load each request past
+    # pool_size would then open one again (a new server process on PostgreSQL).
+    engine = create_engine(
         url.sqlalchemy_url,
         connect_args=connect_args,
-        pool_pre_ping=True,
         hide_parameters=True,  # personal data (user ids) never reaches a log or traceback
-        pool_size=pool_size,
-        max_overflow=max_overflow,
+        pool_size=pool_size + max_overflow,
+        max_overflow=0,
     )
+    event.listen(engine, "checkin", _note_idle_since)
+    event.listen(
+        engine, "checkout", lambda conn, record, _: _ping_if_idle(engine.dialect, conn, record)
+    )
+    return engine
+
+
+_PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _note_idle_since(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Any, dbapi_connection: Any, record: Any) -> None:
+    """A connection that sat idle may have been closed by a database restart: it is
+    pinged before use, and replaced if dead, so the request does not meet it. A
+    connection in steady use is not (a round trip per request otherwise: SQLAlchemy's
+    pool_pre_ping); one broken under load fails its request, which answers 503, and
+    the pool replaces every connection made before the failure."""
+    if time.monotonic() - record.info.get("idle_since", 0.0) < _PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        record.info.pop("idle_since", None)
+        dialect.do_ping(dbapi_connection)
+    except Exception as error:
+        raise DisconnectionError(str(error)) from error
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
