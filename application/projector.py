@@ -35,8 +35,9 @@ class Projector:
         self._reached = 0
         """The furthest position this process has seen the projection reach."""
         self._applying = threading.Lock()
-        """Threads of one process waiting for the read model take turns: one applies
-        what is there, and the others find their events applied."""
+        """The threads of one process that apply (the background follower, and requests
+        waiting for their own writes) take turns: one applies what is there, and the
+        others find it applied, instead of folding the same events to throw them away."""
 
     @property
     def name(self) -> str:
@@ -48,7 +49,8 @@ class Projector:
 
     def step(self) -> int:
         """Applies the next batch; returns how many events it applied."""
-        return self._advance()[0]
+        with self._applying:
+            return self._advance()[0]
 
     def _advance(self) -> tuple[int, int]:
         """Applies the next batch: (events applied, position reached)."""
