@@ -34,7 +34,8 @@ def test_a_job_triggers_only_events_whose_topics_are_pinned() -> None:
     events = [
         name
         for name, value in vars(Job).items()
-        if isinstance(value, type) and issubclass(value, Job.Event)
+        if isinstance(value, type)
+        and issubclass(value, Job.Event)
         # eventsourcing's own bases, redefined on every aggregate, never triggered by a Job
         and name not in ("Event", "Created")
     ]
