@@ -130,12 +130,14 @@ class Database:
         try:
             if autocommit:
                 driver.autocommit = True
-            cursor = connection.cursor()
-            cursor.execute(sql, params)
-            found = cursor.fetchmany(1) if one else cursor.fetchall()
-            cursor.close()
-            if autocommit:
-                driver.autocommit = False
+            try:
+                cursor = connection.cursor()
+                cursor.execute(sql, params)
+                found = cursor.fetchmany(1) if one else cursor.fetchall()
+                cursor.close()
+            finally:
+                if autocommit and not driver.closed:
+                    driver.autocommit = False  # as the pool's other users expect it
         except self.engine.dialect.loaded_dbapi.OperationalError as error:
             # Outside SQLAlchemy's own error handling: drop the connection ourselves,
             # and let the API answer 503 as it does for any unreachable database.

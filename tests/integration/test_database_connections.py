@@ -1,0 +1,49 @@
+"""The connections behind the read model: a hot read leaves its connection as the
+pool's other users expect it, and a connection that sat idle is checked first."""
+
+import time
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from api.composition import Services
+from tests.conftest import POSTGRES_ADMIN_URL
+
+
+def test_a_failed_hot_read_leaves_its_connection_transactional(services: Services) -> None:
+    database = services.database
+    with pytest.raises(Exception, match="no_such_table"):
+        database.fetch_raw("SELECT 1 FROM no_such_table", ())
+    with database.writer() as conn:
+        conn.execute(text("CREATE TABLE scratch (n INTEGER)"))
+    # A transaction that fails part way leaves nothing: no connection came back
+    # from the hot read in autocommit.
+    with pytest.raises(RuntimeError), database.writer() as conn:
+        conn.execute(text("INSERT INTO scratch (n) VALUES (1)"))
+        raise RuntimeError("changed my mind")
+    assert database.fetch_raw("SELECT count(*) FROM scratch", ()) == [(0,)]
+
+
+def test_hot_reads_in_a_row_each_see_the_latest_commit(services: Services) -> None:
+    database = services.database
+    with database.writer() as conn:
+        conn.execute(text("CREATE TABLE counter (n INTEGER)"))
+    for n in range(1, 30):
+        with database.writer() as conn:
+            conn.execute(text("INSERT INTO counter (n) VALUES (:n)"), {"n": n})
+        assert database.fetch_raw("SELECT max(n) FROM counter", ()) == [(n,)]
+
+
+def test_a_connection_killed_while_idle_is_replaced_before_a_request_meets_it(
+    services: Services,
+) -> None:
+    database = services.database
+    if database.backend != "postgresql":
+        pytest.skip("a server that ends connections is a PostgreSQL matter")
+    [(pid,)] = database.fetch_raw("SELECT pg_backend_pid()", ())
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    time.sleep(1.2)  # idle for longer than the pool trusts a connection unchecked
+    [(replacement,)] = database.fetch_raw("SELECT pg_backend_pid()", ())
+    assert replacement != pid
