@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import uvicorn
 
+from api import http_protocol
 from api.cli_audit import audit, history, verify
 from api.cli_keys import keys
 from api.cli_openreplay import openreplay
@@ -77,6 +78,7 @@ def serve(host: str, port: int, workers: int, embedded_worker: bool | None) -> N
         host=host,
         port=port,
         workers=workers,
+        http=http_protocol.NAME,  # TCP_NODELAY on every connection, with any --workers
         log_config=None,  # ours (api.logs): JSON or plain, with request ids
         access_log=False,  # it prints raw paths, which carry user ids: ours names routes
     )
