@@ -17,8 +17,8 @@ from unittest import mock
 
 from eventsourcing.application import Application
 
+from bench.databases import database, services_on
 from bench.harness import Figure
-from bench.scenarios import database, services_on
 from infrastructure.event_store import SealedJobLog
 from infrastructure.mapper import MsgspecMapper
 

@@ -1,6 +1,8 @@
 """The benchmark harness runs and reports every figure (speed is judged by the
 benchmarks themselves, never here)."""
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,11 @@ pytestmark = pytest.mark.process  # it starts real jobtrail processes
 
 
 def test_the_benchmarks_run_and_report_every_figure(tmp_path: Path) -> None:
+    if shutil.which("wrk") is None:
+        # Debian's wrk drives the HTTP figures; .ci/run installs it.
+        if os.environ.get("CI"):
+            pytest.fail("wrk is not installed (apt-get install wrk); CI must run the benchmarks.")
+        pytest.skip("wrk is not installed (apt-get install wrk; set CI to make this a failure).")
     output = tmp_path / "benchmarks.md"
     backend = "both" if _postgres_reachable() else "sqlite"
     result = subprocess.run(
@@ -29,11 +36,18 @@ def test_the_benchmarks_run_and_report_every_figure(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     report = output.read_text()
     rows = [line for line in report.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    numbers = sorted({row.split("|")[1].strip() for row in rows})
-    assert numbers == ["1", "2", "3a", "3b", "4", "5", "6", "7", "8"]
+    numbers = [row.split("|")[1].strip() for row in rows]
     backends = 2 if backend == "both" else 1
-    assert len(rows) == 9 * backends
+    # Figures 9 to 12 need the CRUD peer, which needs PostgreSQL.
+    expected = {number: backends for number in ("1", "2", "3a", "3b", "4", "5", "6", "7", "8")}
+    expected["0"] = 1
+    if backend == "both":
+        expected |= {"9": 2, "10": 2, "11": 2, "12": 2}
+    assert {number: numbers.count(number) for number in set(numbers)} == expected
     for row in rows:
         ratio = row.split("|")[5].strip()
         assert float(ratio) > 0, row
-    assert "CPUs" in report and "UTC" in report
+    for row in rows:  # every HTTP figure against the peer shows both sides' latency
+        if row.split("|")[1].strip() in {"9", "10", "11", "12"}:
+            assert row.count("p50") == 2 and row.count("p99") == 2, row
+    assert "CPUs" in report and "UTC" in report and "wrk" in report
