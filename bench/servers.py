@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 
+from api import http_protocol
 from bench.harness import ROOT, free_port
 
 UVICORN_QUIET = ["--log-level", "warning", "--no-access-log"]
@@ -138,10 +139,10 @@ def jobtrail_server(
 def peer_server(
     conninfo: str, schema: str, workdir: Path, workers: int = 1
 ) -> AbstractContextManager[Server]:
-    # Through bench/nodelay.py: with several workers, uvicorn would otherwise leave
-    # Nagle's algorithm on, and figure 12 would measure delayed ACKs, not workers.
-    command = [sys.executable, "-m", "bench.nodelay", "uvicorn", "bench.peer.app:app"]
-    command += ["--port", "{port}"]
+    # On jobtrail's HTTP protocol: with several workers, uvicorn's own leaves Nagle's
+    # algorithm on, and figure 12 would measure delayed ACKs, not workers (ADR 21).
+    command = [sys.executable, "-m", "uvicorn", "bench.peer.app:app", "--port", "{port}"]
+    command += ["--http", http_protocol.NAME]
     return server(
         [*command, "--workers", str(workers), *UVICORN_QUIET],
         {"PEER_DATABASE_URL": conninfo, "PEER_SCHEMA": schema},

@@ -259,10 +259,10 @@ def _ping_if_idle(dialect: Any, dbapi_connection: Any, record: Any) -> None:
     connection in steady use is not (a round trip per request otherwise: SQLAlchemy's
     pool_pre_ping); one broken under load fails its request, which answers 503, and
     the pool replaces every connection made before the failure."""
-    if time.monotonic() - record.info.get("idle_since", 0.0) < _PING_AFTER_IDLE_SECONDS:
-        return
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < _PING_AFTER_IDLE_SECONDS:
+        return  # just opened, or in steady use
     try:
-        record.info.pop("idle_since", None)
         dialect.do_ping(dbapi_connection)
     except Exception as error:
         raise DisconnectionError(str(error)) from error
