@@ -123,6 +123,9 @@ def test_the_dashboard_is_readable_on_a_phone(
     phone.get_by_label("Organization API key").fill(server.api_key)
     phone.keyboard.press("Enter")  # the form submits from the keyboard
     phone.get_by_role("link", name="default").click()
+    # The click starts a navigation: measure the project's page, not the one it leaves.
+    phone.wait_for_url("**/ui/projects/**")
+    phone.wait_for_load_state()
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     font = phone.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
     assert font >= 16
