@@ -28,6 +28,7 @@ from api.metrics import CONTENT_TYPE, Metrics
 from api.middleware import BodyLimit, Observe
 from api.openapi import openapi_document
 from api.responses import MsgspecResponse, errors
+from application.errors import WouldWait
 from infrastructure.schema import session_secret
 from infrastructure.settings import Settings
 
@@ -35,11 +36,13 @@ log = logging.getLogger("jobtrail.api")
 
 
 Handler = Callable[[Request], Response]
+LoopHandler = Callable[[Request], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 HANDLER_THREADS = 40
 """Handler threads running at once (anyio's own default), abandoned ones included."""
 
 
-def within(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def within(handler: Handler) -> Endpoint:
     """Runs a handler in the thread pool, but answers 503 once
     ``JOBTRAIL_READ_YOUR_WRITES_TIMEOUT`` seconds have passed, whatever the database
     or the group commit is doing: no client waits without an answer.
@@ -66,15 +69,37 @@ def within(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 await slots.acquire()
                 return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
         except TimeoutError:
-            log.warning("%s took over %s s: answered 503", handler.__name__, seconds)
-            return errors(
-                503,
-                "The database did not answer in time; retrying the request is safe.",
-                headers={"Retry-After": "1"},
-            )
+            return _too_slow(handler, seconds)
 
     # Its name, docstring and OpenAPI operation are the handler's (see api.documented).
     return functools.update_wrapper(endpoint, handler)
+
+
+def loop_first(on_loop: LoopHandler, handler: Handler) -> Endpoint:
+    """Answers on the event loop when that needs no waiting (ADR 22), within the same
+    deadline as :func:`within`; when it would wait, ``handler`` answers in a thread."""
+    in_thread = within(handler)
+
+    async def endpoint(request: Request) -> Response:
+        seconds: float = request.app.state.services.settings.read_your_writes_timeout
+        try:
+            async with asyncio.timeout(seconds):
+                return await on_loop(request)
+        except WouldWait:
+            return await in_thread(request)
+        except TimeoutError:
+            return _too_slow(handler, seconds)
+
+    return functools.update_wrapper(endpoint, handler)
+
+
+def _too_slow(handler: Handler, seconds: float) -> Response:
+    log.warning("%s took over %s s: answered 503", handler.__name__, seconds)
+    return errors(
+        503,
+        "The database did not answer in time; retrying the request is safe.",
+        headers={"Retry-After": "1"},
+    )
 
 
 def create_app(
@@ -84,6 +109,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await run_in_threadpool(build_services, settings or Settings.from_env())
         app.state.services = services
+        await services.loop_reads.open()
         app.state.handler_slots = asyncio.Semaphore(HANDLER_THREADS)
         app.state.session_signer = URLSafeTimedSerializer(
             await run_in_threadpool(session_secret, services.database), salt="jobtrail-ui"
@@ -116,6 +142,7 @@ def create_app(
                 log.info("embedded worker stopped")
             if follower is not None:
                 await run_in_threadpool(follower.stop)
+            await services.loop_reads.close()
             services.close()
 
     metrics = Metrics()
@@ -140,7 +167,7 @@ def create_app(
     app = Starlette(
         middleware=[Middleware(Observe, metrics=metrics), Middleware(BodyLimit)],
         routes=[
-            *routes.api_routes(with_deadline=within),
+            *routes.api_routes(with_deadline=within, loop_first=loop_first),
             Route("/", index, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             *ui.routes,

@@ -12,7 +12,14 @@ from application.commands import JobCommands
 from application.event_log import JobLog
 from application.follower import ProjectionFollower
 from application.forgetting import Forgetting
-from application.ports import Clock, JobsReadModel, ProjectionStore, TenancyStore, UserSessions
+from application.ports import (
+    Clock,
+    JobReaderOnLoop,
+    JobsReadModel,
+    ProjectionStore,
+    TenancyStore,
+    UserSessions,
+)
 from application.projection import JobsProjection
 from application.projector import Projector
 from application.queries import JobQueries
@@ -24,6 +31,7 @@ from infrastructure.database import Database, parse_database_url
 from infrastructure.event_store import open_job_log
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.locks import ProjectionLeadership
+from infrastructure.loop_reads import loop_reader
 from infrastructure.personal_data import PersonalDataVault
 from infrastructure.projection_store import SqlProjectionStore
 from infrastructure.read_model import SqlJobsReadModel
@@ -50,6 +58,8 @@ class Services:
     projector: Projector
     commands: JobCommands
     queries: JobQueries
+    loop_reads: JobReaderOnLoop
+    """Opened and closed by the HTTP app, on its event loop."""
     tenancy: Tenancy
     tenancy_store: TenancyStore
     read_model: JobsReadModel
@@ -138,6 +148,11 @@ def build_services(settings: Settings, create: bool = True) -> Services:
     clock = SystemClock()
     tenancy_store = SqlTenancyStore(database)
     read_model = SqlJobsReadModel(database)
+    loop_reads = loop_reader(
+        database,
+        settings.pool_size + settings.pool_max_overflow,
+        settings.read_your_writes_timeout,
+    )
     commands = JobCommands(
         log,
         SqlJobIdAllocator(database),
@@ -151,7 +166,8 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         log=log,
         projector=projector,
         commands=commands,
-        queries=JobQueries(read_model),
+        queries=JobQueries(read_model, loop_reads),
+        loop_reads=loop_reads,
         tenancy=Tenancy(tenancy_store),
         tenancy_store=tenancy_store,
         read_model=read_model,

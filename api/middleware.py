@@ -6,9 +6,9 @@ off because it prints raw paths.
 """
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import msgspec
@@ -100,7 +100,8 @@ class Observe:
             return
         started = time.perf_counter()
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # 32 random hex digits, as uuid4().hex but without building a UUID.
+        rid = incoming if _REQUEST_ID.match(incoming) else os.urandom(16).hex()
         token = request_id.set(rid)
         status: dict[str, Any] = {"code": 500}
 

@@ -84,6 +84,8 @@ def session_window(request: Request) -> tuple[int | None, int | None, int, int]:
 def as_of(request: Request) -> tuple[int | None, int | None]:
     """(at, version) for a job as it was; both None for the job as it is. ``at`` is
     epoch milliseconds or ISO 8601, as the CLI's ``--at``."""
+    if not request.scope["query_string"]:
+        return None, None  # the usual read: no query string to parse
     raw_at = request.query_params.get("at")
     at = None if raw_at is None else moment_ms(raw_at)
     if raw_at is not None and (at is None or at < 0):

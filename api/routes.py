@@ -1,7 +1,8 @@
 """HTTP handlers: each decodes its input, calls one use case, and encodes the result.
 
 They are plain functions: Starlette runs them in its thread pool, where the
-synchronous event store and SQLAlchemy belong. Each carries its OpenAPI operation
+synchronous event store and SQLAlchemy belong. The one exception is the hottest
+read, a job as it is now, tried first on the event loop (ADR 22). Each carries its OpenAPI operation
 (``@documented``), and :func:`api_routes` is the public API's route table.
 """
 
@@ -21,6 +22,7 @@ from api.convertors import segments
 from api.documented import Operation, Parameter, Reply, documented
 from api.params import DEFAULT_PAGE_LIMIT, MAX_JOB_ID, MAX_LIMIT, MAX_PAGE
 from api.responses import MsgspecResponse, data, streamed_data_list
+from application.errors import WouldWait
 from domain.lifecycle import JobStatus
 from domain.request import MAX_REFERENCE_ID_LENGTH
 
@@ -113,6 +115,16 @@ def get_job(request: Request) -> Response:
     if at is None and version is None:
         return data(current)
     return data(_services(request).history.as_of(project.id, job_id, at, version))
+
+
+async def get_job_on_loop(request: Request) -> Response:
+    """:func:`get_job` for the job as it is now, by a key and project in memory: no
+    thread needed. Anything else would wait (``WouldWait``), and goes to get_job."""
+    _, project = authorize(request, remembered_only=True)
+    job_id = params.job_id(request)
+    if params.as_of(request) != (None, None):
+        raise WouldWait("a past state is read from the log")
+    return data(await _services(request).queries.get_on_loop(project.id, job_id))
 
 
 @documented(
@@ -236,16 +248,22 @@ async def openapi_json(request: Request) -> Response:
 
 
 Handler = Callable[[Request], Response]
+LoopHandler = Callable[[Request], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response] | Response]
 
 
-def api_routes(with_deadline: Callable[[Handler], Endpoint]) -> list[Route]:
+def api_routes(
+    with_deadline: Callable[[Handler], Endpoint],
+    loop_first: Callable[[LoopHandler, Handler], Endpoint],
+) -> list[Route]:
     """The public API. ``with_deadline`` wraps each handler that reaches the database:
-    the app runs it in its thread pool and answers 503 if it takes too long."""
+    the app runs it in its thread pool and answers 503 if it takes too long.
+    ``loop_first`` tries an async handler on the event loop first, within the same
+    deadline, and the thread's handler when that would wait."""
     user = f"{PREFIX}/users/{segments('userId')}"
     return [
         Route(f"{PREFIX}/jobs", with_deadline(list_jobs), methods=["GET"]),
-        Route(f"{PREFIX}/jobs/{{jobId}}", with_deadline(get_job), methods=["GET"]),
+        Route(f"{PREFIX}/jobs/{{jobId}}", loop_first(get_job_on_loop, get_job), methods=["GET"]),
         Route(f"{PREFIX}/jobs/{{jobId}}", with_deadline(cancel_job), methods=["DELETE"]),
         Route(f"{PREFIX}/jobs/{{jobId}}/events", with_deadline(job_events), methods=["GET"]),
         # Before the user's own path: its parameter matches slashes, so it would take these.

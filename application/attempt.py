@@ -5,7 +5,7 @@ import time
 from datetime import datetime
 
 from application.leases import LeaseKeeper
-from application.ports import DueJob
+from application.records import DueJob
 
 
 class LeaseLost(Exception):

@@ -8,7 +8,7 @@ from typing import Any
 from application.errors import JobNotFound, NoSuchVersion, NotYetCreated
 from application.event_log import JobLog, Undecodable
 from application.job_records import job_row, job_view
-from application.ports import JobRow
+from application.records import JobRow
 from application.views import JobView, epoch_ms
 from domain.job import Job, job_aggregate_id
 

@@ -1,7 +1,7 @@
 """A job as the aggregate has it, in the shapes the outside reads: the API's view,
 and the read model's row (which every check compares with, field by field)."""
 
-from application.ports import JobRow
+from application.records import JobRow
 from application.views import JobView, epoch_ms
 from domain.job import Job
 

@@ -4,8 +4,9 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
+from application.records import Damage, DueJob, JobChange, JobRow
 from application.sessions import SessionView
 from application.tenants import (
     KeyRecord,
@@ -28,68 +29,6 @@ class JobIdAllocator(Protocol):
         """``count`` positive integers never handed out before, in increasing order,
         each greater than every id handed out earlier."""
         ...
-
-
-class JobRow(NamedTuple):
-    """One job's row of the read model; a store names its columns after these fields."""
-
-    job_id: int
-    aggregate_id: str
-    version: int
-    project_id: int
-    action: str
-    reference_id: str
-    description: str
-    status: str
-    errors: str | None
-    created_at: int
-    updated_at: int
-    start_at: int
-    lease_until: int | None
-
-    def view(self) -> JobView:
-        return JobView(
-            job_id=self.job_id,
-            description=self.description,
-            status=self.status,
-            project_id=self.project_id,
-            action=self.action,
-            reference_id=self.reference_id,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-            start_at=self.start_at,
-            errors=self.errors,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class JobChange:
-    """A job's row after one or more events: the columns events can change."""
-
-    aggregate_id: str
-    version: int
-    updated_at: int
-    lease_until: int | None
-    status: str
-    errors: str | None
-    reference_id: str
-    description: str
-
-
-@dataclass(frozen=True, slots=True)
-class Damage:
-    """An event the projection could not decode: where, whose, and why."""
-
-    position: int
-    aggregate_id: str
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class DueJob:
-    job_id: int
-    project_id: int
-    user_id: str
 
 
 class ProjectionTransaction(Protocol):
@@ -181,6 +120,15 @@ class JobsReadModel(Protocol):
         """Ids of terminal jobs, last changed by ``ended_by_ms``, whose user is not yet
         forgotten, above ``after_job_id`` in order: candidates, the domain decides."""
         ...
+
+
+class JobReaderOnLoop(Protocol):
+    """One job read on the event loop, without a thread; ``WouldWait`` when it could
+    only be answered by waiting (for a lock, say)."""
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def get(self, project_id: int, job_id: int) -> JobView | None: ...
 
 
 class DataKeys(Protocol):

@@ -12,12 +12,8 @@ from typing import Any
 from uuid import UUID
 
 from application.event_log import LoggedEvent, Undecodable
-from application.ports import (
-    Damage,
-    JobChange,
-    JobRow,
-    ProjectionTransaction,
-)
+from application.ports import ProjectionTransaction
+from application.records import Damage, JobChange, JobRow
 from application.views import epoch_ms
 from domain import job_events
 from domain.job import Job

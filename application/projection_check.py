@@ -4,8 +4,8 @@ from collections.abc import Collection, Mapping, Sequence
 
 from application.errors import DamagedRecord
 from application.event_log import JobLog
-from application.ports import Damage, JobChange, JobRow
 from application.projection import JobsProjection, changed
+from application.records import Damage, JobChange, JobRow
 
 
 class _InMemoryTransaction:

@@ -3,19 +3,21 @@
 from collections.abc import Iterator
 
 from application.errors import JobNotFound
-from application.ports import JobsReadModel
+from application.ports import JobReaderOnLoop, JobsReadModel
 from application.views import JobView
 
 
 class JobQueries:
-    def __init__(self, read_model: JobsReadModel) -> None:
+    def __init__(self, read_model: JobsReadModel, on_loop: JobReaderOnLoop) -> None:
         self._read_model = read_model
+        self._on_loop = on_loop
 
     def get(self, project_id: int, job_id: int) -> JobView:
-        job = self._read_model.get(project_id, job_id)
-        if job is None:
-            raise JobNotFound(job_id)
-        return job
+        return _found(job_id, self._read_model.get(project_id, job_id))
+
+    async def get_on_loop(self, project_id: int, job_id: int) -> JobView:
+        """The same read, without leaving the event loop; ``WouldWait`` if it cannot."""
+        return _found(job_id, await self._on_loop.get(project_id, job_id))
 
     def page(
         self,
@@ -29,3 +31,9 @@ class JobQueries:
 
     def all(self, project_id: int, status: str | None) -> Iterator[list[JobView]]:
         return self._read_model.stream(project_id, status)
+
+
+def _found(job_id: int, job: JobView | None) -> JobView:
+    if job is None:
+        raise JobNotFound(job_id)
+    return job

@@ -19,13 +19,8 @@ from application.attempt import Attempt, LeaseLost, Receipt
 from application.commands import JobCommands, Outcome
 from application.errors import ConcurrencyConflict, DamagedRecord, JobNotFound
 from application.leases import LeaseKeeper
-from application.ports import (
-    BatchInterrupted,
-    Clock,
-    DeletionTarget,
-    DueJob,
-    TransientTargetError,
-)
+from application.ports import BatchInterrupted, Clock, DeletionTarget, TransientTargetError
+from application.records import DueJob
 from domain.errors import DomainError, IllegalTransition, NotTheOwner
 from domain.lifecycle import JobStatus
 from domain.request import is_forgotten, without_user_id

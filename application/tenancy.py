@@ -20,6 +20,7 @@ from application.credentials import (
     random_token,
     sha256_hex,
 )
+from application.errors import WouldWait
 from application.ports import TenancyStore
 from application.tenants import (
     InvalidName,
@@ -95,12 +96,17 @@ class Tenancy:
         self._store.add_key(StoredKey(key_id, org.id, sha256_hex(secret)))
         return IssuedKey(key_id, org.id, f"{KEY_PREFIX}_{key_id}_{secret}")
 
-    def authenticate(self, authorization: str | None) -> Principal | None:
+    def authenticate(
+        self, authorization: str | None, remembered_only: bool = False
+    ) -> Principal | None:
+        """The key's principal, if it is valid. ``remembered_only``: from memory or
+        not at all (``WouldWait``), for a caller that must not wait on the database."""
         parsed = parse_authorization(authorization or "")
         if parsed is None:
             return None
         key_id, secret = parsed
-        stored: StoredKey | None = self._keys.get(key_id, self._store.key)
+        load = _not_remembered if remembered_only else self._store.key
+        stored: StoredKey | None = self._keys.get(key_id, load)
         expected = stored.secret_sha256 if stored else sha256_hex("")
         matches = hmac.compare_digest(expected, sha256_hex(secret))
         now = self._now_ms()
@@ -169,11 +175,14 @@ class Tenancy:
     def end_ui_session(self, session_id: str) -> None:
         self._store.end_ui_sessions(self._now_ms(), session_id=session_id, key_id=None)
 
-    def project_for(self, principal: Principal, project_key: str) -> Project | None:
+    def project_for(
+        self, principal: Principal, project_key: str, remembered_only: bool = False
+    ) -> Project | None:
         """The project, if it exists and belongs to the principal's organization."""
         if not is_token(project_key):
             return None
-        project: Project | None = self._projects.get(project_key, self._store.project_by_key)
+        load = _not_remembered if remembered_only else self._store.project_by_key
+        project: Project | None = self._projects.get(project_key, load)
         return project if project is not None and project.org_id == principal.org_id else None
 
     def is_empty(self) -> bool:
@@ -195,3 +204,7 @@ class Tenancy:
         if org is None:
             raise OrganizationNotFound(org_id)
         return org
+
+
+def _not_remembered(key: str) -> None:
+    raise WouldWait("not in memory: the database would have to be asked")

@@ -1,8 +1,9 @@
-"""Where a scheduling request's time goes: py-spy samples ``jobtrail serve`` while wrk
-schedules new users, and the hottest functions are printed by own and total time.
+"""Where a request's time goes: py-spy samples ``jobtrail serve`` while wrk schedules
+new users (or reads jobs, ``--route get``), and the hottest functions are printed by
+own and total time.
 
     .venv/bin/pip install py-spy    # not a dependency: only this tool needs it
-    .venv/bin/python -m bench.profiling [--backend postgresql] [--seconds 20]
+    .venv/bin/python -m bench.profiling [--backend postgresql] [--route get] [--seconds 20]
 
 Samples exclude threads the kernel shows asleep; a thread waiting in psycopg's own
 wait loop still counts, so the default view shows where requests spend their time,
@@ -17,12 +18,16 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bench.data import credentials
+from bench.data import credentials, fill_read_model
 from bench.databases import database, services_on
 from bench.generators import wrk
 from bench.harness import ROOT
+from bench.http_reads import GET
 from bench.http_writes import SCHEDULE
 from bench.servers import jobtrail_server
+
+READ_MODEL_JOBS = 10_000
+"""Jobs in the read model for ``--route get`` to read, as figure 2 reads."""
 
 
 def hot_spots(raw: str, top: int) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
@@ -55,6 +60,7 @@ def _function(frame: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profiling")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="postgresql")
+    parser.add_argument("--route", choices=["schedule", "get"], default="schedule")
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--gil", action="store_true", help="only the thread holding the GIL")
@@ -64,11 +70,12 @@ def main() -> None:
         workdir = Path(folder)
         with database(args.backend, workdir, "profile") as url:
             with services_on(url) as services:
-                api_key, project_key, _ = credentials(services)
+                api_key, project_key, project_id = credentials(services)
+                fill_read_model(services, project_id, READ_MODEL_JOBS)
             with jobtrail_server(url, workdir) as server:
-                method, path = SCHEDULE
+                method, path = SCHEDULE if args.route == "schedule" else ("GET", GET)
                 path, auth = path.format(project=project_key), {"Authorization": api_key}
-                wrk(server.url, method, path, 2, auth)  # warm-up
+                wrk(server.url, method, path, 2, auth, ids=READ_MODEL_JOBS)  # warm-up
                 output = workdir / "stacks.txt"
                 command = [py_spy, "record", "--pid", str(server.pid), "--format", "raw"]
                 command += ["--duration", str(args.seconds), "--rate", "200", "--nonblocking"]
@@ -77,7 +84,7 @@ def main() -> None:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-                report = wrk(server.url, method, path, args.seconds, auth)
+                report = wrk(server.url, method, path, args.seconds, auth, ids=READ_MODEL_JOBS)
                 sampler.wait(timeout=args.seconds + 60)
         samples, own, total = hot_spots(output.read_text(), args.top)
     print(f"{report.rps:,.1f} req/s, p50 {report.p50_ms:.1f} ms, p99 {report.p99_ms:.1f} ms")

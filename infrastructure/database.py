@@ -112,7 +112,7 @@ class Database:
     def fetch_one(self, statement: Executable, values: dict[str, Any]) -> tuple[Any, ...] | None:
         """One row by a prepared-once statement on the driver's own cursor: the hot
         read of GET /jobs/{jobId}, where SQLAlchemy's wrappers cost more than the query."""
-        sql, order = self._compiled(statement)
+        sql, order = self.compiled(statement)
         params: Any = tuple(values[name] for name in order) if order else values
         rows = self.fetch_raw(sql, params, one=True)
         return rows[0] if rows else None
@@ -147,7 +147,8 @@ class Database:
             connection.close()
         return [tuple(row) for row in found]
 
-    def _compiled(self, statement: Executable) -> tuple[str, tuple[str, ...]]:
+    def compiled(self, statement: Executable) -> tuple[str, tuple[str, ...]]:
+        """The statement as the driver's SQL, and its parameters' order if positional."""
         found = self._compiled_cache.get(id(statement))
         if found is None:
             compiled = statement.compile(dialect=self.engine.dialect)  # type: ignore[attr-defined]

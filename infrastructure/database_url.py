@@ -27,6 +27,15 @@ class DatabaseUrl:
         return "stored_events" if self.backend == "sqlite" else "jobtrail_events"
 
     @property
+    def libpq_conninfo(self) -> str:
+        """The PostgreSQL URL as psycopg takes it (no SQLAlchemy driver name)."""
+        return (
+            make_url(self.sqlalchemy_url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
+
+    @property
     def sqlite_file(self) -> Path | None:
         return Path(self.eventsourcing_env["SQLITE_DBNAME"]) if self.backend == "sqlite" else None
 

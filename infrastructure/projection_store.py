@@ -17,7 +17,8 @@ from sqlalchemy import (
     update,
 )
 
-from application.ports import Damage, JobChange, JobRow, ProjectionRecord
+from application.ports import ProjectionRecord
+from application.records import Damage, JobChange, JobRow
 from domain.lifecycle import JobStatus
 from infrastructure.database import Database, DatabaseUnavailable
 from infrastructure.tables import damaged_events, jobs, projection_positions

@@ -12,7 +12,7 @@ from sqlalchemy import (
 )
 
 from application.errors import DamagedRecord
-from application.ports import DueJob, JobRow
+from application.records import DueJob, JobRow
 from application.views import JobView
 from domain.job import job_aggregate_id
 from domain.lifecycle import DUE_WHEN, JobStatus
@@ -38,9 +38,21 @@ STREAM_BATCH_SIZE = 1000
 
 
 # Built once: constructing a statement costs more than running it.
-_GET_JOB = select(*_VIEW_COLUMNS, jobs.c.damaged).where(
+GET_JOB = select(*_VIEW_COLUMNS, jobs.c.damaged).where(
     jobs.c.job_id == bindparam("job_id"), jobs.c.project_id == bindparam("project_id")
 )
+
+
+def job_from_row(job_id: int, row: tuple[Any, ...] | None) -> JobView | None:
+    """The job of a ``GET_JOB`` row; DamagedRecord if the log's record of it cannot
+    be read."""
+    if row is None:
+        # Also when its Scheduled event is the damaged one: then nobody can tell
+        # whose job it was, and another organization must not learn it exists.
+        return None
+    if row[-1] is not None:
+        raise DamagedRecord(str(job_aggregate_id(job_id)), row[-1])
+    return _view(row[:-1])
 
 
 def _view(row: Any) -> JobView:
@@ -60,14 +72,9 @@ class SqlJobsReadModel:
 
     def get(self, project_id: int, job_id: int) -> JobView | None:
         """The job's row; DamagedRecord if the log's record of it cannot be read."""
-        row = self._db.fetch_one(_GET_JOB, {"job_id": job_id, "project_id": project_id})
-        if row is None:
-            # Also when its Scheduled event is the damaged one: then nobody can tell
-            # whose job it was, and another organization must not learn it exists.
-            return None
-        if row[-1] is not None:
-            raise DamagedRecord(str(job_aggregate_id(job_id)), row[-1])
-        return _view(row[:-1])
+        return job_from_row(
+            job_id, self._db.fetch_one(GET_JOB, {"job_id": job_id, "project_id": project_id})
+        )
 
     def page(
         self,
