@@ -1,8 +1,9 @@
 """HTTP handlers: each decodes its input, calls one use case, and encodes the result.
 
 They are plain functions: Starlette runs them in its thread pool, where the
-synchronous event store and SQLAlchemy belong. The one exception is the hottest
-read, a job as it is now, tried first on the event loop (ADR 22). Each carries its OpenAPI operation
+synchronous event store and SQLAlchemy belong. The exceptions are the hottest
+reads, a job as it is now and a page of jobs, tried first on the event loop
+(ADR 22). Each carries its OpenAPI operation
 (``@documented``), and :func:`api_routes` is the public API's route table.
 """
 
@@ -83,6 +84,16 @@ def list_jobs(request: Request) -> Response:
     if limit is None:
         return streamed_data_list(queries.all(project.id, status))
     return data(queries.page(project.id, status, limit, page))
+
+
+async def list_jobs_on_loop(request: Request) -> Response:
+    """:func:`list_jobs` for one page, by a key and project in memory: no thread
+    needed. The whole list is streamed by list_jobs, in its thread."""
+    _, project = authorize(request, remembered_only=True)
+    status, limit, page = params.listing(request)
+    if limit is None:
+        raise WouldWait("the whole list is streamed from a thread")
+    return data(await _services(request).queries.page_on_loop(project.id, status, limit, page))
 
 
 @documented(
@@ -262,7 +273,7 @@ def api_routes(
     deadline, and the thread's handler when that would wait."""
     user = f"{PREFIX}/users/{segments('userId')}"
     return [
-        Route(f"{PREFIX}/jobs", with_deadline(list_jobs), methods=["GET"]),
+        Route(f"{PREFIX}/jobs", loop_first(list_jobs_on_loop, list_jobs), methods=["GET"]),
         Route(f"{PREFIX}/jobs/{{jobId}}", loop_first(get_job_on_loop, get_job), methods=["GET"]),
         Route(f"{PREFIX}/jobs/{{jobId}}", with_deadline(cancel_job), methods=["DELETE"]),
         Route(f"{PREFIX}/jobs/{{jobId}}/events", with_deadline(job_events), methods=["GET"]),

@@ -123,12 +123,15 @@ class JobsReadModel(Protocol):
 
 
 class JobReaderOnLoop(Protocol):
-    """One job read on the event loop, without a thread; ``WouldWait`` when it could
-    only be answered by waiting (for a lock, say)."""
+    """The read model's hot reads, on the event loop without a thread; ``WouldWait``
+    when one could only be answered by waiting (for a lock, say)."""
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def get(self, project_id: int, job_id: int) -> JobView | None: ...
+    async def page(
+        self, project_id: int, status: str | None, limit: int, offset: int
+    ) -> list[JobView]: ...
 
 
 class DataKeys(Protocol):

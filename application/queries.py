@@ -27,7 +27,13 @@ class JobQueries:
         page: int,
         user_prefix: str | None = None,
     ) -> list[JobView]:
-        return self._read_model.page(project_id, status, limit, (page - 1) * limit, user_prefix)
+        return self._read_model.page(project_id, status, limit, _offset(limit, page), user_prefix)
+
+    async def page_on_loop(
+        self, project_id: int, status: str | None, limit: int, page: int
+    ) -> list[JobView]:
+        """The same page, without leaving the event loop; ``WouldWait`` if it cannot."""
+        return await self._on_loop.page(project_id, status, limit, _offset(limit, page))
 
     def all(self, project_id: int, status: str | None) -> Iterator[list[JobView]]:
         return self._read_model.stream(project_id, status)
@@ -37,3 +43,7 @@ def _found(job_id: int, job: JobView | None) -> JobView:
     if job is None:
         raise JobNotFound(job_id)
     return job
+
+
+def _offset(limit: int, page: int) -> int:
+    return (page - 1) * limit

@@ -112,10 +112,17 @@ class Database:
     def fetch_one(self, statement: Executable, values: dict[str, Any]) -> tuple[Any, ...] | None:
         """One row by a prepared-once statement on the driver's own cursor: the hot
         read of GET /jobs/{jobId}, where SQLAlchemy's wrappers cost more than the query."""
-        sql, order = self.compiled(statement)
-        params: Any = tuple(values[name] for name in order) if order else values
-        rows = self.fetch_raw(sql, params, one=True)
+        rows = self.fetch_raw(*self.bound(statement, values), one=True)
         return rows[0] if rows else None
+
+    def fetch_all(self, statement: Executable, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row, as :meth:`fetch_one` reads one (a page of the API's list)."""
+        return self.fetch_raw(*self.bound(statement, values))
+
+    def bound(self, statement: Executable, values: dict[str, Any]) -> tuple[str, Any]:
+        """The driver's SQL for a statement, and its parameters in the driver's form."""
+        sql, order = self.compiled(statement)
+        return sql, tuple(values[name] for name in order) if order else values
 
     def fetch_raw(self, sql: str, params: Any, one: bool = False) -> list[tuple[Any, ...]]:
         """Rows of SQL in the driver's own dialect, on its own cursor (a hot read)."""

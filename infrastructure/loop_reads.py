@@ -1,9 +1,10 @@
-"""``GET /jobs/{jobId}`` answered on the event loop, without a thread (ADR 22).
+"""``GET /jobs/{jobId}`` and a page of ``GET /jobs`` answered on the event loop,
+without a thread (ADR 22).
 
-The hottest read is one row by primary key. Handing it to a thread costs more than
-the query: on this machine about 0.3 ms of CPU per request, most of it the
-hand-offs between the loop and the thread. So the row is read where the request
-already is:
+The hottest reads are one row by primary key and a page of a project's jobs.
+Handing them to a thread costs more than the query: on this machine about 0.3 ms
+of CPU per request, most of it the hand-offs between the loop and the thread. So
+the rows are read where the request already is:
 
 - PostgreSQL: psycopg's asyncio pool, its connections in autocommit (one statement
   needs no transaction). A connection idle for over a second is pinged before use,
@@ -12,10 +13,11 @@ already is:
 - SQLite: the file read in-process, on a connection of the loop's own that never
   waits for a lock: a point read in WAL mode takes microseconds, but a lock held
   by a checkpoint or a recovery would stop the whole loop for the busy timeout.
-  When the database says busy, the request is handed to a thread (``WouldWait``).
+  When the database says busy, or a page lies deep enough to take a while, the
+  request is handed to a thread (``WouldWait``).
 
-The statement and the row's meaning are the read model's (``GET_JOB``,
-``job_from_row``): there is one query for a job, whichever side runs it.
+The statements and the rows' meaning are the read model's (``GET_JOB``,
+``PAGE_OF_JOBS``, ``job_from_row``): one query for each, whichever side runs it.
 """
 
 import contextlib
@@ -27,14 +29,18 @@ from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from sqlalchemy import Executable
 
 from application.errors import WouldWait
 from application.ports import JobReaderOnLoop
 from application.views import JobView
 from infrastructure.database import Database, DatabaseUnavailable
-from infrastructure.read_model import GET_JOB, job_from_row
+from infrastructure.read_model import GET_JOB, PAGE_OF_JOBS, job_from_row, page_values
 
 PING_AFTER_IDLE_SECONDS = 1.0
+SQLITE_DEEPEST_OFFSET = 2_000
+"""A page further down than this is read in a thread on SQLite: skipping rows to an
+offset takes time in proportion, and the loop must not stop for it."""
 _BUSY = ("database is locked", "database table is locked", "database is busy")
 
 
@@ -43,8 +49,7 @@ class SQLiteLoopReader:
         file = database.url.sqlite_file
         assert file is not None
         self._file = str(file)
-        self._sql, order = database.compiled(GET_JOB)
-        self._order = order
+        self._database = database
         self._connection: sqlite3.Connection | None = None
 
     async def open(self) -> None:
@@ -60,12 +65,22 @@ class SQLiteLoopReader:
             self._connection = None
 
     async def get(self, project_id: int, job_id: int) -> JobView | None:
+        rows = self._rows(GET_JOB, {"job_id": job_id, "project_id": project_id})
+        return job_from_row(job_id, rows[0] if rows else None)
+
+    async def page(
+        self, project_id: int, status: str | None, limit: int, offset: int
+    ) -> list[JobView]:
+        if offset > SQLITE_DEEPEST_OFFSET:
+            raise WouldWait(f"offset {offset} is deep enough to take a while")
+        values = page_values(project_id, status, limit, offset)
+        return [JobView(*row) for row in self._rows(PAGE_OF_JOBS[status is not None], values)]
+
+    def _rows(self, statement: Executable, values: dict[str, Any]) -> list[Any]:
         if self._connection is None:
             raise WouldWait("the loop's SQLite connection is not open")
-        values = {"job_id": job_id, "project_id": project_id}
         try:
-            row = self._connection.execute(self._sql, tuple(values[n] for n in self._order))
-            return job_from_row(job_id, row.fetchone())
+            return self._connection.execute(*self._database.bound(statement, values)).fetchall()
         except sqlite3.OperationalError as error:
             if str(error).startswith(_BUSY):
                 raise WouldWait(str(error)) from error
@@ -76,7 +91,7 @@ class PostgresLoopReader:
     def __init__(self, database: Database, size: int, timeout: float) -> None:
         url = database.url
         self._conninfo = url.libpq_conninfo
-        self._sql, _ = database.compiled(GET_JOB)
+        self._database = database
         self._size, self._timeout = size, timeout
         self._options = {"options": f"-csearch_path={url.schema}"} if url.schema else {}
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
@@ -113,15 +128,25 @@ class PostgresLoopReader:
             self._pool = None
 
     async def get(self, project_id: int, job_id: int) -> JobView | None:
+        rows = await self._rows(GET_JOB, {"job_id": job_id, "project_id": project_id})
+        return job_from_row(job_id, rows[0] if rows else None)
+
+    async def page(
+        self, project_id: int, status: str | None, limit: int, offset: int
+    ) -> list[JobView]:
+        values = page_values(project_id, status, limit, offset)
+        rows = await self._rows(PAGE_OF_JOBS[status is not None], values)
+        return [JobView(*row) for row in rows]
+
+    async def _rows(self, statement: Executable, values: dict[str, Any]) -> list[Any]:
         pool = self._pool
         if pool is None:
             raise WouldWait("the loop's PostgreSQL pool is not open")
+        sql, params = self._database.bound(statement, values)
         try:
             async with pool.connection() as connection:
-                cursor = await connection.execute(
-                    self._sql, {"job_id": job_id, "project_id": project_id}, prepare=True
-                )
-                row = await cursor.fetchone()
+                cursor = await connection.execute(sql, params, prepare=True)
+                rows = await cursor.fetchall()
                 # Noted here, not in the pool's reset callback: that one would move
                 # every return to a worker task. A new connection is noted by configure.
                 self._idle_since[connection] = time.monotonic()
@@ -132,7 +157,7 @@ class PostgresLoopReader:
             with contextlib.suppress(psycopg.Error):
                 await pool.check()
             raise DatabaseUnavailable(str(error)) from error
-        return job_from_row(job_id, None if row is None else tuple(row))
+        return rows
 
     async def _note_idle(self, connection: psycopg.AsyncConnection[Any]) -> None:
         self._idle_since[connection] = time.monotonic()

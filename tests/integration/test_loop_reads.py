@@ -18,7 +18,7 @@ from api.composition import Services, build_services
 from application.errors import DamagedRecord, JobNotFound, WouldWait
 from application.views import JobView
 from infrastructure.database import Database, DatabaseUnavailable, parse_database_url
-from infrastructure.loop_reads import SQLiteLoopReader
+from infrastructure.loop_reads import SQLITE_DEEPEST_OFFSET, SQLiteLoopReader
 from infrastructure.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, new_tenant
 
@@ -63,6 +63,38 @@ def test_another_projects_job_and_a_missing_one_are_not_found_on_the_loop(
     for project_id, wanted in ((mine.project.id, job_id), (theirs.project.id, job_id + 1)):
         with pytest.raises(JobNotFound):
             on_a_loop(services, functools.partial(services.queries.get_on_loop, project_id, wanted))
+
+
+def test_a_page_read_on_the_loop_is_the_page_the_read_model_gives(services: Services) -> None:
+    tenant, other = new_tenant(services), new_tenant(services, "other org")
+    ids = [scheduled_job(services, tenant.project.id, f"user{n}@example.com") for n in range(7)]
+    scheduled_job(services, other.project.id)
+    services.commands.cancel(tenant.project.id, ids[2], "test")
+    project_id = tenant.project.id
+
+    for status, limit, page in (
+        (None, 3, 1),
+        (None, 3, 3),
+        ("scheduled", 2, 2),
+        ("cancelled", 5, 1),
+    ):
+        on_loop = on_a_loop(
+            services,
+            functools.partial(services.queries.page_on_loop, project_id, status, limit, page),
+        )
+        assert on_loop == services.queries.page(project_id, status, limit, page)
+    newest_first = on_a_loop(
+        services, lambda: services.queries.page_on_loop(project_id, None, 50, 1)
+    )
+    assert [job.job_id for job in newest_first] == sorted(ids, reverse=True)
+
+
+def test_a_deep_sqlite_page_is_read_in_a_thread(services: Services) -> None:
+    if services.database.backend != "sqlite":
+        pytest.skip("on PostgreSQL the loop only awaits the server, however deep the page")
+    deep = SQLITE_DEEPEST_OFFSET // 50 + 2
+    with pytest.raises(WouldWait, match="deep"):
+        on_a_loop(services, lambda: services.queries.page_on_loop(1, None, 50, deep))
 
 
 def test_a_damaged_job_is_reported_as_damaged_on_the_loop_too(services: Services) -> None:
@@ -138,38 +170,37 @@ def _kill_loop_connections() -> int:
     return len(rows)
 
 
-def test_a_loop_connection_killed_while_idle_is_replaced_before_a_request_meets_it(
-    services: Services,
-) -> None:
+@pytest.fixture
+def job_on_postgres(services: Services) -> tuple[int, int]:
+    """(project id, job id) of a job, on PostgreSQL only."""
     if services.database.backend != "postgresql":
         pytest.skip("a server that ends connections is a PostgreSQL matter")
     tenant = new_tenant(services)
-    job_id = scheduled_job(services, tenant.project.id)
+    return tenant.project.id, scheduled_job(services, tenant.project.id)
 
+
+def test_a_loop_connection_killed_while_idle_is_replaced_before_a_request_meets_it(
+    services: Services, job_on_postgres: tuple[int, int]
+) -> None:
     async def read_kill_wait_read() -> int:
-        await services.queries.get_on_loop(tenant.project.id, job_id)
+        await services.queries.get_on_loop(*job_on_postgres)
         assert _kill_loop_connections() >= 1
         await asyncio.sleep(1.2)  # idle for longer than the pool trusts a connection
-        return (await services.queries.get_on_loop(tenant.project.id, job_id)).job_id
+        return (await services.queries.get_on_loop(*job_on_postgres)).job_id
 
-    assert on_a_loop(services, read_kill_wait_read) == job_id
+    assert on_a_loop(services, read_kill_wait_read) == job_on_postgres[1]
 
 
 def test_a_loop_connection_killed_in_steady_use_fails_one_read_with_503_then_recovers(
-    services: Services,
+    services: Services, job_on_postgres: tuple[int, int]
 ) -> None:
-    if services.database.backend != "postgresql":
-        pytest.skip("a server that ends connections is a PostgreSQL matter")
-    tenant = new_tenant(services)
-    job_id = scheduled_job(services, tenant.project.id)
-
     async def read_kill_read() -> tuple[int, int]:
-        await services.queries.get_on_loop(tenant.project.id, job_id)
+        await services.queries.get_on_loop(*job_on_postgres)
         _kill_loop_connections()
         failed = answered = 0
         for _ in range(3):
             try:
-                await services.queries.get_on_loop(tenant.project.id, job_id)
+                await services.queries.get_on_loop(*job_on_postgres)
                 answered += 1
             except DatabaseUnavailable:
                 failed += 1
