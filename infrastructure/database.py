@@ -254,7 +254,9 @@ def _engine(url: DatabaseUrl, pool_size: int, max_overflow: int) -> Engine:
     return engine
 
 
-_PING_AFTER_IDLE_SECONDS = 1.0
+PING_AFTER_IDLE_SECONDS = 1.0
+"""How long a pooled connection may sit idle and still be used unchecked (every
+pool of jobtrail's, the event loop's included)."""
 
 
 def _note_idle_since(_dbapi_connection: Any, record: Any) -> None:
@@ -268,7 +270,7 @@ def _ping_if_idle(dialect: Any, dbapi_connection: Any, record: Any) -> None:
     pool_pre_ping); one broken under load fails its request, which answers 503, and
     the pool replaces every connection made before the failure."""
     idle_since = record.info.get("idle_since")
-    if idle_since is None or time.monotonic() - idle_since < _PING_AFTER_IDLE_SECONDS:
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
         return  # just opened, or in steady use
     try:
         dialect.do_ping(dbapi_connection)

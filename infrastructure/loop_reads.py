@@ -34,10 +34,9 @@ from sqlalchemy import Executable
 from application.errors import WouldWait
 from application.ports import JobReaderOnLoop
 from application.views import JobView
-from infrastructure.database import Database, DatabaseUnavailable
+from infrastructure.database import PING_AFTER_IDLE_SECONDS, Database, DatabaseUnavailable
 from infrastructure.read_model import GET_JOB, PAGE_OF_JOBS, job_from_row, page_values
 
-PING_AFTER_IDLE_SECONDS = 1.0
 SQLITE_DEEPEST_OFFSET = 2_000
 """A page further down than this is read in a thread on SQLite: skipping rows to an
 offset takes time in proportion, and the loop must not stop for it."""
