@@ -18,11 +18,44 @@ from application.tenants import IssuedKey, Project
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
 from tests.clocks import SteppingClock
+from tests.throwaway_postgres import NOT_INSTALLED, ThrowawayPostgres, remove, started_cluster
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 BACKENDS = ["sqlite", "postgresql"]
+
+
+SUITE_CONNECTIONS = 400
+"""The suite's cluster admits this many connections: three test processes, each test's
+services with three pools of up to 15, and the servers and workers the process tests
+start, with room to spare (README: "Running the tests")."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The run's own PostgreSQL cluster, started once by the controlling process
+    (xdist's workers inherit its URL) and removed at the end: nothing another program
+    does to the machine's server can fail or skip the suite. ``TEST_POSTGRES_URL``
+    names another server instead."""
+    if hasattr(config, "workerinput") or os.environ.get("TEST_POSTGRES_URL"):
+        return
+    cluster = started_cluster(SUITE_CONNECTIONS)
+    if cluster is None:
+        return  # require_postgres() skips those tests, or fails them under CI
+    config.stash[_SUITE_CLUSTER] = cluster
+    os.environ["TEST_POSTGRES_URL"] = cluster.url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    cluster = config.stash.get(_SUITE_CLUSTER, None)
+    if cluster is not None:
+        remove(cluster)
+        os.environ.pop("TEST_POSTGRES_URL", None)
+
+
+_SUITE_CLUSTER = pytest.StashKey[ThrowawayPostgres]()
+
+
+def postgres_admin_url() -> str:
+    """The URL of the suite's PostgreSQL (a database its tests may fill and empty)."""
+    return os.environ.get("TEST_POSTGRES_URL", "")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -48,22 +81,27 @@ def soak(request: pytest.FixtureRequest) -> int:
     return max(1, factor)
 
 
-def _postgres_reachable() -> bool:
+def postgres_reachable() -> bool:
+    if not postgres_admin_url():
+        return False
     try:
-        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
+        with psycopg.connect(postgres_admin_url(), connect_timeout=10):
             return True
     except psycopg.OperationalError:
         return False
 
 
 def require_postgres() -> None:
-    if _postgres_reachable():
+    """The suite's PostgreSQL is there, or the test is skipped (a failure under CI)."""
+    if not postgres_admin_url():
+        reason = f"no PostgreSQL for the tests: {NOT_INSTALLED}"
+    elif postgres_reachable():
         return
+    else:
+        reason = f"the tests' PostgreSQL ({postgres_admin_url()}) does not answer"
     if os.environ.get("CI"):
-        pytest.fail(
-            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}; CI must run these tests."
-        )
-    pytest.skip("PostgreSQL is not reachable (set CI to make this a failure).")
+        pytest.fail(f"{reason}; CI must run these tests.")
+    pytest.skip(f"{reason} (set CI to make this a failure).")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -73,8 +111,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     require_postgres()
     schema = f"test_{uuid.uuid4().hex[:12]}"
-    yield f"{POSTGRES_ADMIN_URL}?schema={schema}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+    yield f"{postgres_admin_url()}?schema={schema}"
+    with psycopg.connect(postgres_admin_url(), autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 

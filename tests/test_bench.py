@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _postgres_reachable
+from tests.conftest import postgres_admin_url, postgres_reachable
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,10 +24,12 @@ def test_the_benchmarks_run_and_report_every_figure(tmp_path: Path) -> None:
             pytest.fail("wrk is not installed (apt-get install wrk); CI must run the benchmarks.")
         pytest.skip("wrk is not installed (apt-get install wrk; set CI to make this a failure).")
     output = tmp_path / "benchmarks.md"
-    backend = "both" if _postgres_reachable() else "sqlite"
+    backend = "both" if postgres_reachable() else "sqlite"
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", "--backend", backend, "--output", str(output)],
         cwd=ROOT,
+        # The suite's own cluster, never the machine's server.
+        env={**os.environ, "JOBTRAIL_BENCH_POSTGRES": postgres_admin_url()},
         capture_output=True,
         text=True,
         timeout=600,

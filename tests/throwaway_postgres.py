@@ -34,11 +34,12 @@ def _free_port() -> int:
 
 
 class ThrowawayPostgres:
-    def __init__(self, bindir: Path, folder: Path) -> None:
+    def __init__(self, bindir: Path, folder: Path, max_connections: int = 100) -> None:
         self._bindir = bindir
         self.folder = folder
         self.data = folder / "data"
         self.port = _free_port()
+        self.max_connections = max_connections
 
     @property
     def url(self) -> str:
@@ -54,7 +55,12 @@ class ThrowawayPostgres:
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        # Durability is worth nothing to a cluster thrown away after the run.
+        options = (
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+            f" -c max_connections={self.max_connections} -c fsync=off"
+            " -c synchronous_commit=off -c full_page_writes=off"
+        )
         self._run(
             "pg_ctl",
             "-D",
@@ -71,23 +77,43 @@ class ThrowawayPostgres:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
 
-@contextmanager
-def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+NOT_INSTALLED = "PostgreSQL's server programs (initdb, pg_ctl) are not installed."
+
+
+def started_cluster(max_connections: int = 100) -> ThrowawayPostgres | None:
+    """A new cluster, created and running; None if PostgreSQL is not installed.
+    Whoever gets one removes it with :func:`remove`."""
     bindir = _bindir()
     if bindir is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL's server programs (initdb, pg_ctl) are not installed.")
-        pytest.skip("PostgreSQL's server programs (initdb, pg_ctl) are not installed.")
+        return None
     folder = Path(tempfile.mkdtemp(prefix="jobtrail-pg-"))
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
-    cluster = ThrowawayPostgres(bindir, folder)
+    cluster = ThrowawayPostgres(bindir, folder, max_connections)
     try:
         cluster.create()
         cluster.start()
+    except BaseException:
+        remove(cluster)
+        raise
+    return cluster
+
+
+def remove(cluster: ThrowawayPostgres) -> None:
+    # It may never have started, or a test may have left it stopped.
+    with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        cluster.stop()
+    shutil.rmtree(cluster.folder, ignore_errors=True)
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+    cluster = started_cluster()
+    if cluster is None:
+        if os.environ.get("CI"):
+            pytest.fail(NOT_INSTALLED)
+        pytest.skip(NOT_INSTALLED)
+    try:
         yield cluster
     finally:
-        # It may never have started, or the test may have left it stopped.
-        with contextlib.suppress(subprocess.CalledProcessError):
-            cluster.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+        remove(cluster)

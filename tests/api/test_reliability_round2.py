@@ -266,11 +266,11 @@ def test_healthz_says_read_only_when_writes_cannot_happen(
     assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
     if app_services.database.backend == "postgresql":
         from infrastructure.database import Database, parse_database_url
-        from tests.conftest import POSTGRES_ADMIN_URL
+        from tests.conftest import postgres_admin_url
 
         read_only = Database(
             parse_database_url(
-                f"{POSTGRES_ADMIN_URL}?options=-c%20default_transaction_read_only%3Don"
+                f"{postgres_admin_url()}?options=-c%20default_transaction_read_only%3Don"
             )
         )
         try:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from api.composition import Services
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import postgres_admin_url
 
 
 def test_a_failed_hot_read_leaves_its_connection_transactional(services: Services) -> None:
@@ -48,7 +48,7 @@ def test_a_connection_killed_while_idle_is_replaced_before_a_request_meets_it(
         pids.add(connection.driver_connection.info.backend_pid)  # type: ignore[union-attr]
     for connection in held:
         connection.close()
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(postgres_admin_url(), autocommit=True) as admin:
         for pid in pids:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
     time.sleep(1.2)  # idle for longer than the pool trusts a connection unchecked

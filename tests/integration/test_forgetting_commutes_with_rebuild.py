@@ -26,7 +26,7 @@ from domain.request import FORGOTTEN
 from infrastructure.rebuild import Rebuild
 from infrastructure.settings import Settings
 from tests.clocks import SteppingClock
-from tests.conftest import BACKENDS, POSTGRES_ADMIN_URL, require_postgres
+from tests.conftest import BACKENDS, postgres_admin_url, require_postgres
 from tests.runner_support import runner_kit
 
 FORGET_AFTER = timedelta(days=30)
@@ -47,14 +47,14 @@ def fresh_services(backend: str, folder: Path) -> Iterator[Services]:
     if backend == "sqlite":
         url = f"sqlite:///{folder / name}.db"
     else:
-        url = f"{POSTGRES_ADMIN_URL}?schema={name}"
+        url = f"{postgres_admin_url()}?schema={name}"
     services = build_services(Settings(database_url=url))
     try:
         yield services
     finally:
         services.close()
         if backend == "postgresql":
-            with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+            with psycopg.connect(postgres_admin_url(), autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 

@@ -20,7 +20,7 @@ from application.views import JobView
 from infrastructure.database import Database, DatabaseUnavailable, parse_database_url
 from infrastructure.loop_reads import SQLITE_DEEPEST_OFFSET, SQLiteLoopReader
 from infrastructure.settings import Settings
-from tests.conftest import POSTGRES_ADMIN_URL, new_tenant
+from tests.conftest import new_tenant, postgres_admin_url
 
 T = TypeVar("T")
 
@@ -162,7 +162,7 @@ def test_a_locked_sqlite_file_hands_the_read_to_a_thread_at_once(database_url: s
 def _kill_loop_connections() -> int:
     """Ends this process's loop-read connections (only this test process's: other
     test workers share the cluster), as a database restart would."""
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(postgres_admin_url(), autocommit=True) as admin:
         rows = admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
             (f"jobtrail loop reads {os.getpid()}",),

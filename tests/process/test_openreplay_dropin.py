@@ -28,7 +28,7 @@ from api.composition import Services, build_services
 from application.runner import RunResult
 from domain.lifecycle import JobStatus
 from infrastructure.settings import Settings
-from tests.conftest import POSTGRES_ADMIN_URL, require_postgres
+from tests.conftest import postgres_admin_url, require_postgres
 from tests.process.conftest import jobtrail
 from tests.s3_server import CREDENTIALS, moto_server
 
@@ -89,9 +89,9 @@ def openreplay_url() -> Iterator[str]:
     """A throwaway database on the shared cluster, shaped like OpenReplay's."""
     require_postgres()
     name = f"openreplay_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(postgres_admin_url(), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    url = postgres_admin_url().rsplit("/", 1)[0] + f"/{name}"
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(OPENREPLAY_SCHEMA)
@@ -127,7 +127,7 @@ def openreplay_url() -> Iterator[str]:
             )
         yield url
     finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        with psycopg.connect(postgres_admin_url(), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -284,7 +284,13 @@ def test_a_database_that_is_not_openreplays_is_refused_in_one_line(
 ) -> None:
     out = tmp_path / "x.toml"
     result = jobtrail(
-        database_url, "openreplay", "import", "--from", POSTGRES_ADMIN_URL, "--config-out", str(out)
+        database_url,
+        "openreplay",
+        "import",
+        "--from",
+        postgres_admin_url(),
+        "--config-out",
+        str(out),
     )
     assert result.returncode == 1
     assert "is it OpenReplay's database?" in result.stderr.strip().splitlines()[-1]
