@@ -42,7 +42,9 @@ class ScheduleRequest:
 class Outcome:
     job: JobView
     position: int | None
-    """Where the command's last event sits in the log; None when nothing was written."""
+    """How far the read model must reach to include the answer: where the command's
+    last event sits in the log, or the log's head when an existing job is returned;
+    None when there is nothing to wait for."""
     attempt: int = 0
     """The job's attempt after the command: a worker that started or took over the
     job holds this attempt, and names it in every later command (the fence)."""
@@ -225,11 +227,16 @@ class JobCommands:
             chosen[ledger_id] = job
             changed += [job, ledger]
         position = self._log.save(*changed)[-1].notification.id if changed else None
+        if len(new_for) < len(chosen):
+            # A job returned as it was found may have been written a moment ago by
+            # another request, and not be in the read model yet: its answer waits for
+            # the log as far as it was read (ids commit in order), like a new job's.
+            position = max(position or 0, self._log.head())
         for index, of in enumerate(ledger_of):
             if of is not None:
                 answer = chosen[of]
                 assert answer is not None
-                outcomes[index] = Outcome(job_view(answer), position if of in new_for else None)
+                outcomes[index] = Outcome(job_view(answer), position)
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _active_job(self, ledger: UserDeletions | None) -> Job | None:
