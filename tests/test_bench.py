@@ -14,7 +14,8 @@ from tests.conftest import postgres_admin_url, postgres_reachable
 ROOT = Path(__file__).resolve().parents[1]
 
 
-pytestmark = pytest.mark.process  # it starts real jobtrail processes
+# It starts real jobtrail processes, and runs every figure once: its own timeout.
+pytestmark = [pytest.mark.process, pytest.mark.timeout(600)]
 
 
 def test_the_benchmarks_run_and_report_every_figure(tmp_path: Path) -> None:
@@ -32,7 +33,7 @@ def test_the_benchmarks_run_and_report_every_figure(tmp_path: Path) -> None:
         env={**os.environ, "JOBTRAIL_BENCH_POSTGRES": postgres_admin_url()},
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=570,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]

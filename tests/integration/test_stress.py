@@ -82,13 +82,14 @@ def _process(database_url: str, worker: int, rounds: int) -> None:
         services.close()
 
 
+@pytest.mark.timeout(300)  # `--soak N` wants `--timeout` too
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_processes_racing_on_the_same_jobs_leave_every_invariant_intact(
     database_url: str, soak: int
 ) -> None:
     require_postgres()
     build_services(Settings(database_url=database_url)).close()
-    run_in_processes(_process, [(database_url, n, 50 * soak) for n in range(4)], timeout=300)
+    run_in_processes(_process, [(database_url, n, 50 * soak) for n in range(4)], timeout=240 * soak)
     services = build_services(Settings(database_url=database_url))
     try:
         settle(services)

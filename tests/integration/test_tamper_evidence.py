@@ -165,7 +165,7 @@ def _schedule_many(database_url: str, writer: int, count: int) -> None:
 def test_concurrent_writer_processes_extend_one_chain_without_forks(database_url: str) -> None:
     require_postgres()
     build_services(Settings(database_url=database_url)).close()
-    run_in_processes(_schedule_many, [(database_url, w, 40) for w in range(4)], timeout=120)
+    run_in_processes(_schedule_many, [(database_url, w, 40) for w in range(4)], timeout=90)
     services = build_services(Settings(database_url=database_url))
     try:
         report = verify_chain(services.log, services.database)

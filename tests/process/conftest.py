@@ -99,6 +99,6 @@ def jobtrail(database_url: str, *args: str) -> "subprocess.CompletedProcess[str]
         env={**os.environ, "JOBTRAIL_DATABASE_URL": database_url, "COLUMNS": "200"},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=100,  # within a test's own timeout (120 s)
         check=False,
     )

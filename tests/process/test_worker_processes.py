@@ -48,6 +48,7 @@ def events_of(services: Services, job_id: int) -> list[object]:
     return list(services.log.events.get(job_aggregate_id(job_id)))
 
 
+@pytest.mark.timeout(300)
 def test_three_worker_processes_run_two_hundred_jobs_each_exactly_once(
     services: Services, database_url: str, tmp_path: Path
 ) -> None:
@@ -58,8 +59,9 @@ def test_three_worker_processes_run_two_hundred_jobs_each_exactly_once(
     job_ids = [kit.schedule(user) for user in users]
 
     workers = [spawn_worker(database_url, tmp_path, "--once") for _ in range(3)]
+    deadline = time.monotonic() + 240  # within the test's own timeout, set above
     for process in workers:
-        _, stderr = process.communicate(timeout=240)
+        _, stderr = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
         assert process.returncode == 0, stderr[-2000:]
 
     services.projector.catch_up()
@@ -99,7 +101,7 @@ def test_a_worker_killed_mid_job_is_taken_over_after_its_lease(
 
     time.sleep(2.5)  # the lease runs out
     rescuer = spawn_worker(database_url, tmp_path, "--once", **env)
-    _, stderr = rescuer.communicate(timeout=120)
+    _, stderr = rescuer.communicate(timeout=90)
     assert rescuer.returncode == 0, stderr[-2000:]
 
     events = events_of(services, job_id)
@@ -135,7 +137,7 @@ def test_sigterm_finishes_the_batch_releases_the_job_and_exits_cleanly(
     assert kit.session_count("paused") > 0
 
     finisher = spawn_worker(database_url, tmp_path, "--once")
-    _, stderr = finisher.communicate(timeout=120)
+    _, stderr = finisher.communicate(timeout=90)
     assert finisher.returncode == 0, stderr[-2000:]
     assert isinstance(events_of(services, job_id)[-1], Job.Completed)
     assert kit.session_count("paused") == 0
