@@ -1,6 +1,9 @@
 """Path convertors the route table uses, registered when this module is imported."""
 
+from urllib.parse import unquote
+
 from starlette.convertors import Convertor, register_url_convertor
+from starlette.types import Scope
 
 
 class Anything(Convertor[str]):
@@ -22,3 +25,21 @@ register_url_convertor("anything", Anything())
 def segments(name: str) -> str:
     """The path parameter ``name``, matching one segment or several (see Anything)."""
     return f"{{{name}:anything}}"
+
+
+def matches_slashes(convertor: Convertor[object]) -> bool:
+    return isinstance(convertor, Anything)
+
+
+def sent_path_ends_with(scope: Scope, tail: str) -> bool:
+    """Whether the path, as the client sent it, ends with the segments of ``tail``
+    (``"/sessions"``). Starlette routes on the decoded path, where ``a%2Fsessions``
+    and ``a/sessions`` are one string; in the sent one (``raw_path``) an encoded slash
+    is part of a segment, and only a sent slash separates segments. Each sent segment
+    is compared decoded, so ``%73essions`` is still ``sessions``."""
+    raw = scope.get("raw_path")
+    if raw is None:
+        return True  # no sent path to tell them apart: the decoded one is all there is
+    wanted = tail.split("/")[1:]
+    sent = raw.decode("latin-1").split("/")[-len(wanted) :]
+    return [unquote(segment) for segment in sent] == wanted

@@ -14,6 +14,7 @@ import msgspec
 from starlette.routing import BaseRoute, Mount, Route, compile_path
 
 from api.documented import Operation, Parameter, Reply, operation_of
+from api.resources import endpoint_of
 
 _REF = "#/components/schemas/{name}"
 _API_KEY_SCHEME = "OrganizationApiKey"
@@ -50,7 +51,7 @@ def served_operations(
             if route.methods is None:
                 raise UndocumentedRoute(f"{path} takes every method: name the ones it serves.")
             for method in sorted(route.methods - {"HEAD"}):
-                yield path, method.lower(), route.endpoint
+                yield path, method.lower(), endpoint_of(route, method)
         elif isinstance(route, Mount):
             path = prefix + compile_path(route.path)[1]
             if is_undocumented(path):

@@ -13,7 +13,6 @@ from typing import Annotated
 from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from api import params
 from api.auth import authorize
@@ -22,6 +21,7 @@ from api.composition import Services
 from api.convertors import segments
 from api.documented import Operation, Parameter, Reply, documented
 from api.params import DEFAULT_PAGE_LIMIT, MAX_JOB_ID, MAX_LIMIT, MAX_PAGE
+from api.resources import Resource, resource_table
 from api.responses import MsgspecResponse, data, streamed_data_list
 from application.errors import WouldWait
 from domain.lifecycle import JobStatus
@@ -266,21 +266,29 @@ Endpoint = Callable[[Request], Awaitable[Response] | Response]
 def api_routes(
     with_deadline: Callable[[Handler], Endpoint],
     loop_first: Callable[[LoopHandler, Handler], Endpoint],
-) -> list[Route]:
-    """The public API. ``with_deadline`` wraps each handler that reaches the database:
-    the app runs it in its thread pool and answers 503 if it takes too long.
-    ``loop_first`` tries an async handler on the event loop first, within the same
-    deadline, and the thread's handler when that would wait."""
+) -> list[Resource]:
+    """The public API, one resource per path. ``with_deadline`` wraps each handler that
+    reaches the database: the app runs it in its thread pool and answers 503 if it
+    takes too long. ``loop_first`` tries an async handler on the event loop first,
+    within the same deadline, and the thread's handler when that would wait."""
     user = f"{PREFIX}/users/{segments('userId')}"
-    return [
-        Route(f"{PREFIX}/jobs", loop_first(list_jobs_on_loop, list_jobs), methods=["GET"]),
-        Route(f"{PREFIX}/jobs/{{jobId}}", loop_first(get_job_on_loop, get_job), methods=["GET"]),
-        Route(f"{PREFIX}/jobs/{{jobId}}", with_deadline(cancel_job), methods=["DELETE"]),
-        Route(f"{PREFIX}/jobs/{{jobId}}/events", with_deadline(job_events), methods=["GET"]),
-        # Before the user's own path: its parameter matches slashes, so it would take these.
-        Route(f"{user}/sessions", with_deadline(user_sessions), methods=["GET"]),
-        Route(user, with_deadline(delete_user_data), methods=["DELETE"]),
-        Route("/healthz", with_deadline(health), methods=["GET"]),
-        # Bytes already in memory: answered on the event loop, no thread, no deadline.
-        Route("/openapi.json", openapi_json, methods=["GET"]),
-    ]
+    return resource_table(
+        [
+            Resource(f"{PREFIX}/jobs", {"GET": loop_first(list_jobs_on_loop, list_jobs)}),
+            Resource(
+                f"{PREFIX}/jobs/{{jobId}}",
+                {
+                    "GET": loop_first(get_job_on_loop, get_job),
+                    "DELETE": with_deadline(cancel_job),
+                },
+            ),
+            Resource(f"{PREFIX}/jobs/{{jobId}}/events", {"GET": with_deadline(job_events)}),
+            # The user's parameter matches slashes: this path is the sessions', not the
+            # user "…/sessions"'s (see api.resources).
+            Resource(f"{user}/sessions", {"GET": with_deadline(user_sessions)}),
+            Resource(user, {"DELETE": with_deadline(delete_user_data)}),
+            Resource("/healthz", {"GET": with_deadline(health)}),
+            # Bytes already in memory: answered on the event loop, no thread, no deadline.
+            Resource("/openapi.json", {"GET": openapi_json}),
+        ]
+    )
