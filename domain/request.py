@@ -5,6 +5,7 @@ from urllib.parse import quote
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.errors import InvalidJobRequest
+from domain.lookalikes import as_seen
 
 DELETE_USER_DATA = "delete_user_data"
 MAX_REFERENCE_ID_LENGTH = 256
@@ -41,6 +42,14 @@ def without_user_id(text: str, user_id: str) -> str:
     return text
 
 
+RESERVED_USER_ID = (
+    f"userId {FORGOTTEN!r} is reserved, and so is anything that displays like it (in other "
+    "case or width, or with invisible characters): it marks a forgotten user."
+)
+"""Why an id that displays as the marker is refused; it repeats no id (ADR 18). Were
+such an id accepted, its jobs would look forgotten while its data is still held."""
+
+
 def is_forgotten(user_id: str) -> bool:
     return user_id == FORGOTTEN
 
@@ -59,8 +68,8 @@ def validate_user_id(user_id: str) -> None:
         raise InvalidJobRequest("userId must not be empty.")
     if len(user_id) > MAX_REFERENCE_ID_LENGTH:
         raise InvalidJobRequest(f"userId must be at most {MAX_REFERENCE_ID_LENGTH} characters.")
-    if is_forgotten(user_id):
-        raise InvalidJobRequest(f"userId {FORGOTTEN!r} is reserved: it marks a forgotten user.")
+    if as_seen(user_id) == FORGOTTEN:
+        raise InvalidJobRequest(RESERVED_USER_ID)
     if has_control_characters(user_id):
         # A NUL cannot be stored, and a line feed or other control character in an id
         # breaks logs, CSV exports and terminals: refused, never silently rewritten.
