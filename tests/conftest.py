@@ -1,6 +1,7 @@
 """Fixtures shared by every test: real databases on both backends, never mocks."""
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +42,14 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # require_postgres() skips those tests, or fails them under CI
     config.stash[_SUITE_CLUSTER] = cluster
     os.environ["TEST_POSTGRES_URL"] = cluster.url
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        # A terminated run ends as an interrupted one does, removing its cluster (a
+        # killed one's is removed by the next run: throwaway_postgres.started_cluster).
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

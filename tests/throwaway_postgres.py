@@ -80,13 +80,18 @@ class ThrowawayPostgres:
 NOT_INSTALLED = "PostgreSQL's server programs (initdb, pg_ctl) are not installed."
 
 
+PREFIX = "jobtrail-pg-"
+
+
 def started_cluster(max_connections: int = 100) -> ThrowawayPostgres | None:
     """A new cluster, created and running; None if PostgreSQL is not installed.
     Whoever gets one removes it with :func:`remove`."""
     bindir = _bindir()
     if bindir is None:
         return None
-    folder = Path(tempfile.mkdtemp(prefix="jobtrail-pg-"))
+    _remove_orphans(bindir)
+    folder = Path(tempfile.mkdtemp(prefix=PREFIX))
+    (folder / "owner").write_text(str(os.getpid()))
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     cluster = ThrowawayPostgres(bindir, folder, max_connections)
@@ -97,6 +102,24 @@ def started_cluster(max_connections: int = 100) -> ThrowawayPostgres | None:
         remove(cluster)
         raise
     return cluster
+
+
+def _remove_orphans(bindir: Path) -> None:
+    """Stops and removes the clusters whose test process is gone: a run that was
+    killed (a timeout, ^C twice) could not remove its own."""
+    for owner in Path(tempfile.gettempdir()).glob(f"{PREFIX}*/owner"):
+        try:
+            pid = int(owner.read_text())
+            os.kill(pid, 0)
+            continue  # its process is alive: still in use
+        except ProcessLookupError:
+            pass
+        except (ValueError, OSError):
+            continue  # half-written, or another user's: not ours to judge
+        orphan = ThrowawayPostgres(bindir, owner.parent)
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            orphan._run("pg_ctl", "-D", str(orphan.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(owner.parent, ignore_errors=True)
 
 
 def remove(cluster: ThrowawayPostgres) -> None:
