@@ -20,17 +20,24 @@ from api.bodies import ErrorBody, EventListBody, Health, JobBody, JobListBody, S
 from api.composition import Services
 from api.convertors import segments
 from api.documented import Operation, Parameter, Reply, documented
-from api.params import DEFAULT_PAGE_LIMIT, MAX_JOB_ID, MAX_LIMIT, MAX_PAGE
+from api.params import (
+    AT_OR_VERSION,
+    DEFAULT_PAGE_LIMIT,
+    END_BEFORE_START,
+    EpochMs,
+    EventNumber,
+    PageNumber,
+    PageSize,
+    UserId,
+)
 from api.resources import Resource, resource_table
 from api.responses import MsgspecResponse, data, streamed_data_list
 from application.errors import WouldWait
 from domain.lifecycle import JobStatus
-from domain.request import MAX_REFERENCE_ID_LENGTH
+from domain.request import RESERVED_USER_ID
 
 PREFIX = "/api/v1/{projectKey}"
 
-EpochMs = Annotated[int, Meta(ge=0, le=MAX_JOB_ID)]
-PageSize = Annotated[int, Meta(ge=1, le=MAX_LIMIT)]
 PROJECT_KEY = Parameter("projectKey", "path", str, "The project's key.")
 JOB_ID = Parameter(
     "jobId",
@@ -39,9 +46,13 @@ JOB_ID = Parameter(
     "The id returned by the user deletion call.",
 )
 USER_ID = Parameter(
-    "userId", "path", Annotated[str, Meta(min_length=1, max_length=MAX_REFERENCE_ID_LENGTH)]
+    "userId",
+    "path",
+    UserId,
+    "The user's id, with no control characters (NUL, line feed…); send a slash in it as "
+    "%2F (a path ending in /sessions is the user's sessions, not a user). " + RESERVED_USER_ID,
 )
-PAGE = Parameter("page", "query", Annotated[int, Meta(ge=1, le=MAX_PAGE)])
+PAGE = Parameter("page", "query", PageNumber)
 
 
 def _error(status: int, description: str) -> Reply:
@@ -103,17 +114,23 @@ async def list_jobs_on_loop(request: Request) -> Response:
         parameters=(
             PROJECT_KEY,
             JOB_ID,
-            Parameter("at", "query", EpochMs, "The job as it was at this time (epoch ms)."),
+            Parameter(
+                "at",
+                "query",
+                EpochMs,
+                "The job as it was at this time, in epoch milliseconds (an ISO 8601 time "
+                f"is read too; write the + of its zone as %2B). {AT_OR_VERSION}",
+            ),
             Parameter(
                 "version",
                 "query",
-                Annotated[int, Meta(ge=1, le=MAX_PAGE)],
-                "The job as it was after its event number version.",
+                EventNumber,
+                f"The job as it was after its event number version. {AT_OR_VERSION}",
             ),
         ),
         responses=(
             Reply(200, "The job.", JobBody),
-            _error(400, "A malformed at or version, or both given."),
+            _error(400, f"A malformed at or version. {AT_OR_VERSION}"),
             *AUTH_ERRORS,
         ),
     )
@@ -182,7 +199,7 @@ def cancel_job(request: Request) -> Response:
         parameters=(PROJECT_KEY, USER_ID),
         responses=(
             Reply(200, "The scheduled (or already active) job.", JobBody),
-            _error(400, "An empty, too long or malformed userId."),
+            _error(400, f"An empty, too long or malformed userId. {RESERVED_USER_ID}"),
             _error(409, "Concurrent requests kept conflicting."),
             *AUTH_ERRORS,
         ),
@@ -203,14 +220,19 @@ def delete_user_data(request: Request) -> Response:
         parameters=(
             PROJECT_KEY,
             USER_ID,
-            Parameter("start_date", "query", EpochMs),
-            Parameter("end_date", "query", EpochMs),
+            Parameter("start_date", "query", EpochMs, "Sessions started at or after (epoch ms)."),
+            Parameter(
+                "end_date",
+                "query",
+                EpochMs,
+                f"Sessions started at or before (epoch ms). {END_BEFORE_START}",
+            ),
             Parameter("limit", "query", PageSize, f"Page size (default {DEFAULT_PAGE_LIMIT})."),
             PAGE,
         ),
         responses=(
             Reply(200, "The sessions.", SessionListBody),
-            _error(400, "A malformed userId, date, limit or page."),
+            _error(400, f"A malformed userId, date, limit or page. {END_BEFORE_START}"),
             *AUTH_ERRORS,
         ),
     )

@@ -54,9 +54,13 @@ def is_forgotten(user_id: str) -> bool:
     return user_id == FORGOTTEN
 
 
-# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: whatever a
-# log, a CSV file or a terminal would take for a line break or a command.
-_CONTROL = frozenset([*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029])
+CONTROL_CHARACTER_RANGES = ((0x00, 0x1F), (0x7F, 0x9F), (0x2028, 0x2029))
+"""C0 and C1 controls, DEL, and the Unicode line and paragraph separators: whatever a
+log, a CSV file or a terminal would take for a line break or a command. (The API's
+document states them as a pattern of its userId.)"""
+_CONTROL = frozenset(
+    code for low, high in CONTROL_CHARACTER_RANGES for code in range(low, high + 1)
+)
 
 
 def has_control_characters(text: str) -> bool:
