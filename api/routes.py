@@ -31,7 +31,7 @@ from api.params import (
     UserId,
 )
 from api.resources import Resource, resource_table
-from api.responses import MsgspecResponse, data, streamed_data_list
+from api.responses import MsgspecResponse, data, encoded, streamed_data_list
 from application.errors import WouldWait
 from domain.lifecycle import JobStatus
 from domain.request import RESERVED_USER_ID
@@ -277,7 +277,7 @@ def health(request: Request) -> Response:
 async def openapi_json(request: Request) -> Response:
     """The document the app derived from its own routes when it was created."""
     body: bytes = request.app.state.openapi_json
-    return Response(body, media_type="application/json")
+    return encoded(body)
 
 
 Handler = Callable[[Request], Response]

@@ -13,12 +13,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from api.composition import Services
+from api.resources import Resource
+from api.security_headers import DashboardHeaders
 from application.errors import DamagedRecord, JobNotFound
 from application.tenancy import UI_SESSION_MS
 from application.tenants import Principal, Project
@@ -252,11 +254,12 @@ def api_docs(request: Request) -> Response:
     return _page(request, "docs.html", doc=document, describe=_describe, body_of=_body_of)
 
 
+_HEADERS = [Middleware(DashboardHeaders)]  # on each answer, its 405s included
 routes = [
-    Route("/docs", api_docs, methods=["GET"]),
-    Route("/ui", home, methods=["GET"]),
-    Route("/ui/login", sign_in, methods=["POST"]),
-    Route("/ui/logout", sign_out, methods=["POST"]),
-    Route("/ui/projects/{projectKey}", jobs, methods=["GET"]),
-    Route("/ui/projects/{projectKey}/jobs/{jobId}", job, methods=["GET"]),
+    Resource("/docs", {"GET": api_docs}, middleware=_HEADERS),
+    Resource("/ui", {"GET": home}, middleware=_HEADERS),
+    Resource("/ui/login", {"POST": sign_in}, middleware=_HEADERS),
+    Resource("/ui/logout", {"POST": sign_out}, middleware=_HEADERS),
+    Resource("/ui/projects/{projectKey}", {"GET": jobs}, middleware=_HEADERS),
+    Resource("/ui/projects/{projectKey}/jobs/{jobId}", {"GET": job}, middleware=_HEADERS),
 ]
