@@ -33,6 +33,7 @@ from application.tenants import (
     Project,
     StoredKey,
 )
+from domain.project_key import is_project_key
 
 log = logging.getLogger("jobtrail.tenancy")
 PROJECT_KEY_LENGTH = 20
@@ -88,7 +89,11 @@ class Tenancy:
     def create_project(self, name: str, org_id: int | None = None) -> Project:
         name = _name(name, "A project")
         org = self._organization(org_id)
-        return self._store.add_project(org.id, name, random_token(PROJECT_KEY_LENGTH))
+        project_key = random_token(PROJECT_KEY_LENGTH)
+        # The one rule for keys, which the API looks projects up by (letters and
+        # digits keep it: this holds by construction, and is checked where it is made).
+        assert is_project_key(project_key)
+        return self._store.add_project(org.id, name, project_key)
 
     def issue_key(self, org_id: int | None = None) -> IssuedKey:
         org = self._organization(org_id)
@@ -178,8 +183,9 @@ class Tenancy:
     def project_for(
         self, principal: Principal, project_key: str, remembered_only: bool = False
     ) -> Project | None:
-        """The project, if it exists and belongs to the principal's organization."""
-        if not is_token(project_key):
+        """The project, if it exists and belongs to the principal's organization. A key
+        that breaks the rule of keys cannot name one, and is never looked up."""
+        if not is_project_key(project_key):
             return None
         load = _not_remembered if remembered_only else self._store.project_by_key
         project: Project | None = self._projects.get(project_key, load)

@@ -19,6 +19,8 @@ from sqlalchemy import (
     text,
 )
 
+from domain.project_key import MAX_PROJECT_KEY_LENGTH
+
 metadata = MetaData()
 
 
@@ -116,7 +118,7 @@ projects = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
     Column("name", Text, nullable=False),
-    Column("project_key", String(64), nullable=False, unique=True),
+    Column("project_key", String(MAX_PROJECT_KEY_LENGTH), nullable=False, unique=True),
     Column("created_at", BigInteger, nullable=False),
 )
 
