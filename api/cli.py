@@ -22,6 +22,7 @@ from api.cli_targets import targets
 from api.cli_tenancy import orgs, projects
 from api.composition import Services
 from api.logs import configure_logging
+from application.tenants import FIRST_START_PROJECT
 from infrastructure.session_store import demo_user_ids, seed_sessions
 from infrastructure.targets import default_recordings
 
@@ -125,7 +126,7 @@ def _print_start(services: Services, host: str, port: int) -> None:
 
 def _print_first_start(services: Services, host: str, port: int) -> None:
     key = services.tenancy.issue_key()
-    project = services.tenancy.create_project("default")
+    project = services.tenancy.create_project(FIRST_START_PROJECT)
     shown_host = _shown(host)
     click.echo(_where(services, host, port))
     click.echo("First start: created the default organization, an API key and a project.")

@@ -3,12 +3,16 @@
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from api.cli_support import open_services
-from application.openreplay_import import ImportConflict, import_openreplay
+from api.composition import Services
+from application.openreplay_import import ImportRefused, import_openreplay
+from application.tenants import TenancyChanged
+from application.views import epoch_ms
 from infrastructure.openreplay_source import NotOpenReplay, SqlOpenReplaySource, targets_toml
 
 
@@ -40,15 +44,33 @@ def import_command(
 ) -> None:
     """Import OpenReplay's tenants (with their API keys) and live projects (with
     their ids and keys), and write targets for its sessions and recordings.
-    Running it again adds what is new and changes nothing else."""
+
+    All or nothing: every row is checked first, and each one that cannot be imported
+    is named; what is written goes in one transaction. Running it again adds what is
+    new and changes nothing else."""
     try:
         source = SqlOpenReplaySource(source_url)
     except NotOpenReplay as error:
         raise click.ClickException(str(error)) from None
     try:
         with open_services() as services:
-            report = import_openreplay(source, services.tenancy_store)
-    except (NotOpenReplay, ImportConflict) as error:
+            report = import_openreplay(
+                source,
+                services.tenancy_store,
+                has_jobs=_jobs_of(services),
+                now_ms=epoch_ms(services.clock.now()),
+            )
+    except ImportRefused as refused:
+        lines = [str(refusal) for refusal in refused.refusals]
+        if as_json:
+            click.echo(json.dumps({"refused": lines}))
+        for line in lines:
+            click.echo(f"Refused {line}", err=True)
+        raise click.ClickException(
+            f"Nothing was imported ({len(lines)} rows refused): jobtrail's database is as "
+            "it was. Correct the rows named above in the installation, then run it again."
+        ) from None
+    except (NotOpenReplay, TenancyChanged) as error:
         raise click.ClickException(str(error)) from None
     finally:
         source.close()
@@ -64,12 +86,27 @@ def import_command(
         ("Projects", report.projects_added, report.projects_kept),
     ):
         click.echo(f"{what}: {added} added, {kept} already here")
+    for line in report.moved:
+        click.echo(f"Moved {line}")
     for line in report.skipped:
         click.echo(f"Skipped {line}", err=True)
     click.echo(f"Targets: {config} {config_out}")
     if not report.changed:
         click.echo("Nothing new to import.")
     click.echo(f"Run jobtrail with JOBTRAIL_CONFIG={Path(config_out).resolve()}")
+
+
+def _jobs_of(services: Services) -> Callable[[int], bool]:
+    """Whether a jobtrail project has a job, by the read model, caught up with the log
+    first (a job just scheduled is in the log before it is in the read model). The
+    catching up happens here, before the import's transaction: on SQLite that holds
+    the write lock, which the read model's own writes would wait for."""
+    services.projector.catch_up()
+
+    def has_jobs(project_id: int) -> bool:
+        return bool(services.read_model.page(project_id, None, limit=1, offset=0))
+
+    return has_jobs
 
 
 def _write_config(path: Path, content: str) -> str:

@@ -77,16 +77,30 @@ class KeyNotFound(Exception):
         super().__init__(f"No usable API key has the id {key_id!r}.")
 
 
+class TenancyChanged(Exception):
+    """Another process wrote to the tenancy tables while an import was writing: its
+    transaction was rolled back."""
+
+
+FIRST_START_PROJECT = "default"
+"""The name of the project `serve` makes on its first start, in the default
+organization."""
+
+
 @dataclass(frozen=True, slots=True)
 class SourceTenant:
-    tenant_id: int
-    name: str
-    api_key: str
+    """A row of an installation's tenants, as it is: any column may be NULL."""
+
+    tenant_id: int | None
+    name: str | None
+    api_key: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class SourceProject:
-    project_id: int
-    tenant_id: int
-    name: str
-    project_key: str
+    """A live row of an installation's projects, as it is: any column may be NULL."""
+
+    project_id: int | None
+    tenant_id: int | None
+    name: str | None
+    project_key: str | None

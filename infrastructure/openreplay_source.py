@@ -35,12 +35,14 @@ class SqlOpenReplaySource:
     def tenants(self) -> list[SourceTenant]:
         table = self._table("tenants")
         query = select(table.c.tenant_id, table.c.name, table.c.api_key).order_by(table.c.tenant_id)
-        return [SourceTenant(int(t), str(n or ""), str(k or "")) for t, n, k in self._rows(query)]
+        return [SourceTenant(_number(t), _text(n), _text(k)) for t, n, k in self._rows(query)]
 
     def live_projects(self) -> list[SourceProject]:
+        """Every live row as it is, NULLs included: the import checks them all."""
         table = self._table("projects")
         columns = [table.c.project_id, table.c.name, table.c.project_key]
         with_tenants = "tenant_id" in table.c
+        only_tenant: int | None = None
         if with_tenants:
             columns.append(table.c.tenant_id)
         else:
@@ -52,10 +54,10 @@ class SqlOpenReplaySource:
         query = select(*columns).where(table.c.deleted_at.is_(None)).order_by(table.c.project_id)
         return [
             SourceProject(
-                int(row[0]),
-                int(row[3]) if with_tenants else only_tenant,
-                str(row[1] or ""),
-                str(row[2]),
+                _number(row[0]),
+                _number(row[3]) if with_tenants else only_tenant,
+                _text(row[1]),
+                _text(row[2]),
             )
             for row in self._rows(query)
         ]
@@ -71,12 +73,26 @@ class SqlOpenReplaySource:
                 f"{self._shown} has no table {SCHEMA}.{name}: is it OpenReplay's database?"
             ) from None
         except SQLAlchemyError as error:
-            reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
-            raise NotOpenReplay(f"Cannot read {self._shown}: {reason}") from None
+            raise NotOpenReplay(f"Cannot read {self._shown}: {_reason(error)}") from None
 
     def _rows(self, query: Any) -> list[Any]:
-        with self._engine.connect() as conn:
-            return list(conn.execute(query))
+        try:
+            with self._engine.connect() as conn:
+                return list(conn.execute(query))
+        except SQLAlchemyError as error:
+            raise NotOpenReplay(f"Cannot read {self._shown}: {_reason(error)}") from None
+
+
+def _reason(error: SQLAlchemyError) -> str:
+    return (str(getattr(error, "orig", error)).strip().splitlines() or [""])[0]
+
+
+def _number(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def targets_toml(

@@ -1,8 +1,9 @@
 """Organizations, projects and API keys in plain transactional tables."""
 
+from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import CursorResult, Select, exists, select, text, update
+from sqlalchemy import CursorResult, Select, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from application.tenants import InvalidName, KeyRecord, Organization, Principal, Project, StoredKey
@@ -10,6 +11,7 @@ from application.views import epoch_ms
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database
 from infrastructure.tables import api_keys, organizations, projects, ui_sessions
+from infrastructure.tenancy_import import SqlTenancyImport, import_transaction
 
 _PROJECTS = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
 
@@ -75,26 +77,8 @@ class SqlTenancyStore:
             )
             return Project(_new_id(result), org_id, name, project_key)
 
-    def import_project(self, project: Project) -> None:
-        with self._db.writer() as conn:
-            conn.execute(
-                projects.insert().values(
-                    id=project.id,
-                    org_id=project.org_id,
-                    name=project.name,
-                    project_key=project.project_key,
-                    created_at=self._now(),
-                )
-            )
-            if self._db.backend == "postgresql":
-                # The id was given, not drawn: the sequence must start above it, so
-                # that projects created later never collide with an imported one.
-                conn.execute(
-                    text(
-                        "SELECT setval(pg_get_serial_sequence('projects', 'id'), "
-                        "(SELECT max(id) FROM projects))"
-                    )
-                )
+    def importing(self) -> AbstractContextManager[SqlTenancyImport]:
+        return import_transaction(self._db)
 
     def project(self, project_id: int) -> Project | None:
         return self._one_project(_PROJECTS.where(projects.c.id == project_id))

@@ -273,7 +273,10 @@ def test_an_import_that_would_take_an_id_in_use_changes_nothing(
         services.close()
     result = import_openreplay(database_url, openreplay_url, moto, tmp_path / "t.toml")
     assert result.returncode == 1
-    assert "Project id 7 is taken here" in result.stderr
+    assert (
+        "Refused public.projects row project_id=7, column project_id: the id is jobtrail "
+        "project 'own 6''s" in result.stderr
+    )
     assert not (tmp_path / "t.toml").exists()
     listed = jobtrail(database_url, "orgs", "list", "--json")
     assert "OpenReplay" not in listed.stdout
