@@ -12,6 +12,7 @@ from urllib.parse import unquote_to_bytes
 from msgspec import Meta
 from starlette.requests import Request
 
+from api.documented import Parameter
 from api.errors import ApiError
 from application.views import moment_ms
 from domain.errors import InvalidJobRequest
@@ -19,6 +20,7 @@ from domain.lifecycle import JobStatus
 from domain.request import (
     CONTROL_CHARACTER_RANGES,
     MAX_REFERENCE_ID_LENGTH,
+    RESERVED_USER_ID,
     validate_user_id,
 )
 
@@ -52,6 +54,39 @@ UserId = Annotated[
 
 AT_OR_VERSION = "Give at or version, not both."
 END_BEFORE_START = "end_date must not be before start_date."
+
+PROJECT_KEY = Parameter("projectKey", "path", str, "The project's key.")
+JOB_ID = Parameter(
+    "jobId",
+    "path",
+    Annotated[str, Meta(pattern="^[0-9]+$")],
+    "The id returned by the user deletion call.",
+)
+USER_ID = Parameter(
+    "userId",
+    "path",
+    UserId,
+    "The user's id, with no control characters (NUL, line feed…); send a slash in it as "
+    "%2F (a path ending in /sessions is the user's sessions, not a user). " + RESERVED_USER_ID,
+)
+PAGE = Parameter("page", "query", PageNumber)
+AT = Parameter(
+    "at",
+    "query",
+    EpochMs,
+    "The job as it was at this time, in epoch milliseconds (an ISO 8601 time is read "
+    f"too; write the + of its zone as %2B). {AT_OR_VERSION}",
+)
+VERSION = Parameter(
+    "version",
+    "query",
+    EventNumber,
+    f"The job as it was after its event number version. {AT_OR_VERSION}",
+)
+START_DATE = Parameter("start_date", "query", EpochMs, "Sessions started at or after (epoch ms).")
+END_DATE = Parameter(
+    "end_date", "query", EpochMs, f"Sessions started at or before (epoch ms). {END_BEFORE_START}"
+)
 
 
 def _bounds(kind: Any) -> tuple[int, int]:

@@ -8,9 +8,7 @@ reads, a job as it is now and a page of jobs, tried first on the event loop
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
 
-from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,14 +19,18 @@ from api.composition import Services
 from api.convertors import segments
 from api.documented import Operation, Parameter, Reply, documented
 from api.params import (
+    AT,
     AT_OR_VERSION,
     DEFAULT_PAGE_LIMIT,
     END_BEFORE_START,
-    EpochMs,
-    EventNumber,
-    PageNumber,
+    END_DATE,
+    JOB_ID,
+    PAGE,
+    PROJECT_KEY,
+    START_DATE,
+    USER_ID,
+    VERSION,
     PageSize,
-    UserId,
 )
 from api.resources import Resource, resource_table
 from api.responses import MsgspecResponse, data, encoded, streamed_data_list
@@ -37,22 +39,6 @@ from domain.lifecycle import JobStatus
 from domain.request import RESERVED_USER_ID
 
 PREFIX = "/api/v1/{projectKey}"
-
-PROJECT_KEY = Parameter("projectKey", "path", str, "The project's key.")
-JOB_ID = Parameter(
-    "jobId",
-    "path",
-    Annotated[str, Meta(pattern="^[0-9]+$")],
-    "The id returned by the user deletion call.",
-)
-USER_ID = Parameter(
-    "userId",
-    "path",
-    UserId,
-    "The user's id, with no control characters (NUL, line feed…); send a slash in it as "
-    "%2F (a path ending in /sessions is the user's sessions, not a user). " + RESERVED_USER_ID,
-)
-PAGE = Parameter("page", "query", PageNumber)
 
 
 def _error(status: int, description: str) -> Reply:
@@ -114,19 +100,8 @@ async def list_jobs_on_loop(request: Request) -> Response:
         parameters=(
             PROJECT_KEY,
             JOB_ID,
-            Parameter(
-                "at",
-                "query",
-                EpochMs,
-                "The job as it was at this time, in epoch milliseconds (an ISO 8601 time "
-                f"is read too; write the + of its zone as %2B). {AT_OR_VERSION}",
-            ),
-            Parameter(
-                "version",
-                "query",
-                EventNumber,
-                f"The job as it was after its event number version. {AT_OR_VERSION}",
-            ),
+            AT,
+            VERSION,
         ),
         responses=(
             Reply(200, "The job.", JobBody),
@@ -220,13 +195,8 @@ def delete_user_data(request: Request) -> Response:
         parameters=(
             PROJECT_KEY,
             USER_ID,
-            Parameter("start_date", "query", EpochMs, "Sessions started at or after (epoch ms)."),
-            Parameter(
-                "end_date",
-                "query",
-                EpochMs,
-                f"Sessions started at or before (epoch ms). {END_BEFORE_START}",
-            ),
+            START_DATE,
+            END_DATE,
             Parameter("limit", "query", PageSize, f"Page size (default {DEFAULT_PAGE_LIMIT})."),
             PAGE,
         ),
