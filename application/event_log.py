@@ -1,6 +1,7 @@
 """The append-only log of every aggregate's events, and reading it in order."""
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -23,7 +24,7 @@ class Undecodable:
     originator_version: int
     detail: str
 
-    def damage(self, position: int) -> DamagedRecord:
+    def damage(self, position: int | None = None) -> DamagedRecord:
         return DamagedRecord(self.originator_id, self.detail, position)
 
 
@@ -34,10 +35,43 @@ class LoggedEvent:
 
 
 DECODING_ERRORS = (MapperDeserialisationError, TopicError, ValueError, TypeError, KeyError)
+"""What reading a stored event raises when it cannot be read: edited bytes, a topic
+that names nothing, a missing topic or state (the mapper says so), a seal that does
+not open. Every reader of the log counts these, and only these, as damage."""
+
+
+@contextmanager
+def reading(aggregate_id: UUID) -> Iterator[None]:
+    """Reading one aggregate's events: an event that cannot be read is DamagedRecord,
+    whichever reader met it."""
+    try:
+        yield
+    except DECODING_ERRORS as error:
+        raise DamagedRecord(aggregate_id, f"{type(error).__name__}: {error}") from error
+
+
+def missing_event(expected: int, found: int) -> str:
+    """What a reader says of an aggregate whose next stored event is version ``found``
+    where ``expected`` was due: an event was deleted from the log."""
+    return f"event {expected} is missing (the next stored event is {found})"
+
+
+def fold_in_sequence(aggregate: Any, events: Iterable[DomainEventProtocol[UUID]]) -> Any:
+    """Applies the events to the aggregate as eventsourcing does, but names a gap in
+    their versions as damage (eventsourcing would raise OriginatorVersionError, or
+    fail an assertion when the first event is the one missing)."""
+    for event in events:
+        expected = 1 if aggregate is None else aggregate.version + 1
+        if event.originator_version != expected:
+            raise DamagedRecord(
+                event.originator_id, missing_event(expected, event.originator_version)
+            )
+        aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+    return aggregate
 
 
 def decoded(
-    to_event: Callable[[Notification], DomainEventProtocol[UUID]], stored: Notification
+    to_event: Callable[[StoredEvent], DomainEventProtocol[UUID]], stored: StoredEvent
 ) -> "DomainEventProtocol[UUID] | Undecodable":
     try:
         return to_event(stored)
@@ -61,7 +95,7 @@ class LogPage:
     def __init__(
         self,
         notifications: Sequence[Notification],
-        to_event: Callable[[Notification], DomainEventProtocol[UUID]],
+        to_event: Callable[[StoredEvent], DomainEventProtocol[UUID]],
     ) -> None:
         self._notifications = notifications
         self._to_event = to_event
@@ -103,19 +137,22 @@ class JobLog(Application[UUID]):
 
     def latest_event_type(self, job_id: int) -> str | None:
         """The class name of the job's last event, read without decoding anything:
-        cheap enough to ask between every two batches of a deletion."""
+        cheap enough to ask between every two batches of a deletion (None if there is
+        none, or its topic is missing: reading the job will say it is damaged)."""
         latest = self.recorder.select_events(job_aggregate_id(job_id), desc=True, limit=1)
-        return latest[0].topic.rsplit(".", 1)[-1] if latest else None
+        topic: object = latest[0].topic if latest else None
+        return topic.rsplit(".", 1)[-1] if isinstance(topic, str) else None
 
     def aggregate_or_none(self, aggregate_id: UUID, version: int | None = None) -> Any:
         """The aggregate (up to ``version``), None if it has no events; DamagedRecord if
         one cannot be read."""
         try:
-            return self.repository.get(aggregate_id, version=version)
+            with reading(aggregate_id):
+                return self.repository.get(
+                    aggregate_id, version=version, projector_func=fold_in_sequence
+                )
         except AggregateNotFoundError:
             return None
-        except DECODING_ERRORS as error:
-            raise DamagedRecord(aggregate_id, f"{type(error).__name__}: {error}") from error
 
     def aggregates_or_none(self, aggregate_ids: Collection[UUID]) -> dict[UUID, Any]:
         """Several aggregates, by id (None for those with no events)."""
@@ -124,11 +161,30 @@ class JobLog(Application[UUID]):
         }
 
     def history_of(self, aggregate_id: UUID) -> list[Any]:
-        """Every event of one aggregate, in order; DamagedRecord if one cannot be read."""
-        try:
-            return list(self.events.get(aggregate_id))
-        except DECODING_ERRORS as error:
-            raise DamagedRecord(aggregate_id, f"{type(error).__name__}: {error}") from error
+        """Every event of one aggregate, in order; DamagedRecord if one cannot be read
+        or is missing."""
+        events = self.readable_history_of(aggregate_id)
+        for event in events:
+            if isinstance(event, Undecodable):
+                raise event.damage()
+        return events
+
+    def readable_history_of(self, aggregate_id: UUID) -> list[Any]:
+        """Every event of one aggregate, in order, each decoded on its own: one that
+        cannot be read, or is missing (a gap in the versions), is an ``Undecodable``
+        in its place, and the others are still there to be shown."""
+        with reading(aggregate_id):  # a row the driver itself cannot hand over
+            stored = self.recorder.select_events(aggregate_id)
+        self.prepare_to_decode(stored)
+        events: list[Any] = []
+        expected = 1
+        for event in stored:
+            if event.originator_version != expected:
+                detail = missing_event(expected, event.originator_version)
+                events.append(Undecodable(aggregate_id, expected, detail))
+            events.append(decoded(self.mapper.to_domain_event, event))
+            expected = event.originator_version + 1
+        return events
 
     def stored(
         self, after: int = 0, batch: int = 5000, to_decode: bool = False

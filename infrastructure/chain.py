@@ -43,8 +43,10 @@ def _field(data: bytes) -> bytes:
 
 
 def _as_bytes(state: object) -> bytes:
-    # An event edited by hand on SQLite may come back as TEXT: hashed as its UTF-8
-    # bytes, it no longer matches, and verify names its position.
+    # An event edited by hand on SQLite may come back as TEXT, or set to NULL: hashed
+    # as its UTF-8 bytes (or none), it no longer matches, and verify names its position.
+    if state is None:
+        return b""
     return state.encode() if isinstance(state, str) else bytes(state)  # type: ignore[call-overload]
 
 
@@ -54,7 +56,7 @@ def link_hash(previous: str, position: int, event: StoredEvent) -> str:
     digest.update(position.to_bytes(8, "big"))
     digest.update(_field(str(event.originator_id).encode()))
     digest.update(event.originator_version.to_bytes(8, "big", signed=True))
-    digest.update(_field(event.topic.encode()))
+    digest.update(_field(_as_bytes(event.topic)))
     digest.update(_field(_as_bytes(event.state)))
     return digest.hexdigest()
 

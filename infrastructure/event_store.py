@@ -10,8 +10,7 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import Mapper, Recording, StoredEvent
 from eventsourcing.utils import resolve_topic
 
-from application.errors import DamagedRecord
-from application.event_log import DECODING_ERRORS, JobLog
+from application.event_log import JobLog, fold_in_sequence, reading
 from domain.user_deletions import UserDeletions
 from infrastructure.data_key_table import KeyRef
 from infrastructure.database_url import DatabaseUrl
@@ -53,15 +52,11 @@ class SealedJobLog(JobLog):
         stored = recorder.select_events_of(aggregate_ids)
         self.prepare_to_decode([event for events in stored.values() for event in events])
         found: dict[UUID, Any] = {}
+        to_event = self.mapper.to_domain_event
         for aggregate_id in aggregate_ids:
-            aggregate = None
-            try:
-                for event in stored.get(aggregate_id, ()):
-                    decoded: Any = self.mapper.to_domain_event(event)
-                    aggregate = decoded.mutate(aggregate)
-            except DECODING_ERRORS as error:
-                raise DamagedRecord(aggregate_id, f"{type(error).__name__}: {error}") from error
-            found[aggregate_id] = aggregate
+            with reading(aggregate_id):
+                events = [to_event(event) for event in stored.get(aggregate_id, ())]
+                found[aggregate_id] = fold_in_sequence(None, events)
         return found
 
     def prepare_to_decode(self, notifications: Sequence[StoredEvent]) -> None:
@@ -117,7 +112,7 @@ def sealed_key_refs(notifications: Sequence[StoredEvent]) -> Iterator[KeyRef]:
         if _is_personal(notification.topic):
             try:
                 fields = _key_ref_fields.decode(notification.state)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, TypeError):  # TypeError: no state at all
                 continue  # damaged: decoding will say so
             if fields.sealed:
                 yield (fields.subject, fields.key_generation)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 import msgspec
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.domain import DomainEvent, DomainEventProtocol
 from eventsourcing.persistence import (
     Mapper,
     MapperDeserialisationError,
@@ -144,7 +144,7 @@ class MsgspecMapper(Mapper[UUID]):
         raw.update(FORGOTTEN_PERSONAL_DATA if opened is None else msgspec.json.decode(opened))
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        event_class = resolve_topic(stored_event.topic)
+        event_class = _event_class(stored_event)
         try:
             if getattr(event_class, "personal_fields", ()):
                 state = self._decode_personal(event_class, stored_event)
@@ -181,6 +181,30 @@ class MsgspecMapper(Mapper[UUID]):
             getattr(event_class, f"upcast_v{from_version}_v{from_version + 1}")(raw)
             from_version += 1
         return msgspec.structs.asdict(msgspec.convert(raw, _state_type(event_class)))
+
+
+def _event_class(stored_event: StoredEvent) -> type:
+    """The class a stored event names; MapperDeserialisationError, like any other event
+    that cannot be decoded, for a row whose topic or state is missing (NULL) or whose
+    topic names no event class: every reader of the log then counts it as damaged."""
+    topic: object = stored_event.topic
+    missing = "topic" if not isinstance(topic, str) else None
+    missing = missing or ("state" if stored_event.state is None else None)
+    if missing:
+        raise MapperDeserialisationError(
+            f"Cannot decode event of {stored_event.originator_id} "
+            f"v{stored_event.originator_version}: its {missing} is missing"
+        )
+    assert isinstance(topic, str)
+    return _resolved(topic)
+
+
+@cache
+def _resolved(topic: str) -> type:
+    event_class = resolve_topic(topic)  # TopicError for a topic that names nothing
+    if not (isinstance(event_class, type) and issubclass(event_class, DomainEvent)):
+        raise MapperDeserialisationError(f"Cannot decode event {topic}: not an event class")
+    return event_class
 
 
 def _as_uuid(value: UUID | str) -> UUID:

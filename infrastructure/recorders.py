@@ -1,12 +1,19 @@
-"""jobtrail's event recorders: eventsourcing's, with the hash chain (``chain``) and one
-read the library does not have: the events of many aggregates in one query."""
+"""jobtrail's event recorders: eventsourcing's, with the hash chain (``chain``), one
+read the library does not have (the events of many aggregates in one query), and a
+NULL state read back as None on PostgreSQL too (ADR 17: damage is contained)."""
 
 import json
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import (
+    InterfaceError,
+    Notification,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 from infrastructure.chain import (
@@ -40,6 +47,90 @@ class SQLiteRecorder(ChainedSQLiteApplicationRecorder):
 
 
 class PostgresRecorder(ChainedPostgresApplicationRecorder):
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """eventsourcing's query, but a NULL state comes back as None (see below)."""
+        statement = self.select_events_statement
+        params: list[object] = [originator_id]
+        if gt is not None:
+            statement += SQL(" AND originator_version > %s")
+            params.append(gt)
+        if lte is not None:
+            statement += SQL(" AND originator_version <= %s")
+            params.append(lte)
+        statement += SQL(
+            " ORDER BY originator_version DESC" if desc else " ORDER BY originator_version ASC"
+        )
+        if limit is not None:
+            statement += SQL(" LIMIT %s")
+            params.append(limit)
+        with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(statement, params, prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=_bytes_or_none(row["state"]),
+                )
+                for row in cursor.fetchall()
+            ]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """eventsourcing's query, but a row whose state is NULL comes back with None
+        (as SQLite's does), for the mapper to call damaged, instead of failing the
+        whole page, and with it every reader of the log behind that row."""
+        if topics:
+            selected: Sequence[Notification] = super().select_notifications(
+                start, limit, stop, topics, inclusive_of_start=inclusive_of_start
+            )
+            return selected
+        conditions, params = [], []
+        if start is not None:
+            conditions.append(
+                SQL("notification_id >= %s" if inclusive_of_start else "notification_id > %s")
+            )
+            params.append(start)
+        if stop is not None:
+            conditions.append(SQL("notification_id <= %s"))
+            params.append(stop)
+        statement = SQL("SELECT * FROM {schema}.{table}").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name)
+        )
+        if conditions:
+            statement += SQL(" WHERE ") + SQL(" AND ").join(conditions)
+        statement += SQL(" ORDER BY notification_id LIMIT %s")
+        params.append(limit)
+        with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(statement, params, prepare=True)
+            return [
+                Notification(
+                    id=row["notification_id"],
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=_bytes_or_none(row["state"]),
+                )
+                for row in cursor.fetchall()
+            ]
+
     def select_events_of(self, originator_ids: Collection[UUID]) -> EventsOf:
         """Every event of each aggregate, in order; aggregates with none are absent."""
         statement = SQL(
@@ -55,7 +146,12 @@ class PostgresRecorder(ChainedPostgresApplicationRecorder):
                         originator_id=row["originator_id"],
                         originator_version=row["originator_version"],
                         topic=row["topic"],
-                        state=bytes(row["state"]),
+                        state=_bytes_or_none(row["state"]),
                     )
                 )
         return found
+
+
+def _bytes_or_none(state: object) -> bytes:
+    """A stored state as bytes; a NULL one as None, typed as the library types it."""
+    return None if state is None else bytes(state)  # type: ignore[call-overload,return-value]
