@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from api.cli_support import open_services
-from application.audit import compare, refold_all
+from application.audit import DamagedEntry, JobHistory, TimelineEntry, compare, refold_all
 from application.errors import DamagedRecord, JobNotFound
-from application.views import moment_ms
+from application.views import JobView, moment_ms
 from infrastructure.audit_export import export_lines
 from infrastructure.chain import verify_chain
 
@@ -49,42 +49,77 @@ def _iso(ms: int) -> str:
 @click.option("--version", "version", type=click.IntRange(1), help="...or after this event.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def history(job_id: int, at: int | None, version: int | None, as_json: bool) -> None:
-    """A job's timeline from the event log: time, event, actor, status after it."""
+    """A job's timeline from the event log: time, event, actor, status after it.
+
+    An event that cannot be read (or is missing) is shown in its place as DAMAGED,
+    every other event still is, and the command exits 1 naming the damage."""
     if at is not None and version is not None:
         raise click.UsageError("Give --at or --version, not both.")
     with open_services(read_only=True) as services:
         try:
-            timeline = services.history.timeline(None, job_id)
-            state = (
-                services.history.as_of(None, job_id, at, version)
-                if at is not None or version is not None
-                else None
-            )
+            timeline = services.history.readable_timeline(job_id)
+            state = _state_then(services.history, job_id, at, version)
         except JobNotFound as error:
             found_not = str(error) if type(error) is not JobNotFound else f"No job {job_id}."
             raise click.ClickException(found_not) from None
     if at is not None:
-        timeline = [entry for entry in timeline if entry.event.at <= at]
+        timeline = [e for e in timeline if isinstance(e, DamagedEntry) or e.event.at <= at]
     if version is not None:
-        timeline = timeline[:version]
+        timeline = [e for e in timeline if _version(e) <= version]
+    damage = [entry for entry in timeline if isinstance(entry, DamagedEntry)]
+    readable = [entry for entry in timeline if isinstance(entry, TimelineEntry)]
     if as_json:
         record: dict[str, Any] = {
             "jobId": job_id,
             "events": [
                 {**msgspec.to_builtins(entry.event), "statusAfter": entry.status_after}
-                for entry in timeline
+                for entry in readable
             ],
         }
+        if damage:
+            record["damaged"] = [msgspec.to_builtins(entry) for entry in damage]
         if state is not None:
             record["job"] = msgspec.to_builtins(state)
         click.echo(json.dumps(record))
-        return
+    else:
+        _print_timeline(job_id, timeline)
+        if state is not None:
+            click.echo(f"As of then: status {state.status}, updated {_iso(state.updated_at)}")
+    if damage:
+        named = "; ".join(f"event {entry.version}: {entry.detail}" for entry in damage)
+        raise click.ClickException(
+            f"Job {job_id}'s record in the log is damaged ({named}); "
+            "the events that can be read are shown."
+        )
+
+
+def _state_then(
+    history: JobHistory, job_id: int, at: int | None, version: int | None
+) -> JobView | None:
+    """The job as of --at or --version; None if neither is given, or if the damage
+    comes before that point (the damage is named instead)."""
+    if at is None and version is None:
+        return None
+    try:
+        return history.as_of(None, job_id, at, version)
+    except DamagedRecord:
+        return None
+
+
+def _version(entry: TimelineEntry | DamagedEntry) -> int:
+    return entry.version if isinstance(entry, DamagedEntry) else entry.event.version
+
+
+def _print_timeline(job_id: int, timeline: list[TimelineEntry | DamagedEntry]) -> None:
     table = Table(title=f"Job {job_id}")
     # Times, events and actors are never cut; the details wrap instead.
     for column in ("version", "time (UTC)", "event", "actor", "status after"):
         table.add_column(column, no_wrap=True)
     table.add_column("details", overflow="fold", min_width=40)
     for entry in timeline:
+        if isinstance(entry, DamagedEntry):
+            table.add_row(str(entry.version), "", "DAMAGED", "", "", entry.detail)
+            continue
         event = entry.event
         table.add_row(
             str(event.version),
@@ -95,8 +130,6 @@ def history(job_id: int, at: int | None, version: int | None, as_json: bool) -> 
             _details(event.data),
         )
     Console(width=max(Console().width, 160)).print(table)
-    if state is not None:
-        click.echo(f"As of then: status {state.status}, updated {_iso(state.updated_at)}")
 
 
 _QUIET_FIELDS = {"jobId", "projectId", "action", "description", "leaseUntil"}

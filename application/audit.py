@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from application.errors import JobNotFound, NoSuchVersion, NotYetCreated
-from application.event_log import JobLog, Undecodable
+from application.errors import DamagedRecord, JobNotFound, NoSuchVersion, NotYetCreated
+from application.event_log import JobLog, Undecodable, missing_event
 from application.job_records import job_row, job_view
 from application.records import JobRow
 from application.views import JobView, epoch_ms
@@ -54,6 +54,18 @@ class TimelineEntry:
     status_after: str
 
 
+@dataclass(frozen=True, slots=True)
+class DamagedEntry:
+    """An event of a job's history that cannot be read, or is missing, in its place."""
+
+    version: int
+    detail: str
+
+
+UNKNOWN_STATUS = "?"
+"""The status after an event that follows a damaged one: nobody can tell it."""
+
+
 class JobHistory:
     def __init__(self, log: JobLog) -> None:
         self._log = log
@@ -68,6 +80,30 @@ class JobHistory:
             job = event.mutate(job)
             assert job is not None
             entries.append(TimelineEntry(event_record(event), str(job.status)))
+        return entries
+
+    def readable_timeline(self, job_id: int) -> list[TimelineEntry | DamagedEntry]:
+        """The job's timeline with its damage in place: every event that can be read
+        is shown, each one that cannot (or is missing) is a DamagedEntry, and the
+        status after anything past the first damage is unknown (for operators; the
+        API answers a damaged job with 409 instead)."""
+        if job_id <= 0:
+            raise JobNotFound(job_id)
+        events = self._log.readable_history_of(job_aggregate_id(job_id))
+        if not events or not isinstance(events[0], Job.Scheduled | Undecodable):
+            raise JobNotFound(job_id)
+        entries: list[TimelineEntry | DamagedEntry] = []
+        job: Job | None = None
+        broken = False
+        for event in events:
+            if isinstance(event, Undecodable):
+                entries.append(DamagedEntry(event.originator_version, event.detail))
+                broken = True
+                continue
+            if not broken:
+                job = event.mutate(job)
+            status = UNKNOWN_STATUS if broken or job is None else str(job.status)
+            entries.append(TimelineEntry(event_record(event), status))
         return entries
 
     def receipt(self, project_id: int | None, job_id: int) -> dict[str, int]:
@@ -141,8 +177,13 @@ def refold_all(log: JobLog, batch: int = 5000) -> dict[int, JobRow]:
             raise event.damage(logged.position)
         if isinstance(event, Job.Scheduled):
             jobs[event.originator_id] = fold([event])
-        elif isinstance(event, Job.Event) and event.originator_id in jobs:
-            event.mutate(jobs[event.originator_id])
+        elif isinstance(event, Job.Event):
+            job = jobs.get(event.originator_id)
+            expected = 1 if job is None else job.version + 1
+            if event.originator_version != expected:
+                detail = missing_event(expected, event.originator_version)
+                raise DamagedRecord(event.originator_id, detail, logged.position)
+            event.mutate(job)
     return {job.job_id: job_row(job) for job in jobs.values()}
 
 

@@ -165,6 +165,9 @@ class JobsProjection:
                 state = pending.get(event.originator_id)
                 if state is None:
                     waiting.append((logged.position, event))
+                elif event.originator_version > state.version + 1:
+                    damaged.add(event.originator_id)
+                    damage.append(_gap(logged.position, event, state))
                 else:
                     state.apply(event)
             elif not isinstance(event, _IGNORED):
@@ -190,6 +193,7 @@ class JobsProjection:
         # Only these jobs' earlier events were in earlier batches, and those events
         # cannot be in this one: applying them after the batch's new jobs keeps order.
         rows = known({str(event.originator_id) for _, event in waiting})
+        out_of_sequence: set[UUID] = set()
         for position, event in waiting:
             state = pending.get(event.originator_id)
             if state is None:
@@ -198,13 +202,29 @@ class JobsProjection:
                     # Its Scheduled event could not be read: nothing to apply it to.
                     damage.append(_damage(position, event, "follows an event that is damaged"))
                     continue
-                state = pending[event.originator_id] = _Pending.from_row(row)
-            state.apply(event)
+                state = _Pending.from_row(row)
+            if event.originator_id in out_of_sequence:
+                damage.append(_damage(position, event))
+            elif event.originator_version > state.version + 1:
+                out_of_sequence.add(event.originator_id)
+                damage.append(_gap(position, event, state))
+            else:
+                pending[event.originator_id] = state
+                state.apply(event)
 
     def write(self, batch: FoldedBatch, tx: ProjectionTransaction) -> None:
         tx.insert_jobs(batch.rows)
         tx.update_jobs(batch.changes)
         tx.record_damage(batch.damage)
+
+
+def _gap(position: int, event: Job.Event, state: _Pending) -> Damage:
+    """An event past the next of its job: one before it is missing from the log (or
+    was unreadable, in an earlier batch). The row stays as the events up to there
+    made it, and is marked. (An event the row has already seen is no gap: a batch
+    folded by a projector that another process overtook, which it then discards.)"""
+    detail = f"follows event {state.version + 1}, which is missing or damaged"
+    return _damage(position, event, detail)
 
 
 def _damage(position: int, event: Any, detail: str | None = None) -> Damage:
