@@ -19,21 +19,27 @@ def forget(as_json: bool) -> None:
     """Forget the users whose jobs ended JOBTRAIL_FORGET_AFTER days ago or more.
 
     Their data keys are destroyed: the jobs keep their times, statuses and receipts,
-    and show "[forgotten]" where the user's id was. Prints counts, never ids."""
+    and show "[forgotten]" where the user's id was. Prints counts, never ids.
+
+    A damaged record (ADR 17) does not stop the others: its user is passed over, one
+    line on stderr names the job and the damage, and the exit status is 1."""
     with open_services() as services:
         report = services.forgetting.forget_due()
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(report)))
-        return
-    click.echo(
-        f"Forgot {report.users} users ({report.jobs} jobs); destroyed {report.keys} data keys."
-    )
-    if report.unsealed_jobs:
+    else:
         click.echo(
-            f"{report.unsealed_jobs} of those jobs were requested before personal data was "
-            "sealed: they show [forgotten] everywhere, but the log's own bytes still hold "
-            "their user ids (docs/adr/0018)."
+            f"Forgot {report.users} users ({report.jobs} jobs); destroyed {report.keys} data keys."
         )
+        if report.unsealed_jobs:
+            click.echo(
+                f"{report.unsealed_jobs} of those jobs were requested before personal data "
+                "was sealed: they show [forgotten] everywhere, but the log's own bytes still "
+                "hold their user ids (docs/adr/0018)."
+            )
+    for damaged in report.damaged:
+        click.echo(f"Damaged record passed over, its user not forgotten: {damaged}", err=True)
+    sys.exit(1 if report.damaged else 0)
 
 
 @click.command("prove")

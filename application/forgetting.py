@@ -7,7 +7,7 @@ can no longer be read by anyone (ADR 18).
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from eventsourcing.persistence import RecordConflictError
@@ -34,10 +34,18 @@ class ForgetReport:
     unsealed_jobs: int = 0
     """Jobs written before sealing: forgotten in every view, but the log's bytes of
     their Scheduled event still hold the id (ADR 18)."""
+    damaged: list[str] = field(default_factory=list)
+    """Each damaged record the round met, by job and aggregate (never whom): its user
+    is not forgotten, every other user still is (ADR 17)."""
 
     @property
     def anything(self) -> bool:
         return bool(self.jobs or self.keys)
+
+    def passed_over(self, damaged: DamagedRecord, job_id: int | None = None) -> None:
+        """Notes a damaged record the round met, once however often it meets it."""
+        if not any(str(damaged) in line for line in self.damaged):
+            self.damaged.append(f"job {job_id}: {damaged}" if job_id else str(damaged))
 
 
 class Forgetting:
@@ -78,9 +86,13 @@ class Forgetting:
 
     def _forget_owner_of(self, job_id: int, done: set[str], report: ForgetReport) -> None:
         try:
-            job = self._log.job(job_id)
-        except DamagedRecord:
-            return  # nobody can read whose it is: nothing here to forget
+            self._forget_owner_or_fail(job_id, done, report)
+        except DamagedRecord as damaged:
+            # Contained: this user waits until the record is repaired; the others do not.
+            report.passed_over(damaged, job_id)
+
+    def _forget_owner_or_fail(self, job_id: int, done: set[str], report: ForgetReport) -> None:
+        job = self._log.job(job_id)
         if job is None or job.is_forgotten or job.subject in done:
             return
         now = self._clock.now()
@@ -96,11 +108,11 @@ class Forgetting:
         if not isinstance(ledger, UserDeletions):
             return
         generation = ledger.key_generation
+        jobs = [self._job(other) for other in ledger.unforgotten_jobs]
         try:
-            jobs = [self._job(other) for other in ledger.unforgotten_jobs]
             ledger.forget(jobs, actor=FORGETTER, at=now, forget_after=self._forget_after)
             self._save(ledger, *jobs)
-        except (NotForgettable, DamagedRecord, RecordConflictError):
+        except (NotForgettable, RecordConflictError):
             return  # still needed, or changed meanwhile: a later round decides again
         report.users += 1
         report.jobs += len(jobs)
@@ -114,7 +126,11 @@ class Forgetting:
         hour_ago = int(self._clock.now().timestamp() * 1000) - 3_600_000
         unused = []
         for subject, generation in self._keys.keys_created_before(min(ended_by, hour_ago), 10_000):
-            ledger = self._log.aggregate_or_none(user_deletions_id(subject))
+            try:
+                ledger = self._log.aggregate_or_none(user_deletions_id(subject))
+            except DamagedRecord as damaged:
+                report.passed_over(damaged)  # its key may still seal: kept
+                continue
             sealing = (
                 isinstance(ledger, UserDeletions)
                 and ledger.key_generation == generation
@@ -126,7 +142,12 @@ class Forgetting:
             report.keys += self._keys.destroy(unused)
 
     def _job(self, job_id: int) -> Job:
-        job = self._log.job(job_id)
+        try:
+            job = self._log.job(job_id)
+        except DamagedRecord as damaged:
+            raise DamagedRecord(
+                damaged.aggregate_id, f"job {job_id} of the same user: {damaged.detail}"
+            ) from damaged
         if job is None:
             raise DamagedRecord(str(job_id), "a ledger names a job the log does not hold")
         return job

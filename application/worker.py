@@ -83,5 +83,8 @@ class Worker:
         except Exception:
             log.exception("forgetting failed; the next round tries again")
             return
+        for damaged in getattr(report, "damaged", ()):
+            # Contained (ADR 17): the round went on with every other user.
+            log.error("forgetting passed over a damaged record: %s", damaged)
         if getattr(report, "anything", False):
             log.info("forgot personal data: %s", report)

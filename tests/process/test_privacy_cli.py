@@ -42,7 +42,13 @@ def test_forget_waits_for_the_configured_days_then_forgets_and_prints_only_count
     assert forgot.stdout.strip() == "Forgot 1 users (1 jobs); destroyed 1 data keys."
     assert USER not in forgot.stdout + forgot.stderr
     again = jobtrail(database_url, "forget", "--json")
-    assert json.loads(again.stdout) == {"users": 0, "jobs": 0, "keys": 0, "unsealed_jobs": 0}
+    assert json.loads(again.stdout) == {
+        "users": 0,
+        "jobs": 0,
+        "keys": 0,
+        "unsealed_jobs": 0,
+        "damaged": [],
+    }
 
 
 def test_a_bad_forget_after_is_one_line_and_changes_nothing(
