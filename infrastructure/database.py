@@ -5,8 +5,8 @@ The event store is eventsourcing's own recorder; the read model and the tenancy
 tables are SQLAlchemy Core, in the same database.
 """
 
+import os
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from typing import Any, Literal
@@ -17,6 +17,7 @@ from sqlalchemy.pool import NullPool
 
 from infrastructure.database_url import SQLITE_BUSY_TIMEOUT_SECONDS, Backend, DatabaseUrl
 from infrastructure.database_url import parse_database_url as parse_database_url
+from infrastructure.liveness import has_news
 from infrastructure.settings import SettingsError
 
 Health = Literal["ok", "read-only", "unreachable"]
@@ -234,7 +235,11 @@ def _engine(url: DatabaseUrl, pool_size: int, max_overflow: int) -> Engine:
         event.listen(engine, "connect", _configure_sqlite_connection)
         event.listen(engine, "begin", _begin_sqlite_transaction)
         return engine
-    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    connect_args: dict[str, Any] = {
+        "connect_timeout": 5,
+        # Which process's connections these are, in pg_stat_activity.
+        "application_name": f"jobtrail read model {os.getpid()}",
+    }
     if url.schema:
         connect_args["options"] = f"-csearch_path={url.schema}"
     # The pool keeps every connection it opened: SQLAlchemy would close an overflow
@@ -247,31 +252,20 @@ def _engine(url: DatabaseUrl, pool_size: int, max_overflow: int) -> Engine:
         pool_size=pool_size + max_overflow,
         max_overflow=0,
     )
-    event.listen(engine, "checkin", _note_idle_since)
     event.listen(
-        engine, "checkout", lambda conn, record, _: _ping_if_idle(engine.dialect, conn, record)
+        engine, "checkout", lambda conn, _record, _proxy: _ping_if_ended(engine.dialect, conn)
     )
     return engine
 
 
-PING_AFTER_IDLE_SECONDS = 1.0
-"""How long a pooled connection may sit idle and still be used unchecked (every
-pool of jobtrail's, the event loop's included)."""
-
-
-def _note_idle_since(_dbapi_connection: Any, record: Any) -> None:
-    record.info["idle_since"] = time.monotonic()
-
-
-def _ping_if_idle(dialect: Any, dbapi_connection: Any, record: Any) -> None:
-    """A connection that sat idle may have been closed by a database restart: it is
-    pinged before use, and replaced if dead, so the request does not meet it. A
-    connection in steady use is not (a round trip per request otherwise: SQLAlchemy's
-    pool_pre_ping); one broken under load fails its request, which answers 503, and
-    the pool replaces every connection made before the failure."""
-    idle_since = record.info.get("idle_since")
-    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
-        return  # just opened, or in steady use
+def _ping_if_ended(dialect: Any, dbapi_connection: Any) -> None:
+    """A connection the server ended while it sat in the pool (a kill, a restart) is
+    pinged before use, and replaced if dead (SQLAlchemy's pool reconnects on a
+    DisconnectionError from checkout), so the request does not meet it. Telling
+    takes a poll of the socket, no round trip (infrastructure.liveness): a quiet
+    connection is not pinged, however long it was idle."""
+    if not has_news(dbapi_connection):
+        return
     try:
         dialect.do_ping(dbapi_connection)
     except Exception as error:

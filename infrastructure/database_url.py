@@ -86,13 +86,13 @@ def parse_database_url(raw: str) -> DatabaseUrl:
             )
         pg_url = url.set(drivername="postgresql+psycopg", query=query)
         env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # eventsourcing's, with a pool that replaces dead connections at once.
+            "PERSISTENCE_MODULE": "infrastructure.liveness:LivelyPostgresFactory",
             "POSTGRES_DBNAME": url.database or "postgres",
             "POSTGRES_HOST": url.host or "localhost",
             "POSTGRES_PORT": str(url.port or 5432),
             "POSTGRES_USER": url.username or "postgres",
             "POSTGRES_PASSWORD": url.password or "",
-            "POSTGRES_PRE_PING": "y",
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_LOCK_TIMEOUT": "30",
         }

@@ -7,9 +7,10 @@ of CPU per request, most of it the hand-offs between the loop and the thread. So
 the rows are read where the request already is:
 
 - PostgreSQL: psycopg's asyncio pool, its connections in autocommit (one statement
-  needs no transaction). A connection idle for over a second is pinged before use,
-  as the read model's own pool does, so one killed by a database restart is
-  replaced before a request meets it.
+  needs no transaction). A connection the server ended (a kill, a restart) is
+  replaced before a request meets it, as in every pool (infrastructure.liveness);
+  past ``WAITING_FOR_A_CONNECTION_AT_MOST`` reads waiting for a connection, the
+  next is refused at once (``Overloaded``) rather than queued to its deadline.
 - SQLite: the file read in-process, on a connection of the loop's own that never
   waits for a lock: a point read in WAL mode takes microseconds, but a lock held
   by a checkpoint or a recovery would stop the whole loop for the busy timeout.
@@ -20,27 +21,34 @@ The statements and the rows' meaning are the read model's (``GET_JOB``,
 ``PAGE_OF_JOBS``, ``job_from_row``): one query for each, whichever side runs it.
 """
 
-import contextlib
 import os
 import sqlite3
-import time
-import weakref
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout, TooManyRequests
 from sqlalchemy import Executable
 
 from application.errors import WouldWait
 from application.ports import JobReaderOnLoop
 from application.views import JobView
-from infrastructure.database import PING_AFTER_IDLE_SECONDS, Database, DatabaseUnavailable
+from infrastructure.database import Database, DatabaseUnavailable
+from infrastructure.liveness import LivelyAsyncConnectionPool
 from infrastructure.read_model import GET_JOB, PAGE_OF_JOBS, job_from_row, page_values
 
 SQLITE_DEEPEST_OFFSET = 2_000
 """A page further down than this is read in a thread on SQLite: skipping rows to an
 offset takes time in proportion, and the loop must not stop for it."""
 _BUSY = ("database is locked", "database table is locked", "database is busy")
+WAITING_FOR_A_CONNECTION_AT_MOST = 200
+"""Reads on the event loop waiting for one of the pool's connections before the next
+is refused (503 at once): a read holds its connection for well under a millisecond,
+so the pool's 15 connections serve this queue in a few milliseconds; a longer one
+only means a database that is not answering, and 503s at the deadline instead."""
+
+
+class Overloaded(DatabaseUnavailable):
+    """Too many requests wait already: answered 503 at once, with Retry-After."""
 
 
 class SQLiteLoopReader:
@@ -93,14 +101,11 @@ class PostgresLoopReader:
         self._database = database
         self._size, self._timeout = size, timeout
         self._options = {"options": f"-csearch_path={url.schema}"} if url.schema else {}
-        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
-        self._idle_since: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._pool: LivelyAsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
 
     async def open(self) -> None:
         """A new pool, on the running loop (a closed pool cannot be opened again)."""
-        self._pool = AsyncConnectionPool(
+        self._pool = LivelyAsyncConnectionPool(
             self._conninfo,
             kwargs={
                 "autocommit": True,
@@ -112,9 +117,8 @@ class PostgresLoopReader:
             min_size=1,
             max_size=self._size,
             open=False,
-            configure=self._note_idle,
-            check=self._ping_if_idle,
             timeout=self._timeout,
+            max_waiting=WAITING_FOR_A_CONNECTION_AT_MOST,
             name="jobtrail-loop-reads",
         )
         # Not waiting for the first connection: a database that is down at start is
@@ -146,25 +150,11 @@ class PostgresLoopReader:
             async with pool.connection() as connection:
                 cursor = await connection.execute(sql, params, prepare=True)
                 rows = await cursor.fetchall()
-                # Noted here, not in the pool's reset callback: that one would move
-                # every return to a worker task. A new connection is noted by configure.
-                self._idle_since[connection] = time.monotonic()
+        except TooManyRequests as error:
+            raise Overloaded(str(error)) from error
         except (psycopg.OperationalError, PoolTimeout) as error:
-            # Connections opened before a restart are all dead: the idle ones are
-            # checked (and replaced) before this request's 503, rather than each
-            # failing a request of its own.
-            with contextlib.suppress(psycopg.Error):
-                await pool.check()
             raise DatabaseUnavailable(str(error)) from error
         return rows
-
-    async def _note_idle(self, connection: psycopg.AsyncConnection[Any]) -> None:
-        self._idle_since[connection] = time.monotonic()
-
-    async def _ping_if_idle(self, connection: psycopg.AsyncConnection[Any]) -> None:
-        idle_since = self._idle_since.get(connection)
-        if idle_since is not None and time.monotonic() - idle_since >= PING_AFTER_IDLE_SECONDS:
-            await AsyncConnectionPool.check_connection(connection)
 
 
 def loop_reader(database: Database, size: int, timeout: float) -> JobReaderOnLoop:
