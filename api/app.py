@@ -10,7 +10,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import anyio
-import anyio.to_thread
 from itsdangerous import URLSafeTimedSerializer
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -23,12 +22,14 @@ from starlette.staticfiles import StaticFiles
 from api import routes, ui
 from api.composition import build_services
 from api.errors import EXCEPTION_HANDLERS
+from api.handler_threads import HandlerThreads, Overloaded
 from api.logs import configure_logging
 from api.metrics import CONTENT_TYPE, Metrics
 from api.middleware import BodyLimit, Observe
 from api.openapi import openapi_document
 from api.responses import MsgspecResponse, errors
 from application.errors import WouldWait
+from infrastructure.loop_reads import Overloaded as LoopReadsOverloaded
 from infrastructure.schema import session_secret
 from infrastructure.settings import Settings
 
@@ -38,14 +39,15 @@ log = logging.getLogger("jobtrail.api")
 Handler = Callable[[Request], Response]
 LoopHandler = Callable[[Request], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
-HANDLER_THREADS = 40
-"""Handler threads running at once (anyio's own default), abandoned ones included."""
 
 
 def within(handler: Handler) -> Endpoint:
-    """Runs a handler in the thread pool, but answers 503 once
-    ``JOBTRAIL_READ_YOUR_WRITES_TIMEOUT`` seconds have passed, whatever the database
-    or the group commit is doing: no client waits without an answer.
+    """Runs a handler in one of the handler threads (api.handler_threads), but answers
+    503 once ``JOBTRAIL_READ_YOUR_WRITES_TIMEOUT`` seconds have passed, whatever the
+    database or the group commit is doing: no client waits without an answer. When
+    every thread is busy and the queue in front of them is full, it answers 503 at
+    once: under a burst far beyond capacity, the excess is refused in microseconds
+    instead of each request holding its client for the whole deadline.
 
     The handler's thread is left to finish on its own. A command it was running may
     still commit after the 503: retrying the same request is safe (``DELETE
@@ -53,23 +55,14 @@ def within(handler: Handler) -> Endpoint:
 
     async def endpoint(request: Request) -> Response:
         seconds: float = request.app.state.services.settings.read_your_writes_timeout
-        slots: asyncio.Semaphore = request.app.state.handler_slots
-        loop = asyncio.get_running_loop()
-
-        def run() -> Response:
-            try:
-                return handler(request)
-            finally:
-                loop.call_soon_threadsafe(slots.release)
-
+        threads: HandlerThreads = request.app.state.handler_threads
         try:
             with anyio.fail_after(seconds):
-                # A slot is held until the handler's thread really ends, also when the
-                # answer was given up on: abandoned threads cannot pile up without bound.
-                await slots.acquire()
-                return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+                return await threads.run(functools.partial(handler, request))
         except TimeoutError:
             return _too_slow(handler, seconds)
+        except Overloaded:
+            return _overloaded()
 
     # Its name, docstring and OpenAPI operation are the handler's (see api.documented).
     return functools.update_wrapper(endpoint, handler)
@@ -89,6 +82,8 @@ def loop_first(on_loop: LoopHandler, handler: Handler) -> Endpoint:
             return await in_thread(request)
         except TimeoutError:
             return _too_slow(handler, seconds)
+        except LoopReadsOverloaded:
+            return _overloaded()
 
     return functools.update_wrapper(endpoint, handler)
 
@@ -102,6 +97,15 @@ def _too_slow(handler: Handler, seconds: float) -> Response:
     )
 
 
+def _overloaded() -> Response:
+    # No log line per refusal: a burst would write thousands (the metrics count them).
+    return errors(
+        503,
+        "Too many requests are waiting already; retry shortly.",
+        headers={"Retry-After": "1"},
+    )
+
+
 def create_app(
     settings: Settings | None = None, follow_projection: bool = True, run_worker: bool = True
 ) -> Starlette:
@@ -110,7 +114,7 @@ def create_app(
         services = await run_in_threadpool(build_services, settings or Settings.from_env())
         app.state.services = services
         await services.loop_reads.open()
-        app.state.handler_slots = asyncio.Semaphore(HANDLER_THREADS)
+        app.state.handler_threads = HandlerThreads()
         app.state.session_signer = URLSafeTimedSerializer(
             await run_in_threadpool(session_secret, services.database), salt="jobtrail-ui"
         )
