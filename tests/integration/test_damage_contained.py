@@ -3,6 +3,8 @@ due user and names the damaged job, a job's history shows what can be read and n
 the rest, and a rebuild marks the damaged job and goes on, for each way a stored row
 can be damaged."""
 
+import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,11 +19,13 @@ from application.forgetting import Forgetting
 from application.proof import prove
 from domain.job import job_aggregate_id
 from domain.lifecycle import JobStatus
+from domain.request import FORGOTTEN
 from domain.user_deletions import user_deletions_id
 from infrastructure.rebuild import Rebuild
 from infrastructure.settings import Settings
 from tests.clocks import SteppingClock
 from tests.damaging import DAMAGES, NULL_TOPIC, Damage, damage
+from tests.waiting import eventually
 
 USERS = ("ann", "bob", "cy")
 VICTIM = "bob"
@@ -151,4 +155,39 @@ def test_a_rebuild_marks_the_damaged_job_and_goes_on(ended: Ended, done: Damage)
                 == JobStatus.COMPLETED
             )
     finally:
+        services.close()
+
+
+def test_a_running_worker_forgets_the_others_every_round_and_logs_the_damage(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    quick = msgspec.structs.replace(
+        settings, deletion_delay=timedelta(0), forget_after=timedelta(0), forget_interval=0.05
+    )
+    built = build_services(quick)
+    jobs = {}
+    for user in USERS:
+        jobs[user] = built.commands.schedule_user_deletion(1, user, "key:k").job.job_id
+        built.commands.cancel(1, jobs[user], "key:k")
+    damage(built, job_aggregate_id(jobs[VICTIM]), Damage(NULL_TOPIC, 2))
+    built.close()
+    services = build_services(quick)
+    stopping = threading.Event()
+    caplog.set_level(logging.ERROR, logger="jobtrail")
+    thread = threading.Thread(target=services.worker(stopping).run_until_stopped, args=(0.05,))
+    thread.start()
+    try:
+        eventually(
+            lambda: caplog.text.count(f"damaged record: job {jobs[VICTIM]}:") >= 2,
+            10,
+            "two rounds of forgetting, each naming the damaged job",
+        )
+        stopping.set()
+        thread.join()
+        assert "forgetting failed" not in caplog.text
+        for user in ("ann", "cy"):
+            assert services.queries.get(1, jobs[user]).reference_id == FORGOTTEN
+    finally:
+        stopping.set()
+        thread.join()
         services.close()
