@@ -199,11 +199,22 @@ def _event_class(stored_event: StoredEvent) -> type:
     return _resolved(topic)
 
 
+_NEVER_TRIGGERED = ("Event", "Created")
+"""eventsourcing's bases, redefined on every aggregate: no aggregate triggers them."""
+
+
 @cache
 def _resolved(topic: str) -> type:
     event_class = resolve_topic(topic)  # TopicError for a topic that names nothing
     if not (isinstance(event_class, type) and issubclass(event_class, DomainEvent)):
         raise MapperDeserialisationError(f"Cannot decode event {topic}: not an event class")
+    # A base class would decode, and then stop the projection as an event it cannot
+    # apply: a topic edited to name one is damage like any other. (jobtrail stores
+    # no snapshots, eventsourcing's only events of its own.)
+    if event_class.__module__.startswith("eventsourcing.") or (
+        event_class.__qualname__.rsplit(".", 1)[-1] in _NEVER_TRIGGERED
+    ):
+        raise MapperDeserialisationError(f"Cannot decode event {topic}: no aggregate triggers it")
     return event_class
 
 

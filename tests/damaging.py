@@ -23,6 +23,7 @@ class Damage:
 
 NULL_TOPIC = "null topic"
 UNKNOWN_TOPIC = "unknown topic"
+BASE_CLASS_TOPIC = "topic of a base class"
 DELETED_ROW = "deleted row"
 BROKEN_SEAL = "broken seal"
 NULL_STATE = "null state"
@@ -30,6 +31,7 @@ NULL_STATE = "null state"
 DAMAGES = [
     Damage(NULL_TOPIC, 2),
     Damage(UNKNOWN_TOPIC, 2),
+    Damage(BASE_CLASS_TOPIC, 2),  # it decodes; the projection could not apply it
     Damage(DELETED_ROW, 2),  # a gap in the job's versions
     Damage(BROKEN_SEAL, 1),  # only the Scheduled event holds sealed personal data
     Damage(NULL_STATE, 2),
@@ -53,6 +55,9 @@ def damage(services: Services, aggregate_id: UUID, done: Damage) -> None:
             conn.execute(
                 text(f"UPDATE {table} SET topic = :t WHERE {where}"), {**row, "t": renamed}
             )
+        elif done.kind == BASE_CLASS_TOPIC:
+            base = "domain.job:Job.Event"  # no aggregate triggers it
+            conn.execute(text(f"UPDATE {table} SET topic = :t WHERE {where}"), {**row, "t": base})
         elif done.kind == DELETED_ROW:
             conn.execute(text(f"DELETE FROM {table} WHERE {where}"), row)
         elif done.kind == NULL_STATE:
