@@ -86,7 +86,7 @@ def history(job_id: int, at: int | None, version: int | None, as_json: bool) -> 
         if state is not None:
             click.echo(f"As of then: status {state.status}, updated {_iso(state.updated_at)}")
     if damage:
-        named = "; ".join(f"event {entry.version}: {entry.detail}" for entry in damage)
+        named = "; ".join(_named(entry) for entry in damage)
         raise click.ClickException(
             f"Job {job_id}'s record in the log is damaged ({named}); "
             "the events that can be read are shown."
@@ -104,6 +104,11 @@ def _state_then(
         return history.as_of(None, job_id, at, version)
     except DamagedRecord:
         return None
+
+
+def _named(entry: DamagedEntry) -> str:
+    event = f"event {entry.version}"
+    return entry.detail if entry.detail.startswith(f"{event} ") else f"{event}: {entry.detail}"
 
 
 def _version(entry: TimelineEntry | DamagedEntry) -> int:
