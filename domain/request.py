@@ -1,11 +1,10 @@
 """A deletion request's own rules: whose data, and the job id it is known by."""
 
-import re
-from urllib.parse import quote
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.errors import InvalidJobRequest
 from domain.lookalikes import as_seen
+from domain.redaction import without_user_id as without_user_id  # its home before
 
 DELETE_USER_DATA = "delete_user_data"
 MAX_REFERENCE_ID_LENGTH = 256
@@ -31,15 +30,6 @@ FORGOTTEN_PERSONAL_DATA = {
     "description": deletion_description(FORGOTTEN),
 }
 """The personal fields of a job whose user is forgotten: everything else is kept."""
-
-
-def without_user_id(text: str, user_id: str) -> str:
-    """``text`` (an error message, say) with the user's id, as it is and URL-encoded,
-    replaced by ``[user]``: a job's record keeps its messages, but not its user's id."""
-    for form in sorted({user_id, quote(user_id, safe=""), quote(user_id)}, key=len, reverse=True):
-        if form:  # whole occurrences only: user "a" must not garble "failed"
-            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])", "[user]", text)
-    return text
 
 
 RESERVED_USER_ID = (

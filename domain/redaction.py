@@ -1,0 +1,187 @@
+"""A user's id out of a text, in whatever encoding a library wrote it in (ADR 18).
+
+A failed job's error text is kept for good (its ``Failed`` event, the read model,
+the log), and forgetting a user does not reach it: it must never hold the id. The
+targets build their messages from their configuration; this is the net behind
+them. A library may write the id as it is, percent-encoded once or more (with any
+safe characters, either case of hex, ``+`` for a space; botocore's URLs encode
+an already encoded prefix again), or as JSON or Python escapes (``\\u00eb``,
+``\\xad``, ``\\\\``, ``\\'``), and any nesting of these.
+
+The text is read as a chart: for every position, every character that the text
+from there can be read as (itself, or an escape of it, whose own ``%`` or ``\\``
+may be escaped in turn), and where that reading ends. The id is found as a path
+through the chart, so its exact span in the text is known, and replaced there.
+No encoder escapes a letter or a digit, so an escape's hex digits and its ``u``
+or ``x`` are read only as they are; that keeps the chart small.
+"""
+
+from collections.abc import Iterator
+
+REDACTED = "[user]"
+_WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_ESCAPED_AS_ITSELF = frozenset("\\\"'/")  # \\ \" \' \/
+_LONGEST_READING = 256
+"""The most text one character is read from: a backslash escaped in JSON eight times
+over (256 backslashes), a ``%`` encoded 127 times. Deeper is no text a library
+writes, and the bound keeps the chart linear in the text's length."""
+_UTF8_WIDTH = [1] * 0x80 + [0] * 0x42 + [2] * 0x1E + [3] * 0x10 + [4] * 0x05 + [0] * 0x0B
+
+Reading = tuple[int, str]
+"""One way to read the text from a position: (where the reading ends, the character)."""
+
+
+def without_user_id(text: str, user_id: str) -> str:
+    """``text`` with every occurrence of the user's id, in any encoding, replaced by
+    ``[user]``. Whole occurrences only: user ``a`` must not garble ``failed``, so a
+    letter or digit of the text next to an occurrence leaves it as it is."""
+    if not user_id or not text:
+        return text
+    spans = _Chart(text).occurrences(user_id)
+    if not spans:
+        return text
+    kept, last = [], 0
+    for start, end in _merged(spans):
+        kept += [text[last:start], REDACTED]
+        last = end
+    kept.append(text[last:])
+    return "".join(kept)
+
+
+def _merged(spans: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    current: tuple[int, int] | None = None
+    for start, end in sorted(spans):
+        if current is not None and start < current[1]:
+            current = (current[0], max(current[1], end))
+            continue
+        if current is not None:
+            yield current
+        current = (start, end)
+    if current is not None:
+        yield current
+
+
+class _Chart:
+    def __init__(self, text: str) -> None:
+        self._text = text
+        size = len(text)
+        # _readings[k][character] = the ends of the readings of that character from k
+        self._readings: list[dict[str, set[int]]] = [{} for _ in range(size + 1)]
+        self._ending: list[set[str]] = [set() for _ in range(size + 1)]
+        for position in range(size - 1, -1, -1):
+            self._read_from(position)
+
+    def occurrences(self, user_id: str) -> list[tuple[int, int]]:
+        spans = []
+        first = user_id[0]
+        for start, readings in enumerate(self._readings):
+            if first not in readings or not self._clear_before(start):
+                continue
+            positions = {start}
+            for character in user_id:
+                positions = {
+                    end for at in positions for end in self._readings[at].get(character, ())
+                }
+                if not positions:
+                    break
+            spans += [(start, end) for end in positions if self._clear_after(end)]
+        return spans
+
+    def _clear_before(self, position: int) -> bool:
+        """Whether something other than a letter or digit can be read just before."""
+        return position == 0 or any(c not in _WORD for c in self._ending[position])
+
+    def _clear_after(self, position: int) -> bool:
+        readings = self._readings[position]
+        return position == len(self._text) or any(c not in _WORD for c in readings)
+
+    def _read_from(self, position: int) -> None:
+        """Every reading from ``position``; those of later positions are known. A
+        reading from here may need another from here (``%25`` is a ``%``, so
+        ``%2541`` is an ``A``): new readings are worked through until none is new."""
+        readings = self._readings[position]
+        pending: list[Reading] = [(position + 1, self._text[position])]
+        while pending:
+            end, character = pending.pop()
+            ends = readings.setdefault(character, set())
+            if end in ends or end - position > _LONGEST_READING:
+                continue
+            ends.add(end)
+            self._ending[end].add(character)
+            if character == "+":
+                pending.append((end, " "))
+            elif character == "%":
+                pending += self._percent_encoded(end)
+            elif character == "\\":
+                pending += self._backslash_escaped(position, end)
+
+    # Percent-encoding: %XX for each UTF-8 byte, each % perhaps itself encoded.
+
+    def _hex(self, position: int, digits: int) -> int | None:
+        found = self._text[position : position + digits]
+        if len(found) == digits and all(c in _HEX for c in found):
+            return int(found, 16)
+        return None
+
+    def _bytes_from(self, position: int) -> Iterator[tuple[int, int]]:
+        for end in self._readings[position].get("%", ()):
+            byte = self._hex(end, 2)
+            if byte is not None:
+                yield end + 2, byte
+
+    def _percent_encoded(self, after_percent: int) -> Iterator[Reading]:
+        first = self._hex(after_percent, 2)
+        if first is None:
+            return
+        sequences = [(after_percent + 2, bytes([first]))]
+        for _ in range(_UTF8_WIDTH[first] - 1):
+            sequences = [
+                (end, read + bytes([byte]))
+                for position, read in sequences
+                for end, byte in self._bytes_from(position)
+                if 0x80 <= byte <= 0xBF
+            ]
+        for end, read in sequences:
+            try:
+                yield end, read.decode()
+            except UnicodeDecodeError:
+                continue  # not UTF-8 (an overlong form, a lone byte): read as it is
+
+    # Backslash escapes: JSON's and Python's.
+
+    def _backslash_escaped(self, position: int, after_backslash: int) -> Iterator[Reading]:
+        text = self._text
+        kind = text[after_backslash : after_backslash + 1]
+        backslash = text[position:after_backslash]
+        for escaped, ends in self._readings[after_backslash].items():
+            if escaped not in _ESCAPED_AS_ITSELF:
+                continue
+            if escaped != "\\":
+                yield from ((end, escaped) for end in ends)
+            elif text.startswith(backslash, after_backslash):
+                # An escaped backslash is two backslashes encoded alike by every later
+                # layer (an encoder treats a character the same wherever it is): so
+                # a run of n backslashes reads as one in log n ways, not n.
+                yield after_backslash + len(backslash), escaped
+        digits = {"u": 4, "x": 2, "U": 8}.get(kind)
+        if digits is None:
+            return
+        code = self._hex(after_backslash + 1, digits)
+        end = after_backslash + 1 + digits
+        if code is None or code > 0x10FFFF:
+            return
+        if 0xD800 <= code <= 0xDBFF and kind == "u":
+            yield from self._surrogate_pair(code, end)
+        elif not 0xD800 <= code <= 0xDFFF:
+            yield end, chr(code)
+
+    def _surrogate_pair(self, high: int, after_high: int) -> Iterator[Reading]:
+        """JSON writes a character beyond U+FFFF as two escapes: ``\\ud83d\\ude00``."""
+        for backslash_end in self._readings[after_high].get("\\", ()):
+            if self._text[backslash_end : backslash_end + 1] != "u":
+                continue
+            low = self._hex(backslash_end + 1, 4)
+            if low is not None and 0xDC00 <= low <= 0xDFFF:
+                code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                yield backslash_end + 5, chr(code)
