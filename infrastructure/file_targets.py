@@ -65,7 +65,7 @@ class FilePattern:
         )
         parts = relative.split("/")
         if not all(parts) or any(part in ("..", ".") for part in parts):
-            raise UnsafePath(f"{self.name}: {relative!r} leaves its directory")
+            raise UnsafePath(f"{self.name}: {self.shown(parts)!r} leaves its directory")
         return parts
 
     @contextmanager

@@ -9,11 +9,16 @@ Credentials come from the standard AWS chain (environment, profile, instance
 role), never from jobtrail's configuration. Throttling and server errors are
 transient (the runner retries them); any other error fails the job, naming the
 service's error code.
+
+An error's message is made of the target's configuration (its name, bucket and
+endpoint) and the error's code or type only: never of the service's or botocore's
+own text, which can hold a request's URL, and so the user's prefix (ADR 18).
 """
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
@@ -69,6 +74,7 @@ class S3Prefix:
         self.name = config.name
         self.bucket = config.bucket
         self.pattern = config.prefix
+        self._endpoint = _shown_endpoint(config.endpoint_url)
         self._client = client or s3_client(config)
 
     def prefix(self, project_id: int, user_id: str, session_id: object = "") -> str:
@@ -132,34 +138,46 @@ class S3Prefix:
                     )
                 deleted += len(answer.get("Deleted", []))
                 errors = answer.get("Errors", [])
-                if errors:
-                    raise self._error(errors[0].get("Code", "?"), errors[0].get("Message", ""))
+                if errors:  # each names its key, which names the user: only the code
+                    raise self._error(errors[0].get("Code", "?"))
             except (S3TargetError, TransientTargetError) as error:
                 if deleted:
                     raise BatchInterrupted({self.name: deleted}, error) from error
                 raise
         return deleted
 
-    def _error(self, code: str, message: str) -> Exception:
-        text = f"{self.name}: S3 {code}: {message}".rstrip(": ")
+    def _error(self, code: str) -> Exception:
+        text = f"{self.name}: S3 {code}"
         return TransientTargetError(text) if code in _TRANSIENT_CODES else S3TargetError(text)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
+        """botocore's errors as the target's own, from None: neither their text nor
+        their chain goes on (a traceback would show it)."""
         try:
             yield
         except ClientError as error:
             details: Any = error.response.get("Error", {})
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            code = str(details.get("Code") or status)
-            failure = self._error(code, str(details.get("Message") or ""))
+            failure = self._error(str(details.get("Code") or status))
             if status >= 500 and not isinstance(failure, TransientTargetError):
                 failure = TransientTargetError(str(failure))
             raise failure from None
         except (ConnectionError, HTTPClientError) as error:
-            raise TransientTargetError(f"{self.name}: S3 unreachable: {error}") from None
+            raise TransientTargetError(
+                f"{self.name}: S3 unreachable at {self._endpoint} ({type(error).__name__})"
+            ) from None
         except BotoCoreError as error:
-            raise S3TargetError(f"{self.name}: S3: {error}") from None
+            raise S3TargetError(f"{self.name}: S3: {type(error).__name__}") from None
+
+
+def _shown_endpoint(url: str | None) -> str:
+    """The configured endpoint as a message may show it: scheme, host and port."""
+    if url is None:
+        return "AWS"
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 class S3UserObjectsTarget:

@@ -18,12 +18,13 @@ from sqlalchemy import (
     literal_column,
     select,
 )
-from sqlalchemy.exc import DBAPIError, DisconnectionError, NoSuchTableError, OperationalError
+from sqlalchemy.exc import DBAPIError, NoSuchTableError
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from application.ports import BatchInterrupted, TransientTargetError
+from application.ports import BatchInterrupted
 from infrastructure.database import Database
+from infrastructure.sql_errors import reported_as
 from infrastructure.target_config import ConfigError, SqlTargetConfig
 
 
@@ -60,6 +61,10 @@ class SqlTarget:
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def _label(self) -> str:
+        return f"{self._name}: table {self._config.table}"
 
     def check(self) -> None:
         """Raises ConfigError naming the target unless its table, columns and
@@ -107,7 +112,7 @@ class SqlTarget:
         counts.update({child.name: 0 for child in self._child_rows})
         try:
             # Durable, like the log: a BatchDeleted event must never outlive its deletion.
-            with _transient_errors(), self._database.writer() as conn:
+            with reported_as(self._label), self._database.writer() as conn:
                 if self._child_rows:
                     # Child rows first, in the same transaction: a foreign key without
                     # a cascade would refuse the parent's rows while they exist.
@@ -144,12 +149,13 @@ class SqlTarget:
 
     def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
         owner = {"project_id": project_id, "user_id": user_id}
-        with _transient_errors(), self._database.reader() as conn:
+        with reported_as(self._label), self._database.reader() as conn:
             rows = conn.execute(self._statement("count"), owner).scalar_one()
             keys = list(conn.execute(self._statement("keys"), owner).scalars()) if rows else []
         left = {self._name: int(rows)}
         for child in self._child_rows:
-            left[child.name] = child.count(self._database, keys)
+            with reported_as(f"{self._label} (child {child.name})"):
+                left[child.name] = child.count(self._database, keys)
         for files in self._session_files:
             left[files.name] = sum(files.count(project_id, user_id, key) for key in keys)
         return left
@@ -269,15 +275,3 @@ class SessionRows:
 def _unindexed(column: Any) -> Any:
     """``+column``: the same value, which SQLite's planner will not look up by index."""
     return UnaryExpression(column, operator=custom_op("+"), type_=column.type)
-
-
-class _transient_errors:
-    """A dropped connection or a lock timeout may pass: the runner retries it."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, error: Any, traceback: Any) -> None:
-        if isinstance(error, OperationalError | DisconnectionError):
-            reason = error.orig if isinstance(error, DBAPIError) else error
-            raise TransientTargetError(str(reason)) from error
