@@ -23,7 +23,8 @@ from application.ports import BatchInterrupted, Clock, DeletionTarget, Transient
 from application.records import DueJob
 from domain.errors import DomainError, IllegalTransition, NotTheOwner
 from domain.lifecycle import JobStatus
-from domain.request import is_forgotten, without_user_id
+from domain.redaction import without_user_id
+from domain.request import is_forgotten
 
 log = logging.getLogger("jobtrail.runner")
 T = TypeVar("T")
@@ -107,13 +108,19 @@ class JobRunner:
                 self._account_for_lost(attempt)
                 return RunResult.LOST
             except Exception as error:
-                log.warning(
-                    "job %s failed: %s: %s",
-                    due.job_id,
-                    type(error).__name__,
-                    without_user_id(str(error), due.user_id),
+                # Kept for good (the Failed event, the read model, the log), where
+                # forgetting the user cannot reach it: written without the user's id
+                # in any encoding, once, and that one text is logged and recorded.
+                failure: str | None = without_user_id(
+                    f"{type(error).__name__}: {error}", due.user_id
                 )
-                return self._fail(attempt, error)
+            else:
+                failure = None
+            if failure is not None:
+                # Out of the except clause: an error while recording the failure must
+                # not carry the first as its context (a logged traceback shows it).
+                log.warning("job %s failed: %s", due.job_id, failure)
+                return self._fail(attempt, failure)
         log.info("job %s %s", due.job_id, result)
         return result
 
@@ -235,7 +242,8 @@ class JobRunner:
             return
         attempt.receipt.clear()
 
-    def _fail(self, attempt: "Attempt", error: Exception) -> RunResult:
+    def _fail(self, attempt: "Attempt", failure: str) -> RunResult:
+        """Records the failure (its text already without the user's id)."""
         due = attempt.due
         try:
             self._record(attempt)  # what did get deleted before the error
@@ -249,7 +257,7 @@ class JobRunner:
                 due.job_id,
                 self.worker_id,
                 attempt.number,
-                without_user_id(f"{type(error).__name__}: {error}", due.user_id),
+                failure,
                 attempt.remaining,
             )
         except NotTheOwner:
