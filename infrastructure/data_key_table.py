@@ -2,6 +2,7 @@
 the only code that reads, writes or deletes them."""
 
 import json
+import secrets
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -9,10 +10,14 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from infrastructure.database import Database
-from infrastructure.tables import personal_data_keys
+from infrastructure.tables import personal_data_keys, service_secrets
 
 KeyRef = tuple[str, int]
 """A data key: (subject, key generation)."""
+
+KEYS_DESTROYED = "keys-destroyed"
+"""The service_secrets row whose value changes whenever keys are destroyed (a fresh
+random token, in the destroying transaction): how other processes hear of it."""
 
 # Prebuilt: no statement is compiled per call (this runs once per scheduling batch).
 _POSTGRES_KEYS_OF = (
@@ -53,7 +58,8 @@ class DataKeyTable:
         return found
 
     def delete(self, refs: Collection[KeyRef]) -> int:
-        """Deletes these keys in one transaction; returns how many existed."""
+        """Deletes these keys in one transaction, and changes the destroyed mark in
+        it when any existed; returns how many existed."""
         deleted = 0
         with self._db.writer() as conn:
             for subject, generation in refs:
@@ -64,7 +70,23 @@ class DataKeyTable:
                     )
                 )
                 deleted += result.rowcount
+            if deleted:
+                mark = secrets.token_hex(16)
+                dialect = postgresql if self._db.backend == "postgresql" else sqlite
+                conn.execute(
+                    dialect.insert(service_secrets)
+                    .values(name=KEYS_DESTROYED, value=mark)
+                    .on_conflict_do_update(index_elements=["name"], set_={"value": mark})
+                )
         return deleted
+
+    def destroyed_mark(self) -> str | None:
+        """The destroyed mark now: another value than before means keys were destroyed."""
+        with self._db.reader() as conn:
+            mark: str | None = conn.execute(
+                select(service_secrets.c.value).where(service_secrets.c.name == KEYS_DESTROYED)
+            ).scalar()
+        return mark
 
     def created_before(self, cutoff_ms: int, limit: int) -> list[KeyRef]:
         with self._db.reader() as conn:

@@ -32,6 +32,13 @@ from infrastructure.tables import service_secrets
 SUBJECT_SECRET = "subjects"  # noqa: S105 - the name of the secret, not its value
 SEALED_FROM = "sealed-from"
 _NONCE_BYTES = 12
+FORGETTING_HEARD_WITHIN = 1.0
+"""Seconds within which every process stops using a data key that another process
+destroyed (``jobtrail forget``, a worker's round): a process using a cached key
+first looks, at most this often, whether any key was destroyed since it last
+looked (one small query), and then drops its cached keys. Scheduling keeps its
+cache meanwhile: a short key lifetime instead would read a re-requested user's
+key again for every request more than that far apart."""
 
 
 NewKey = tuple[str, int, bytes, int]
@@ -55,8 +62,8 @@ class SealBroken(ValueError):
 class PersonalDataVault:
     """Subjects, data keys and sealing, on the database's ``personal_data_keys``.
 
-    Keys are cached for ``cache_seconds``: another process that destroys a key is
-    heard of at the latest that much later (the log's forgetting events apply at once)."""
+    Keys are cached for ``cache_seconds``; a key another process destroys is heard of
+    within FORGETTING_HEARD_WITHIN (the log's forgetting events apply at once)."""
 
     def __init__(
         self, database: Database, cache_seconds: float = 60.0, cache_size: int = 20_000
@@ -70,6 +77,9 @@ class PersonalDataVault:
         self._secret: bytes | None = None
         self._sealed_from: int | None = None
         self._collisions: set[KeyRef] = set()
+        self._destroyed_mark: object = _NOT_LOOKED
+        self._next_look = 0.0
+        self._looking = threading.Lock()
 
     # Subjects
 
@@ -220,6 +230,7 @@ class PersonalDataVault:
         return None if found is None else self._remember(ref, found)
 
     def _cached(self, ref: KeyRef) -> AESGCM | None:
+        self._hear_of_destroyed_keys()
         with self._lock:
             entry = self._keys.get(ref)
             if entry is None:
@@ -230,6 +241,25 @@ class PersonalDataVault:
             self._keys.move_to_end(ref)
             return entry[1]
 
+    def _hear_of_destroyed_keys(self) -> None:
+        """Drops every cached key once any key was destroyed anywhere since the last
+        look; looks at most every FORGETTING_HEARD_WITHIN seconds, one thread at a
+        time (the others use the cache meanwhile: the look is under way)."""
+        started = time.monotonic()
+        if started < self._next_look or not self._looking.acquire(blocking=False):
+            return
+        try:
+            mark = self._table.destroyed_mark()
+            if mark != self._destroyed_mark:
+                # A key read from the database before this look may have been
+                # destroyed since: dropped with the rest, and read again if it exists.
+                with self._lock:
+                    self._keys.clear()
+                self._destroyed_mark = mark
+            self._next_look = started + FORGETTING_HEARD_WITHIN
+        finally:
+            self._looking.release()
+
     def _remember(self, ref: KeyRef, data_key: bytes) -> AESGCM:
         key = AESGCM(data_key)
         with self._lock:
@@ -238,6 +268,9 @@ class PersonalDataVault:
             while len(self._keys) > self._cache_size:
                 self._keys.popitem(last=False)
         return key
+
+
+_NOT_LOOKED = object()
 
 
 def new_subject_secret() -> str:
