@@ -12,7 +12,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN_URL = os.environ.get(
-    "JOBTRAIL_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+    "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 
 

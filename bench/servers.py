@@ -56,18 +56,26 @@ def server(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_serving(process, url, port, workers)
+        _wait_until_serving(process, url, port, workers, workdir / f"server-{port}.log")
         yield Server(process, url)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        _signal_group(process, signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            _signal_group(process, signal.SIGKILL)
+
+
+def _signal_group(process: "subprocess.Popen[bytes]", signum: int) -> None:
+    """A server that died on its own has no group left to signal."""
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 def _wait_until_serving(
-    process: "subprocess.Popen[bytes]", url: str, port: int, workers: int
+    process: "subprocess.Popen[bytes]", url: str, port: int, workers: int, log: Path
 ) -> None:
     """Until /healthz answers and, with several workers, every one of them accepts:
     a worker still starting takes no connection, and wrk's keep-alive connections
@@ -81,8 +89,9 @@ def _wait_until_serving(
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline or process.poll() is not None:
-            os.killpg(process.pid, signal.SIGKILL)
-            raise RuntimeError(f"{process.args!r} did not start")
+            _signal_group(process, signal.SIGKILL)
+            said = log.read_text(errors="replace")[-4000:]
+            raise RuntimeError(f"{process.args!r} did not start; it said:\n{said}")
         time.sleep(0.1)
 
 

@@ -30,7 +30,7 @@ def test_the_benchmarks_run_and_report_every_figure(tmp_path: Path) -> None:
         [sys.executable, "-m", "bench", "--smoke", "--backend", backend, "--output", str(output)],
         cwd=ROOT,
         # The suite's own cluster, never the machine's server.
-        env={**os.environ, "JOBTRAIL_BENCH_POSTGRES": postgres_admin_url()},
+        env={**os.environ, "BENCH_POSTGRES_URL": postgres_admin_url()},
         capture_output=True,
         text=True,
         timeout=570,

@@ -52,7 +52,10 @@ def database_bytes(services: Services) -> bytes:
     url = urllib.parse.urlsplit(services.settings.database_url)
     schema = urllib.parse.parse_qs(url.query)["schema"][0]
     dump = subprocess.run(
-        ["pg_dump", "-h", url.hostname or "", "-U", url.username or "", "-n", schema, "test"],
+        [
+            *["pg_dump", "-h", url.hostname or "", "-p", str(url.port or 5432)],
+            *["-U", url.username or "", "-n", schema, url.path.lstrip("/")],
+        ],
         check=True,
         capture_output=True,
     )
