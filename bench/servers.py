@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,10 +68,8 @@ def server(
 
 def _signal_group(process: "subprocess.Popen[bytes]", signum: int) -> None:
     """A server that died on its own has no group left to signal."""
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, signum)
-    except ProcessLookupError:
-        pass
 
 
 def _wait_until_serving(
