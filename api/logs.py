@@ -76,3 +76,11 @@ def configure_logging(settings: Settings, stream: Any = None) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    for name in TALKATIVE_LIBRARIES:
+        logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
+
+
+TALKATIVE_LIBRARIES = ("botocore", "boto3", "s3transfer", "urllib3", "clickhouse_connect")
+"""Libraries whose DEBUG and INFO lines carry a request's URL, parameters or body, and
+so a user's id (an S3 prefix, a query's values): kept at WARNING even when jobtrail's
+own level is DEBUG, since a forgotten id must not survive in a log (ADR 18)."""

@@ -45,9 +45,10 @@ def shows_the_user(data: str | bytes) -> bool:
 
 @contextmanager
 def json_log() -> Iterator[io.StringIO]:
-    """The service's logging as an operator runs it (JSON lines), into a string."""
+    """The service's logging as an operator runs it (JSON lines), into a string, at its
+    most talkative level: what a library logs at DEBUG is in it too."""
     stream = io.StringIO()
-    configure_logging(Settings(log_format="json", log_level="INFO"), stream)
+    configure_logging(Settings(log_format="json", log_level="DEBUG"), stream)
     try:
         yield stream
     finally:
