@@ -13,7 +13,8 @@ from api.composition import Services
 from application.openreplay_import import ImportRefused, import_openreplay
 from application.tenants import TenancyChanged
 from application.views import epoch_ms
-from infrastructure.openreplay_source import NotOpenReplay, SqlOpenReplaySource, targets_toml
+from infrastructure.openreplay_source import NotOpenReplay, SqlOpenReplaySource
+from infrastructure.openreplay_targets import openreplay_targets, targets_toml
 
 
 @click.group()
@@ -75,7 +76,8 @@ def import_command(
     finally:
         source.close()
     config = _write_config(
-        Path(config_out), targets_toml(source_url, s3_bucket, s3_endpoint, s3_region)
+        Path(config_out),
+        targets_toml(openreplay_targets(source_url, s3_bucket, s3_endpoint, s3_region)),
     )
     if as_json:
         click.echo(json.dumps({**dataclasses.asdict(report), "config": config}))

@@ -1,7 +1,5 @@
-"""An OpenReplay installation's PostgreSQL, read (never written) for the import,
-and the deletion targets that point jobtrail at its sessions and recordings."""
+"""An OpenReplay installation's PostgreSQL, read (never written) for the import."""
 
-import json
 from typing import Any
 
 from sqlalchemy import MetaData, Table, create_engine, select
@@ -93,43 +91,3 @@ def _number(value: Any) -> int | None:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def targets_toml(
-    database_url: str,
-    bucket: str,
-    endpoint_url: str | None,
-    region: str | None,
-    batch_size: int = 1000,
-) -> str:
-    """Deletion targets for an OpenReplay installation: the sessions table (its event
-    tables follow by their ON DELETE CASCADE), and each session's recordings."""
-
-    def q(text: str) -> str:
-        return json.dumps(text)  # a TOML basic string is a JSON string
-
-    lines = [
-        "# Written by `jobtrail openreplay import`: OpenReplay's sessions and recordings.",
-        f"batch_size = {batch_size}",
-        "",
-        "[[targets]]",
-        'kind = "sql"',
-        'name = "sessions"',
-        f"url = {q(database_url)}",
-        f"schema = {q(SCHEMA)}",
-        'table = "sessions"',
-        'user_id_column = "user_id"',
-        'project_id_column = "project_id"',
-        'id_column = "session_id"',
-        "",
-        "[[targets]]",
-        'kind = "s3"',
-        'name = "recordings"',
-        f"bucket = {q(bucket)}",
-    ]
-    if endpoint_url:
-        lines.append(f"endpoint_url = {q(endpoint_url)}")
-    if region:
-        lines.append(f"region = {q(region)}")
-    lines += ['prefix = "{sessionId}/"', 'sessions_from = "sessions"', ""]
-    return "\n".join(lines)

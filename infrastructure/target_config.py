@@ -40,7 +40,9 @@ class ConfigError(ValueError):
     """The deletion-target configuration cannot be used."""
 
 
-class SqlTargetConfig(msgspec.Struct, tag="sql", tag_field="kind", forbid_unknown_fields=True):
+class SqlTargetConfig(
+    msgspec.Struct, tag="sql", tag_field="kind", forbid_unknown_fields=True, omit_defaults=True
+):
     name: str
     table: str
     url: str | None = None
@@ -61,7 +63,9 @@ class SqlTargetConfig(msgspec.Struct, tag="sql", tag_field="kind", forbid_unknow
         return (schema, table) if dot else (None, self.table)
 
 
-class S3TargetConfig(msgspec.Struct, tag="s3", tag_field="kind", forbid_unknown_fields=True):
+class S3TargetConfig(
+    msgspec.Struct, tag="s3", tag_field="kind", forbid_unknown_fields=True, omit_defaults=True
+):
     name: str
     bucket: str
     prefix: str
@@ -70,7 +74,9 @@ class S3TargetConfig(msgspec.Struct, tag="s3", tag_field="kind", forbid_unknown_
     sessions_from: str | None = None
 
 
-class FilesTargetConfig(msgspec.Struct, tag="files", tag_field="kind", forbid_unknown_fields=True):
+class FilesTargetConfig(
+    msgspec.Struct, tag="files", tag_field="kind", forbid_unknown_fields=True, omit_defaults=True
+):
     name: str
     directory: str
     pattern: str
