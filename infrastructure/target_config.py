@@ -54,6 +54,15 @@ class SqlTargetConfig(
     """A child table: its rows whose ``session_column`` is a key of the rows this
     names (a sql target, in the same database) go with them, before them."""
     session_column: str = "session_id"
+    anonymous_id_column: str | None = None
+    """Where a session row keeps the person's anonymous id (OpenReplay's
+    ``user_anonymous_id``): the person's other identities, for value and scrub
+    targets and for ``targets find``."""
+    device_column: str | None = None
+    """Where a session row keeps its device (OpenReplay's ``user_uuid``)."""
+    follow_device: bool = False
+    """Also delete the project's sessions with no user id recorded on a device of
+    the person's sessions (needs ``device_column``)."""
 
     def schema_and_table(self) -> tuple[str | None, str]:
         """``schema = "public"`` or a dotted ``table = "public.sessions"``."""
