@@ -21,8 +21,11 @@ $(RUNTIME): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $(RUNTIME)
 
+# A newcomer's first deletion runs at once, not at the next UTC midnight (OpenReplay's
+# default, which `jobtrail serve` keeps): JOBTRAIL_DELETION_DELAY=midnight make serve.
+JOBTRAIL_DELETION_DELAY ?= 0
 serve: $(RUNTIME)
-	$(BIN)/jobtrail serve --port $(PORT)
+	JOBTRAIL_DELETION_DELAY=$(JOBTRAIL_DELETION_DELAY) $(BIN)/jobtrail serve --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -34,7 +37,7 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -n 3 --dist worksteal
 
-# The fast loop: lint, types, and the unit and application tests (under a minute).
+# The fast loop: lint, types, and the unit and application tests (about a minute).
 check: lint
 	$(BIN)/pytest -q -m "not process" tests/unit tests/application
 

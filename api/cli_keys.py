@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import click
 
 from api.cli_support import open_services
+from api.wording import counted
 from application.tenants import KeyNotFound, KeyRecord, OrganizationNotFound
 
 DEFAULT_GRACE_SECONDS = 24 * 3600
@@ -17,7 +18,9 @@ def keys() -> None:
 
 
 @keys.command("create")
-@click.option("--org", "org_id", type=int, help="Organization id (default: the default one).")
+@click.option(
+    "--org", "org_id", type=int, help="Organization id (may be left out while there is only one)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def create_key(org_id: int | None, as_json: bool) -> None:
     """Issue an API key and print it. It is shown once: only its hash is kept."""
@@ -40,7 +43,7 @@ def list_keys(org_id: int | None, as_json: bool) -> None:
     for key in found:
         click.echo(json.dumps(_record(key)) if as_json else _line(key))
     if not as_json:
-        click.echo(f"{len(found)} keys.")
+        click.echo(f"{counted(len(found), 'key')}.")
 
 
 @keys.command("revoke")

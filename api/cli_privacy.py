@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 import click
 import msgspec
 
+from api.cli_audit import audit
 from api.cli_support import open_services
+from api.wording import counted
 from application.proof import ProvenJob, prove
 from domain.errors import InvalidJobRequest
 
@@ -29,7 +31,8 @@ def forget(as_json: bool) -> None:
         click.echo(json.dumps(dataclasses.asdict(report)))
     else:
         click.echo(
-            f"Forgot {report.users} users ({report.jobs} jobs); destroyed {report.keys} data keys."
+            f"Forgot {counted(report.users, 'user')} ({counted(report.jobs, 'job')}); "
+            f"destroyed {counted(report.keys, 'data key')}."
         )
         if report.unsealed_jobs:
             click.echo(
@@ -92,3 +95,6 @@ def _line(proven: ProvenJob) -> str:
 
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+audit.add_command(prove_command)  # `jobtrail audit prove`, beside audit's own commands

@@ -45,7 +45,9 @@ def projects() -> None:
 
 @projects.command("create")
 @click.argument("name")
-@click.option("--org", "org_id", type=int, help="Organization id (default: the default one).")
+@click.option(
+    "--org", "org_id", type=int, help="Organization id (may be left out while there is only one)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def create_project(name: str, org_id: int | None, as_json: bool) -> None:
     """Create a project and print its projectKey."""

@@ -43,10 +43,11 @@ from infrastructure.tenancy_store import SqlTenancyStore
 
 
 class NoDatabase(Exception):
-    def __init__(self, shown: str) -> None:
+    def __init__(self, shown: str, is_file: bool) -> None:
+        where = " (a relative path is from the folder you run this in)" if is_file else ""
         super().__init__(
-            f"No jobtrail database at {shown}: check JOBTRAIL_DATABASE_URL (and the folder "
-            "you run this from), or start `jobtrail serve` once to create it."
+            f"No jobtrail database at {shown}: check JOBTRAIL_DATABASE_URL{where}, "
+            "or start `jobtrail serve` once to create it."
         )
 
 
@@ -128,7 +129,7 @@ def build_services(settings: Settings, create: bool = True) -> Services:
     url = parse_database_url(settings.database_url)
     Database.check_can_create(url)
     if not create and not Database.holds_jobtrail(url):
-        raise NoDatabase(url.shown)
+        raise NoDatabase(url.shown, is_file=url.sqlite_file is not None)
     database = Database(url, settings.pool_size, settings.pool_max_overflow)
     if create:  # a command that only reads writes nothing, not even a schema
         prepare_database(database, settings.pool_size, settings.pool_max_overflow)

@@ -115,7 +115,7 @@ class Observe:
             await self.app(scope, receive, recording_send)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None)
+            route = _template(scope.get("route"))
             self.metrics.observe_request(
                 route or "<unrouted>", scope["method"], status["code"], elapsed
             )
@@ -142,3 +142,13 @@ def _log_access(scope: Scope, route: str | None, status: int, elapsed: float) ->
             "job_id": (scope.get("path_params") or {}).get("jobId"),
         },
     )
+
+
+def _template(route: object) -> str | None:
+    """The route's path as the API documents it: ``{userId}``, not the convertor that
+    matches it (``{userId:anything}``)."""
+    path = getattr(route, "path", None)
+    return None if path is None else _CONVERTOR.sub(r"{\1}", path)
+
+
+_CONVERTOR = re.compile(r"\{(\w+):\w+\}")

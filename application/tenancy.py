@@ -29,6 +29,7 @@ from application.tenants import (
     KeyRecord,
     Organization,
     OrganizationNotFound,
+    OrganizationRequired,
     Principal,
     Project,
     StoredKey,
@@ -204,8 +205,13 @@ class Tenancy:
         return self._store.project_by_key(project_key)
 
     def _organization(self, org_id: int | None) -> Organization:
+        """The one named; without a name, the only one there is (made on a fresh
+        database), never a hidden one beside those the operator made."""
         if org_id is None:
-            return self.default_organization()
+            existing = self._store.organizations()
+            if len(existing) > 1:
+                raise OrganizationRequired(existing)
+            return existing[0] if existing else self.default_organization()
         org = self._store.organization(org_id)
         if org is None:
             raise OrganizationNotFound(org_id)

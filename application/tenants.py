@@ -68,6 +68,17 @@ class OrganizationNotFound(Exception):
         super().__init__(f"Organization {org_id} does not exist.")
 
 
+class OrganizationRequired(Exception):
+    """Several organizations exist and the command named none: choosing one for the
+    operator would put a project or key where the next key cannot see it."""
+
+    def __init__(self, organizations: list[Organization]) -> None:
+        named = ", ".join(f"{org.id} {org.name}" for org in organizations)
+        super().__init__(
+            f"There are {len(organizations)} organizations ({named}): name one with --org."
+        )
+
+
 class InvalidName(ValueError):
     """An organization or project name that is empty, or taken."""
 

@@ -52,7 +52,7 @@ def test_a_running_server_stops_showing_a_user_forgotten_from_the_command_line(
         monkeypatch.setenv("JOBTRAIL_FORGET_AFTER", "0")
         forgot = jobtrail(database_url, "forget")
         assert forgot.returncode == 0, forgot.stderr
-        assert "Forgot 1 users" in forgot.stdout
+        assert "Forgot 1 user " in forgot.stdout
 
         forgotten_at = time.monotonic()
         deadline = forgotten_at + FORGETTING_HEARD_WITHIN + MARGIN_SECONDS

@@ -248,7 +248,8 @@ def test_an_imported_installation_deletes_exactly_one_users_data_in_one_project(
         assert done["status"] == JobStatus.COMPLETED
         receipt = services.history.receipt(7, job["jobId"])
         assert receipt == {"sessions": 500, "recordings": 1500}
-        assert services.tenancy.create_project("made here later").id > 11
+        first_org = services.tenancy.organizations()[0].id  # several: one must be named
+        assert services.tenancy.create_project("made here later", first_org).id > 11
 
     gone = ("alice@shop.example", 7)
     assert sessions_by_owner(openreplay_url) == {

@@ -39,7 +39,7 @@ def test_forget_waits_for_the_configured_days_then_forgets_and_prints_only_count
     monkeypatch.setenv("JOBTRAIL_FORGET_AFTER", "0")
     forgot = jobtrail(database_url, "forget")
     assert forgot.returncode == 0, forgot.stderr
-    assert forgot.stdout.strip() == "Forgot 1 users (1 jobs); destroyed 1 data keys."
+    assert forgot.stdout.strip() == "Forgot 1 user (1 job); destroyed 1 data key."
     assert USER not in forgot.stdout + forgot.stderr
     again = jobtrail(database_url, "forget", "--json")
     assert json.loads(again.stdout) == {
