@@ -16,7 +16,7 @@ No encoder escapes a letter or a digit, so an escape's hex digits and its ``u``
 or ``x`` are read only as they are; that keeps the chart small.
 """
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 REDACTED = "[user]"
 _WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
@@ -36,17 +36,40 @@ def without_user_id(text: str, user_id: str) -> str:
     """``text`` with every occurrence of the user's id, in any encoding, replaced by
     ``[user]``. Whole occurrences only: user ``a`` must not garble ``failed``, so a
     letter or digit of the text next to an occurrence leaves it as it is."""
-    if not user_id or not text:
-        return text
-    spans = _Chart(text).occurrences(user_id)
+    return replaced(text, [user_id], REDACTED)
+
+
+def replaced(
+    text: str, ids: Collection[str], marker: str, joined_by: frozenset[str] = frozenset()
+) -> str:
+    """``text`` with every whole occurrence of each id, in any encoding, replaced by
+    ``marker``. ``joined_by``: characters that join the words of one identifier
+    (``alice@example.com``, ``alice.smith``): next to an occurrence, one of them
+    followed by a letter or digit makes it part of a longer identifier, not the id."""
+    spans = _occurrences(text, ids, joined_by)
     if not spans:
         return text
     kept, last = [], 0
     for start, end in _merged(spans):
-        kept += [text[last:start], REDACTED]
+        kept += [text[last:start], marker]
         last = end
     kept.append(text[last:])
     return "".join(kept)
+
+
+def names_any(text: str, ids: Collection[str], joined_by: frozenset[str] = frozenset()) -> bool:
+    """Whether ``replaced`` would change anything in ``text``."""
+    return bool(_occurrences(text, ids, joined_by))
+
+
+def _occurrences(
+    text: str, ids: Collection[str], joined_by: frozenset[str]
+) -> list[tuple[int, int]]:
+    wanted = [one for one in ids if one]
+    if not wanted or not text:
+        return []
+    chart = _Chart(text)
+    return [span for one in wanted for span in chart.occurrences(one, joined_by)]
 
 
 def _merged(spans: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
@@ -68,15 +91,16 @@ class _Chart:
         size = len(text)
         # _readings[k][character] = the ends of the readings of that character from k
         self._readings: list[dict[str, set[int]]] = [{} for _ in range(size + 1)]
-        self._ending: list[set[str]] = [set() for _ in range(size + 1)]
+        # _ending[k][character] = the starts of the readings of that character ending at k
+        self._ending: list[dict[str, set[int]]] = [{} for _ in range(size + 1)]
         for position in range(size - 1, -1, -1):
             self._read_from(position)
 
-    def occurrences(self, user_id: str) -> list[tuple[int, int]]:
+    def occurrences(self, user_id: str, joined_by: frozenset[str]) -> list[tuple[int, int]]:
         spans = []
         first = user_id[0]
         for start, readings in enumerate(self._readings):
-            if first not in readings or not self._clear_before(start):
+            if first not in readings or not self._clear_before(start, joined_by):
                 continue
             positions = {start}
             for character in user_id:
@@ -85,16 +109,28 @@ class _Chart:
                 }
                 if not positions:
                     break
-            spans += [(start, end) for end in positions if self._clear_after(end)]
+            spans += [(start, end) for end in positions if self._clear_after(end, joined_by)]
         return spans
 
-    def _clear_before(self, position: int) -> bool:
-        """Whether something other than a letter or digit can be read just before."""
-        return position == 0 or any(c not in _WORD for c in self._ending[position])
+    def _clear_before(self, position: int, joined_by: frozenset[str]) -> bool:
+        """Whether something other than a letter or digit can be read just before
+        (nor a joining character with a letter or digit before it)."""
+        return position == 0 or any(
+            c not in _WORD and (c not in joined_by or not all(map(self._word_ends, starts)))
+            for c, starts in self._ending[position].items()
+        )
 
-    def _clear_after(self, position: int) -> bool:
-        readings = self._readings[position]
-        return position == len(self._text) or any(c not in _WORD for c in readings)
+    def _clear_after(self, position: int, joined_by: frozenset[str]) -> bool:
+        return position == len(self._text) or any(
+            c not in _WORD and (c not in joined_by or not all(map(self._word_starts, ends)))
+            for c, ends in self._readings[position].items()
+        )
+
+    def _word_ends(self, position: int) -> bool:
+        return any(c in _WORD for c in self._ending[position])
+
+    def _word_starts(self, position: int) -> bool:
+        return any(c in _WORD for c in self._readings[position])
 
     def _read_from(self, position: int) -> None:
         """Every reading from ``position``; those of later positions are known. A
@@ -108,7 +144,7 @@ class _Chart:
             if end in ends or end - position > _LONGEST_READING:
                 continue
             ends.add(end)
-            self._ending[end].add(character)
+            self._ending[end].setdefault(character, set()).add(position)
             if character == "+":
                 pending.append((end, " "))
             elif character == "%":
