@@ -33,6 +33,8 @@ from typing import Annotated
 
 import msgspec
 
+from infrastructure.person_target_config import PersonTargetConfig, schema_and_table
+
 PLACEHOLDERS = {"projectId", "userId", "sessionId"}
 
 
@@ -66,10 +68,7 @@ class SqlTargetConfig(
 
     def schema_and_table(self) -> tuple[str | None, str]:
         """``schema = "public"`` or a dotted ``table = "public.sessions"``."""
-        if self.schema is not None:
-            return self.schema, self.table
-        schema, dot, table = self.table.rpartition(".")
-        return (schema, table) if dot else (None, self.table)
+        return schema_and_table(self.schema, self.table)
 
 
 class S3TargetConfig(
@@ -92,11 +91,12 @@ class FilesTargetConfig(
     sessions_from: str | None = None
 
 
+TargetConfig = SqlTargetConfig | FilesTargetConfig | S3TargetConfig | PersonTargetConfig
+
+
 class TargetsConfig(msgspec.Struct, forbid_unknown_fields=True):
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1000
-    targets: list[SqlTargetConfig | FilesTargetConfig | S3TargetConfig] = msgspec.field(
-        default_factory=list
-    )
+    targets: list[TargetConfig] = msgspec.field(default_factory=list)
 
 
 DEFAULT_RECORDINGS = "recordings"
@@ -132,7 +132,7 @@ def load_config(path: str | None) -> TargetsConfig:
 
 def resolve_directories(config: TargetsConfig, base: Path) -> TargetsConfig:
     """The same targets with every files directory made absolute against ``base``."""
-    targets: list[SqlTargetConfig | FilesTargetConfig | S3TargetConfig] = [
+    targets: list[TargetConfig] = [
         msgspec.structs.replace(t, directory=str((base / t.directory).resolve()))
         if isinstance(t, FilesTargetConfig)
         else t
@@ -164,6 +164,8 @@ def _check(config: TargetsConfig) -> None:
                     f"Target {target.name}: a child table must be in its parent's database "
                     f"({target.sessions_from}): both go in one transaction."
                 )
+        if isinstance(target, PersonTargetConfig) and target.identities_from is not None:
+            _check_identities_from(target, config.targets)
         if isinstance(target, SqlTargetConfig) and target.schema and "." in target.table:
             raise ConfigError(
                 f"Target {target.name}: name the schema once (schema or a dotted table)."
@@ -201,6 +203,26 @@ def _check(config: TargetsConfig) -> None:
                 raise ConfigError(
                     f"Target {target.name}: a {{userId}} pattern must also name {{projectId}}."
                 )
+
+
+def _check_identities_from(target: PersonTargetConfig, targets: list[TargetConfig]) -> None:
+    """The sessions that name the person's anonymous ids are read before they go."""
+    names = [t.name for t in targets]
+    sessions = next((t for t in targets if t.name == target.identities_from), None)
+    if (
+        not isinstance(sessions, SqlTargetConfig)
+        or sessions.sessions_from is not None
+        or sessions.anonymous_id_column is None
+    ):
+        raise ConfigError(
+            f"Target {target.name}: identities_from must name a sql target of sessions "
+            "with an anonymous_id_column."
+        )
+    if names.index(sessions.name) < names.index(target.name):
+        raise ConfigError(
+            f"Target {target.name}: it must come before {sessions.name}, whose rows name "
+            "the person's anonymous ids."
+        )
 
 
 def _pattern(target: "FilesTargetConfig | S3TargetConfig") -> str:

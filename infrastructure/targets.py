@@ -5,6 +5,8 @@ from typing import NamedTuple
 
 from infrastructure.database import Database, parse_database_url
 from infrastructure.file_targets import FilePattern, UserFilesTarget, path_segment
+from infrastructure.person_target_config import PersonTargetConfig
+from infrastructure.person_targets import PersonTarget, person_target
 from infrastructure.s3_targets import S3Prefix, S3UserObjectsTarget
 from infrastructure.sql_targets import SessionFiles, SessionRows, SqlTarget
 from infrastructure.target_config import (
@@ -36,7 +38,7 @@ __all__ = [
     "service_targets",
 ]
 
-CheckedTarget = SqlTarget | UserFilesTarget | S3UserObjectsTarget
+CheckedTarget = SqlTarget | UserFilesTarget | S3UserObjectsTarget | PersonTarget
 
 
 class ServiceTargets(NamedTuple):
@@ -70,6 +72,8 @@ def build_targets(config: TargetsConfig, service_database: Database) -> list[Che
                 if isinstance(child, SqlTargetConfig) and child.sessions_from == target.name
             ]
             targets.append(SqlTarget(target, database_for(target.url), attached, children))
+        elif isinstance(target, PersonTargetConfig):
+            targets.append(person_target(target, config.targets, database_for))
         elif not isinstance(target, SqlTargetConfig) and target.sessions_from is None:
             files = named[target.name][1]
             if isinstance(files, FilePattern):
