@@ -6,6 +6,11 @@ one shape for what is written and what is read."""
 
 import msgspec
 
+from infrastructure.openreplay_person_targets import (
+    anonymous_id_column,
+    held_columns,
+    person_value_targets,
+)
 from infrastructure.target_config import S3TargetConfig, SqlTargetConfig, TargetsConfig
 
 HEADER = "# Written by `jobtrail openreplay import`: where OpenReplay keeps a person's data.\n"
@@ -20,9 +25,11 @@ def openreplay_targets(
 ) -> TargetsConfig:
     """The sessions table (its event tables follow by their ON DELETE CASCADE), and
     each session's recordings."""
+    held = held_columns(database_url)  # what the installation's tables hold
     return TargetsConfig(
         batch_size=batch_size,
         targets=[
+            *person_value_targets(database_url, "sessions", held),
             SqlTargetConfig(
                 name="sessions",
                 url=database_url,
@@ -31,6 +38,7 @@ def openreplay_targets(
                 user_id_column="user_id",
                 project_id_column="project_id",
                 id_column="session_id",
+                anonymous_id_column=anonymous_id_column(held),
             ),
             S3TargetConfig(
                 name="recordings",
