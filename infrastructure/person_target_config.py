@@ -1,6 +1,25 @@
 """The configuration of the targets that find the person by value: rows whose value
 is the person (``kind = "values"``), and shared rows scrubbed of them
-(``kind = "scrub"``). Part of the TOML that infrastructure.target_config reads."""
+(``kind = "scrub"``). Part of the TOML that infrastructure.target_config reads:
+
+[[targets]]
+kind = "values"
+name = "public.autocomplete"
+table = "public.autocomplete"     # value_column = "value", project_id_column = "project_id"
+type_column = "type"              # optional: without it, any row whose value is an id
+user_id_types = ["USERID", "USERID_MOBILE"]
+anonymous_id_types = ["USERANONYMOUSID", "USERANONYMOUSID_MOBILE"]
+identities_from = "public.sessions"  # a sql target with anonymous_id_column, AFTER this
+
+[[targets]]
+kind = "scrub"
+name = "public.errors"
+table = "public.errors"
+text_columns = ["name", "message"]
+json_columns = ["payload", "stacktrace"]  # jsonb, json, or TEXT holding JSON
+identities_from = "public.sessions"
+# all_projects = true: for a table without a project column (see the field)
+"""
 
 import msgspec
 
