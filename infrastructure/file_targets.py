@@ -16,12 +16,11 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from urllib.parse import quote
 
 from application.ports import BatchInterrupted
+from infrastructure.key_patterns import path_segment
 from infrastructure.target_config import ConfigError, FilesTargetConfig
 
-_SAFE = "@+-_.,=~"
 _SESSION_STEP = 10_000
 _FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 # A name the file system cannot hold (too long) names nothing that could be deleted.
@@ -34,11 +33,6 @@ class UnsafePath(ValueError):
 
 class TargetFileError(OSError):
     """A file could not be removed; the message names it relative to its directory."""
-
-
-def path_segment(value: str) -> str:
-    encoded = quote(value, safe=_SAFE)
-    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
 
 
 class FilePattern:

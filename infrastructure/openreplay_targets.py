@@ -11,7 +11,8 @@ from infrastructure.openreplay_person_targets import (
     held_columns,
     person_value_targets,
 )
-from infrastructure.target_config import S3TargetConfig, SqlTargetConfig, TargetsConfig
+from infrastructure.openreplay_recordings import recordings_target
+from infrastructure.target_config import SqlTargetConfig, TargetsConfig
 
 HEADER = "# Written by `jobtrail openreplay import`: where OpenReplay keeps a person's data.\n"
 
@@ -40,14 +41,7 @@ def openreplay_targets(
                 id_column="session_id",
                 anonymous_id_column=anonymous_id_column(held),
             ),
-            S3TargetConfig(
-                name="recordings",
-                bucket=bucket,
-                endpoint_url=endpoint_url,
-                region=region,
-                prefix="{sessionId}/",
-                sessions_from="sessions",
-            ),
+            recordings_target(bucket, endpoint_url, region, sessions_from="sessions"),
         ],
     )
 

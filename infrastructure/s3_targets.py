@@ -1,21 +1,37 @@
 """Objects of a user, or of the user's sessions, in an S3 bucket (AWS S3, MinIO…).
 
-A key prefix pattern names them with the same placeholders and percent-encoding
-as files: ``{sessionId}/`` is every object of one session. A prefix ends with
-``/``, so session 12's prefix never matches session 120's objects; only keys
-under the prefix are ever listed, and a key the server returns outside it is
-never deleted. Objects go in ``DeleteObjects`` requests of at most 1,000 keys.
-Credentials come from the standard AWS chain (environment, profile, instance
-role), never from jobtrail's configuration. Throttling and server errors are
-transient (the runner retries them); any other error fails the job, naming the
-service's error code.
+A target names its objects by a key prefix, by exact keys, or both, with the same
+placeholders and percent-encoding as files (infrastructure/key_patterns.py):
+``prefix = "{sessionId}/"`` is every object of one session, and
+``keys = ["{sessionId}", "{sessionId}e"]`` are two objects named exactly (OpenReplay's
+older recordings). A prefix ends with ``/``, so session 12's never matches session
+120's objects; an exact key is never a prefix (infrastructure/s3_listing.py). Only
+keys under the prefix or equal to a key are listed, a key the server returns
+outside them is never deleted, and neither is one that reads back, through any of
+the target's patterns, as someone else's ids. Deletions go in ``DeleteObjects``
+requests of at most 1,000.
 
-An error's message is made of the target's configuration (its name, bucket and
-endpoint) and the error's code or type only: never of the service's or botocore's
-own text, which can hold a request's URL, and so the user's prefix (ADR 18).
+A bucket that keeps versions (versioning enabled, or suspended after it was) keeps
+a deleted object's data in its older versions, and puts a delete marker in front.
+There every version and every delete marker of each matched key goes, by version
+id, and **one unit of a receipt's count is one version or one delete marker** (a
+marker holds no data, but its key can name the person: it goes, and is counted);
+in a bucket without versions, one object. ``remaining`` counts the same units, so
+an object with old versions left is never "0 remaining". A bucket that begins
+keeping versions while a batch deletes is asked again after it, and what the
+deletes left behind goes too. ``check`` refuses a bucket whose versions the worker
+could not delete: object lock or MFA delete on, or versions it may not list.
+
+Credentials come from the standard AWS chain (environment, profile, instance role),
+never from jobtrail's configuration. Throttling and server errors are transient
+(the runner retries them); any other error fails the job, naming the service's
+error code. An error's message is made of the target's configuration (its name,
+bucket, endpoint and patterns) and the error's code or type only: never of the
+service's or botocore's own text, which can hold a request's URL, and so the
+user's prefix (ADR 18).
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -23,13 +39,14 @@ from urllib.parse import urlsplit
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from application.ports import BatchInterrupted, TransientTargetError
-from infrastructure.file_targets import path_segment
+from infrastructure import s3_listing
+from infrastructure.key_patterns import KeyReader, path_segment
+from infrastructure.s3_listing import KEEPS_VERSIONS, Stored
 from infrastructure.target_config import ConfigError, S3TargetConfig
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-MAX_KEYS_PER_DELETE = 1000
 _TRANSIENT_CODES = frozenset(
     {
         "SlowDown",
@@ -67,84 +84,147 @@ def s3_client(config: S3TargetConfig) -> "S3Client":
     )
 
 
-class S3Prefix:
-    """The objects under a prefix the pattern names for a project, user and session."""
+class S3Objects:
+    """The objects a target's prefix and exact keys name for a project, user and session."""
 
     def __init__(self, config: S3TargetConfig, client: "S3Client | None" = None) -> None:
         self.name = config.name
         self.bucket = config.bucket
-        self.pattern = config.prefix
+        self._prefix = config.prefix
+        self._keys = config.keys
+        self._reader = KeyReader(config.prefix, config.keys)
         self._endpoint = _shown_endpoint(config.endpoint_url)
         self._client = client or s3_client(config)
-
-    def prefix(self, project_id: int, user_id: str, session_id: object = "") -> str:
-        return self.pattern.format(
-            projectId=path_segment(str(project_id)),
-            userId=path_segment(user_id),
-            sessionId=path_segment(str(session_id)),
-        )
+        self._versions = False  # once a bucket keeps versions, it always does
 
     def check(self) -> None:
         try:
             with self._errors():
                 self._client.head_bucket(Bucket=self.bucket)
                 self._client.list_objects_v2(Bucket=self.bucket, MaxKeys=1)
+                refusal = self._refusal()
         except (S3TargetError, TransientTargetError) as error:
-            raise ConfigError(f"Target {self.name}: bucket {self.bucket}: {error}") from None
+            refusal = str(error)
+        if refusal is not None:
+            raise ConfigError(f"Target {self.name}: bucket {self.bucket}: {refusal}") from None
 
     def describe(self) -> str:
-        return f"{self.name}: objects s3://{self.bucket}/{self.pattern}"
+        names = [f"under s3://{self.bucket}/{self._prefix}"] if self._prefix else []
+        names += [f"s3://{self.bucket}/{key}" for key in self._keys]
+        return f"{self.name}: objects {', '.join(names)}"
 
     def remove_sessions(self, project_id: int, user_id: str, session_ids: list[object]) -> int:
-        """Every object of these sessions: one listing each, deletions 1,000 keys a request."""
-        keys = [
-            key
-            for session_id in session_ids
-            for key in self.keys(self.prefix(project_id, user_id, session_id))
-        ]
-        return self.delete(keys)
+        """Everything of these sessions, every version: their rows are about to go, and
+        with them the only way to find these objects again."""
+        versions = self._keeps_versions()
+        deleted, made = self.delete(self._found(project_id, user_id, session_ids, versions))
+        if not versions and self._keeps_versions():
+            # Versioning came on while these went: a delete may have made a marker in
+            # front of the data instead. Both go; the marker made here is not counted.
+            found = self._found(project_id, user_id, session_ids, versions=True)
+            deleted += self.delete(found, uncounted=made)[0]
+        return deleted
+
+    def remove_user_objects(self, project_id: int, user_id: str, limit: int) -> int:
+        """At most ``limit`` of the user's objects, or versions of them (no session:
+        the next batch finds what this one leaves, whatever the bucket became)."""
+        found = self._found(project_id, user_id, [""], self._keeps_versions(), limit)
+        return self.delete(found[:limit])[0]
 
     def count(self, project_id: int, user_id: str, session_id: object = "") -> int:
-        return sum(1 for _ in self.keys(self.prefix(project_id, user_id, session_id)))
+        return len(self._found(project_id, user_id, [session_id], self._keeps_versions()))
 
-    def keys(self, prefix: str, limit: int | None = None) -> Iterator[str]:
-        """The keys under ``prefix``, page by page (and at most ``limit``)."""
-        found = 0
-        with self._errors():
-            pages = self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix
-            )
-            for page in pages:
-                for item in page.get("Contents", []):
-                    key = item["Key"]
-                    if not key.startswith(prefix):
-                        continue  # a server that answers outside the prefix is not obeyed
-                    yield key
-                    found += 1
-                    if limit is not None and found >= limit:
-                        return
-
-    def delete(self, keys: list[str]) -> int:
-        """Deletes the keys; a failure after some are gone is a BatchInterrupted that
-        counts them (they are gone for good: the receipt must say so)."""
-        deleted = 0
-        for start in range(0, len(keys), MAX_KEYS_PER_DELETE):
-            chunk = keys[start : start + MAX_KEYS_PER_DELETE]
+    def delete(self, found: list[Stored], uncounted: Collection[str] = ()) -> tuple[int, set[str]]:
+        """Deletes what was found; a failure after some are gone is a BatchInterrupted
+        that counts them (they are gone for good: the receipt must say so). Returns
+        how many went, but ``uncounted`` versions, and the delete markers made."""
+        deleted, made = 0, set[str]()
+        for chunk in s3_listing.chunks(found):
             try:
                 with self._errors():
-                    answer = self._client.delete_objects(
-                        Bucket=self.bucket,
-                        Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": False},
-                    )
-                deleted += len(answer.get("Deleted", []))
-                errors = answer.get("Errors", [])
-                if errors:  # each names its key, which names the user: only the code
-                    raise self._error(errors[0].get("Code", "?"))
+                    done = s3_listing.delete(self._client, self.bucket, chunk, uncounted)
+                deleted += done.gone
+                made |= done.made
+                if done.error:
+                    raise self._error(done.error)
             except (S3TargetError, TransientTargetError) as error:
                 if deleted:
                     raise BatchInterrupted({self.name: deleted}, error) from error
                 raise
-        return deleted
+        return deleted, made
+
+    def _found(
+        self,
+        project_id: int,
+        user_id: str,
+        session_ids: list[object],
+        versions: bool,
+        limit: int | None = None,
+    ) -> list[Stored]:
+        """What the patterns name for these sessions (or for the user: ``[""]``),
+        each once, in the order found; a name that reads as someone else's refuses."""
+        # Everyone's session ids come from one column: if these are numbers, so are theirs.
+        numbers = all(isinstance(s, int) and not isinstance(s, bool) for s in session_ids)
+        found: dict[Stored, None] = {}
+        with self._errors():
+            for session_id in session_ids:
+                ids = {
+                    "projectId": path_segment(str(project_id)),
+                    "userId": path_segment(user_id),
+                    "sessionId": path_segment(str(session_id)),
+                }
+                named: list[Stored] = []
+                if self._prefix is not None:
+                    prefix = self._prefix.format(**ids)
+                    named += s3_listing.under(self._client, self.bucket, prefix, versions, limit)
+                for key in self._keys:
+                    named += s3_listing.exactly(
+                        self._client, self.bucket, key.format(**ids), versions
+                    )
+                for stored in named:
+                    other = self._reader.someone_else(stored.key, ids, numbers)
+                    if other is not None:
+                        raise S3TargetError(
+                            f"{self.name}: an object named for this person is also "
+                            f"{other!r} of someone else: nothing of it deleted; name them apart"
+                        )
+                    found[stored] = None
+        return list(found)
+
+    def _keeps_versions(self) -> bool:
+        if not self._versions:
+            with self._errors():
+                self._versions = s3_listing.keeps_versions(self._client, self.bucket)
+        return self._versions
+
+    def _refusal(self) -> str | None:
+        """Why the worker could not delete every version of the bucket's objects."""
+        versioning, code = self._ask(self._client.get_bucket_versioning)
+        if code:
+            return f"cannot read whether it keeps versions (S3 {code})"
+        if versioning.get("MFADelete") == "Enabled":
+            return "MFA delete is on: no version can be deleted without a device's code"
+        if versioning.get("Status") not in KEEPS_VERSIONS:
+            return None
+        _, code = self._ask(self._client.list_object_versions, MaxKeys=1)
+        if code:
+            return f"it keeps versions, and the worker may not list them (S3 {code})"
+        lock, code = self._ask(self._client.get_object_lock_configuration)
+        if code == "ObjectLockConfigurationNotFoundError":
+            return None
+        if code:
+            return f"cannot read whether object lock is on (S3 {code})"
+        if lock.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled":
+            return "object lock is on: a locked version cannot be deleted before its retention ends"
+        return None
+
+    def _ask(self, call: Callable[..., Any], **params: Any) -> tuple[Any, str]:
+        """S3's answer about the bucket, or the code of its refusal."""
+        try:
+            return call(Bucket=self.bucket, **params), ""
+        except ClientError as error:
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            return {}, str(error.response.get("Error", {}).get("Code") or status)
 
     def _error(self, code: str) -> Exception:
         text = f"{self.name}: S3 {code}"
@@ -183,22 +263,21 @@ def _shown_endpoint(url: str | None) -> str:
 class S3UserObjectsTarget:
     """Objects named by the user (no session): deleted ``limit`` at a time."""
 
-    def __init__(self, prefix: S3Prefix) -> None:
-        self._prefix = prefix
+    def __init__(self, objects: S3Objects) -> None:
+        self._objects = objects
 
     @property
     def name(self) -> str:
-        return self._prefix.name
+        return self._objects.name
 
     def check(self) -> None:
-        self._prefix.check()
+        self._objects.check()
 
     def describe(self) -> list[str]:
-        return [self._prefix.describe()]
+        return [self._objects.describe()]
 
     def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
-        prefix = self._prefix.prefix(project_id, user_id)
-        return {self.name: self._prefix.delete(list(self._prefix.keys(prefix, limit)))}
+        return {self.name: self._objects.remove_user_objects(project_id, user_id, limit)}
 
     def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
-        return {self.name: self._prefix.count(project_id, user_id)}
+        return {self.name: self._objects.count(project_id, user_id)}

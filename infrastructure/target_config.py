@@ -17,6 +17,7 @@ name = "mobs"
 bucket = "mobs"
 endpoint_url = "http://minio:9000"  # optional; region = "eu-west-1" optional
 prefix = "{sessionId}/"           # ends with "/": session 12 never matches 120
+keys = ["{sessionId}", "{sessionId}e"]  # optional: objects named exactly
 sessions_from = "sessions"
 
 [[targets]]
@@ -27,15 +28,13 @@ pattern = "{projectId}/{sessionId}"
 sessions_from = "sessions"        # needed when the pattern names {sessionId}
 """
 
-import string
 from pathlib import Path
 from typing import Annotated
 
 import msgspec
 
+from infrastructure.key_patterns import names_problem, pattern_problem
 from infrastructure.person_target_config import PersonTargetConfig, schema_and_table
-
-PLACEHOLDERS = {"projectId", "userId", "sessionId"}
 
 
 class ConfigError(ValueError):
@@ -76,10 +75,17 @@ class S3TargetConfig(
 ):
     name: str
     bucket: str
-    prefix: str
+    prefix: str | None = None
+    """Every object under it (it ends with ``/``)."""
     endpoint_url: str | None = None
     region: str | None = None
     sessions_from: str | None = None
+    keys: list[str] = msgspec.field(default_factory=list)
+    """Objects named exactly, beside or instead of the prefix: OpenReplay's older
+    ``{sessionId}`` and ``{sessionId}e`` (never a prefix: 12 starts 120)."""
+
+    def patterns(self) -> list[str]:
+        return ([self.prefix] if self.prefix is not None else []) + self.keys
 
 
 class FilesTargetConfig(
@@ -89,6 +95,9 @@ class FilesTargetConfig(
     directory: str
     pattern: str
     sessions_from: str | None = None
+
+    def patterns(self) -> list[str]:
+        return [self.pattern]
 
 
 TargetConfig = SqlTargetConfig | FilesTargetConfig | S3TargetConfig | PersonTargetConfig
@@ -170,39 +179,18 @@ def _check(config: TargetsConfig) -> None:
             raise ConfigError(
                 f"Target {target.name}: name the schema once (schema or a dotted table)."
             )
-        if isinstance(target, S3TargetConfig) and not target.prefix.endswith("/"):
-            raise ConfigError(
-                f"Target {target.name}: the prefix must end with '/' (otherwise "
-                "{sessionId} 12 would also name session 120's objects)."
-            )
         if isinstance(target, S3TargetConfig) and not target.bucket:
             raise ConfigError(f"Target {target.name}: name the bucket.")
         if isinstance(target, FilesTargetConfig | S3TargetConfig):
-            used = _placeholders(_pattern(target))
-            if not used <= PLACEHOLDERS:
-                raise ConfigError(
-                    f"Target {target.name}: unknown placeholders {used - PLACEHOLDERS}."
-                )
-            if "userId" not in used and "sessionId" not in used:
-                raise ConfigError(
-                    f"Target {target.name}: the pattern must name {{userId}} or {{sessionId}}."
-                )
-            if "sessionId" in used and target.sessions_from not in sql_names:
-                raise ConfigError(
-                    f"Target {target.name}: a {{sessionId}} pattern needs sessions_from "
-                    "naming a sql target."
-                )
-            if "sessionId" not in used and target.sessions_from is not None:
-                raise ConfigError(
-                    f"Target {target.name}: sessions_from goes with a {{sessionId}} pattern "
-                    "(this one names no session)."
-                )
-            if "sessionId" not in used and "projectId" not in used:
-                # A user id is only unique within a project: without the project, one
-                # project's request would delete another's files of a same-named user.
-                raise ConfigError(
-                    f"Target {target.name}: a {{userId}} pattern must also name {{projectId}}."
-                )
+            for pattern in target.patterns():
+                _refuse(target, pattern_problem(pattern, target.sessions_from, sql_names))
+        if isinstance(target, S3TargetConfig):
+            _refuse(target, names_problem(target.prefix, target.keys))
+
+
+def _refuse(target: "FilesTargetConfig | S3TargetConfig", problem: str | None) -> None:
+    if problem is not None:
+        raise ConfigError(f"Target {target.name}: {problem}")
 
 
 def _check_identities_from(target: PersonTargetConfig, targets: list[TargetConfig]) -> None:
@@ -223,14 +211,3 @@ def _check_identities_from(target: PersonTargetConfig, targets: list[TargetConfi
             f"Target {target.name}: it must come before {sessions.name}, whose rows name "
             "the person's anonymous ids."
         )
-
-
-def _pattern(target: "FilesTargetConfig | S3TargetConfig") -> str:
-    return target.pattern if isinstance(target, FilesTargetConfig) else target.prefix
-
-
-def _placeholders(pattern: str) -> set[str]:
-    try:
-        return {name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None}
-    except ValueError as error:
-        raise ConfigError(f"Bad path pattern {pattern!r}: {error}") from None

@@ -4,10 +4,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 from infrastructure.database import Database, parse_database_url
-from infrastructure.file_targets import FilePattern, UserFilesTarget, path_segment
+from infrastructure.file_targets import FilePattern, UserFilesTarget
+from infrastructure.key_patterns import path_segment
 from infrastructure.person_target_config import PersonTargetConfig
 from infrastructure.person_targets import PersonTarget, person_target
-from infrastructure.s3_targets import S3Prefix, S3UserObjectsTarget
+from infrastructure.s3_targets import S3Objects, S3UserObjectsTarget
 from infrastructure.sql_targets import SessionFiles, SessionRows, SqlTarget
 from infrastructure.target_config import (
     DEFAULT_CONFIG,
@@ -61,7 +62,7 @@ def build_targets(config: TargetsConfig, service_database: Database) -> list[Che
         if isinstance(t, FilesTargetConfig):
             named[t.name] = (t.sessions_from, FilePattern(t))
         elif isinstance(t, S3TargetConfig):
-            named[t.name] = (t.sessions_from, S3Prefix(t))
+            named[t.name] = (t.sessions_from, S3Objects(t))
     targets: list[CheckedTarget] = []
     for target in config.targets:
         if isinstance(target, SqlTargetConfig) and target.sessions_from is None:
@@ -78,7 +79,7 @@ def build_targets(config: TargetsConfig, service_database: Database) -> list[Che
             files = named[target.name][1]
             if isinstance(files, FilePattern):
                 targets.append(UserFilesTarget(files))
-            elif isinstance(files, S3Prefix):
+            elif isinstance(files, S3Objects):
                 targets.append(S3UserObjectsTarget(files))
     return targets
 
