@@ -148,6 +148,9 @@ def _details(data: dict[str, Any]) -> str:
         if isinstance(value, dict):
             counts = ", ".join(f"{name} {count}" for name, count in value.items())
             parts.append(f"{key}: {counts or 'none'}")
+        elif isinstance(value, list):  # a search's places: where, and how many
+            where = ", ".join(f"{item.get('location')} {item.get('count')}" for item in value)
+            parts.append(f"{key}: {where or 'none'}")
         elif key.endswith("At") and isinstance(value, int):
             parts.append(f"{key} {_iso(value)}")
         else:

@@ -1,5 +1,6 @@
 """A job's history from the event log: every event, and the job as it was at any point."""
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,11 +21,17 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """An event's field as the API and the CLI show it: times in epoch ms, records
+    (a RemainsSearched event's places) as objects with camelCase keys."""
     if isinstance(value, datetime):
         return epoch_ms(value)
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [plain(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {_camel(f.name): plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return value
 
 
@@ -44,7 +51,7 @@ def event_record(event: Any) -> EventRecord:
         version=event.originator_version,
         at=epoch_ms(event.timestamp),
         actor=fields.get("actor", ""),
-        data={_camel(k): _plain(v) for k, v in fields.items() if k not in _ENVELOPE},
+        data={_camel(k): plain(v) for k, v in fields.items() if k not in _ENVELOPE},
     )
 
 

@@ -24,6 +24,7 @@ from application.scheduling import deletion_start
 from application.views import JobView
 from domain.errors import DomainError
 from domain.job import Job
+from domain.remains import RemainsPlace
 from domain.request import validate_user_id
 from domain.user_deletions import UserDeletions, legacy_user_deletions_id, user_deletions_id
 
@@ -123,6 +124,16 @@ class JobCommands:
     def account_late(self, job_id: int, actor: str, deleted: dict[str, int]) -> Outcome:
         return self._change(
             job_id, lambda job: job.account_late(actor=actor, deleted=deleted, at=self._clock.now())
+        )
+
+    def record_remains_search(
+        self, job_id: int, actor: str, places: Sequence[RemainsPlace], searched: dict[str, int]
+    ) -> Outcome:
+        return self._change(
+            job_id,
+            lambda job: job.record_remains_search(
+                actor=actor, at=self._clock.now(), places=places, searched=searched
+            ),
         )
 
     def was_cancelled(self, job_id: int) -> bool:

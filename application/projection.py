@@ -18,6 +18,7 @@ from application.views import epoch_ms
 from domain import job_events
 from domain.job import Job
 from domain.lifecycle import JobStatus
+from domain.remains import RemainsSearch
 from domain.user_deletions import UserDeletions
 
 
@@ -37,6 +38,7 @@ _JOB_EVENTS = frozenset(
         Job.Completed,
         Job.Failed,
         Job.PersonalDataForgotten,
+        Job.RemainsSearched,
     }
 )
 _IGNORED = (UserDeletions.Opened, UserDeletions.JobAssigned, UserDeletions.Forgotten)
@@ -88,6 +90,10 @@ class _Pending:
     def former_owners(self) -> set[str]:
         return set()
 
+    @property
+    def remains_searches(self) -> list[RemainsSearch]:
+        return []
+
     @classmethod
     def scheduled(cls, event: job_events.Scheduled) -> "_Pending":
         state = cls()
@@ -116,12 +122,16 @@ class _Pending:
         state.error = row.errors
         state.lease_until = None if row.lease_until is None else _moment(row.lease_until)
         state.version = row.version
+        state.updated = _moment(row.updated_at)
         return state
 
     def apply(self, event: Job.Event) -> None:
         event.apply(self)
         self.version = event.originator_version
-        self.updated = event.timestamp
+        # An account that changes nothing of the job (RemainsSearched) moves the
+        # row's version only: the job's updatedAt stays, as the aggregate's does.
+        if getattr(event, "changes_job", True):
+            self.updated = event.timestamp
 
 
 @dataclass(frozen=True, slots=True)

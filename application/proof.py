@@ -12,6 +12,7 @@ from application.errors import DamagedRecord
 from application.event_log import JobLog
 from application.job_records import job_view
 from application.views import JobView
+from domain.remains import RemainsSearch
 from domain.request import validate_user_id
 from domain.user_deletions import UserDeletions, legacy_user_deletions_id, user_deletions_id
 
@@ -22,6 +23,8 @@ class ProvenJob:
     receipt: dict[str, int]
     """Per target, what the job deleted (so far, if it has not ended)."""
     forgotten: bool
+    last_search: RemainsSearch | None = None
+    """What the last ``targets find`` after the job found of the user, if one ran."""
 
 
 def prove(log: JobLog, user_id: str, project_ids: Iterable[int]) -> list[ProvenJob]:
@@ -43,4 +46,5 @@ def _proven(log: JobLog, job_id: int) -> ProvenJob:
     job = log.job(job_id)
     if job is None:
         raise DamagedRecord(str(job_id), "a user's ledger names a job the log does not hold")
-    return ProvenJob(job_view(job), dict(job.deleted), job.is_forgotten)
+    last = job.remains_searches[-1] if job.remains_searches else None
+    return ProvenJob(job_view(job), dict(job.deleted), job.is_forgotten, last)

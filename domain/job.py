@@ -11,6 +11,7 @@ the receipt never claims a deletion that did not happen; a batch that finished
 just after a cancel, or just after the job was taken over, is still counted.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from eventsourcing.domain import Aggregate
@@ -25,6 +26,7 @@ from domain.errors import (
     NotTheOwner,
 )
 from domain.lifecycle import JobStatus, add_deletions, is_due, lease_expired
+from domain.remains import RemainsPlace, RemainsSearch
 from domain.request import DELETE_USER_DATA as DELETE_USER_DATA
 from domain.request import MAX_REFERENCE_ID_LENGTH as MAX_REFERENCE_ID_LENGTH
 from domain.request import deletion_description, is_forgotten, validate_user_id
@@ -45,6 +47,7 @@ class Job(Aggregate):
     Completed = job_events.Completed
     Failed = job_events.Failed
     PersonalDataForgotten = job_events.PersonalDataForgotten
+    RemainsSearched = job_events.RemainsSearched
 
     def __init__(
         self,
@@ -74,6 +77,7 @@ class Job(Aggregate):
         self.attempts = 0
         self.former_owners: set[str] = set()
         self.deleted: dict[str, int] = {}
+        self.remains_searches: list[RemainsSearch] = []
 
     @classmethod
     def schedule_user_deletion(
@@ -210,6 +214,28 @@ class Job(Aggregate):
         if self.is_forgotten:
             raise IllegalTransition(self.job_id, self.status, "forgotten twice")
         self.trigger_event(self.PersonalDataForgotten, timestamp=at, actor=actor)
+
+    def record_remains_search(
+        self,
+        *,
+        actor: str,
+        at: datetime,
+        places: Sequence[RemainsPlace],
+        searched: dict[str, int],
+    ) -> None:
+        """Keeps what a search for the user's remains found, once the job has ended
+        (before, whatever it found could still be deleted by the job)."""
+        if not self.status.is_terminal:
+            raise IllegalTransition(
+                self.job_id, self.status, "given a search for remains while it may still delete"
+            )
+        self.trigger_event(
+            self.RemainsSearched,
+            timestamp=at,
+            actor=actor,
+            places=tuple(places),
+            searched=dict(searched),
+        )
 
     @property
     def is_forgotten(self) -> bool:

@@ -7,11 +7,12 @@ and it stays the same whichever module the class body lives in.
 """
 
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate
 
 from domain.lifecycle import JobState, JobStatus, add_deletions
+from domain.remains import RemainsPlace, RemainsSearch
 from domain.request import FORGOTTEN_PERSONAL_DATA
 
 
@@ -147,3 +148,27 @@ class PersonalDataForgotten(Aggregate.Event):
     def apply(self, job: JobState) -> None:
         job.reference_id = FORGOTTEN_PERSONAL_DATA["reference_id"]
         job.description = FORGOTTEN_PERSONAL_DATA["description"]
+
+
+class RemainsSearched(Aggregate.Event):
+    """What ``jobtrail targets find`` found of the job's user after the job ended:
+    each place by store, table, column or pattern and a count, never an id or a
+    value. An account kept for the auditor, not a change of the job: its status and
+    its updatedAt stay as they were (the read model's row moves to the new version
+    only, see ``changes_job``)."""
+
+    actor: str
+    places: tuple[RemainsPlace, ...]
+    searched: dict[str, int]
+
+    changes_job: ClassVar[bool] = False
+    """Read by the projection, which then leaves the row's updatedAt alone."""
+
+    def mutate(self, aggregate: Any) -> Any:
+        modified_on = aggregate.modified_on
+        job: Any = super().mutate(aggregate)
+        job.modified_on = modified_on  # the job itself did not change
+        return job
+
+    def apply(self, job: JobState) -> None:
+        job.remains_searches.append(RemainsSearch(self.timestamp, self.places, self.searched))

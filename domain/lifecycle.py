@@ -9,6 +9,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from domain.remains import RemainsSearch
+
 
 class JobStatus(StrEnum):
     SCHEDULED = "scheduled"
@@ -59,6 +61,7 @@ class JobState(Protocol):
     error: str | None
     reference_id: str
     description: str
+    remains_searches: list[RemainsSearch]
 
 
 def is_due(status: JobStatus, times: dict[str, datetime | None], now: datetime) -> bool:

@@ -22,12 +22,13 @@ _NEXT: dict[str, set[type]] = {
         Job.Failed,
         Job.Cancelled,
     },
-    "cancelled after running": {Job.BatchDeleted, Job.LateBatchDeleted},
-    "cancelled": set(),
+    "cancelled after running": {Job.BatchDeleted, Job.LateBatchDeleted, Job.RemainsSearched},
+    "cancelled": {Job.RemainsSearched},
     # A worker that lost the job, or whose own record failed, still counts what it
-    # deleted: accounts may follow the end, nothing else may.
-    "completed": {Job.LateBatchDeleted},
-    "failed": {Job.LateBatchDeleted},
+    # deleted, and a search for what is left may be kept: accounts may follow the
+    # end, nothing else may.
+    "completed": {Job.LateBatchDeleted, Job.RemainsSearched},
+    "failed": {Job.LateBatchDeleted, Job.RemainsSearched},
 }
 
 

@@ -17,6 +17,7 @@ STORED_JOB_TOPICS = [
     "domain.job:Job.Completed",
     "domain.job:Job.Failed",
     "domain.job:Job.PersonalDataForgotten",
+    "domain.job:Job.RemainsSearched",
 ]
 
 
