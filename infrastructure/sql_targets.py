@@ -1,4 +1,5 @@
-"""Rows of one user in one SQL table, and the files named by those rows' keys.
+"""Rows of one user in one SQL table, the rows of child tables that refer to them,
+and the files named by those rows' keys.
 
 Every statement filters on the project and the user, the DELETE itself included:
 the key chooses a batch, never whose rows go, so a key that is not unique (a
@@ -8,23 +9,17 @@ session id reused across projects) cannot take another user's rows with it.
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import (
-    MetaData,
-    Table,
-    bindparam,
-    delete,
-    func,
-    inspect,
-    literal_column,
-    select,
-)
+from sqlalchemy import Table, bindparam, delete, func, literal_column, select
 from sqlalchemy.exc import DBAPIError, NoSuchTableError
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from application.ports import BatchInterrupted
 from infrastructure.database import Database
+from infrastructure.sql_children import children_of, reflected, unique
+from infrastructure.sql_coverage import check_covered
 from infrastructure.sql_errors import reported_as
+from infrastructure.sql_owner import whose_rows
 from infrastructure.target_config import ConfigError, SqlTargetConfig
 
 
@@ -48,84 +43,93 @@ class SqlTarget:
         config: SqlTargetConfig,
         database: Database,
         session_files: Sequence["SessionFiles"] = (),
-        child_rows: Sequence["SessionRows"] = (),
+        child_configs: Sequence[SqlTargetConfig] = (),
     ) -> None:
-        self._name = config.name
-        self._child_rows = child_rows
+        self.name = config.name
         self._database = database
         self._config = config
         self._session_files = session_files
+        # Deepest first: each child's rows go before the rows they refer to.
+        self._children = children_of(self, child_configs, database)
         self._table: Table | None = None
         self._statements: dict[str, Any] = {}
 
     @property
-    def name(self) -> str:
-        return self._name
+    def _label(self) -> str:
+        return f"{self.name}: table {self._config.table}"
 
     @property
-    def _label(self) -> str:
-        return f"{self._name}: table {self._config.table}"
+    def _keyed(self) -> bool:
+        """Whether batches are chosen by key first: children and device-linked
+        sessions go by the batch's keys."""
+        return bool(self._children) or self._config.follow_device
 
     def check(self) -> None:
-        """Raises ConfigError naming the target unless its table, columns and
-        directories are there."""
+        """Raises ConfigError naming the target unless its table, columns, children
+        and directories are there, and no table refers to its tables uncovered."""
         try:
-            table = self._resolved_table()
+            table = self.resolved()
         except NoSuchTableError:
             raise ConfigError(
-                f"Target {self._name}: table {self._config.table!r} does not exist."
+                f"Target {self.name}: table {self._config.table!r} does not exist."
             ) from None
         except DBAPIError as error:
             reason = str(error.orig).strip().splitlines()[0]
-            raise ConfigError(f"Target {self._name}: cannot reach its database: {reason}") from None
-        columns = [self._config.user_id_column, self._config.project_id_column]
-        columns += [self._config.id_column] if self._config.id_column else []
+            raise ConfigError(f"Target {self.name}: cannot reach its database: {reason}") from None
+        config = self._config
+        columns = [config.user_id_column, config.project_id_column]
+        columns += [c for c in (config.id_column, config.device_column) if c]
         for column in columns:
             if column not in table.c:
                 raise ConfigError(
-                    f"Target {self._name}: table {self._config.table!r} has no column {column!r}."
+                    f"Target {self.name}: table {config.table!r} has no column {column!r}."
                 )
         key = self._key(table)
-        if self._child_rows and not _unique(table, key, self._database):
+        if self._children and not unique(table, [key.name], self._database):
             # Children are found by the key alone: a key shared with another user's
             # row would take that user's child rows too.
             raise ConfigError(
-                f"Target {self._name}: child tables need {key.name!r} to be unique "
+                f"Target {self.name}: child tables need {key.name!r} to be unique "
                 "(its primary key, or a unique index)."
             )
         for files in self._session_files:
             files.check()
-        for child in self._child_rows:
+        for child in self._children:
             child.check()
+        check_covered(self.name, self._database, self, self._children)
 
     def describe(self) -> list[str]:
         where = "jobtrail's database" if self._config.url is None else "its own database"
-        lines = [f"{self._name}: rows of table {self._config.table} in {where}"]
-        lines += [f"{child.describe()} (named by {self._name})" for child in self._child_rows]
+        lines = [f"{self.name}: rows of table {self._config.table} in {where}"]
+        if self._config.follow_device:
+            lines[0] += f", and the anonymous sessions of the person's {self._config.device_column}"
+        lines += [child.describe() for child in reversed(self._children)]
         return lines + [
-            f"{files.describe()} (named by {self._name})" for files in self._session_files
+            f"{files.describe()} (named by {self.name})" for files in self._session_files
         ]
 
     def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
         owner = {"project_id": project_id, "user_id": user_id}
-        counts = {self._name: 0, **{files.name: 0 for files in self._session_files}}
-        counts.update({child.name: 0 for child in self._child_rows})
+        counts = {self.name: 0, **{files.name: 0 for files in self._session_files}}
+        counts.update({child.name: 0 for child in self._children})
         try:
             # Durable, like the log: a BatchDeleted event must never outlive its deletion.
             with reported_as(self._label), self._database.writer() as conn:
-                if self._child_rows:
-                    # Child rows first, in the same transaction: a foreign key without
-                    # a cascade would refuse the parent's rows while they exist.
-                    keys = list(
-                        conn.execute(self._statement("batch"), {**owner, "limit": limit}).scalars()
-                    )
-                    for child in self._child_rows:
-                        counts[child.name] = child.delete_on(conn, keys)
+                if self._keyed:
+                    keys = self._batch(conn, owner, limit)
+                    if not keys:
+                        return counts
+                    # Child rows first, deepest first, in the same transaction, each
+                    # whatever its ON DELETE: counted by its own DELETE (a cascade's
+                    # rows would go uncounted), and no foreign key refuses the parent.
+                    for child in self._children:
+                        deleting = self._statement(f"delete {child.name}")
+                        counts[child.name] = int(conn.execute(deleting, {"keys": keys}).rowcount)
                     result = conn.execute(self._statement("delete_keys"), {**owner, "keys": keys})
                 else:
                     result = conn.execute(self._statement("delete"), {**owner, "limit": limit})
-                if not self._session_files and not self._child_rows:
-                    counts[self._name] = result.rowcount
+                if not self._session_files and not self._keyed:
+                    counts[self.name] = result.rowcount
                     return counts
                 deleted = sorted(result.scalars())  # files go in a repeatable order
                 # The files go before the rows are committed: if removing one fails, the
@@ -141,135 +145,109 @@ class SqlTarget:
             # objects removed before the failure are gone: the receipt counts them.
             gone = {files.name: counts[files.name] for files in self._session_files}
             if any(gone.values()):
-                came_back = dict.fromkeys([self._name, *(c.name for c in self._child_rows)], 0)
+                came_back = dict.fromkeys([self.name, *(c.name for c in self._children)], 0)
                 raise BatchInterrupted({**came_back, **gone}, error) from error
             raise
-        counts[self._name] = len(deleted)
+        counts[self.name] = len(deleted)
         return counts
+
+    def _batch(self, conn: Any, owner: dict[str, Any], limit: int) -> list[Any]:
+        """The batch's keys, locked. Sessions linked by a device go before the
+        person's own: deleting the last session that links a device first would
+        strand its anonymous sessions, which nothing could then find."""
+        keys: list[Any] = []
+        if self._config.follow_device:
+            linked = self._statement("batch_linked")
+            keys = list(conn.execute(linked, {**owner, "limit": limit}).scalars())
+        if len(keys) < limit:
+            owned = {**owner, "limit": limit - len(keys)}
+            keys += conn.execute(self._statement("batch"), owned).scalars()
+        return keys
 
     def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
         owner = {"project_id": project_id, "user_id": user_id}
+        left: dict[str, int] = {}
         with reported_as(self._label), self._database.reader() as conn:
-            rows = conn.execute(self._statement("count"), owner).scalar_one()
-            keys = list(conn.execute(self._statement("keys"), owner).scalars()) if rows else []
-        left = {self._name: int(rows)}
-        for child in self._child_rows:
-            with reported_as(f"{self._label} (child {child.name})"):
-                left[child.name] = child.count(self._database, keys)
+            left[self.name] = int(conn.execute(self._statement("count"), owner).scalar_one())
+            for child in self._children:
+                counting = self._statement(f"count {child.name}")
+                left[child.name] = int(conn.execute(counting, owner).scalar_one())
+            files_left = bool(self._session_files and left[self.name])
+            keys = (
+                list(conn.execute(self._statement("keys"), owner).scalars()) if files_left else []
+            )
         for files in self._session_files:
             left[files.name] = sum(files.count(project_id, user_id, key) for key in keys)
         return left
 
+    # The Parent of the target's children: its rows are the batch's sessions.
+
+    def resolved(self) -> Table:
+        if self._table is None:
+            self._table = reflected(self._config, self._database)
+        return self._table
+
+    def key_names(self) -> list[str]:
+        return [self._key(self.resolved()).name]
+
+    def values(self, names: list[str], sessions: Any) -> Any:
+        table = self.resolved()
+        key = self._key(table)
+        if names == [key.name]:
+            return sessions
+        return select(*(table.c[name] for name in names)).where(key.in_(sessions))
+
     def _statement(self, kind: str) -> Any:
         """The target's statements, built once with the owner's filter in each."""
         if not self._statements:
-            table = self._resolved_table()
-            key = self._key(table)
-            project = table.c[self._config.project_id_column]
-            user = table.c[self._config.user_id_column]
-            owned = (project == bindparam("project_id")) & (user == bindparam("user_id"))
-            postgres = self._database.backend == "postgresql"
-            # A batch is chosen by the rows' own identity (whatever the key), and the
-            # DELETE checks the owner again, so a key shared with other users' rows
-            # (or a row changed meanwhile) cannot take anyone else's data.
-            row_id: Any = literal_column("ctid" if postgres else "rowid")
-            batch = select(row_id).where(owned).limit(bindparam("limit")).scalar_subquery()
-            # SQLite would find the batch's rows through the owner's index, reading
-            # every row of the user for every batch: its unary + keeps the check a
-            # filter, and rows are found by rowid. (PostgreSQL finds them by ctid.)
-            recheck = (
-                owned
-                if postgres
-                else (_unindexed(project) == bindparam("project_id"))
-                & (_unindexed(user) == bindparam("user_id"))
-            )
-            deleting = delete(table).where(row_id.in_(batch) & recheck)
-            keyed = key.in_(bindparam("keys", expanding=True))
-            self._statements = {
-                "delete": deleting.returning(key) if self._session_files else deleting,
-                "batch": select(key).where(owned).limit(bindparam("limit")).with_for_update(),
-                "delete_keys": delete(table).where(keyed & owned).returning(key),
-                "count": select(func.count()).select_from(table).where(owned),
-                "keys": select(key).where(owned),
-            }
+            self._statements = self._statements_of(self.resolved())
         return self._statements[kind]
 
-    def _resolved_table(self) -> Table:
-        if self._table is None:
-            self._table = _reflected(self._config, self._database)
-        return self._table
+    def _statements_of(self, table: Table) -> dict[str, Any]:
+        key = self._key(table)
+        whose = whose_rows(table, self._config)
+        postgres = self._database.backend == "postgresql"
+        # A batch is chosen by the rows' own identity (whatever the key), and the
+        # DELETE checks the owner again, so a key shared with other users' rows
+        # (or a row changed meanwhile) cannot take anyone else's data.
+        row_id: Any = literal_column("ctid" if postgres else "rowid")
+        batch = select(row_id).where(whose.owned).limit(bindparam("limit")).scalar_subquery()
+        # SQLite would find the batch's rows through the owner's index, reading
+        # every row of the user for every batch: its unary + keeps the check a
+        # filter, and rows are found by rowid. (PostgreSQL finds them by ctid.)
+        project = table.c[self._config.project_id_column]
+        user = table.c[self._config.user_id_column]
+        recheck = (
+            whose.owned
+            if postgres
+            else (_unindexed(project) == bindparam("project_id"))
+            & (_unindexed(user) == bindparam("user_id"))
+        )
+        deleting = delete(table).where(row_id.in_(batch) & recheck)
+        keyed = key.in_(bindparam("keys", expanding=True))
+        sessions = select(key).where(whose.any)
+        statements = {
+            "delete": deleting.returning(key) if self._session_files else deleting,
+            "batch": select(key).where(whose.owned).limit(bindparam("limit")).with_for_update(),
+            "delete_keys": delete(table).where(keyed & whose.any).returning(key),
+            "count": select(func.count()).select_from(table).where(whose.any),
+            "keys": sessions,
+        }
+        if whose.linked is not None:
+            linked = select(key).where(whose.linked).limit(bindparam("limit"))
+            statements["batch_linked"] = linked.with_for_update()
+        for child in self._children:
+            statements[f"delete {child.name}"] = child.delete(bindparam("keys", expanding=True))
+            statements[f"count {child.name}"] = child.count(sessions.scalar_subquery())
+        return statements
 
     def _key(self, table: Table) -> Any:
         if self._config.id_column:
             return table.c[self._config.id_column]
         primary = list(table.primary_key.columns)
         if len(primary) != 1:
-            raise ConfigError(f"Target {self._name}: set id_column (no single-column primary key).")
+            raise ConfigError(f"Target {self.name}: set id_column (no single-column primary key).")
         return primary[0]
-
-
-def _reflected(config: SqlTargetConfig, database: Database) -> Table:
-    schema, name = config.schema_and_table()
-    return Table(name, MetaData(), schema=schema, autoload_with=database.engine)
-
-
-def _unique(table: Table, key: Any, database: Database) -> bool:
-    if [column.name for column in table.primary_key.columns] == [key.name]:
-        return True
-    inspector = inspect(database.engine)
-    indexes = inspector.get_indexes(table.name, schema=table.schema)
-    constraints = inspector.get_unique_constraints(table.name, schema=table.schema)
-    return any(i["unique"] and i["column_names"] == [key.name] for i in indexes) or any(
-        c["column_names"] == [key.name] for c in constraints
-    )
-
-
-class SessionRows:
-    """Rows of a child table named by the keys of its parent's rows (a table without
-    a cascade from the parent): deleted in the parent's transaction, before it."""
-
-    def __init__(self, config: SqlTargetConfig, database: Database) -> None:
-        self.name = config.name
-        self._config = config
-        self._database = database
-        self._table: Table | None = None
-
-    def check(self) -> None:
-        try:
-            table = self._resolved()
-        except NoSuchTableError:
-            raise ConfigError(
-                f"Target {self.name}: table {self._config.table!r} does not exist."
-            ) from None
-        if self._config.session_column not in table.c:
-            raise ConfigError(
-                f"Target {self.name}: table {self._config.table!r} has no column "
-                f"{self._config.session_column!r}."
-            )
-
-    def describe(self) -> str:
-        return f"{self.name}: rows of table {self._config.table} by {self._config.session_column}"
-
-    def delete_on(self, conn: Any, keys: list[Any]) -> int:
-        if not keys:
-            return 0
-        table = self._resolved()
-        column = table.c[self._config.session_column]
-        return int(conn.execute(delete(table).where(column.in_(keys))).rowcount)
-
-    def count(self, database: Database, keys: list[Any]) -> int:
-        if not keys:
-            return 0
-        table = self._resolved()
-        column = table.c[self._config.session_column]
-        with database.reader() as conn:
-            query = select(func.count()).select_from(table).where(column.in_(keys))
-            return int(conn.execute(query).scalar_one())
-
-    def _resolved(self) -> Table:
-        if self._table is None:
-            self._table = _reflected(self._config, self._database)
-        return self._table
 
 
 def _unindexed(column: Any) -> Any:

@@ -52,9 +52,13 @@ class SqlTargetConfig(
     id_column: str | None = None
     schema: str | None = None
     sessions_from: str | None = None
-    """A child table: its rows whose ``session_column`` is a key of the rows this
-    names (a sql target, in the same database) go with them, before them."""
-    session_column: str = "session_id"
+    """A child table: its rows whose ``session_column`` holds a ``parent_column`` of
+    the rows this names (a sql target, or another child: a chain, in the same
+    database) go with them, before them, whatever its foreign key's ON DELETE."""
+    session_column: str | list[str] = "session_id"
+    parent_column: str | list[str] | None = None
+    """What ``session_column`` refers to in the parent (default: the parent's key);
+    lists of the same length for a composite foreign key."""
     anonymous_id_column: str | None = None
     """Where a session row keeps the person's anonymous id (OpenReplay's
     ``user_anonymous_id``): the person's other identities, for value and scrub
@@ -64,6 +68,13 @@ class SqlTargetConfig(
     follow_device: bool = False
     """Also delete the project's sessions with no user id recorded on a device of
     the person's sessions (needs ``device_column``)."""
+
+    def __post_init__(self) -> None:
+        if self.follow_device and (self.device_column is None or self.sessions_from):
+            raise ValueError(
+                f"Target {self.name}: follow_device goes with a device_column, on a "
+                "target of sessions (not a child)."
+            )
 
     def schema_and_table(self) -> tuple[str | None, str]:
         """``schema = "public"`` or a dotted ``table = "public.sessions"``."""
@@ -162,17 +173,7 @@ def _check(config: TargetsConfig) -> None:
     parents = {t.name: t for t in config.targets if isinstance(t, SqlTargetConfig)}
     for target in config.targets:
         if isinstance(target, SqlTargetConfig) and target.sessions_from is not None:
-            parent = parents.get(target.sessions_from)
-            if parent is None or parent is target or parent.sessions_from is not None:
-                raise ConfigError(
-                    f"Target {target.name}: sessions_from must name another sql target "
-                    "(one without sessions_from of its own)."
-                )
-            if parent.url != target.url:
-                raise ConfigError(
-                    f"Target {target.name}: a child table must be in its parent's database "
-                    f"({target.sessions_from}): both go in one transaction."
-                )
+            _check_child(target, parents)
         if isinstance(target, PersonTargetConfig) and target.identities_from is not None:
             _check_identities_from(target, config.targets)
         if isinstance(target, SqlTargetConfig) and target.schema and "." in target.table:
@@ -191,6 +192,37 @@ def _check(config: TargetsConfig) -> None:
 def _refuse(target: "FilesTargetConfig | S3TargetConfig", problem: str | None) -> None:
     if problem is not None:
         raise ConfigError(f"Target {target.name}: {problem}")
+
+
+def _check_child(target: SqlTargetConfig, parents: dict[str, SqlTargetConfig]) -> None:
+    """A child's chain of parents ends at a sql target of sessions, in one database."""
+    seen = {target.name}
+    parent = parents.get(target.sessions_from or "")
+    while parent is not None and parent.name not in seen and parent.sessions_from is not None:
+        seen.add(parent.name)
+        parent = parents.get(parent.sessions_from)
+    if parent is None or parent.name in seen:
+        raise ConfigError(
+            f"Target {target.name}: sessions_from must name another sql target (its parent "
+            "table), and its parents' chain must end at one without sessions_from."
+        )
+    if any(parents[name].url != target.url for name in seen | {parent.name}):
+        raise ConfigError(
+            f"Target {target.name}: a child table must be in its parent's database "
+            f"({target.sessions_from}): both go in one transaction."
+        )
+    mine, theirs = target.session_column, target.parent_column
+    lists = isinstance(mine, list) and isinstance(theirs, list) and len(mine) == len(theirs)
+    if (isinstance(mine, list) or isinstance(theirs, list)) and not lists:
+        raise ConfigError(
+            f"Target {target.name}: a composite foreign key names lists of the same "
+            "length in session_column and parent_column."
+        )
+
+
+def column_names(value: str | list[str]) -> list[str]:
+    """A child's session_column or parent_column as a list (one, or a composite key's)."""
+    return [value] if isinstance(value, str) else list(value)
 
 
 def _check_identities_from(target: PersonTargetConfig, targets: list[TargetConfig]) -> None:

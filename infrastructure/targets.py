@@ -9,7 +9,7 @@ from infrastructure.key_patterns import path_segment
 from infrastructure.person_target_config import PersonTargetConfig
 from infrastructure.person_targets import PersonTarget, person_target
 from infrastructure.s3_targets import S3Objects, S3UserObjectsTarget
-from infrastructure.sql_targets import SessionFiles, SessionRows, SqlTarget
+from infrastructure.sql_targets import SessionFiles, SqlTarget
 from infrastructure.target_config import (
     DEFAULT_CONFIG,
     DEFAULT_RECORDINGS,
@@ -67,10 +67,11 @@ def build_targets(config: TargetsConfig, service_database: Database) -> list[Che
     for target in config.targets:
         if isinstance(target, SqlTargetConfig) and target.sessions_from is None:
             attached = [files for source, files in named.values() if source == target.name]
+            # Children at any depth: the target picks those whose chain ends at it.
             children = [
-                SessionRows(child, database_for(child.url))
+                child
                 for child in config.targets
-                if isinstance(child, SqlTargetConfig) and child.sessions_from == target.name
+                if isinstance(child, SqlTargetConfig) and child.sessions_from is not None
             ]
             targets.append(SqlTarget(target, database_for(target.url), attached, children))
         elif isinstance(target, PersonTargetConfig):

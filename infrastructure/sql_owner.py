@@ -1,0 +1,56 @@
+"""Whose rows a sql target deletes: the user's in the project and, with
+``follow_device``, the project's sessions without a user id recorded on one of
+the user's devices.
+
+A device another user id of the project also used is not followed: its
+anonymous sessions could be that person's (a shared computer, a family tablet),
+and a job deletes exactly one person's data."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, bindparam, exists
+
+from infrastructure.target_config import SqlTargetConfig
+
+
+@dataclass(frozen=True)
+class Whose:
+    owned: Any
+    """The user's rows in the project (parameters project_id, user_id)."""
+    linked: Any | None
+    """The anonymous sessions on the user's own devices (same parameters), if followed."""
+
+    @property
+    def any(self) -> Any:
+        return self.owned if self.linked is None else self.owned | self.linked
+
+
+def whose_rows(table: Table, config: SqlTargetConfig) -> Whose:
+    project = table.c[config.project_id_column]
+    user = table.c[config.user_id_column]
+    owned = (project == bindparam("project_id")) & (user == bindparam("user_id"))
+    if not config.follow_device or config.device_column is None:
+        return Whose(owned, None)
+    device = table.c[config.device_column]
+    mine, others = table.alias("mine"), table.alias("others")
+
+    def same_device(rows: Any) -> Any:
+        return (rows.c[project.name] == project) & (rows.c[device.name] == device)
+
+    on_the_users_device = exists().where(
+        same_device(mine) & (mine.c[user.name] == bindparam("user_id"))
+    )
+    shared = exists().where(
+        same_device(others)
+        & others.c[user.name].is_not(None)
+        & (others.c[user.name] != bindparam("user_id"))
+    )
+    linked = (
+        (project == bindparam("project_id"))
+        & user.is_(None)
+        & device.is_not(None)
+        & on_the_users_device
+        & ~shared
+    )
+    return Whose(owned, linked)
