@@ -33,6 +33,7 @@ from typing import Annotated
 
 import msgspec
 
+from infrastructure.clickhouse_config import ClickHouseTargetConfig, clickhouse_problems
 from infrastructure.key_patterns import names_problem, pattern_problem
 from infrastructure.person_target_config import PersonTargetConfig, schema_and_table
 
@@ -111,7 +112,13 @@ class FilesTargetConfig(
         return [self.pattern]
 
 
-TargetConfig = SqlTargetConfig | FilesTargetConfig | S3TargetConfig | PersonTargetConfig
+TargetConfig = (
+    SqlTargetConfig
+    | FilesTargetConfig
+    | S3TargetConfig
+    | PersonTargetConfig
+    | ClickHouseTargetConfig
+)
 
 
 class TargetsConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -167,6 +174,8 @@ def _check(config: TargetsConfig) -> None:
     names = [target.name for target in config.targets]
     if len(set(names)) != len(names):
         raise ConfigError("Deletion target names must be unique.")
+    for problem in clickhouse_problems(config.targets):
+        raise ConfigError(problem)
     sql_names = {
         t.name for t in config.targets if isinstance(t, SqlTargetConfig) and not t.sessions_from
     }

@@ -3,6 +3,8 @@
 from pathlib import Path
 from typing import NamedTuple
 
+from infrastructure.clickhouse_config import ClickHouseTargetConfig
+from infrastructure.clickhouse_targets import ClickHouseServers, ClickHouseTarget, clickhouse_target
 from infrastructure.database import Database, parse_database_url
 from infrastructure.file_targets import FilePattern, UserFilesTarget
 from infrastructure.key_patterns import path_segment
@@ -39,7 +41,7 @@ __all__ = [
     "service_targets",
 ]
 
-CheckedTarget = SqlTarget | UserFilesTarget | S3UserObjectsTarget | PersonTarget
+CheckedTarget = SqlTarget | UserFilesTarget | S3UserObjectsTarget | PersonTarget | ClickHouseTarget
 
 
 class ServiceTargets(NamedTuple):
@@ -63,6 +65,7 @@ def build_targets(config: TargetsConfig, service_database: Database) -> list[Che
             named[t.name] = (t.sessions_from, FilePattern(t))
         elif isinstance(t, S3TargetConfig):
             named[t.name] = (t.sessions_from, S3Objects(t))
+    servers = ClickHouseServers()
     targets: list[CheckedTarget] = []
     for target in config.targets:
         if isinstance(target, SqlTargetConfig) and target.sessions_from is None:
@@ -76,6 +79,8 @@ def build_targets(config: TargetsConfig, service_database: Database) -> list[Che
             targets.append(SqlTarget(target, database_for(target.url), attached, children))
         elif isinstance(target, PersonTargetConfig):
             targets.append(person_target(target, config.targets, database_for))
+        elif isinstance(target, ClickHouseTargetConfig):
+            targets.extend(clickhouse_target(target, config.targets, servers))
         elif not isinstance(target, SqlTargetConfig) and target.sessions_from is None:
             files = named[target.name][1]
             if isinstance(files, FilePattern):

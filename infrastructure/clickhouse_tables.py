@@ -1,0 +1,299 @@
+"""One ClickHouse table as the ClickHouse targets count and delete in it: over HTTP
+with the official client (clickhouse-connect), or in process through its
+``chdb://`` DSN (ClickHouse's own engine; the tests use it). ADR 24.
+
+A statement matches the project, then any of a few conjunctions of ``column IN
+(values)``. The values (user ids, anonymous ids, session ids) never appear in a
+statement's text: ClickHouse keeps the text of each mutation, parameters written in,
+in ``system.mutations`` and in a file beside the table's parts (the last
+``finished_mutations_to_keep`` of the table, 100 by default), long after the rows
+are gone. They go into a scratch table of the statement's own (``ENGINE = Memory``,
+in RAM only, dropped after it); the statement names the scratch table.
+
+A deletion is ``ALTER TABLE … DELETE`` waited for (``mutations_sync = 2``): the
+parts holding the rows are rewritten without them before it returns. It is counted
+by the same condition just before. If the wait fails, the mutation is killed (a
+mutation left to run would read a dropped scratch table and block the table's
+later mutations), and what it had already deleted is counted all the same.
+"""
+
+import re
+import uuid
+from collections.abc import Collection, Sequence
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
+
+from application.ports import BatchInterrupted, TransientTargetError
+from infrastructure.clickhouse_server import (
+    ClickHouseServer,
+    ClickHouseTargetError,
+    failure_of,
+    reported_as,
+)
+from infrastructure.target_config import ConfigError
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
+
+__all__ = [  # the server's names too, for the modules that took them from here
+    "SCRATCH_PREFIX",
+    "ClickHouseServer",
+    "ClickHouseTable",
+    "ClickHouseTargetError",
+    "Condition",
+    "Scratch",
+    "quoted",
+    "reported_as",
+]
+
+Membership = tuple[str, Collection[Any]]
+Condition = Sequence[Sequence[Membership]]
+"""Any of these (OR), each all of its memberships (AND): ``[[("user_id", ["a"])]]``."""
+
+SCRATCH_PREFIX = "_jobtrail_"
+_WRAPPERS = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")
+
+
+class ClickHouseTable:
+    def __init__(self, server: ClickHouseServer, target: str, table: str) -> None:
+        self.target = target
+        self.table = table
+        self.database, _, self._name = table.partition(".")
+        self._server = server
+        self._full = f"{quoted(self.database)}.{quoted(self._name)}"
+        self._types: dict[str, str] = {}
+
+    @property
+    def label(self) -> str:
+        return f"{self.target}: table {self.table}"
+
+    def check(self, columns: Sequence[str]) -> None:
+        """Raises ConfigError, one line naming the target, unless the server answers,
+        the table is a MergeTree on one server, its columns exist and scratch tables
+        can be made beside it (leftovers of interrupted runs are dropped)."""
+        who = f"Target {self.target}"
+        try:
+            engine = self._select(
+                "SELECT engine FROM system.tables WHERE database = {d:String} "
+                "AND name = {t:String}",
+                {"d": self.database, "t": self._name},
+            )
+            if not engine:
+                raise ConfigError(f"{who}: table {self.table!r} does not exist.")
+            types = self.types()
+            self._sweep()
+            with Scratch(self) as scratch:
+                scratch.set_of(["check"], "String")
+        except (TransientTargetError, ClickHouseTargetError) as error:
+            # The target's name once: the label already names the table.
+            raise ConfigError(f"{who}: {str(error).removeprefix(self.target + ': ')}") from None
+        kind = str(engine[0])
+        if not kind.endswith("MergeTree") or kind.startswith(("Replicated", "Shared")):
+            # A replica would run the mutation without this server's scratch table.
+            raise ConfigError(
+                f"{who}: table {self.table!r} is {kind}: only a MergeTree-family table "
+                "on one server can be deleted from."
+            )
+        for column in columns:
+            if column not in types:
+                raise ConfigError(f"{who}: table {self.table!r} has no column {column!r}.")
+
+    def types(self) -> dict[str, str]:
+        """Each column's type, without Nullable or LowCardinality (a scratch column's)."""
+        if not self._types:
+            with reported_as(self.label, self._server.shown):
+                rows = (
+                    self._client()
+                    .query(
+                        "SELECT name, type FROM system.columns WHERE database = {d:String} "
+                        "AND table = {t:String}",
+                        parameters={"d": self.database, "t": self._name},
+                    )
+                    .result_rows
+                )
+            self._types = {str(name): _base_type(str(kind)) for name, kind in rows}
+        return self._types
+
+    def count(self, project_column: str, project_id: int, condition: Condition) -> int:
+        with Scratch(self) as scratch:
+            where = self._where(scratch, project_column, condition)
+            return 0 if where is None else self._count(where, project_id)
+
+    def distinct(
+        self,
+        column: str,
+        project_column: str,
+        project_id: int,
+        condition: Condition,
+        limit: int | None = None,
+    ) -> list[Any]:
+        with Scratch(self) as scratch:
+            where = self._where(scratch, project_column, condition)
+            if where is None:
+                return []
+            bound = "" if limit is None else f" LIMIT {int(limit)}"
+            return self._select(
+                f"SELECT DISTINCT {quoted(column)} FROM {self._full} WHERE {where}{bound}",  # noqa: S608 - names quoted, values in scratch tables
+                {"project": project_id},
+            )
+
+    def exclusive(
+        self, value: str, owner: str, project_column: str, project_id: int, user_id: str
+    ) -> list[str]:
+        """The ``value`` of the user's rows that no row of another ``owner`` in the
+        project carries (an empty or missing owner is nobody's)."""
+        with Scratch(self) as scratch:
+            user = scratch.set_of([user_id], self.types()[owner])
+            v, o, p = quoted(value), quoted(owner), quoted(project_column)
+            found = self._select(
+                f"SELECT DISTINCT {v} FROM {self._full} WHERE {p} = {{project:Int64}} "  # noqa: S608 - names quoted, values in scratch tables
+                f"AND {o} IN {user} AND notEmpty(ifNull({v}, '')) AND {v} NOT IN ("
+                f"SELECT {v} FROM {self._full} WHERE {p} = {{project:Int64}} "
+                f"AND notEmpty(ifNull({o}, '')) AND {o} NOT IN {user} AND isNotNull({v}))",
+                {"project": project_id},
+            )
+        return [str(one) for one in found]
+
+    def delete(self, project_column: str, project_id: int, condition: Condition) -> int:
+        """Deletes the matching rows, waiting until no part holds them; their count."""
+        with Scratch(self) as scratch:
+            where = self._where(scratch, project_column, condition)
+            if where is None:
+                return 0
+            counted = self._count(where, project_id)
+            if not counted:
+                return 0
+            try:
+                self._client().command(
+                    f"ALTER TABLE {self._full} DELETE WHERE {where}",
+                    parameters={"project": project_id},
+                    settings={"mutations_sync": 2},
+                )
+            except Exception as error:
+                failure = failure_of(self.label, self._server.shown, error)
+                if failure is None:
+                    raise
+                gone = self._stop(scratch, where, project_id, counted)
+                if gone:
+                    raise BatchInterrupted({self.target: gone}, failure) from None
+                raise failure from None
+            return counted
+
+    def _stop(self, scratch: "Scratch", where: str, project_id: int, counted: int) -> int:
+        """Kills this statement's mutation; how many rows it had deleted (0 if unknown)."""
+        try:
+            self._client().command(
+                "KILL MUTATION WHERE database = {d:String} AND table = {t:String} "
+                "AND position(command, {m:String}) > 0",
+                parameters={"d": self.database, "t": self._name, "m": scratch.marker},
+            )
+            return max(counted - self._count(where, project_id), 0)
+        except Exception:
+            # Unreachable now: the mutation may still run, so its scratch table stays
+            # (in RAM only) until a later check finds it idle and drops it.
+            scratch.keep = True
+            return 0
+
+    def _where(self, scratch: "Scratch", project_column: str, condition: Condition) -> str | None:
+        types = self.types()
+        alternatives = [
+            " AND ".join(
+                f"{quoted(column)} IN {scratch.set_of(values, types[column])}"
+                for column, values in memberships
+            )
+            for memberships in condition
+            if all(values for _, values in memberships)
+        ]
+        if not alternatives:
+            return None
+        return f"{quoted(project_column)} = {{project:Int64}} AND (({') OR ('.join(alternatives)}))"
+
+    def _count(self, where: str, project_id: int) -> int:
+        found = self._select(
+            f"SELECT count() FROM {self._full} WHERE {where}",  # noqa: S608 - names quoted, values in scratch tables
+            {"project": project_id},
+        )
+        return int(found[0])
+
+    def _select(self, sql: str, parameters: dict[str, Any]) -> list[Any]:
+        with reported_as(self.label, self._server.shown):
+            rows = self._client().query(sql, parameters=parameters).result_rows
+        return [row[0] for row in rows]
+
+    def _sweep(self) -> None:
+        """Drops scratch tables an interrupted run left, once no mutation uses them."""
+        old = self._select(
+            "SELECT name FROM system.tables WHERE database = {d:String} "
+            "AND startsWith(name, {p:String}) "
+            "AND metadata_modification_time < now() - INTERVAL 1 HOUR",
+            {"d": self.database, "p": SCRATCH_PREFIX},
+        )
+        if not old:
+            return
+        running = " ".join(
+            self._select("SELECT command FROM system.mutations WHERE NOT is_done", {})
+        )
+        for name in old:
+            if str(name).rstrip("0123456789") not in running:  # its statement's marker
+                self.command(f"DROP TABLE IF EXISTS {quoted(self.database)}.{quoted(name)} SYNC")
+
+    def command(self, sql: str) -> None:
+        with reported_as(self.label, self._server.shown):
+            self._client().command(sql)
+
+    def insert(self, name: str, values: Collection[Any]) -> None:
+        with reported_as(self.label, self._server.shown):
+            rows = [[value] for value in values]
+            self._client().insert(name, rows, column_names=["v"], database=self.database)
+
+    def _client(self) -> "Client":
+        with reported_as(self.label, self._server.shown):
+            return self._server.client()
+
+
+class Scratch:
+    """The scratch tables of one statement, dropped when it is done."""
+
+    def __init__(self, table: ClickHouseTable) -> None:
+        self.marker = f"{SCRATCH_PREFIX}{uuid.uuid4().hex}_"
+        self.keep = False
+        self._table = table
+        self._names: list[str] = []
+
+    def __enter__(self) -> "Scratch":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.keep:
+            return
+        database = quoted(self._table.database)
+        for name in self._names:
+            # Never raised: it would hide the statement's own outcome (a count, or a
+            # BatchInterrupted's). A table left is dropped by a later check's sweep.
+            with suppress(TransientTargetError, ClickHouseTargetError):
+                # SYNC: an Atomic database would keep a dropped table for 8 minutes.
+                self._table.command(f"DROP TABLE IF EXISTS {database}.{quoted(name)} SYNC")
+
+    def set_of(self, values: Collection[Any], column_type: str) -> str:
+        """A subquery of these values, typed like the column they are matched with."""
+        name = f"{self.marker}{len(self._names)}"
+        self._table.command(
+            f"CREATE TABLE {quoted(self._table.database)}.{quoted(name)} "
+            f"(v {column_type}) ENGINE = Memory"
+        )
+        self._names.append(name)
+        text = column_type == "String" or column_type.startswith("FixedString")
+        if values:
+            self._table.insert(name, [str(v) for v in values] if text else list(values))
+        return f"(SELECT v FROM {quoted(self._table.database)}.{quoted(name)})"  # noqa: S608 - names quoted
+
+
+def quoted(identifier: str) -> str:
+    """A ClickHouse identifier, whatever it holds (OpenReplay's ``$user_id``)."""
+    return "`" + identifier.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+def _base_type(kind: str) -> str:
+    while match := _WRAPPERS.match(kind):
+        kind = match.group(1)
+    return kind

@@ -1,0 +1,257 @@
+"""The ClickHouse targets (``kind = "clickhouse"``, ADR 24): a user's rows by project
+and user id; the rows of their sessions (``sessions_from``), deleted before the
+sessions' own rows, batch by batch; and values that are the person (OpenReplay's
+``experimental.autocomplete``).
+
+Every statement filters on the project. Each table's rows are counted, then deleted
+by the same condition (infrastructure.clickhouse_tables), and ``remaining()`` counts
+what is left by it again.
+
+``sessions_from`` names a clickhouse target only, never a sql one: a child is found
+through its parent's remaining rows, and a parent in another store (PostgreSQL's
+``public.sessions``) can be emptied, by this job or by its own retention, while the
+ClickHouse rows of its sessions stay; nothing would find them again, and
+``remaining()`` would say 0. ClickHouse's own sessions table lists every session it
+holds events of.
+"""
+
+from collections.abc import Collection, Sequence
+
+from application.ports import BatchInterrupted, TransientTargetError
+from infrastructure.clickhouse_config import ClickHouseTargetConfig
+from infrastructure.clickhouse_server import ClickHouseServer, ClickHouseTargetError
+from infrastructure.clickhouse_tables import ClickHouseTable, Condition
+
+
+class ClickHouseServers:
+    """One client per URL, shared by the tables of every target on that server."""
+
+    def __init__(self) -> None:
+        self._servers: dict[str, ClickHouseServer] = {}
+
+    def table(self, config: ClickHouseTargetConfig) -> ClickHouseTable:
+        server = self._servers.setdefault(config.url, ClickHouseServer(config.url))
+        return ClickHouseTable(server, config.name, config.table)
+
+
+def clickhouse_target(
+    config: ClickHouseTargetConfig,
+    every: Sequence[object],
+    servers: ClickHouseServers,
+) -> "list[ClickHouseTarget]":
+    """The target a configuration makes (none for a child: its parent deletes it)."""
+    if config.is_child:
+        return []
+    named = {c.name: c for c in every if isinstance(c, ClickHouseTargetConfig)}
+    if config.is_values:
+        source = named.get(config.identities_from or "")
+        identities = None if source is None else ClickHouseIdentities(source, servers.table(source))
+        return [ClickHouseValuesTarget(config, servers.table(config), identities)]
+    children = [
+        ClickHouseSessionRows(child, servers.table(child))
+        for child in named.values()
+        if child.sessions_from == config.name
+    ]
+    return [ClickHouseUserTarget(config, servers.table(config), children)]
+
+
+class ClickHouseSessionRows:
+    """Rows of the parent's sessions, and (with ``user_id_column``) rows naming the
+    user outside them (OpenReplay's ``product_analytics.events`` has both)."""
+
+    def __init__(self, config: ClickHouseTargetConfig, table: ClickHouseTable) -> None:
+        self.name = config.name
+        self._config = config
+        self._table = table
+
+    def check(self) -> None:
+        config = self._config
+        self._table.check(
+            _present(config.project_id_column, config.session_column, config.user_id_column)
+        )
+
+    def describe(self) -> str:
+        by = self._config.session_column
+        user = self._config.user_id_column
+        return f"{self.name}: rows of ClickHouse table {self._config.table} by {by}" + (
+            f" or {user}" if user else ""
+        )
+
+    def deletes_by_user(self) -> bool:
+        return self._config.user_id_column is not None
+
+    def delete(self, project_id: int, sessions: Collection[object], user_id: str) -> int:
+        condition = self._condition(sessions, user_id)
+        return self._table.delete(self._config.project_id_column, project_id, condition)
+
+    def count(self, project_id: int, sessions: Collection[object], user_id: str) -> int:
+        condition = self._condition(sessions, user_id)
+        return self._table.count(self._config.project_id_column, project_id, condition)
+
+    def _condition(self, sessions: Collection[object], user_id: str) -> Condition:
+        by_user = self._config.user_id_column
+        return [[(self._config.session_column, sessions)]] + (
+            [[(by_user, [user_id])]] if by_user else []
+        )
+
+
+class ClickHouseUserTarget:
+    """A user's rows by project and user id. With children, a batch is ``limit`` of the
+    user's sessions: the children's rows of those sessions go first, then the
+    sessions' rows (so a batch that fails part way leaves the sessions that name what
+    is left)."""
+
+    def __init__(
+        self,
+        config: ClickHouseTargetConfig,
+        table: ClickHouseTable,
+        children: Sequence[ClickHouseSessionRows] = (),
+    ) -> None:
+        assert config.user_id_column is not None  # checked with the configuration
+        self._config = config
+        self._user = config.user_id_column
+        self._table = table
+        self._children = children
+
+    @property
+    def name(self) -> str:
+        return self._config.name
+
+    def check(self) -> None:
+        config = self._config
+        session = config.session_column if self._children else None
+        self._table.check(
+            _present(config.project_id_column, self._user, session, config.anonymous_id_column)
+        )
+        for child in self._children:
+            child.check()
+
+    def describe(self) -> list[str]:
+        lines = [f"{self.name}: rows of ClickHouse table {self._config.table} by {self._user}"]
+        return lines + [f"{child.describe()} (named by {self.name})" for child in self._children]
+
+    def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
+        project, owner = self._config.project_id_column, (self._user, [user_id])
+        if not self._children:
+            return {self.name: self._table.delete(project, project_id, [[owner]])}
+        counts = dict.fromkeys([self.name, *(child.name for child in self._children)], 0)
+        found = self._table.distinct(
+            self._config.session_column, project, project_id, [[owner]], limit
+        )
+        sessions = [session for session in found if session is not None]
+        try:
+            for child in self._children:
+                if sessions or child.deletes_by_user():
+                    counts[child.name] = child.delete(project_id, sessions, user_id)
+            # The user's rows of these sessions; once none are left, any row of theirs
+            # without a session.
+            mine = [[(self._config.session_column, sessions), owner]] if sessions else [[owner]]
+            counts[self.name] = self._table.delete(project, project_id, mine)
+        except BatchInterrupted as interrupted:
+            for name, count in interrupted.deleted.items():
+                counts[name] += count
+            raise BatchInterrupted(counts, interrupted.cause) from None
+        except (TransientTargetError, ClickHouseTargetError) as error:
+            if any(counts.values()):  # children of this batch already gone: counted
+                raise BatchInterrupted(counts, error) from None
+            raise
+        return counts
+
+    def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
+        project, owner = self._config.project_id_column, (self._user, [user_id])
+        left = {self.name: self._table.count(project, project_id, [[owner]])}
+        if self._children:
+            sessions = self._table.distinct(
+                self._config.session_column, project, project_id, [[owner]]
+            )
+            sessions = [session for session in sessions if session is not None]
+            for child in self._children:
+                left[child.name] = child.count(project_id, sessions, user_id)
+        return left
+
+
+class ClickHouseIdentities:
+    """The person's anonymous ids, read from the sessions target's rows: each one
+    theirs only if no session of another user id in the project carries it."""
+
+    def __init__(self, sessions: ClickHouseTargetConfig, table: ClickHouseTable) -> None:
+        assert sessions.user_id_column and sessions.anonymous_id_column  # checked
+        self._config = sessions
+        self._table = table
+
+    def check(self) -> None:
+        config = self._config
+        self._table.check(
+            _present(config.project_id_column, config.user_id_column, config.anonymous_id_column)
+        )
+
+    def anonymous_ids(self, project_id: int, user_id: str) -> list[str]:
+        config = self._config
+        assert config.user_id_column and config.anonymous_id_column
+        found = self._table.exclusive(
+            config.anonymous_id_column,
+            config.user_id_column,
+            config.project_id_column,
+            project_id,
+            user_id,
+        )
+        return [one for one in found if one and one != user_id]
+
+
+class ClickHouseValuesTarget:
+    """Rows whose value is the person: in a row of a user id type, the user id; in a
+    row of an anonymous id type, one of their own anonymous ids."""
+
+    def __init__(
+        self,
+        config: ClickHouseTargetConfig,
+        table: ClickHouseTable,
+        identities: ClickHouseIdentities | None,
+    ) -> None:
+        assert config.value_column is not None  # a values target
+        self._config = config
+        self._value = config.value_column
+        self._table = table
+        self._identities = identities
+
+    @property
+    def name(self) -> str:
+        return self._config.name
+
+    def check(self) -> None:
+        config = self._config
+        self._table.check(_present(config.project_id_column, self._value, config.type_column))
+        if self._identities is not None:
+            self._identities.check()
+
+    def describe(self) -> list[str]:
+        whose = "the user id" + (" and anonymous ids" if self._identities else "")
+        return [f"{self.name}: values of ClickHouse table {self._config.table} that are {whose}"]
+
+    def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
+        condition = self._condition(project_id, user_id)
+        return {
+            self.name: self._table.delete(self._config.project_id_column, project_id, condition)
+        }
+
+    def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
+        condition = self._condition(project_id, user_id)
+        return {self.name: self._table.count(self._config.project_id_column, project_id, condition)}
+
+    def _condition(self, project_id: int, user_id: str) -> Condition:
+        config = self._config
+        anonymous = self._identities.anonymous_ids(project_id, user_id) if self._identities else []
+        if config.type_column is None:
+            return [[(self._value, [user_id, *anonymous])]]
+        kind = config.type_column
+        return [
+            [(kind, config.user_id_types), (self._value, [user_id])],
+            [(kind, config.anonymous_id_types), (self._value, anonymous)],
+        ]
+
+
+def _present(*columns: str | None) -> list[str]:
+    return [column for column in columns if column is not None]
+
+
+ClickHouseTarget = ClickHouseUserTarget | ClickHouseValuesTarget
