@@ -9,8 +9,10 @@ import click
 import msgspec
 
 from api.cli_audit import audit
+from api.cli_remains import search_line
 from api.cli_support import open_services
 from api.wording import counted
+from application.audit import plain
 from application.proof import ProvenJob, prove
 from domain.errors import InvalidJobRequest
 
@@ -69,6 +71,8 @@ def prove_command(user_id: str, project_key: str | None, as_json: bool) -> None:
     else:
         for p in proven:
             click.echo(_line(p))
+            if p.last_search is not None:
+                click.echo(search_line(p.last_search))
     if not proven:
         where = f"project {project_key}" if project_key else "any project"
         click.echo(f"No deletion job for this user id in {where}.", err=True)
@@ -80,6 +84,7 @@ def _plain(proven: ProvenJob) -> dict[str, object]:
         **msgspec.to_builtins(proven.job),
         "receipt": proven.receipt,
         "forgotten": proven.forgotten,
+        "lastSearch": plain(proven.last_search),
     }
 
 

@@ -2,6 +2,7 @@
 
 import click
 
+from api.cli_remains import targets_find
 from api.cli_support import checked_targets, open_services
 
 
@@ -19,3 +20,6 @@ def targets_check() -> None:
     for line in lines:
         click.echo(f"ok  {line}")
     click.echo(f"{len(lines)} targets checked, batch size {checked.batch_size}.")
+
+
+targets.add_command(targets_find)  # `jobtrail targets find`, in its own module

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from application.identities import Findings, Identities
 from application.records import Damage, DueJob, JobChange, JobRow
 from application.sessions import SessionView
 from application.tenants import (
@@ -167,6 +168,19 @@ class DeletionTarget(Protocol):
     def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
         """How many items of the user are still there, per receipt name (0 each when
         the target holds nothing of them)."""
+        ...
+
+
+class RemainsSearcher(Protocol):
+    """Every store the deletion targets name, searched for a person (``targets find``)."""
+
+    def identities(self, project_id: int, user_id: str) -> Identities:
+        """The person's ids in the project, from the sessions that are still there."""
+        ...
+
+    def search(self, project_id: int, identities: Identities) -> Findings:
+        """Every place that still holds them; SearchFailed naming a store that could
+        not be searched."""
         ...
 
 

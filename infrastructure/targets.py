@@ -47,6 +47,8 @@ CheckedTarget = SqlTarget | UserFilesTarget | S3UserObjectsTarget | PersonTarget
 class ServiceTargets(NamedTuple):
     batch_size: int
     targets: list[CheckedTarget]
+    config: TargetsConfig = DEFAULT_CONFIG
+    """What they were built from (directories resolved)."""
 
 
 def build_targets(config: TargetsConfig, service_database: Database) -> list[CheckedTarget]:
@@ -106,7 +108,7 @@ def service_targets(config_path: str | None, service_database: Database) -> Serv
                 Path(target.directory).mkdir(parents=True, exist_ok=True)
     targets = build_targets(config, service_database)
     check_targets(targets)
-    return ServiceTargets(config.batch_size, targets)
+    return ServiceTargets(config.batch_size, targets, config)
 
 
 def check_targets(targets: list[CheckedTarget]) -> None:

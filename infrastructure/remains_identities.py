@@ -1,0 +1,52 @@
+"""The person's identities that a SQL table of sessions still holds (``targets
+find``): the keys of their sessions (with ``follow_device``, of the device's
+anonymous sessions too: the rows a job would delete), and the anonymous ids their
+sessions carry, theirs alone (infrastructure.person_identities' rule)."""
+
+from typing import Any
+
+from sqlalchemy import MetaData, Table, select
+
+from application.identities import Identities
+from infrastructure.database import Database
+from infrastructure.person_identities import PersonIdentities
+from infrastructure.sql_errors import reported_as
+from infrastructure.sql_owner import whose_rows
+from infrastructure.target_config import ConfigError, SqlTargetConfig
+
+
+def sql_session_identities(
+    config: SqlTargetConfig, database: Database, project_id: int, user_id: str
+) -> Identities:
+    schema, name = config.schema_and_table()
+    with reported_as(f"{config.name}: table {config.table}"):
+        table = Table(name, MetaData(), schema=schema, autoload_with=database.engine)
+        key = _key(config, table)
+        owner = {"project_id": project_id, "user_id": user_id}
+        with database.reader() as conn:
+            keys = frozenset(
+                str(value)
+                for value in conn.execute(select(key).where(whose_rows(table, config).any), owner)
+                .scalars()
+                .all()
+            )
+            carried: set[str] = set()
+            if config.anonymous_id_column is not None:
+                anonymous = table.c[config.anonymous_id_column]
+                query = select(anonymous).distinct().where(whose_rows(table, config).owned)
+                carried = {str(value) for value in conn.execute(query, owner).scalars() if value}
+        theirs = (
+            set(PersonIdentities(config, database).anonymous_ids(project_id, user_id))
+            if carried
+            else set()
+        )
+    return Identities(user_id, frozenset(theirs), keys, len(carried - theirs))
+
+
+def _key(config: SqlTargetConfig, table: Table) -> Any:
+    if config.id_column:
+        return table.c[config.id_column]
+    primary = list(table.primary_key.columns)
+    if len(primary) != 1:
+        raise ConfigError(f"Target {config.name}: set id_column (no single-column primary key).")
+    return primary[0]
