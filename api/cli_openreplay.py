@@ -54,6 +54,7 @@ def import_command(
     except NotOpenReplay as error:
         raise click.ClickException(str(error)) from None
     try:
+        session_tables = source.session_tables()  # before anything is written
         with open_services() as services:
             report = import_openreplay(
                 source,
@@ -77,7 +78,11 @@ def import_command(
         source.close()
     config = _write_config(
         Path(config_out),
-        targets_toml(openreplay_targets(source_url, s3_bucket, s3_endpoint, s3_region)),
+        targets_toml(
+            openreplay_targets(
+                source_url, s3_bucket, s3_endpoint, s3_region, session_tables=session_tables
+            )
+        ),
     )
     if as_json:
         click.echo(json.dumps({**dataclasses.asdict(report), "config": config}))

@@ -1,15 +1,32 @@
 """An OpenReplay installation's PostgreSQL, read (never written) for the import."""
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import MetaData, Table, create_engine, select
+from sqlalchemy import Column, MetaData, Table, create_engine, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from application.tenants import SourceProject, SourceTenant
+from infrastructure.sql_catalog import references_to
 
 SCHEMA = "public"
+SESSIONS = f"{SCHEMA}.sessions"
+SESSION_COLUMNS = ("session_id", "project_id", "user_id")
+"""What the sessions target reads of public.sessions."""
+
+
+@dataclass(frozen=True)
+class SessionTable:
+    """A table whose foreign key refers to public.sessions, or to another such table
+    (``parent``): its ``columns`` hold the parent's ``referred`` columns."""
+
+    table: str
+    parent: str
+    columns: tuple[str, ...]
+    referred: tuple[str, ...]
+    rule: str
 
 
 class NotOpenReplay(Exception):
@@ -19,26 +36,32 @@ class NotOpenReplay(Exception):
 class SqlOpenReplaySource:
     def __init__(self, url: str) -> None:
         try:
-            sqlalchemy_url = make_url(url).set(drivername="postgresql+psycopg")
+            given = make_url(url)
         except Exception:
             raise NotOpenReplay(f"--from takes a postgresql:// URL, not {url!r}.") from None
+        # Named as the operator wrote it (password hidden), never as the driver's URL.
+        self._shown = given.render_as_string(hide_password=True)
+        if given.drivername.split("+")[0] not in ("postgresql", "postgres"):
+            raise NotOpenReplay(
+                f"--from takes OpenReplay's PostgreSQL (postgresql://…), not {self._shown!r}."
+            )
         self._engine = create_engine(
-            sqlalchemy_url,
+            given.set(drivername="postgresql+psycopg"),
             poolclass=NullPool,
             hide_parameters=True,
             connect_args={"connect_timeout": 5},
         )
-        self._shown = sqlalchemy_url.render_as_string(hide_password=True)
 
     def tenants(self) -> list[SourceTenant]:
         table = self._table("tenants")
-        query = select(table.c.tenant_id, table.c.name, table.c.api_key).order_by(table.c.tenant_id)
+        tenant_id, name, api_key = self._columns(table, "tenant_id", "name", "api_key")
+        query = select(tenant_id, name, api_key).order_by(tenant_id)
         return [SourceTenant(_number(t), _text(n), _text(k)) for t, n, k in self._rows(query)]
 
     def live_projects(self) -> list[SourceProject]:
         """Every live row as it is, NULLs included: the import checks them all."""
         table = self._table("projects")
-        columns = [table.c.project_id, table.c.name, table.c.project_key]
+        columns = self._columns(table, "project_id", "name", "project_key")
         with_tenants = "tenant_id" in table.c
         only_tenant: int | None = None
         if with_tenants:
@@ -49,7 +72,8 @@ class SqlOpenReplaySource:
             if len(tenants) != 1:
                 raise NotOpenReplay("projects have no tenant_id, and there is not one tenant.")
             only_tenant = tenants[0].tenant_id
-        query = select(*columns).where(table.c.deleted_at.is_(None)).order_by(table.c.project_id)
+        [deleted_at] = self._columns(table, "deleted_at")
+        query = select(*columns).where(deleted_at.is_(None)).order_by(columns[0])
         return [
             SourceProject(
                 _number(row[0]),
@@ -60,8 +84,42 @@ class SqlOpenReplaySource:
             for row in self._rows(query)
         ]
 
+    def session_tables(self) -> list[SessionTable]:
+        """Every table that refers to public.sessions, at any depth and whatever its
+        ON DELETE, as the installation's own catalog says: each parent before its
+        children."""
+        self._columns(self._table("sessions"), *SESSION_COLUMNS)
+        found: list[SessionTable] = []
+        parents, seen = [SESSIONS], {SESSIONS}
+        try:
+            with self._engine.connect() as conn:
+                while parents:
+                    parent = parents.pop(0)
+                    schema, _, name = parent.partition(".")
+                    for ref in references_to(conn, schema, name):
+                        if ref.qualified == parent:
+                            continue  # a table referring to itself: targets check names it
+                        found.append(
+                            SessionTable(ref.qualified, parent, ref.columns, ref.referred, ref.rule)
+                        )
+                        if ref.qualified not in seen:
+                            seen.add(ref.qualified)
+                            parents.append(ref.qualified)
+        except SQLAlchemyError as error:
+            raise NotOpenReplay(f"Cannot read {self._shown}: {_reason(error)}") from None
+        return found
+
     def close(self) -> None:
         self._engine.dispose()
+
+    def _columns(self, table: Table, *names: str) -> list[Column[Any]]:
+        for name in names:
+            if name not in table.c:
+                raise NotOpenReplay(
+                    f"{self._shown}: table {SCHEMA}.{table.name} has no column {name}: is it "
+                    "OpenReplay's database?"
+                )
+        return [table.c[name] for name in names]
 
     def _table(self, name: str) -> Table:
         try:

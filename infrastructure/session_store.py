@@ -120,11 +120,13 @@ class ConfiguredSessions:
 
 
 def configured_sessions(config_path: str | None, database: Database) -> SqlUserSessions:
-    """The sessions the API reads: those of the SQL target named ``sessions``."""
+    """The sessions the API reads: those of the SQL target named ``sessions``, or else
+    of the first one of a ``sessions`` table (``openreplay import`` names its targets
+    after their tables: ``public.sessions``)."""
     config = load_config(config_path)
-    target = next(
-        (t for t in config.targets if isinstance(t, SqlTargetConfig) and t.name == "sessions"),
-        None,
+    sql = [t for t in config.targets if isinstance(t, SqlTargetConfig) and not t.sessions_from]
+    target = next((t for t in sql if t.name == "sessions"), None) or next(
+        (t for t in sql if t.schema_and_table()[1] == "sessions"), None
     )
     if target is None or config_path is None:
         return SqlUserSessions(database)
