@@ -26,7 +26,6 @@ class SessionTable:
     parent: str
     columns: tuple[str, ...]
     referred: tuple[str, ...]
-    rule: str
 
 
 class NotOpenReplay(Exception):
@@ -99,9 +98,7 @@ class SqlOpenReplaySource:
                     for ref in references_to(conn, schema, name):
                         if ref.qualified == parent:
                             continue  # a table referring to itself: targets check names it
-                        found.append(
-                            SessionTable(ref.qualified, parent, ref.columns, ref.referred, ref.rule)
-                        )
+                        found.append(SessionTable(ref.qualified, parent, ref.columns, ref.referred))
                         if ref.qualified not in seen:
                             seen.add(ref.qualified)
                             parents.append(ref.qualified)
