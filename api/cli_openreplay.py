@@ -13,6 +13,10 @@ from api.composition import Services
 from application.openreplay_import import ImportRefused, import_openreplay
 from application.tenants import TenancyChanged
 from application.views import epoch_ms
+from infrastructure.openreplay_clickhouse import (
+    ClickHouseUnreadable,
+    openreplay_clickhouse_targets,
+)
 from infrastructure.openreplay_source import NotOpenReplay, SqlOpenReplaySource
 from infrastructure.openreplay_targets import openreplay_targets, targets_toml
 
@@ -28,6 +32,11 @@ def openreplay() -> None:
 @click.option("--s3-bucket", default="mobs", show_default=True, help="The recordings' bucket.")
 @click.option("--s3-region", help="The bucket's region (AWS).")
 @click.option(
+    "--clickhouse",
+    "clickhouse_url",
+    help="OpenReplay's ClickHouse, http(s)://user:password@host:8123/: its tables too.",
+)
+@click.option(
     "--config-out",
     type=click.Path(dir_okay=False),
     default="jobtrail-openreplay.toml",
@@ -40,6 +49,7 @@ def import_command(
     s3_endpoint: str | None,
     s3_bucket: str,
     s3_region: str | None,
+    clickhouse_url: str | None,
     config_out: str,
     as_json: bool,
 ) -> None:
@@ -55,6 +65,7 @@ def import_command(
         raise click.ClickException(str(error)) from None
     try:
         session_tables = source.session_tables()  # before anything is written
+        clickhouse = openreplay_clickhouse_targets(clickhouse_url) if clickhouse_url else []
         with open_services() as services:
             report = import_openreplay(
                 source,
@@ -72,7 +83,7 @@ def import_command(
             f"Nothing was imported ({len(lines)} rows refused): jobtrail's database is as "
             "it was. Correct the rows named above in the installation, then run it again."
         ) from None
-    except (NotOpenReplay, TenancyChanged) as error:
+    except (NotOpenReplay, TenancyChanged, ClickHouseUnreadable) as error:
         raise click.ClickException(str(error)) from None
     finally:
         source.close()
@@ -80,7 +91,12 @@ def import_command(
         Path(config_out),
         targets_toml(
             openreplay_targets(
-                source_url, s3_bucket, s3_endpoint, s3_region, session_tables=session_tables
+                source_url,
+                s3_bucket,
+                s3_endpoint,
+                s3_region,
+                session_tables=session_tables,
+                clickhouse=clickhouse,
             )
         ),
     )

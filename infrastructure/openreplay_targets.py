@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import msgspec
 
+from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.openreplay_children import session_children
 from infrastructure.openreplay_person_targets import (
     anonymous_id_column,
@@ -29,6 +30,7 @@ def openreplay_targets(
     region: str | None,
     batch_size: int = 1000,
     session_tables: Sequence[SessionTable] = (),
+    clickhouse: Sequence[ClickHouseTargetConfig] = (),
 ) -> TargetsConfig:
     """The sessions table, every table that refers to it (``session_tables``, each
     counted on the receipt), and each session's recordings."""
@@ -51,6 +53,7 @@ def openreplay_targets(
             ),
             *session_children(database_url, SESSIONS, session_tables),
             recordings_target(bucket, endpoint_url, region, sessions_from=SESSIONS),
+            *clickhouse,  # infrastructure.openreplay_clickhouse
         ],
     )
 
