@@ -139,7 +139,23 @@ class Failed(Aggregate.Event):
         job.lease_until = None
 
 
-class PersonalDataForgotten(Aggregate.Event):
+class Retention(Aggregate.Event):
+    """An event of jobtrail's own keeping, not a step of the job's work: the job's
+    times stay as its work left them (updatedAt included, issue 26: an OpenReplay
+    client syncs by it, and an auditor reads when the job ended from it). The
+    event keeps its own time, which history and audit prove show."""
+
+    changes_job: ClassVar[bool] = False
+    """Read by the projection, which then leaves the row's updatedAt alone."""
+
+    def mutate(self, aggregate: Any) -> Any:
+        modified_on = aggregate.modified_on
+        job: Any = super().mutate(aggregate)
+        job.modified_on = modified_on
+        return job
+
+
+class PersonalDataForgotten(Retention):
     """The user's data key was destroyed: the job keeps its times, statuses, actors
     and receipt, and no longer says whose it was."""
 
@@ -150,25 +166,16 @@ class PersonalDataForgotten(Aggregate.Event):
         job.description = FORGOTTEN_PERSONAL_DATA["description"]
 
 
-class RemainsSearched(Aggregate.Event):
+class RemainsSearched(Retention):
     """What ``jobtrail targets find`` found of the job's user after the job ended:
     each place by store, table, column or pattern and a count, never an id or a
     value. An account kept for the auditor, not a change of the job: its status and
     its updatedAt stay as they were (the read model's row moves to the new version
-    only, see ``changes_job``)."""
+    only)."""
 
     actor: str
     places: tuple[RemainsPlace, ...]
     searched: dict[str, int]
-
-    changes_job: ClassVar[bool] = False
-    """Read by the projection, which then leaves the row's updatedAt alone."""
-
-    def mutate(self, aggregate: Any) -> Any:
-        modified_on = aggregate.modified_on
-        job: Any = super().mutate(aggregate)
-        job.modified_on = modified_on  # the job itself did not change
-        return job
 
     def apply(self, job: JobState) -> None:
         job.remains_searches.append(RemainsSearch(self.timestamp, self.places, self.searched))

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from starlette.testclient import TestClient
 
 from api.composition import Services
+from application.audit import compare, refold_all
 from application.forgetting import Forgetting
 from domain.request import FORGOTTEN
 from tests.clocks import SteppingClock
@@ -50,6 +51,36 @@ def test_a_forgotten_job_is_served_with_the_marker_and_everything_else_intact(
     assert "PersonalDataForgotten" in events.text
     first = client.get(tenant.url(f"/jobs/{job_id}?version=1"), headers=tenant.headers)
     assert first.json()["data"]["referenceId"] == FORGOTTEN
+
+
+def test_forgetting_moves_none_of_a_jobs_times(
+    client: TestClient, tenant: Tenant, app_services: Services
+) -> None:
+    """Forgetting is jobtrail's retention, not a step of the job: a client that
+    syncs by updatedAt, and an auditor reading when a job ended, see the times the
+    job's own work gave it (issue 26: updatedAt moved from …189772 to …374721)."""
+    job_id: int = client.delete(tenant.url(f"/users/{USER}"), headers=tenant.headers).json()[
+        "data"
+    ]["jobId"]
+    worker = tomorrows_commands(app_services)
+    worker.start(job_id, "worker:w")
+    worker.complete(job_id, "worker:w", 1, {"sessions": 0})
+    before = client.get(tenant.url(f"/jobs/{job_id}"), headers=tenant.headers).json()["data"]
+
+    Forgetting(
+        app_services.log,
+        app_services.read_model,
+        app_services.log.vault,  # type: ignore[attr-defined]
+        SteppingClock(datetime.now(UTC) + timedelta(days=40)),
+        timedelta(days=30),
+        after_write=lambda position: app_services.projector.wait_for(position, 10),
+    ).forget_due()
+
+    after = client.get(tenant.url(f"/jobs/{job_id}"), headers=tenant.headers).json()["data"]
+    assert after["referenceId"] == FORGOTTEN
+    times = ("createdAt", "updatedAt", "startAt")
+    assert {t: after[t] for t in times} == {t: before[t] for t in times}
+    assert list(compare(refold_all(app_services.log), app_services.read_model.every_job())) == []
 
 
 def test_the_dashboard_shows_a_forgotten_job_without_the_person(
