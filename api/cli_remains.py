@@ -111,7 +111,8 @@ def place_line(place: RemainsPlace) -> str:
         f"covered by target {place.covered_by}" if place.covered_by else "not covered by any target"
     )
     amount = counted(place.count, place.unit.removesuffix("s"), place.unit)
-    return f"{place.store}  {place.location}  {amount}  {covered}"
+    anywhere = "  (no project column: of any project)" if place.any_project else ""
+    return f"{place.store}  {place.location}  {amount}  {covered}{anywhere}"
 
 
 def searched_words(searched: dict[str, int]) -> str:

@@ -19,6 +19,9 @@ class RemainsPlace:
     """What is counted: "rows", "objects", "files" or "items"."""
     covered_by: str | None = None
     """The target that deletes what is there, or None when no target does."""
+    any_project: bool = False
+    """The table has no project column: its rows were read whatever their project,
+    and some may be another project's (where the same user id is another person)."""
 
 
 @dataclass(frozen=True, slots=True)

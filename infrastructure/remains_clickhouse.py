@@ -91,11 +91,15 @@ class ClickHouseRemains:
                         count,
                         "rows",
                         covered_by(found.schema, found.name, name),
+                        any_project=self._project_column(found) is None,
                     )
                     for name, count in counts.items()
                     if count
                 ]
         return findings
+
+    def _project_column(self, found: TableColumns) -> str | None:
+        return next((c for c in self._project_columns if c in found.kinds), None)
 
     def _table_counts(
         self,
@@ -109,7 +113,7 @@ class ClickHouseRemains:
         texts = [n for n, kind in found.kinds.items() if kind != "other"]
         key_columns = [n for n in found.kinds if n in self._key_columns]
         relation = f"{quoted(found.schema)}.{quoted(found.name)}"
-        project = next((c for c in self._project_columns if c in found.kinds), None)
+        project = self._project_column(found)
         in_project = f"toString({quoted(project)}) = {{project:String}}" if project else "1"
         parameters = {"project": str(project_id)}
         counts = dict.fromkeys([*texts, *key_columns], 0)

@@ -141,11 +141,15 @@ class SqlRemains:
                     count,
                     "rows",
                     covered_by(found.schema, found.name, name),
+                    any_project=self._project_column(found) is None,
                 )
                 for name, count in counts.items()
                 if count
             ]
         return findings
+
+    def _project_column(self, found: TableColumns) -> str | None:
+        return next((c for c in self._project_columns if c in found.kinds), None)
 
     def _table_counts(
         self, found: TableColumns, project_id: int, names: list[str], session_ids: Collection[str]
@@ -153,7 +157,7 @@ class SqlRemains:
         texts = [n for n, kind in found.kinds.items() if kind != "other"]
         keys = [n for n in found.kinds if n in self._key_columns]
         relation = table(found.name, *(column(n) for n in found.kinds), schema=found.schema)
-        project = next((c for c in self._project_columns if c in found.kinds), None)
+        project = self._project_column(found)
         in_project = (
             cast(relation.c[project], Text) == str(project_id) if project is not None else true()
         )

@@ -1,8 +1,8 @@
 """A small installation to search for a person in (``jobtrail targets find``): a
-sessions table with anonymous ids, their events (a child table, by session key), a
-table of shared text no sessions target covers (grouped errors, with JSON), and a
-folder of recordings by session. Alice has sessions in two projects: the second
-project's alice is another person.
+sessions table with anonymous ids, their events (a child table, by session key),
+tables of shared text no sessions target covers (grouped errors, with JSON; notes,
+without a project column), and a folder of recordings by session. Alice has
+sessions in two projects: the second project's alice is another person.
 
 On PostgreSQL it is a database of its own in the tests' cluster; on SQLite, a file.
 """
@@ -61,14 +61,16 @@ class Installation:
         finally:
             engine.dispose()
 
-    def config(self, *, scrub_errors: bool = False) -> str:
+    def config(self, *, scrub_shared_text: bool = False) -> str:
         """The targets file: the events go with their sessions, the recordings too;
-        the errors are scrubbed of the person only if asked."""
+        the errors and the notes are scrubbed of the person only if asked."""
         scrub = (
             f'[[targets]]\nkind = "scrub"\nname = "errors"\ntable = "errors"\nurl = "{self.url}"\n'
             'text_columns = ["message"]\njson_columns = ["payload"]\n'
             'identities_from = "sessions"\n\n'
-            if scrub_errors
+            f'[[targets]]\nkind = "scrub"\nname = "notes"\ntable = "notes"\nurl = "{self.url}"\n'
+            'text_columns = ["body"]\nall_projects = true\nidentities_from = "sessions"\n\n'
+            if scrub_shared_text
             else ""
         )
         return (
@@ -101,6 +103,11 @@ def load(installation: Installation, json_type: str) -> None:
     installation.execute(
         "CREATE TABLE errors (error_id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, "
         f"message TEXT, payload {json_type})"
+    )
+    installation.execute("CREATE TABLE notes (note_id INTEGER PRIMARY KEY, body TEXT)")
+    installation.execute(
+        "INSERT INTO notes VALUES (:n, :b)",
+        [{"n": 1, "b": f"Called {ALICE} back"}, {"n": 2, "b": "Nobody called"}],
     )
     installation.execute(
         "INSERT INTO sessions VALUES (:s, :p, :u, :a)",

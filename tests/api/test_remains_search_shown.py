@@ -37,6 +37,7 @@ def test_a_kept_search_is_an_event_of_the_job_and_leaves_the_job_as_it_was(
             "count": 2,
             "unit": "rows",
             "coveredBy": None,
+            "anyProject": False,
         }
     ]
     signed_in(client, tenant)

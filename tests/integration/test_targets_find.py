@@ -103,8 +103,12 @@ def test_every_place_that_holds_the_person_is_found_and_said_to_be_covered_or_no
         # A grouped error naming her, and one naming her device: no target covers them.
         ("errors.message", 2, None),
         ("errors.payload", 1, None),
+        # A note naming her, in a table without a project column.
+        ("notes.body", 1, None),
         ("{projectId}/{sessionId}", 2, "recordings"),
     }
+    any_project = {unqualified(p.location) for p in report.findings.places if p.any_project}
+    assert any_project == {"events.session_id", "notes.body"}
     assert report.identities == {
         "userIds": 1,
         "anonymousIds": 1,
@@ -114,7 +118,7 @@ def test_every_place_that_holds_the_person_is_found_and_said_to_be_covered_or_no
     assert report.findings.searched == {
         "targets": 3,
         "databases": 1,
-        "columns": 7,
+        "columns": 8,
         "objectPatterns": 1,
     }
     shown = repr(report.findings)
@@ -129,7 +133,9 @@ def test_the_same_user_id_in_another_project_is_another_person(
     # One session and its event and recording; the WEB project's errors are not hers.
     assert ("errors.message", 1, None) in other and ("sessions.user_id", 1, "sessions") in other
     assert ("events.session_id", 1, "events") in other
-    assert not places(search(kit, place, project_id=99))
+    # A project she is not in: only the table without a project column, said so.
+    nowhere = search(kit, place, project_id=99).findings.places
+    assert [(unqualified(p.location), p.any_project) for p in nowhere] == [("notes.body", True)]
 
 
 def test_after_a_job_the_uncovered_text_is_still_found_and_kept_on_the_job(
@@ -141,7 +147,11 @@ def test_after_a_job_the_uncovered_text_is_still_found_and_kept_on_the_job(
     report = search(kit, place)
     # Her sessions are gone, and with them what said which device was hers: only
     # her user id is left to search for.
-    assert places(report) == {("errors.message", 1, None), ("errors.payload", 1, None)}
+    assert places(report) == {
+        ("errors.message", 1, None),
+        ("errors.payload", 1, None),
+        ("notes.body", 1, None),
+    }
     assert report.identities["sessionIds"] == 0
 
     kept_on = record_search(kit.services.log, kit.services.commands, WEB, ALICE, report)
@@ -158,10 +168,10 @@ def test_after_a_job_the_uncovered_text_is_still_found_and_kept_on_the_job(
 def test_after_a_job_that_covers_every_place_nothing_is_found_and_prove_says_so(
     kit: RunnerKit, place: Installation
 ) -> None:
-    assert places(search(kit, place, scrub_errors=True)) >= {("errors.message", 2, "errors")}
-    job_id = run_job(kit, place, scrub_errors=True)
+    assert places(search(kit, place, scrub_shared_text=True)) >= {("errors.message", 2, "errors")}
+    job_id = run_job(kit, place, scrub_shared_text=True)
 
-    report = search(kit, place, scrub_errors=True)
+    report = search(kit, place, scrub_shared_text=True)
 
     assert report.nothing_left and report.findings.places == []
     assert record_search(kit.services.log, kit.services.commands, WEB, ALICE, report) == job_id
@@ -170,6 +180,7 @@ def test_after_a_job_that_covers_every_place_nothing_is_found_and_prove_says_so(
     # Everyone else's rows are where they were.
     assert place.count("SELECT count(*) FROM sessions") == 2
     assert place.count("SELECT count(*) FROM errors") == 5
+    assert place.count("SELECT count(*) FROM notes WHERE body = 'Nobody called'") == 1
 
 
 def test_a_search_while_the_job_may_still_delete_is_not_kept(

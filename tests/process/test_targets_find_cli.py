@@ -31,8 +31,8 @@ class Operator:
     project_key: str
     config: Path
 
-    def targets(self, *, scrub_errors: bool) -> None:
-        self.config.write_text(self.place.config(scrub_errors=scrub_errors))
+    def targets(self, *, scrub_shared_text: bool) -> None:
+        self.config.write_text(self.place.config(scrub_shared_text=scrub_shared_text))
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def assert_names_no_id(output: str) -> None:
 def test_find_prints_each_place_the_person_remains_and_exits_1(
     operator: Operator, database_url: str
 ) -> None:
-    operator.targets(scrub_errors=False)
+    operator.targets(scrub_shared_text=False)
 
     found = jobtrail(database_url, "targets", "find", ALICE, "--project", operator.project_key)
 
@@ -77,13 +77,15 @@ def test_find_prints_each_place_the_person_remains_and_exits_1(
     record = json.loads(as_json.stdout)
     assert as_json.returncode == 1 and record["nothingLeft"] is False
     assert record["keptOnJob"] is None and len(record["places"]) == len(lines)
-    assert {"store", "location", "count", "unit", "coveredBy"} == set(record["places"][0])
+    assert {"store", "location", "count", "unit", "coveredBy", "anyProject"} == set(
+        record["places"][0]
+    )
 
 
 def test_after_a_job_nothing_is_found_and_audit_prove_shows_the_search(
     operator: Operator, database_url: str
 ) -> None:
-    operator.targets(scrub_errors=True)
+    operator.targets(scrub_shared_text=True)
     job_id = operator.services.commands.schedule_user_deletion(WEB, ALICE, "key:k1").job.job_id
     worked = jobtrail(database_url, "worker", "--once")
     assert worked.returncode == 0, worked.stderr
