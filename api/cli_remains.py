@@ -20,6 +20,7 @@ _SEARCHED = {
     "targets": "target",
     "databases": "database",
     "columns": "column",
+    "targetColumns": "column its target counts",
     "clickhouseServers": "ClickHouse server",
     "objectPatterns": "object pattern",
 }

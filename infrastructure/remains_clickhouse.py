@@ -23,7 +23,8 @@ from domain.scrubbing import ascii_runs, json_names_person, names_person
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.clickhouse_server import ClickHouseServer, reported_as
 from infrastructure.clickhouse_tables import SCRATCH_PREFIX, ClickHouseTable, Scratch, quoted
-from infrastructure.remains_sql import Coverage, TableColumns
+from infrastructure.remains_coverage import Coverage
+from infrastructure.remains_sql import TableColumns
 
 _COLUMNS = """
     SELECT c.database, c.table, c.name, c.type
@@ -74,23 +75,34 @@ class ClickHouseRemains:
         project_id: int,
         names: list[str],
         session_ids: Collection[str],
-        covered_by: Coverage,
+        coverage: Coverage,
     ) -> Findings:
-        findings = Findings(searched={"clickhouseServers": 1})
+        findings = Findings(searched={"clickhouseServers": 1, "columns": 0, "targetColumns": 0})
         with Scratch(self._home) as scratch:
             runs = sorted({longest[0] if longest else "" for longest in map(ascii_runs, names)})
             needles = None if "" in runs else scratch.set_of(runs, "String")
             keys = scratch.set_of(sorted(session_ids), "String")
             for found in self.tables():
-                counts = self._table_counts(found, project_id, names, needles, keys, session_ids)
-                findings.searched["columns"] = findings.searched.get("columns", 0) + len(counts)
+                read = [n for n, k in found.kinds.items() if k != "other" or n in self._key_columns]
+                mine = {n for n in read if coverage.interprets(found.schema, found.name, n)}
+                findings.searched["targetColumns"] += len(mine)
+                findings.searched["columns"] += len(read) - len(mine)
+                kinds = {n: kind for n, kind in found.kinds.items() if n not in mine}
+                counts = self._table_counts(
+                    TableColumns(found.schema, found.name, kinds),
+                    project_id,
+                    names,
+                    needles,
+                    keys,
+                    session_ids,
+                )
                 findings.places += [
                     RemainsPlace(
                         self._shown,
                         f"{found.schema}.{found.name}.{name}",
                         count,
                         "rows",
-                        covered_by(found.schema, found.name, name),
+                        coverage.covered_by(found.schema, found.name, name),
                         any_project=self._project_column(found) is None,
                     )
                     for name, count in counts.items()

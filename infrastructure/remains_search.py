@@ -4,8 +4,9 @@ a person (ADR 25).
 1. Each target's own ``remaining()``: what a job would still delete there.
 2. Every SQL database and ClickHouse server a target names, table by table, column
    by column (infrastructure.remains_sql, remains_clickhouse): the text that names
-   the person and the columns that hold their sessions' keys, each place marked
-   with the target that deletes or scrubs it, or with none.
+   the person and the columns that hold their sessions' keys, but the columns a
+   target interprets, which its own count answers for; each place marked with the
+   target that deletes or scrubs it, or with none (infrastructure.remains_coverage).
 3. Every object pattern (an S3 prefix or key, a files pattern) that names
    ``{sessionId}``, for every session of the person, whichever store of sessions
    it is in.
@@ -15,7 +16,7 @@ alone), and their sessions' keys, read from the stores of sessions while rows of
 them remain.
 """
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from application.identities import Findings, Identities, SearchFailed
@@ -26,8 +27,8 @@ from infrastructure.clickhouse_server import ClickHouseServer, ClickHouseTargetE
 from infrastructure.clickhouse_tables import ClickHouseTable
 from infrastructure.database import Database, parse_database_url
 from infrastructure.file_targets import FilePattern, TargetFileError, UnsafePath
-from infrastructure.person_target_config import ScrubTargetConfig, ValuesTargetConfig
 from infrastructure.remains_clickhouse import ClickHouseRemains, clickhouse_session_identities
+from infrastructure.remains_coverage import SQL_KINDS, Coverage, clickhouse_rule, sql_rule
 from infrastructure.remains_identities import sql_session_identities
 from infrastructure.remains_sql import SqlRemains
 from infrastructure.s3_targets import S3Objects, S3TargetError
@@ -53,9 +54,6 @@ _SEARCH_ERRORS = (
 """Errors whose text names a target or store and a type or code, never a value."""
 DEFAULT_KEY_COLUMN = "session_id"
 _UNITS = {SqlTargetConfig: "rows", S3TargetConfig: "objects", FilesTargetConfig: "files"}
-
-Covered = tuple[str, str | None, str, frozenset[str] | None]
-"""A target's name, and the schema, table and columns (None: every one) it deletes or scrubs."""
 
 
 class TargetsRemains:
@@ -89,20 +87,32 @@ class TargetsRemains:
     def search(self, project_id: int, identities: Identities) -> Findings:
         findings = Findings()
         with _failures():
-            findings.add(self._targets_remaining(project_id, identities.user_id))
+            remaining = self._targets_remaining(project_id, identities.user_id, findings)
             names, keys = identities.names, identities.session_ids
             for url in self._sql_urls():
                 store = self._sql_store(url)
+                rules = [
+                    sql_rule(t, self._config.targets)
+                    for t in self._config.targets
+                    if isinstance(t, SQL_KINDS) and t.url == url
+                ]
                 sqlite = self._database(url).backend == "sqlite"
-                covered = _coverage(self._sql_covered(url), store.default_schema(), sqlite)
-                findings.add(store.search(project_id, names, keys, covered))
+                coverage = Coverage(rules, store.default_schema(), remaining, sqlite)
+                findings.add(store.search(project_id, names, keys, coverage))
             for url, home in self._clickhouse_homes().items():
                 server = self._server(url)
                 table = ClickHouseTable(server, home.name, home.table)
                 ch = ClickHouseRemains(
                     server, table, server.shown, self._project_columns(), self._key_columns()
                 )
-                findings.add(ch.search(project_id, names, keys, self._clickhouse_covered(url)))
+                rules = [
+                    clickhouse_rule(t)
+                    for t in self._config.targets
+                    if isinstance(t, ClickHouseTargetConfig) and t.url == url
+                ]
+                findings.add(
+                    ch.search(project_id, names, keys, Coverage(rules, "default", remaining))
+                )
             findings.add(self._objects(project_id, identities))
         return findings
 
@@ -111,18 +121,23 @@ class TargetsRemains:
             if url is not None:
                 database.dispose()
 
-    def _targets_remaining(self, project_id: int, user_id: str) -> Findings:
+    def _targets_remaining(
+        self, project_id: int, user_id: str, findings: Findings
+    ) -> dict[str, int]:
+        """What each target still counts of the person, per receipt name; each count
+        but an object pattern's (searched below, for every session) is a place."""
         kinds = {t.name: type(t) for t in self._config.targets}
-        # Objects of sessions are searched below for every session of the person.
         by_session = {name for name, _ in self._session_objects()}
-        findings = Findings(searched={"targets": len(self._config.targets)})
+        findings.searched["targets"] = len(self._config.targets)
+        remaining: dict[str, int] = {}
         for target in self._targets:
             for name, count in target.remaining(project_id, user_id).items():
+                remaining[name] = remaining.get(name, 0) + count
                 if count and name not in by_session:
                     unit = _UNITS.get(kinds.get(name, SqlTargetConfig), "items")
                     covered = name if name in kinds else target.name
                     findings.places.append(RemainsPlace("target", name, count, unit, covered))
-        return findings
+        return remaining
 
     def _objects(self, project_id: int, identities: Identities) -> Findings:
         findings = Findings(searched={"objectPatterns": 0})
@@ -178,20 +193,12 @@ class TargetsRemains:
         ]
 
     def _sql_urls(self) -> list[str | None]:
-        urls = [t.url for t in self._config.targets if isinstance(t, _SQL_KINDS)]
+        urls = [t.url for t in self._config.targets if isinstance(t, SQL_KINDS)]
         return list(dict.fromkeys(urls))
 
     def _sql_store(self, url: str | None) -> SqlRemains:
         shown = self._service.url.shown if url is None else parse_database_url(url).shown
         return SqlRemains(self._database(url), shown, self._project_columns(), self._key_columns())
-
-    def _sql_covered(self, url: str | None) -> list[Covered]:
-        covered: list[Covered] = []
-        for t in self._config.targets:
-            if isinstance(t, _SQL_KINDS) and t.url == url:
-                schema, table = t.schema_and_table()
-                covered.append((t.name, schema, table, _columns_of(t)))
-        return covered
 
     def _clickhouse_homes(self) -> dict[str, ClickHouseTargetConfig]:
         """A target's table on each server: its database holds the scratch tables."""
@@ -200,15 +207,6 @@ class TargetsRemains:
             if isinstance(t, ClickHouseTargetConfig):
                 homes.setdefault(t.url, t)
         return homes
-
-    def _clickhouse_covered(self, url: str) -> Callable[[str, str, str], str | None]:
-        covered: list[Covered] = []
-        for t in self._config.targets:
-            if isinstance(t, ClickHouseTargetConfig) and t.url == url:
-                database, table = t.database_and_table()
-                values = frozenset([t.value_column]) if t.value_column else None
-                covered.append((t.name, database, table, values))
-        return _coverage(covered, "default", case_insensitive=False)
 
     def _project_columns(self) -> list[str]:
         named = [getattr(t, "project_id_column", None) for t in self._config.targets]
@@ -239,40 +237,6 @@ class TargetsRemains:
 
     def _server(self, url: str) -> ClickHouseServer:
         return self._servers.setdefault(url, ClickHouseServer(url))
-
-
-_SQL_KINDS = (SqlTargetConfig, ValuesTargetConfig, ScrubTargetConfig)
-
-
-def _columns_of(
-    t: SqlTargetConfig | ValuesTargetConfig | ScrubTargetConfig,
-) -> frozenset[str] | None:
-    """What the target reaches: a row target every column of its rows; a values target
-    its value column; a scrub target the columns it scrubs."""
-    if isinstance(t, ValuesTargetConfig):
-        return frozenset([t.value_column])
-    if isinstance(t, ScrubTargetConfig):
-        return frozenset([*t.text_columns, *t.json_columns])
-    return None
-
-
-def _coverage(
-    covered: list[Covered], default_schema: str, case_insensitive: bool
-) -> Callable[[str, str, str], str | None]:
-    def same(a: str, b: str) -> bool:
-        return a.lower() == b.lower() if case_insensitive else a == b
-
-    def covered_by(schema: str, table: str, column: str) -> str | None:
-        for name, their_schema, their_table, columns in covered:
-            if (
-                same(their_schema or default_schema, schema)
-                and same(their_table, table)
-                and (columns is None or column in columns)
-            ):
-                return name
-        return None
-
-    return covered_by
 
 
 @contextmanager

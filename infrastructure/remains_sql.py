@@ -14,17 +14,18 @@ are its record of the deletion, kept and forgotten by its own rules (ADR 18): no
 searched.
 """
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, cast, column, false, func, or_, select, table, text, true
+from sqlalchemy import Text, cast, column, exists, false, func, or_, select, table, text, true
 
 from application.identities import Findings
 from domain.remains import RemainsPlace
 from domain.scrubbing import ascii_runs, json_names_person, names_person
 from infrastructure.database import Database
 from infrastructure.rebuild import REBUILD_TABLE, RETIRED_TABLE
+from infrastructure.remains_coverage import Coverage, Through
 from infrastructure.sql_catalog import default_schema
 from infrastructure.sql_errors import reported_as
 from infrastructure.tables import metadata
@@ -78,10 +79,6 @@ class TableColumns:
     """Each column's kind: "text", "json" or "other"."""
 
 
-Coverage = Callable[[str, str, str], str | None]
-"""The target that deletes or scrubs what a (schema, table, column) holds, if any."""
-
-
 class SqlRemains:
     """One database, searched for one person at a time."""
 
@@ -125,14 +122,20 @@ class SqlRemains:
         project_id: int,
         names: list[str],
         session_ids: Collection[str],
-        covered_by: Coverage,
+        coverage: Coverage,
     ) -> Findings:
         """Each column that holds the person, with its count of rows."""
-        findings = Findings(searched={"databases": 1})
+        findings = Findings(searched={"databases": 1, "columns": 0, "targetColumns": 0})
         sqlite = self._database.backend == "sqlite"
         for found in self.tables():
-            counts = self._table_counts(found, project_id, names, session_ids)
-            findings.searched["columns"] = findings.searched.get("columns", 0) + len(counts)
+            read = self._searched_columns(found)
+            mine = {n for n in read if coverage.interprets(found.schema, found.name, n)}
+            findings.searched["targetColumns"] += len(mine)
+            findings.searched["columns"] += len(read) - len(mine)
+            through = coverage.through(found.schema, found.name)
+            counts = self._table_counts(
+                found, [n for n in read if n not in mine], project_id, names, session_ids, through
+            )
             where = found.name if sqlite else f"{found.schema}.{found.name}"
             findings.places += [
                 RemainsPlace(
@@ -140,27 +143,45 @@ class SqlRemains:
                     f"{where}.{name}",
                     count,
                     "rows",
-                    covered_by(found.schema, found.name, name),
-                    any_project=self._project_column(found) is None,
+                    coverage.covered_by(found.schema, found.name, name),
+                    any_project=self._project_column(found) is None and through is None,
                 )
                 for name, count in counts.items()
                 if count
             ]
         return findings
 
+    def _searched_columns(self, found: TableColumns) -> list[str]:
+        """Its text-like columns and those named like a session key."""
+        return [n for n, kind in found.kinds.items() if kind != "other" or n in self._key_columns]
+
     def _project_column(self, found: TableColumns) -> str | None:
         return next((c for c in self._project_columns if c in found.kinds), None)
 
     def _table_counts(
-        self, found: TableColumns, project_id: int, names: list[str], session_ids: Collection[str]
+        self,
+        found: TableColumns,
+        read: list[str],
+        project_id: int,
+        names: list[str],
+        session_ids: Collection[str],
+        through: Through | None,
     ) -> dict[str, int]:
-        texts = [n for n, kind in found.kinds.items() if kind != "other"]
-        keys = [n for n in found.kinds if n in self._key_columns]
+        texts = [n for n in read if found.kinds[n] != "other"]
+        keys = [n for n in read if n in self._key_columns]
         relation = table(found.name, *(column(n) for n in found.kinds), schema=found.schema)
         project = self._project_column(found)
-        in_project = (
-            cast(relation.c[project], Text) == str(project_id) if project is not None else true()
-        )
+        in_project: Any = true()
+        if project is not None:
+            in_project = cast(relation.c[project], Text) == str(project_id)
+        elif through is not None and through.column in found.kinds:
+            sessions = table(
+                through.table, column(through.key), column(through.project), schema=through.schema
+            )
+            in_project = ~exists().where(
+                sessions.c[through.key] == relation.c[through.column],
+                cast(sessions.c[through.project], Text) != str(project_id),
+            )
         counts = dict.fromkeys([*texts, *keys], 0)
         with reported_as(f"{self._shown}: table {found.name}"), self._database.reader() as conn:
             if texts and names:

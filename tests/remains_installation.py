@@ -32,6 +32,7 @@ BIG = 7_000_000_000_000_000_000
 ALICE_SESSIONS = (BIG + 1, BIG + 2)
 BOB_SESSION = BIG + 3
 OTHER_ALICE_SESSION = BIG + 4
+CAROL_SESSION = BIG + 5
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class Installation:
             'identities_from = "sessions"\n\n'
             f'[[targets]]\nkind = "scrub"\nname = "notes"\ntable = "notes"\nurl = "{self.url}"\n'
             'text_columns = ["body"]\nall_projects = true\nidentities_from = "sessions"\n\n'
+            f'[[targets]]\nkind = "scrub"\nname = "mentions"\ntable = "sessions"\n'
+            f'url = "{self.url}"\ntext_columns = ["metadata"]\nidentities_from = "sessions"\n\n'
             if scrub_shared_text
             else ""
         )
@@ -93,7 +96,7 @@ NAMING_ALICE = json.dumps({"user": ALICE})
 def load(installation: Installation, json_type: str) -> None:
     installation.execute(
         "CREATE TABLE sessions (session_id BIGINT PRIMARY KEY, project_id INTEGER NOT NULL, "
-        "user_id TEXT, user_anonymous_id TEXT)"
+        "user_id TEXT, user_anonymous_id TEXT, metadata TEXT)"
     )
     installation.execute(
         "CREATE TABLE events (event_id INTEGER PRIMARY KEY, "
@@ -110,20 +113,31 @@ def load(installation: Installation, json_type: str) -> None:
         [{"n": 1, "b": f"Called {ALICE} back"}, {"n": 2, "b": "Nobody called"}],
     )
     installation.execute(
-        "INSERT INTO sessions VALUES (:s, :p, :u, :a)",
+        "INSERT INTO sessions VALUES (:s, :p, :u, :a, :m)",
         [
-            {"s": ALICE_SESSIONS[0], "p": WEB, "u": ALICE, "a": ALICE_DEVICE},
-            {"s": ALICE_SESSIONS[1], "p": WEB, "u": ALICE, "a": SHARED_DEVICE},
-            {"s": BOB_SESSION, "p": WEB, "u": "bob", "a": SHARED_DEVICE},
-            {"s": OTHER_ALICE_SESSION, "p": OTHER, "u": ALICE, "a": "anon-elsewhere"},
+            {"s": ALICE_SESSIONS[0], "p": WEB, "u": ALICE, "a": ALICE_DEVICE, "m": f"{ALICE} plan"},
+            {"s": ALICE_SESSIONS[1], "p": WEB, "u": ALICE, "a": SHARED_DEVICE, "m": None},
+            # Bob's session mentions her: a row the sessions target never takes.
+            {"s": BOB_SESSION, "p": WEB, "u": "bob", "a": SHARED_DEVICE, "m": f"for {ALICE}"},
+            {"s": OTHER_ALICE_SESSION, "p": OTHER, "u": ALICE, "a": "anon-x", "m": ALICE},
+            # Carol's browser's anonymous id happens to be the text of alice's user id:
+            # a value of carol's, in a column the sessions target reads as one.
+            {"s": CAROL_SESSION, "p": WEB, "u": "carol", "a": ALICE, "m": None},
         ],
     )
     installation.execute(
-        "INSERT INTO events VALUES (:e, :s, 'click')",
+        "INSERT INTO events VALUES (:e, :s, :l)",
         [
-            {"e": n, "s": s}
-            for n, s in enumerate(
-                [*ALICE_SESSIONS, ALICE_SESSIONS[0], BOB_SESSION, OTHER_ALICE_SESSION]
+            {"e": n, "s": s, "l": label}
+            for n, (s, label) in enumerate(
+                [
+                    (ALICE_SESSIONS[0], f"typed {ALICE}"),
+                    (ALICE_SESSIONS[1], "click"),
+                    (ALICE_SESSIONS[0], "click"),
+                    (BOB_SESSION, "click"),
+                    # No project column: this row is the other project's by its session.
+                    (OTHER_ALICE_SESSION, f"typed {ALICE}"),
+                ]
             )
         ],
     )
