@@ -151,7 +151,9 @@ class Tenant:
 
 
 def new_tenant(services: Services, org_name: str | None = None) -> Tenant:
-    org_id = services.tenancy.create_organization(org_name).id if org_name else None
+    """A key and a project of an organization of their own (named, or made up)."""
+    org_name = org_name or f"org {uuid.uuid4().hex[:8]}"
+    org_id = services.tenancy.create_organization(org_name).id
     return Tenant(
         key=services.tenancy.issue_key(org_id),
         project=services.tenancy.create_project("web", org_id),
