@@ -4,7 +4,8 @@ sessions carry that no one else's do.
 An anonymous id is a device's or a browser's (OpenReplay's ``user_anonymous_id``).
 One that a session of ANOTHER user id in the project also carries is a shared
 device's: it is not the person's, and nothing is deleted or scrubbed for it. Sessions
-with no user id do not make it shared (they are the device's before anyone logged in).
+with no user id (NULL, or empty as some SDKs send it) do not make it shared (they are
+the device's before anyone logged in): the rule ClickHouse's targets keep too.
 """
 
 from sqlalchemy import MetaData, Table, and_, exists, select
@@ -65,6 +66,7 @@ class PersonIdentities:
                 other.c[config.project_id_column] == project_id,
                 other.c[config.anonymous_id_column] == anonymous,
                 other.c[config.user_id_column].is_not(None),
+                other.c[config.user_id_column] != "",
                 other.c[config.user_id_column] != user_id,
             )
         )

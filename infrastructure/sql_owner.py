@@ -44,6 +44,7 @@ def whose_rows(table: Table, config: SqlTargetConfig) -> Whose:
     shared = exists().where(
         same_device(others)
         & others.c[user.name].is_not(None)
+        & (others.c[user.name] != "")  # an empty user id is nobody's, as NULL is
         & (others.c[user.name] != bindparam("user_id"))
     )
     linked = (
