@@ -8,12 +8,13 @@ with no user id (NULL, or empty as some SDKs send it) do not make it shared (the
 the device's before anyone logged in): the rule ClickHouse's targets keep too.
 """
 
-from sqlalchemy import MetaData, Table, and_, exists, select
+from sqlalchemy import Table, and_, exists, select
 from sqlalchemy.exc import NoSuchTableError
 
 from domain.scrubbing import identities
 from infrastructure.database import Database
 from infrastructure.sql_errors import reported_as
+from infrastructure.sql_tables import reflected
 from infrastructure.target_config import ConfigError, SqlTargetConfig
 
 
@@ -81,8 +82,5 @@ class PersonIdentities:
     def _resolved(self) -> Table:
         if self._table is None:
             assert self._sessions is not None
-            schema, name = self._sessions.schema_and_table()
-            self._table = Table(
-                name, MetaData(), schema=schema, autoload_with=self._database.engine
-            )
+            self._table = reflected(self._sessions, self._database)
         return self._table

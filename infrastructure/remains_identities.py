@@ -5,22 +5,22 @@ sessions carry, theirs alone (infrastructure.person_identities' rule)."""
 
 from typing import Any
 
-from sqlalchemy import MetaData, Table, select
+from sqlalchemy import Table, select
 
 from application.identities import Identities
 from infrastructure.database import Database
 from infrastructure.person_identities import PersonIdentities
 from infrastructure.sql_errors import reported_as
 from infrastructure.sql_owner import whose_rows
+from infrastructure.sql_tables import reflected
 from infrastructure.target_config import ConfigError, SqlTargetConfig
 
 
 def sql_session_identities(
     config: SqlTargetConfig, database: Database, project_id: int, user_id: str
 ) -> Identities:
-    schema, name = config.schema_and_table()
     with reported_as(f"{config.name}: table {config.table}"):
-        table = Table(name, MetaData(), schema=schema, autoload_with=database.engine)
+        table = reflected(config, database)
         key = _key(config, table)
         owner = {"project_id": project_id, "user_id": user_id}
         with database.reader() as conn:

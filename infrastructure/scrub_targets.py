@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Enum,
-    MetaData,
     String,
     Table,
     Text,
@@ -26,7 +25,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.exc import DBAPIError, NoSuchTableError
 
 from domain.scrubbing import (
     ascii_runs,
@@ -39,6 +37,7 @@ from infrastructure.database import Database
 from infrastructure.person_identities import PersonIdentities
 from infrastructure.person_target_config import ScrubTargetConfig
 from infrastructure.sql_errors import reported_as
+from infrastructure.sql_tables import checked_table, reflected
 from infrastructure.target_config import ConfigError
 
 _MOST_LIKES = 200
@@ -68,15 +67,7 @@ class ScrubTarget:
 
     def check(self) -> None:
         config = self._config
-        try:
-            table = self._resolved()
-        except NoSuchTableError:
-            raise ConfigError(
-                f"Target {self.name}: table {config.table!r} does not exist."
-            ) from None
-        except DBAPIError as error:
-            reason = str(error.orig).strip().splitlines()[0]
-            raise ConfigError(f"Target {self.name}: cannot reach its database: {reason}") from None
+        table = checked_table(self.name, config.table, self._resolved, [])
         if not config.all_projects and config.project_id_column not in table.c:
             raise ConfigError(
                 f"Target {self.name}: table {config.table!r} has no column "
@@ -198,8 +189,5 @@ class ScrubTarget:
 
     def _resolved(self) -> Table:
         if self._table is None:
-            schema, name = self._config.schema_and_table()
-            self._table = Table(
-                name, MetaData(), schema=schema, autoload_with=self._database.engine
-            )
+            self._table = reflected(self._config, self._database)
         return self._table

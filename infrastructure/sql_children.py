@@ -6,10 +6,10 @@ parent's transaction: its rowcount is that table's count on the receipt."""
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import MetaData, Table, delete, func, inspect, select, tuple_
-from sqlalchemy.exc import NoSuchTableError
+from sqlalchemy import Table, delete, func, inspect, select, tuple_
 
 from infrastructure.database import Database
+from infrastructure.sql_tables import checked_table, reflected
 from infrastructure.target_config import ConfigError, SqlTargetConfig, column_names
 
 
@@ -79,14 +79,7 @@ class ChildRows:
         return select(func.count()).select_from(self.resolved()).where(self.where(sessions))
 
     def check(self) -> None:
-        label = f"Target {self.name}: table {self._config.table!r}"
-        try:
-            table = self.resolved()
-        except NoSuchTableError:
-            raise ConfigError(f"{label} does not exist.") from None
-        for column in self.columns:
-            if column not in table.c:
-                raise ConfigError(f"{label} has no column {column!r}.")
+        checked_table(self.name, self._config.table, self.resolved, self.columns)
         parent = self.parent.resolved()
         referred = self.referred
         if len(referred) != len(self.columns):
@@ -129,11 +122,6 @@ def children_of(
 
     visit(root)
     return ordered
-
-
-def reflected(config: SqlTargetConfig, database: Database) -> Table:
-    schema, name = config.schema_and_table()
-    return Table(name, MetaData(), schema=schema, autoload_with=database.engine)
 
 
 def unique(table: Table, names: list[str], database: Database) -> bool:

@@ -10,16 +10,16 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Table, bindparam, delete, func, literal_column, select
-from sqlalchemy.exc import DBAPIError, NoSuchTableError
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from application.ports import BatchInterrupted
 from infrastructure.database import Database
-from infrastructure.sql_children import children_of, reflected, unique
+from infrastructure.sql_children import children_of, unique
 from infrastructure.sql_coverage import check_covered
 from infrastructure.sql_errors import reported_as
 from infrastructure.sql_owner import whose_rows
+from infrastructure.sql_tables import checked_table, reflected
 from infrastructure.target_config import ConfigError, SqlTargetConfig
 
 
@@ -67,23 +67,14 @@ class SqlTarget:
     def check(self) -> None:
         """Raises ConfigError naming the target unless its table, columns, children
         and directories are there, and no table refers to its tables uncovered."""
-        try:
-            table = self.resolved()
-        except NoSuchTableError:
-            raise ConfigError(
-                f"Target {self.name}: table {self._config.table!r} does not exist."
-            ) from None
-        except DBAPIError as error:
-            reason = str(error.orig).strip().splitlines()[0]
-            raise ConfigError(f"Target {self.name}: cannot reach its database: {reason}") from None
         config = self._config
         columns = [config.user_id_column, config.project_id_column]
-        columns += [c for c in (config.id_column, config.device_column) if c]
-        for column in columns:
-            if column not in table.c:
-                raise ConfigError(
-                    f"Target {self.name}: table {config.table!r} has no column {column!r}."
-                )
+        table = checked_table(
+            self.name,
+            config.table,
+            self.resolved,
+            [*columns, config.id_column, config.device_column],
+        )
         key = self._key(table)
         if self._children and not unique(table, [key.name], self._database):
             # Children are found by the key alone: a key shared with another user's

@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    MetaData,
     String,
     Table,
     and_,
@@ -21,13 +20,13 @@ from sqlalchemy import (
     literal_column,
     select,
 )
-from sqlalchemy.exc import DBAPIError, NoSuchTableError
 
 from domain.scrubbing import identities
 from infrastructure.database import Database
 from infrastructure.person_identities import PersonIdentities
 from infrastructure.person_target_config import ValuesTargetConfig
 from infrastructure.sql_errors import reported_as
+from infrastructure.sql_tables import checked_table, reflected
 from infrastructure.target_config import ConfigError
 
 _CHUNK = 500
@@ -54,20 +53,12 @@ class ValueRowsTarget:
 
     def check(self) -> None:
         config = self._config
-        try:
-            table = self._resolved()
-        except NoSuchTableError:
-            raise ConfigError(
-                f"Target {self.name}: table {config.table!r} does not exist."
-            ) from None
-        except DBAPIError as error:
-            reason = str(error.orig).strip().splitlines()[0]
-            raise ConfigError(f"Target {self.name}: cannot reach its database: {reason}") from None
-        for column in (config.value_column, config.project_id_column, config.type_column):
-            if column is not None and column not in table.c:
-                raise ConfigError(
-                    f"Target {self.name}: table {config.table!r} has no column {column!r}."
-                )
+        table = checked_table(
+            self.name,
+            config.table,
+            self._resolved,
+            [config.value_column, config.project_id_column, config.type_column],
+        )
         if not isinstance(table.c[config.value_column].type, String):
             raise ConfigError(
                 f"Target {self.name}: column {config.value_column!r} holds no text, "
@@ -129,10 +120,7 @@ class ValueRowsTarget:
 
     def _resolved(self) -> Table:
         if self._table is None:
-            schema, name = self._config.schema_and_table()
-            self._table = Table(
-                name, MetaData(), schema=schema, autoload_with=self._database.engine
-            )
+            self._table = reflected(self._config, self._database)
         return self._table
 
 
