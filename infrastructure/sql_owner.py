@@ -49,7 +49,7 @@ def whose_rows(table: Table, config: SqlTargetConfig) -> Whose:
     )
     linked = (
         (project == bindparam("project_id"))
-        & user.is_(None)
+        & (user.is_(None) | (user == ""))  # no user id, as for ``shared``
         & device.is_not(None)
         & on_the_users_device
         & ~shared
