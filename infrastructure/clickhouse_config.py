@@ -8,6 +8,8 @@ url = "http://user:pass@clickhouse:8123/"   # or https://…; chdb:///folder in 
 table = "experimental.sessions"   # always with its database
 user_id_column = "user_id"
 anonymous_id_column = "user_anonymous_id"  # the person's other ids, for values targets
+device_column = "user_uuid"       # where a session keeps its device
+# follow_device = true            # also the anonymous sessions on the person's devices
 
 [[targets]]                       # rows of the person's sessions, deleted first
 kind = "clickhouse"
@@ -55,6 +57,11 @@ class ClickHouseTargetConfig(
     """Rows of the person's sessions: the sessions are those of the clickhouse target
     this names, in its batches; these rows go before the parent's."""
     anonymous_id_column: str | None = None
+    device_column: str | None = None
+    """Where a session row keeps its device (OpenReplay's ``user_uuid``)."""
+    follow_device: bool = False
+    """Also delete the project's sessions with no user id recorded on a device of
+    the person's sessions (needs ``device_column``; infrastructure.clickhouse_owner)."""
     value_column: str | None = None
     type_column: str | None = None
     user_id_types: list[str] = msgspec.field(default_factory=list)
@@ -100,6 +107,13 @@ def _problems(
         yield f"{who}: url must be http://…, https://… or chdb:///folder."
     if t.anonymous_id_column is not None and t.name not in sessions:
         yield f"{who}: anonymous_id_column belongs on a target of the person's sessions."
+    if t.device_column is not None and t.name not in sessions:
+        yield f"{who}: device_column belongs on a target of the person's sessions."
+    if t.follow_device and (t.device_column is None or t.name not in sessions):
+        yield (
+            f"{who}: follow_device goes with a device_column, on a target of sessions "
+            "(not a child)."
+        )
     if t.is_values:
         yield from _values_problems(t, sessions, order)
     elif t.is_child:

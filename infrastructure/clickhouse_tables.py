@@ -2,13 +2,8 @@
 with the official client (clickhouse-connect), or in process through its
 ``chdb://`` DSN (ClickHouse's own engine; the tests use it). ADR 24.
 
-A statement matches the project, then any of a few conjunctions of ``column IN
-(values)``. The values (user ids, anonymous ids, session ids) never appear in a
-statement's text: ClickHouse keeps the text of each mutation, parameters written in,
-in ``system.mutations`` and in a file beside the table's parts (the last
-``finished_mutations_to_keep`` of the table, 100 by default), long after the rows
-are gone. They go into a scratch table of the statement's own (``ENGINE = Memory``,
-in RAM only, dropped after it); the statement names the scratch table.
+A statement matches the project, then a condition whose values are in scratch
+tables, never in its text (infrastructure.clickhouse_conditions).
 
 A deletion is ``ALTER TABLE … DELETE`` waited for (``mutations_sync = 2``): the
 parts holding the rows are rewritten without them before it returns. It is counted
@@ -18,12 +13,11 @@ later mutations), and what it had already deleted is counted all the same.
 """
 
 import re
-import uuid
 from collections.abc import Collection, Sequence
-from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from application.ports import BatchInterrupted, TransientTargetError
+from infrastructure.clickhouse_conditions import SCRATCH_PREFIX, Condition, Scratch, quoted
 from infrastructure.clickhouse_server import (
     ClickHouseServer,
     ClickHouseTargetError,
@@ -35,7 +29,7 @@ from infrastructure.target_config import ConfigError
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
-__all__ = [  # the server's names too, for the modules that took them from here
+__all__ = [  # the server's and conditions' names too, for the modules that took them here
     "SCRATCH_PREFIX",
     "ClickHouseServer",
     "ClickHouseTable",
@@ -46,11 +40,6 @@ __all__ = [  # the server's names too, for the modules that took them from here
     "reported_as",
 ]
 
-Membership = tuple[str, Collection[Any]]
-Condition = Sequence[Sequence[Membership]]
-"""Any of these (OR), each all of its memberships (AND): ``[[("user_id", ["a"])]]``."""
-
-SCRATCH_PREFIX = "_jobtrail_"
 _WRAPPERS = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")
 
 
@@ -179,7 +168,7 @@ class ClickHouseTable:
                 raise failure from None
             return counted
 
-    def _stop(self, scratch: "Scratch", where: str, project_id: int, counted: int) -> int:
+    def _stop(self, scratch: Scratch, where: str, project_id: int, counted: int) -> int:
         """Kills this statement's mutation; how many rows it had deleted (0 if unknown)."""
         try:
             self._client().command(
@@ -194,19 +183,8 @@ class ClickHouseTable:
             scratch.keep = True
             return 0
 
-    def _where(self, scratch: "Scratch", project_column: str, condition: Condition) -> str | None:
-        types = self.types()
-        alternatives = [
-            " AND ".join(
-                f"{quoted(column)} IN {scratch.set_of(values, types[column])}"
-                for column, values in memberships
-            )
-            for memberships in condition
-            if all(values for _, values in memberships)
-        ]
-        if not alternatives:
-            return None
-        return f"{quoted(project_column)} = {{project:Int64}} AND (({') OR ('.join(alternatives)}))"
+    def _where(self, scratch: Scratch, project_column: str, condition: Condition) -> str | None:
+        return scratch.where(self.types(), project_column, condition)
 
     def _count(self, where: str, project_id: int) -> int:
         found = self._select(
@@ -249,48 +227,6 @@ class ClickHouseTable:
     def _client(self) -> "Client":
         with reported_as(self.label, self._server.shown):
             return self._server.client()
-
-
-class Scratch:
-    """The scratch tables of one statement, dropped when it is done."""
-
-    def __init__(self, table: ClickHouseTable) -> None:
-        self.marker = f"{SCRATCH_PREFIX}{uuid.uuid4().hex}_"
-        self.keep = False
-        self._table = table
-        self._names: list[str] = []
-
-    def __enter__(self) -> "Scratch":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.keep:
-            return
-        database = quoted(self._table.database)
-        for name in self._names:
-            # Never raised: it would hide the statement's own outcome (a count, or a
-            # BatchInterrupted's). A table left is dropped by a later check's sweep.
-            with suppress(TransientTargetError, ClickHouseTargetError):
-                # SYNC: an Atomic database would keep a dropped table for 8 minutes.
-                self._table.command(f"DROP TABLE IF EXISTS {database}.{quoted(name)} SYNC")
-
-    def set_of(self, values: Collection[Any], column_type: str) -> str:
-        """A subquery of these values, typed like the column they are matched with."""
-        name = f"{self.marker}{len(self._names)}"
-        self._table.command(
-            f"CREATE TABLE {quoted(self._table.database)}.{quoted(name)} "
-            f"(v {column_type}) ENGINE = Memory"
-        )
-        self._names.append(name)
-        text = column_type == "String" or column_type.startswith("FixedString")
-        if values:
-            self._table.insert(name, [str(v) for v in values] if text else list(values))
-        return f"(SELECT v FROM {quoted(self._table.database)}.{quoted(name)})"  # noqa: S608 - names quoted
-
-
-def quoted(identifier: str) -> str:
-    """A ClickHouse identifier, whatever it holds (OpenReplay's ``$user_id``)."""
-    return "`" + identifier.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 def _base_type(kind: str) -> str:

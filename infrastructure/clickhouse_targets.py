@@ -19,6 +19,7 @@ from collections.abc import Collection, Sequence
 
 from application.ports import BatchInterrupted, TransientTargetError
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
+from infrastructure.clickhouse_owner import whose_rows, within
 from infrastructure.clickhouse_server import ClickHouseServer, ClickHouseTargetError
 from infrastructure.clickhouse_tables import ClickHouseTable, Condition
 
@@ -99,7 +100,10 @@ class ClickHouseUserTarget:
     """A user's rows by project and user id. With children, a batch is ``limit`` of the
     user's sessions: the children's rows of those sessions go first, then the
     sessions' rows (so a batch that fails part way leaves the sessions that name what
-    is left)."""
+    is left). With ``follow_device``, the anonymous sessions on the person's devices
+    go before the person's own, which are what link them: deleting the last session
+    that links a device first would strand its anonymous sessions, which nothing
+    could then find."""
 
     def __init__(
         self,
@@ -121,53 +125,78 @@ class ClickHouseUserTarget:
         config = self._config
         session = config.session_column if self._children else None
         self._table.check(
-            _present(config.project_id_column, self._user, session, config.anonymous_id_column)
+            _present(
+                config.project_id_column,
+                self._user,
+                session,
+                config.anonymous_id_column,
+                config.device_column,
+            )
         )
         for child in self._children:
             child.check()
 
     def describe(self) -> list[str]:
-        lines = [f"{self.name}: rows of ClickHouse table {self._config.table} by {self._user}"]
-        return lines + [f"{child.describe()} (named by {self.name})" for child in self._children]
+        line = f"{self.name}: rows of ClickHouse table {self._config.table} by {self._user}"
+        if self._config.follow_device:
+            line += f", and the anonymous sessions of the person's {self._config.device_column}"
+        return [line] + [f"{child.describe()} (named by {self.name})" for child in self._children]
 
     def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
-        project, owner = self._config.project_id_column, (self._user, [user_id])
-        if not self._children:
-            return {self.name: self._table.delete(project, project_id, [[owner]])}
+        project = self._config.project_id_column
+        whose = whose_rows(self._config, self._table, project_id, user_id)
         counts = dict.fromkeys([self.name, *(child.name for child in self._children)], 0)
-        found = self._table.distinct(
-            self._config.session_column, project, project_id, [[owner]], limit
-        )
-        sessions = [session for session in found if session is not None]
         try:
+            if not self._children:
+                for rows in (whose.linked, whose.owned):  # the device's sessions first
+                    counts[self.name] += self._table.delete(project, project_id, rows)
+                return counts
+            linked = self._sessions(project_id, whose.linked, limit)
+            owned = self._sessions(project_id, whose.owned, limit - len(linked))
+            sessions = linked + owned
             for child in self._children:
                 if sessions or child.deletes_by_user():
                     counts[child.name] = child.delete(project_id, sessions, user_id)
-            # The user's rows of these sessions; once none are left, any row of theirs
-            # without a session.
-            mine = [[(self._config.session_column, sessions), owner]] if sessions else [[owner]]
-            counts[self.name] = self._table.delete(project, project_id, mine)
+            # The batch's rows, the device's first; once no session of the person's
+            # is left, any row of theirs without a session.
+            session = self._config.session_column
+            mine = within(whose.owned, session, owned) if sessions else whose.owned
+            for rows in (within(whose.linked, session, linked), mine):
+                counts[self.name] += self._table.delete(project, project_id, rows)
         except BatchInterrupted as interrupted:
             for name, count in interrupted.deleted.items():
                 counts[name] += count
             raise BatchInterrupted(counts, interrupted.cause) from None
         except (TransientTargetError, ClickHouseTargetError) as error:
-            if any(counts.values()):  # children of this batch already gone: counted
+            if any(counts.values()):  # rows of this batch already gone: counted
                 raise BatchInterrupted(counts, error) from None
             raise
         return counts
 
     def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
-        project, owner = self._config.project_id_column, (self._user, [user_id])
-        left = {self.name: self._table.count(project, project_id, [[owner]])}
+        project = self._config.project_id_column
+        whose = whose_rows(self._config, self._table, project_id, user_id)
+        left = {self.name: self._table.count(project, project_id, whose.any)}
         if self._children:
-            sessions = self._table.distinct(
-                self._config.session_column, project, project_id, [[owner]]
-            )
-            sessions = [session for session in sessions if session is not None]
+            sessions = self._sessions(project_id, whose.any)
             for child in self._children:
                 left[child.name] = child.count(project_id, sessions, user_id)
         return left
+
+    def _sessions(
+        self, project_id: int, condition: Condition, limit: int | None = None
+    ) -> list[object]:
+        """The sessions of the condition's rows (at most ``limit``)."""
+        if limit is not None and limit <= 0:
+            return []
+        found = self._table.distinct(
+            self._config.session_column,
+            self._config.project_id_column,
+            project_id,
+            condition,
+            limit,
+        )
+        return [session for session in found if session is not None]
 
 
 class ClickHouseIdentities:

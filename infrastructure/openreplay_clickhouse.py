@@ -6,7 +6,8 @@ this installation really has, each a target named after it (a receipt per table)
   ``experimental.autocomplete`` (types ``USERID``, ``USERANONYMOUSID`` and their
   ``_IOS``/``_MOBILE`` forms) and ``product_analytics.autocomplete_simple`` (names
   ``user_id`` and ``user_anonymous_id``, filled from the sessions by a view).
-- ``experimental.sessions``, by ``user_id``; and every other table with a
+- ``experimental.sessions``, by ``user_id``, its device ``user_uuid`` named
+  (``follow_device`` off: an operator turns it on); and every other table with a
   ``project_id`` and a ``session_id`` (``experimental.events``, ``ios_events``,
   the staff's views and favourites of the sessions, ``product_analytics.events``…),
   as rows of those sessions, deleted before them; ``$user_id`` too where a table
@@ -29,6 +30,7 @@ from infrastructure.clickhouse_tables import SCRATCH_PREFIX
 DATABASES = ("experimental", "product_analytics")
 SESSIONS = "experimental.sessions"
 PROJECT, SESSION, USER, ANONYMOUS = "project_id", "session_id", "user_id", "user_anonymous_id"
+DEVICE = "user_uuid"
 ANALYTICS_USER = "$user_id"
 VALUES = {
     "experimental.autocomplete": (
@@ -70,7 +72,12 @@ def clickhouse_targets_of(url: str, tables: dict[str, set[str]]) -> list[ClickHo
     if not has_sessions:
         return values + _by_user(url, tables)
     parent = ClickHouseTargetConfig(
-        name=SESSIONS, url=url, table=SESSIONS, user_id_column=USER, anonymous_id_column=anonymous
+        name=SESSIONS,
+        url=url,
+        table=SESSIONS,
+        user_id_column=USER,
+        anonymous_id_column=anonymous,
+        device_column=DEVICE if DEVICE in sessions else None,
     )
     children = [
         ClickHouseTargetConfig(

@@ -21,6 +21,7 @@ from application.identities import Findings, Identities
 from domain.remains import RemainsPlace
 from domain.scrubbing import ascii_runs, json_names_person, names_person
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
+from infrastructure.clickhouse_owner import whose_rows
 from infrastructure.clickhouse_server import ClickHouseServer, reported_as
 from infrastructure.clickhouse_tables import SCRATCH_PREFIX, ClickHouseTable, Scratch, quoted
 from infrastructure.remains_coverage import Coverage
@@ -161,17 +162,18 @@ class ClickHouseRemains:
 def clickhouse_session_identities(
     config: ClickHouseTargetConfig, table: ClickHouseTable, project_id: int, user_id: str
 ) -> Identities:
-    """The keys of the person's sessions in a ClickHouse target of sessions, and the
-    anonymous ids they carry that no session of another user id does."""
+    """The keys of the person's sessions in a ClickHouse target of sessions (with
+    ``follow_device``, of the device's anonymous sessions too: the rows a job would
+    delete), and the anonymous ids they carry that no session of another user id does."""
     assert config.user_id_column is not None  # a target of sessions
-    owned = [[(config.user_id_column, [user_id])]]
-    keys = table.distinct(config.session_column, config.project_id_column, project_id, owned)
+    whose = whose_rows(config, table, project_id, user_id)
+    keys = table.distinct(config.session_column, config.project_id_column, project_id, whose.any)
     if config.anonymous_id_column is None:
         return Identities(user_id, session_ids=frozenset(map(str, keys)))
     column = config.anonymous_id_column
     carried = {
         str(one)
-        for one in table.distinct(column, config.project_id_column, project_id, owned)
+        for one in table.distinct(column, config.project_id_column, project_id, whose.owned)
         if one
     }
     theirs = set(
