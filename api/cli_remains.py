@@ -17,12 +17,12 @@ from domain.errors import InvalidJobRequest
 from domain.remains import RemainsPlace, RemainsSearch
 
 _SEARCHED = {
-    "targets": "target",
-    "databases": "database",
-    "columns": "column",
-    "targetColumns": "column its target counts",
-    "clickhouseServers": "ClickHouse server",
-    "objectPatterns": "object pattern",
+    "targets": ("target", None),
+    "databases": ("database", None),
+    "columns": ("column", None),
+    "targetColumns": ("column counted by its target", "columns counted by their targets"),
+    "clickhouseServers": ("ClickHouse server", None),
+    "objectPatterns": ("object pattern", None),
 }
 
 
@@ -117,7 +117,9 @@ def place_line(place: RemainsPlace) -> str:
 
 
 def searched_words(searched: dict[str, int]) -> str:
-    return ", ".join(counted(count, _SEARCHED.get(kind, kind)) for kind, count in searched.items())
+    return ", ".join(
+        counted(count, *_SEARCHED.get(kind, (kind, None))) for kind, count in searched.items()
+    )
 
 
 def search_line(search: RemainsSearch) -> str:
