@@ -154,7 +154,7 @@ class TargetsRemains:
                 objects = FilePattern(config)
                 store, where, unit = f"files {config.directory}", config.pattern, "files"
             count = sum(
-                objects.count(project_id, identities.user_id, session)
+                objects.count(project_id, identities.user_id, _as_read(session))
                 for session in sorted(identities.session_ids)
             )
             if count:
@@ -237,6 +237,15 @@ class TargetsRemains:
 
     def _server(self, url: str) -> ClickHouseServer:
         return self._servers.setdefault(url, ClickHouseServer(url))
+
+
+def _as_read(session_key: str) -> int | str:
+    """A session's key as its sessions table gave it to a job: the identities hold
+    keys as text, and an object pattern reads a number's keys as numbers (so that
+    ``{sessionId}e`` of session 12 is not taken for the session ``12e``)."""
+    if session_key.isascii() and session_key.isdigit() and str(int(session_key)) == session_key:
+        return int(session_key)
+    return session_key
 
 
 @contextmanager

@@ -19,6 +19,7 @@ import functools
 import shutil
 import tempfile
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -176,7 +177,7 @@ SESSION_COLUMNS = names(
 
 def load(ch: "Client") -> None:
     """Everyone's rows, in every table."""
-    _sessions(ch)
+    load_sessions(ch, PEOPLE)
     ch.insert(
         "experimental.autocomplete",
         [
@@ -252,11 +253,11 @@ COLUMNS = {
 }
 
 
-def _sessions(ch: "Client") -> None:
-    """Everyone's sessions and their events, one insert a table (one part a partition:
-    a mutation takes a while a partition, in chdb)."""
+def load_sessions(ch: "Client", people: Sequence[Person]) -> None:
+    """These people's sessions and their events, one insert a table (one part a
+    partition: a mutation takes a while a partition, in chdb)."""
     rows: dict[str, list[list[Any]]] = {table: [] for table in COLUMNS}
-    for person in PEOPLE:
+    for person in people:
         for n, session_id in enumerate(person.sessions):
             anonymous = (person.shared_anonymous_id if n == 0 else None) or person.anonymous_id
             rows["experimental.sessions"].append(
