@@ -53,7 +53,11 @@ _SEARCH_ERRORS = (
 )
 """Errors whose text names a target or store and a type or code, never a value."""
 DEFAULT_KEY_COLUMN = "session_id"
-_UNITS = {SqlTargetConfig: "rows", S3TargetConfig: "objects", FilesTargetConfig: "files"}
+_UNITS: dict[type, str] = {
+    **dict.fromkeys([*SQL_KINDS, ClickHouseTargetConfig], "rows"),
+    S3TargetConfig: "objects",
+    FilesTargetConfig: "files",
+}
 
 
 class TargetsRemains:

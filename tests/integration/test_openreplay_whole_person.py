@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 
 from api.cli import main
 from api.composition import Services
+from api.wording import counted
 from domain.lifecycle import JobStatus
 from domain.request import FORGOTTEN
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
@@ -121,6 +122,8 @@ def test_a_job_deletes_the_whole_person_and_not_a_byte_of_anyone_elses(
     patterns = "{sessionId}/, {sessionId}, {sessionId}e"
     assert f"s3://{BUCKET}  {patterns}  {len(hers.versions)} objects" in first.output
     assert "not covered" not in first.output
+    for table in ("public.autocomplete", "public.errors", "experimental.events"):
+        assert f"target  {table}  {counted(hers.counts()[table], 'row')}  covered" in first.output
     checked = service_targets(str(config), services.database)
     kit = runner_kit(services, tmp_path)
 
