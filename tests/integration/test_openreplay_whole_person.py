@@ -2,7 +2,8 @@
 shaped installation in PostgreSQL, ClickHouse (the real engine, in process) and a
 bucket that keeps versions (moto's server); `jobtrail openreplay import` writes
 the targets; a job deletes alice in one project through the real runner, with
-jobtrail's own store on both backends. Then the receipt counts exactly what was
+jobtrail's own store on both backends (and, with follow_device turned on, the
+anonymous sessions recorded on her own devices, everywhere). Then the receipt counts exactly what was
 hers, table by table and version by version; `jobtrail targets find` finds nothing
 of her; and everything else, down to the other project's alice, is as it was."""
 
@@ -19,7 +20,6 @@ from api.composition import Services
 from api.wording import counted
 from domain.lifecycle import JobStatus
 from domain.request import FORGOTTEN
-from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.openreplay_targets import targets_toml
 from infrastructure.targets import load_config, service_targets
 from tests.openreplay_clickhouse import clickhouse_url
@@ -84,24 +84,7 @@ def following_devices(config: Path) -> None:
     config.write_text(targets_toml(msgspec.structs.replace(loaded, targets=followed)))
 
 
-FOLLOWS_DEVICES_IN_CLICKHOUSE = "follow_device" in ClickHouseTargetConfig.__struct_fields__
-
-
-@pytest.mark.parametrize(
-    "follow_device",
-    [
-        False,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                not FOLLOWS_DEVICES_IN_CLICKHOUSE,
-                strict=True,
-                reason="a clickhouse target cannot follow devices yet: experimental.sessions "
-                "would keep the anonymous sessions on her devices that public.sessions deletes",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("follow_device", [False, True])
 def test_a_job_deletes_the_whole_person_and_not_a_byte_of_anyone_elses(
     services: Services,
     database_url: str,
