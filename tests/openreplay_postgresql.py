@@ -334,6 +334,16 @@ def openreplay_sqlite(folder: Path) -> Installation:
     return installation
 
 
+@contextmanager
+def installed(backend: str, folder: Path) -> Iterator[Installation]:
+    """The installation on ``backend`` ("sqlite": a file in ``folder``), loaded."""
+    if backend == "sqlite":
+        yield openreplay_sqlite(folder)
+        return
+    with openreplay_postgresql() as made:
+        yield made
+
+
 CHILDREN: list[tuple[str, str, str | list[str], str | list[str] | None]] = [
     ("events.clicks", "public.sessions", "session_id", None),
     ("events.errors", "public.sessions", "session_id", None),

@@ -23,8 +23,7 @@ from tests.openreplay_postgresql import (
     WEB,
     Installation,
     counts_of,
-    openreplay_postgresql,
-    openreplay_sqlite,
+    installed,
     session_targets,
     sessions_of,
     without_sessions,
@@ -34,10 +33,7 @@ from tests.runner_support import runner_kit
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def installation(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Installation]:
-    if request.param == "sqlite":
-        yield openreplay_sqlite(tmp_path)
-        return
-    with openreplay_postgresql() as made:
+    with installed(request.param, tmp_path) as made:
         yield made
 
 
