@@ -5,7 +5,8 @@ the targets; a job deletes alice in one project through the real runner, with
 jobtrail's own store on both backends (and, with follow_device turned on, the
 anonymous sessions recorded on her own devices, everywhere). Then the receipt
 counts exactly what was hers, table by table and version by version;
-`jobtrail targets find` finds nothing of her; and everything else, down to the other project's alice, is as it was."""
+`jobtrail targets find` finds nothing of her; and everything else, down to the
+other project's alice, is as it was."""
 
 import urllib.request
 from collections.abc import Iterator
