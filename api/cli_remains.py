@@ -87,7 +87,8 @@ def _print(report: RemainsReport, project_key: str, kept_on: int | None, as_json
         f"{counted(ids['sessionIds'], 'session id')}"
         + (
             f" ({counted(ids['sharedAnonymousIds'], 'anonymous id')} passed over: "
-            "another user's sessions carry it too)."
+            f"another user's sessions carry {'it' if ids['sharedAnonymousIds'] == 1 else 'them'}"
+            " too)."
             if ids["sharedAnonymousIds"]
             else "."
         ),

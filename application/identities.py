@@ -15,9 +15,9 @@ class Identities:
     """Those no session of another user id in the project carries."""
     session_ids: frozenset[str] = frozenset()
     """The keys of the person's sessions that are still there, as text."""
-    shared_anonymous_ids: int = 0
-    """How many of their sessions' anonymous ids someone else's sessions carry too:
-    passed over (another person's rows would be found through them)."""
+    shared_anonymous_ids: frozenset[str] = frozenset()
+    """Their sessions' anonymous ids that someone else's sessions carry too: passed
+    over (another person's rows would be found through them). Only counted."""
 
     @property
     def names(self) -> list[str]:
@@ -29,7 +29,7 @@ class Identities:
             "userIds": 1,
             "anonymousIds": len(self.anonymous_ids),
             "sessionIds": len(self.session_ids),
-            "sharedAnonymousIds": self.shared_anonymous_ids,
+            "sharedAnonymousIds": len(self.shared_anonymous_ids),
         }
 
     def merged(self, other: "Identities") -> "Identities":
@@ -37,7 +37,7 @@ class Identities:
             self.user_id,
             self.anonymous_ids | other.anonymous_ids,
             self.session_ids | other.session_ids,
-            self.shared_anonymous_ids + other.shared_anonymous_ids,
+            self.shared_anonymous_ids | other.shared_anonymous_ids,
         )
 
 

@@ -181,4 +181,6 @@ def clickhouse_session_identities(
             column, config.user_id_column, config.project_id_column, project_id, user_id
         )
     )
-    return Identities(user_id, frozenset(theirs), frozenset(map(str, keys)), len(carried - theirs))
+    return Identities(
+        user_id, frozenset(theirs), frozenset(map(str, keys)), frozenset(carried - theirs)
+    )

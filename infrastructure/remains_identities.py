@@ -40,7 +40,7 @@ def sql_session_identities(
             if carried
             else set()
         )
-    return Identities(user_id, frozenset(theirs), keys, len(carried - theirs))
+    return Identities(user_id, frozenset(theirs), keys, frozenset(carried - theirs))
 
 
 def _key(config: SqlTargetConfig, table: Table) -> Any:
