@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.logs import request_id
 from api.metrics import Metrics
+from api.security_headers import NOSNIFF
 
 access = logging.getLogger("jobtrail.access")
 MAX_BODY_BYTES = 64 * 1024
@@ -108,7 +109,13 @@ class Observe:
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+                # Every answer, JSON, metrics, stylesheet or refusal, is taken for what
+                # its Content-Type says: never sniffed into HTML or a script.
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", rid.encode()),
+                    NOSNIFF,
+                ]
             await send(message)
 
         try:

@@ -1,15 +1,12 @@
 """JSON responses encoded with msgspec."""
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
 from starlette.responses import Response, StreamingResponse
 
-from api.security_headers import NOSNIFF
-
 _encode = msgspec.json.Encoder().encode
-_NOT_SNIFFED = {NOSNIFF[0].decode(): NOSNIFF[1].decode()}
 
 
 class MsgspecResponse(Response):
@@ -17,10 +14,6 @@ class MsgspecResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return _encode(content)
-
-    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
-        super().init_headers(headers)
-        self.raw_headers.append(NOSNIFF)  # JSON, never sniffed into HTML or a script
 
 
 def data(payload: Any, status_code: int = 200) -> MsgspecResponse:
@@ -45,9 +38,9 @@ def streamed_data_list(batches: Iterable[list[Any]]) -> StreamingResponse:
             first = False
         yield b"]}"
 
-    return StreamingResponse(chunks(), media_type="application/json", headers=_NOT_SNIFFED)
+    return StreamingResponse(chunks(), media_type="application/json")
 
 
 def encoded(body: bytes) -> Response:
     """JSON encoded already (the OpenAPI document, say), sent as it is."""
-    return Response(body, media_type="application/json", headers=_NOT_SNIFFED)
+    return Response(body, media_type="application/json")

@@ -1,8 +1,8 @@
 """Headers that tell a browser what it may do with a response.
 
-Every JSON answer says ``nosniff`` (``api.responses``): a browser takes it for what its
-Content-Type says, never for HTML or a script. The dashboard's pages and redirects say
-more (:class:`DashboardHeaders`): no site may frame them (clickjacking: a page of
+Every answer says ``nosniff`` (``api.middleware.Observe`` adds it): a browser takes
+it for what its Content-Type says, never for HTML or a script. The dashboard's pages
+and redirects say more (:class:`DashboardHeaders`): no site may frame them (clickjacking: a page of
 another site laying the dashboard, invisible, under a decoy button), and they load
 nothing but the server's own stylesheet.
 """
@@ -25,7 +25,6 @@ DASHBOARD_HEADERS = [
     (b"x-frame-options", b"DENY"),  # frame-ancestors for browsers without CSP 2
     (b"content-security-policy", DASHBOARD_POLICY.encode()),
     (b"referrer-policy", b"same-origin"),  # a project's key is in the dashboard's URLs
-    NOSNIFF,
 ]
 
 

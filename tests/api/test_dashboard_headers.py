@@ -73,7 +73,7 @@ def test_the_dashboard_policy_lets_its_own_stylesheet_and_forms_work(client: Tes
     assert directives["default-src"] == "'none'"  # no script, no frame, nothing else
 
 
-def test_api_answers_are_never_sniffed(client: TestClient, tenant: Tenant) -> None:
+def test_no_answer_of_the_server_is_ever_sniffed(client: TestClient, tenant: Tenant) -> None:
     answers = [
         client.get(tenant.url("/jobs"), headers=tenant.headers),  # streamed
         client.get(tenant.url("/jobs?limit=5"), headers=tenant.headers),
@@ -84,6 +84,9 @@ def test_api_answers_are_never_sniffed(client: TestClient, tenant: Tenant) -> No
         client.get("/openapi.json"),
         client.get("/healthz"),
         client.get("/"),
+        client.get("/metrics"),  # text/plain: never sniffed into HTML either
+        client.get("/static/jobtrail.css"),
+        client.post(tenant.url("/users/x"), headers=tenant.headers, content=b"x" * 2_000_000),
     ]
     for answer in answers:
         assert answer.headers.get("x-content-type-options") == "nosniff", answer.request.url
