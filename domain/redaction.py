@@ -19,7 +19,6 @@ or ``x`` are read only as they are; that keeps the chart small.
 from collections.abc import Collection, Iterator
 
 REDACTED = "[user]"
-_WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _ESCAPED_AS_ITSELF = frozenset("\\\"'/")  # \\ \" \' \/
 _LONGEST_READING = 256
@@ -27,6 +26,13 @@ _LONGEST_READING = 256
 over (256 backslashes), a ``%`` encoded 127 times. Deeper is no text a library
 writes, and the bound keeps the chart linear in the text's length."""
 _UTF8_WIDTH = [1] * 0x80 + [0] * 0x42 + [2] * 0x1E + [3] * 0x10 + [4] * 0x05 + [0] * 0x0B
+
+
+def _is_word(character: str) -> bool:
+    """A letter or digit of any script (``josé`` is one word): an id next to one is
+    part of a longer word."""
+    return character.isalnum()
+
 
 Reading = tuple[int, str]
 """One way to read the text from a position: (where the reading ends, the character)."""
@@ -116,21 +122,29 @@ class _Chart:
         """Whether something other than a letter or digit can be read just before
         (nor a joining character with a letter or digit before it)."""
         return position == 0 or any(
-            c not in _WORD and (c not in joined_by or not all(map(self._word_ends, starts)))
+            not _is_word(c) and (c not in joined_by or not all(map(self._word_ends, starts)))
             for c, starts in self._ending[position].items()
         )
 
     def _clear_after(self, position: int, joined_by: frozenset[str]) -> bool:
-        return position == len(self._text) or any(
-            c not in _WORD and (c not in joined_by or not all(map(self._word_starts, ends)))
-            for c, ends in self._readings[position].items()
+        """As ``_clear_before``; but where an escape begins, what it escapes is what
+        follows, not its ``%`` or backslash: ``alice%40example.com`` is the encoded
+        ``alice@example.com``, someone else's id, and ``josé`` is not ``jos``."""
+        if position == len(self._text):
+            return True
+        readings = dict(self._readings[position])
+        if len(readings) > 1 and self._text[position] in "%\\":
+            del readings[self._text[position]]
+        return any(
+            not _is_word(c) and (c not in joined_by or not all(map(self._word_starts, ends)))
+            for c, ends in readings.items()
         )
 
     def _word_ends(self, position: int) -> bool:
-        return any(c in _WORD for c in self._ending[position])
+        return any(map(_is_word, self._ending[position]))
 
     def _word_starts(self, position: int) -> bool:
-        return any(c in _WORD for c in self._readings[position])
+        return any(map(_is_word, self._readings[position]))
 
     def _read_from(self, position: int) -> None:
         """Every reading from ``position``; those of later positions are known. A

@@ -1,0 +1,46 @@
+"""Hostile neighbours of the person's id in a shared text: another person's id that
+holds it, written in an encoding, or in another script, is never scrubbed; the
+person's own id next to an escaped separator still is."""
+
+import pytest
+
+from domain.redaction import without_user_id
+from domain.scrubbing import names_person, scrubbed_text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "q=alice%40example.com&page=2",  # alice@example.com, percent-encoded
+        "q=alice%2540example.com",  # encoded twice over
+        "q=alice%2Esmith",
+        '{\\"u\\": \\"alice\\u0040example.com\\"}',  # a JSON dump inside a text
+        "aliceé and aliceñ",  # letters of another script make other words
+        "alice%C3%A9 is someone else",
+    ],
+)
+def test_another_persons_encoded_or_accented_id_that_holds_the_persons_is_left_whole(
+    text: str,
+) -> None:
+    assert scrubbed_text(text, ["alice"]) == text
+    assert not names_person(text, ["alice"])
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("filter=user%3Dalice%26page%3D2", "filter=user%3D[forgotten]%26page%3D2"),
+        ("%22alice%22 and alice%2E", "%22[forgotten]%22 and [forgotten]%2E"),
+        ("alice%20smith", "[forgotten]%20smith"),  # a space ends an identifier
+        ("alice\\n next", "[forgotten]\\n next"),
+        ("50% of alice%", "50% of [forgotten]%"),
+    ],
+)
+def test_the_persons_id_next_to_an_escaped_separator_is_still_scrubbed(
+    text: str, scrubbed: str
+) -> None:
+    assert scrubbed_text(text, ["alice"]) == scrubbed
+
+
+def test_a_failed_jobs_error_keeps_another_users_accented_name_whole() -> None:
+    assert without_user_id("no session for josé", "jos") == "no session for josé"
