@@ -5,7 +5,9 @@ An anonymous id is a device's or a browser's (OpenReplay's ``user_anonymous_id``
 One that a session of ANOTHER user id in the project also carries is a shared
 device's: it is not the person's, and nothing is deleted or scrubbed for it. Sessions
 with no user id (NULL, or empty as some SDKs send it) do not make it shared (they are
-the device's before anyone logged in): the rule ClickHouse's targets keep too.
+the device's before anyone logged in): the rule ClickHouse's targets keep too. Nor
+is one that is another user id of the project (user ``bob7``, and ``bob7`` the
+person's anonymous id): a text or a value that says it may mean that user.
 """
 
 from sqlalchemy import Table, and_, exists, select
@@ -71,10 +73,18 @@ class PersonIdentities:
                 other.c[config.user_id_column] != user_id,
             )
         )
+        # Nor one that is another user's id in the project: a shared text or an untyped
+        # value naming it may name that user.
+        someones = exists().where(
+            other.c[config.project_id_column] == project_id,
+            other.c[config.user_id_column] == anonymous,
+        )
         query = (
             select(anonymous)
             .distinct()
-            .where(project == project_id, user == user_id, anonymous.is_not(None), ~shared)
+            .where(
+                project == project_id, user == user_id, anonymous.is_not(None), ~shared, ~someones
+            )
         )
         with reported_as(f"{config.name}: table {config.table}"), self._database.reader() as conn:
             return [str(value) for value in conn.execute(query).scalars()]
