@@ -4,12 +4,14 @@ the user's devices.
 
 A device another user id of the project also used is not followed: its
 anonymous sessions could be that person's (a shared computer, a family tablet),
-and a job deletes exactly one person's data."""
+and a job deletes exactly one person's data. An empty device (``''``, a zero UUID)
+is none, as NULL is."""
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, exists
+from sqlalchemy import String, Table, Uuid, bindparam, exists
 
 from infrastructure.target_config import SqlTargetConfig
 
@@ -50,8 +52,19 @@ def whose_rows(table: Table, config: SqlTargetConfig) -> Whose:
     linked = (
         (project == bindparam("project_id"))
         & (user.is_(None) | (user == ""))  # no user id, as for ``shared``
-        & device.is_not(None)
+        & _some_device(device)
         & on_the_users_device
         & ~shared
     )
     return Whose(owned, linked)
+
+
+def _some_device(device: Any) -> Any:
+    """A device that is one: not NULL, nor empty (``''``, a zero UUID), which says no
+    device, so every anonymous session without one would be followed (ClickHouse's
+    rule too)."""
+    if isinstance(device.type, String):
+        return device.is_not(None) & (device != "")
+    if isinstance(device.type, Uuid):
+        return device.is_not(None) & (device != uuid.UUID(int=0))
+    return device.is_not(None)
