@@ -16,6 +16,7 @@ No encoder escapes a letter or a digit, so an escape's hex digits and its ``u``
 or ``x`` are read only as they are; that keeps the chart small.
 """
 
+import re
 from collections.abc import Collection, Iterator
 
 REDACTED = "[user]"
@@ -52,7 +53,7 @@ def replaced(
     ``marker``. ``joined_by``: characters that join the words of one identifier
     (``alice@example.com``, ``alice.smith``): next to an occurrence, one of them
     followed by a letter or digit makes it part of a longer identifier, not the id."""
-    spans = _occurrences(text, ids, joined_by)
+    spans = _occurrences(text, ids, joined_by, marker)
     if not spans:
         return text
     kept, last = [], 0
@@ -63,19 +64,30 @@ def replaced(
     return "".join(kept)
 
 
-def names_any(text: str, ids: Collection[str], joined_by: frozenset[str] = frozenset()) -> bool:
+def names_any(
+    text: str, ids: Collection[str], marker: str, joined_by: frozenset[str] = frozenset()
+) -> bool:
     """Whether ``replaced`` would change anything in ``text``."""
-    return bool(_occurrences(text, ids, joined_by))
+    return bool(_occurrences(text, ids, joined_by, marker))
 
 
 def _occurrences(
-    text: str, ids: Collection[str], joined_by: frozenset[str]
+    text: str, ids: Collection[str], joined_by: frozenset[str], marker: str
 ) -> list[tuple[int, int]]:
+    """The spans of the ids, but none inside a marker already written: user
+    ``forgotten`` is not in ``[forgotten]``, or each pass would wrap it again and
+    always find it."""
     wanted = [one for one in ids if one]
     if not wanted or not text:
         return []
     chart = _Chart(text)
-    return [span for one in wanted for span in chart.occurrences(one, joined_by)]
+    markers = [(m.start(), m.end()) for m in re.finditer(re.escape(marker), text)]
+    return [
+        (start, end)
+        for one in wanted
+        for start, end in chart.occurrences(one, joined_by)
+        if not any(first <= start and end <= last for first, last in markers)
+    ]
 
 
 def _merged(spans: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:

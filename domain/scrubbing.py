@@ -41,7 +41,7 @@ def scrubbed_text(text: str, ids: Collection[str]) -> str:
 
 
 def names_person(text: str, ids: Collection[str]) -> bool:
-    return names_any(text, ids, JOINING)
+    return names_any(text, ids, FORGOTTEN, JOINING)
 
 
 def scrubbed_json(document: str, ids: Collection[str]) -> str:

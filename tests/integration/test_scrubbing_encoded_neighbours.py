@@ -54,3 +54,33 @@ def test_a_scrub_job_leaves_other_peoples_encoded_ids_that_hold_the_persons(
         "n4": NOTES[3][2],
         "n5": "opened /search?filter=user%3D[forgotten]%26page%3D2",
     }
+
+
+def test_a_scrub_job_for_a_user_named_like_the_marker_ends_and_leaves_other_markers(
+    services: Services, tmp_path: Path
+) -> None:
+    with services.database.writer() as conn:
+        conn.execute(
+            text("CREATE TABLE notes (note_id TEXT PRIMARY KEY, project_id INTEGER, body TEXT)")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO notes VALUES ('n1', 1, 'locked for forgotten'),"
+                " ('n2', 1, 'bob was [forgotten] today')"
+            )
+        )
+    config = TargetsConfig(
+        batch_size=2,
+        targets=[ScrubTargetConfig(name="notes", table="notes", text_columns=["body"])],
+    )
+    kit = runner_kit(services, tmp_path)
+    job_id = kit.schedule("forgotten", project_id=1)
+    kit.worker(
+        kit.runner(batch_size=2, targets=[*build_targets(config, services.database)])
+    ).run_due_jobs()
+
+    assert services.queries.get(1, job_id).status == JobStatus.COMPLETED
+    assert services.history.receipt(1, job_id) == {"notes": 1}
+    with services.database.reader() as conn:
+        left = {note: body for note, body in conn.execute(text("SELECT note_id, body FROM notes"))}
+    assert left == {"n1": "locked for [forgotten]", "n2": "bob was [forgotten] today"}

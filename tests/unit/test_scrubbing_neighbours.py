@@ -44,3 +44,13 @@ def test_the_persons_id_next_to_an_escaped_separator_is_still_scrubbed(
 
 def test_a_failed_jobs_error_keeps_another_users_accented_name_whole() -> None:
     assert without_user_id("no session for josé", "jos") == "no session for josé"
+
+
+def test_a_person_whose_id_is_a_word_of_the_marker_is_not_found_in_the_marker() -> None:
+    """User ``forgotten``: each pass would wrap the marker again (``[[forgotten]]``)
+    and find them still, so a job would never end, and rewrite other people's rows."""
+    scrubbed = scrubbed_text("locked for forgotten", ["forgotten"])
+
+    assert scrubbed == "locked for [forgotten]"
+    assert not names_person(scrubbed, ["forgotten"])
+    assert scrubbed_text("bob was [forgotten] today", ["forgotten"]) == "bob was [forgotten] today"
