@@ -17,6 +17,7 @@ or ``x`` are read only as they are; that keeps the chart small.
 """
 
 import re
+import unicodedata
 from collections.abc import Collection, Iterator
 
 REDACTED = "[user]"
@@ -30,9 +31,10 @@ _UTF8_WIDTH = [1] * 0x80 + [0] * 0x42 + [2] * 0x1E + [3] * 0x10 + [4] * 0x05 + [
 
 
 def _is_word(character: str) -> bool:
-    """A letter or digit of any script (``josé`` is one word): an id next to one is
-    part of a longer word."""
-    return character.isalnum()
+    """A letter or digit of any script (``josé`` is one word), or a mark that
+    combines with the one before it (``zoe\\u0308`` is ``zoë``): an id next to one
+    is part of a longer word."""
+    return character.isalnum() or unicodedata.category(character).startswith("M")
 
 
 Reading = tuple[int, str]

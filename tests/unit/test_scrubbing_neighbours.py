@@ -54,3 +54,8 @@ def test_a_person_whose_id_is_a_word_of_the_marker_is_not_found_in_the_marker() 
     assert scrubbed == "locked for [forgotten]"
     assert not names_person(scrubbed, ["forgotten"])
     assert scrubbed_text("bob was [forgotten] today", ["forgotten"]) == "bob was [forgotten] today"
+
+
+def test_an_id_before_a_combining_mark_is_part_of_another_persons_name() -> None:
+    """``zoe`` and a combining diaeresis is ``zoë`` (as macOS writes it): not user zoe."""
+    assert scrubbed_text("assigned to zoe\u0308 today", ["zoe"]) == "assigned to zoe\u0308 today"
