@@ -201,7 +201,8 @@ class ClickHouseUserTarget:
 
 class ClickHouseIdentities:
     """The person's anonymous ids, read from the sessions target's rows: each one
-    theirs only if no session of another user id in the project carries it."""
+    theirs only if no session of another user id in the project carries it, and it is
+    no user id of the project."""
 
     def __init__(self, sessions: ClickHouseTargetConfig, table: ClickHouseTable) -> None:
         assert sessions.user_id_column and sessions.anonymous_id_column  # checked
@@ -224,7 +225,20 @@ class ClickHouseIdentities:
             project_id,
             user_id,
         )
-        return [one for one in found if one and one != user_id]
+        candidates = [str(one) for one in found if one and one != user_id]
+        if not candidates:
+            return []
+        # Nor one that is a user id of the project (infrastructure.person_identities).
+        someones = {
+            str(one)
+            for one in self._table.distinct(
+                config.user_id_column,
+                config.project_id_column,
+                project_id,
+                [[(config.user_id_column, candidates)]],
+            )
+        }
+        return [one for one in candidates if one not in someones]
 
 
 class ClickHouseValuesTarget:
