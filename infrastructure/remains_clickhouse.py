@@ -24,6 +24,7 @@ from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.clickhouse_owner import whose_rows
 from infrastructure.clickhouse_server import ClickHouseServer, reported_as
 from infrastructure.clickhouse_tables import SCRATCH_PREFIX, ClickHouseTable, Scratch, quoted
+from infrastructure.clickhouse_targets import ClickHouseIdentities
 from infrastructure.remains_coverage import Coverage
 from infrastructure.remains_sql import TableColumns
 
@@ -164,7 +165,7 @@ def clickhouse_session_identities(
 ) -> Identities:
     """The keys of the person's sessions in a ClickHouse target of sessions (with
     ``follow_device``, of the device's anonymous sessions too: the rows a job would
-    delete), and the anonymous ids they carry that no session of another user id does."""
+    delete), and the anonymous ids they carry that are theirs (ClickHouseIdentities)."""
     assert config.user_id_column is not None  # a target of sessions
     whose = whose_rows(config, table, project_id, user_id)
     keys = table.distinct(config.session_column, config.project_id_column, project_id, whose.any)
@@ -176,11 +177,7 @@ def clickhouse_session_identities(
         for one in table.distinct(column, config.project_id_column, project_id, whose.owned)
         if one
     }
-    theirs = set(
-        table.exclusive(
-            column, config.user_id_column, config.project_id_column, project_id, user_id
-        )
-    )
+    theirs = set(ClickHouseIdentities(config, table).anonymous_ids(project_id, user_id))
     return Identities(
         user_id, frozenset(theirs), frozenset(map(str, keys)), frozenset(carried - theirs)
     )

@@ -1,13 +1,16 @@
 """ClickHouse keeps the rule of infrastructure.person_identities: the person's
 anonymous id that is another user's id in the project (alice's device says
 ``bob7``, and bob7 is a user) is not hers, so an untyped values target leaves the
-value ``bob7``, which may be bob's. On ClickHouse's real engine (chdb)."""
+value ``bob7``, which may be bob's, and targets find passes it over. On
+ClickHouse's real engine (chdb)."""
 
 import uuid
 from pathlib import Path
 
 from api.composition import Services
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
+from infrastructure.clickhouse_targets import ClickHouseServers
+from infrastructure.remains_clickhouse import clickhouse_session_identities
 from infrastructure.targets import TargetsConfig, build_targets, check_targets
 from tests.openreplay_clickhouse import SESSION_COLUMNS, T0, clickhouse_url, fresh_installation
 
@@ -62,3 +65,8 @@ def test_an_untyped_value_that_is_another_users_id_stays(
     assert values.remaining(1, "alice") == {"values": 2}
     assert values.delete_batch(1, "alice", 10) == {"values": 2}
     assert ch.query(f"SELECT value FROM {VALUES}").result_rows == [("bob7",)]
+    sessions = config.targets[1]
+    assert isinstance(sessions, ClickHouseTargetConfig)
+    found = clickhouse_session_identities(sessions, ClickHouseServers().table(sessions), 1, "alice")
+    assert found.anonymous_ids == {"tab-a"}
+    assert found.shared_anonymous_ids == {"bob7"}
