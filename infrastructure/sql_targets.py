@@ -9,7 +9,7 @@ session id reused across projects) cannot take another user's rows with it.
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, delete, func, literal_column, select
+from sqlalchemy import String, Table, bindparam, delete, func, literal_column, select
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
@@ -75,6 +75,13 @@ class SqlTarget:
             self.resolved,
             [*columns, config.id_column, config.device_column],
         )
+        if not isinstance(table.c[config.user_id_column].type, String):
+            # A number column compares as a number: a request about user '007' or
+            # ' 7' would take user 7's rows.
+            raise ConfigError(
+                f"Target {self.name}: column {config.user_id_column!r} of table "
+                f"{config.table!r} is not text: a user id is compared as text."
+            )
         key = self._key(table)
         if self._children and not unique(table, [key.name], self._database):
             # Children are found by the key alone: a key shared with another user's

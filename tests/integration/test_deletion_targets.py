@@ -205,3 +205,28 @@ def test_a_single_file_named_by_the_user_is_deleted(tmp_path: Path) -> None:
     assert target.delete_batch(1, "bob", 10) == {"avatars": 1}
     assert target.delete_batch(1, "bob", 10) == {"avatars": 0}
     assert (root / "bobby.png").exists()
+
+
+def test_a_user_id_column_that_is_not_text_is_refused_before_any_job(tmp_path: Path) -> None:
+    """A number column compares as a number: a job for user '007' would take user 7's
+    rows (a hostile pass did it on SQLite)."""
+    other = f"sqlite:///{tmp_path / 'analytics.db'}"
+    engine = create_engine(parse_database_url(other).sqlalchemy_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE events (event_id INTEGER PRIMARY KEY, uid INT, pid INT)"))
+        conn.execute(text("INSERT INTO events (uid, pid) VALUES (7, 1)"))
+    config = TargetsConfig(
+        targets=[
+            SqlTargetConfig(
+                name="events",
+                url=other,
+                table="events",
+                user_id_column="uid",
+                project_id_column="pid",
+            )
+        ]
+    )
+    service = Database(parse_database_url(f"sqlite:///{tmp_path / 'svc.db'}"))
+    [target] = build_targets(config, service)
+    with pytest.raises(ConfigError, match="column 'uid' of table 'events' is not text"):
+        target.check()
