@@ -29,17 +29,6 @@ from infrastructure.target_config import ConfigError
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
-__all__ = [  # the server's and conditions' names too, for the modules that took them here
-    "SCRATCH_PREFIX",
-    "ClickHouseServer",
-    "ClickHouseTable",
-    "ClickHouseTargetError",
-    "Condition",
-    "Scratch",
-    "quoted",
-    "reported_as",
-]
-
 _WRAPPERS = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")
 
 

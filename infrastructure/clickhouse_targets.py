@@ -7,21 +7,21 @@ Every statement filters on the project. Each table's rows are counted, then dele
 by the same condition (infrastructure.clickhouse_tables), and ``remaining()`` counts
 what is left by it again.
 
-``sessions_from`` names a clickhouse target only, never a sql one: a child is found
-through its parent's remaining rows, and a parent in another store (PostgreSQL's
-``public.sessions``) can be emptied, by this job or by its own retention, while the
-ClickHouse rows of its sessions stay; nothing would find them again, and
-``remaining()`` would say 0. ClickHouse's own sessions table lists every session it
-holds events of.
+``sessions_from`` names a clickhouse target only: a child is found through its
+parent's remaining rows, and a parent in another store (``public.sessions``) can be
+emptied, by this job or its own retention, while the ClickHouse rows of its sessions
+stay, found by nothing (``remaining()`` would say 0). ClickHouse's own sessions
+table lists every session it holds events of.
 """
 
 from collections.abc import Collection, Sequence
 
 from application.ports import BatchInterrupted, TransientTargetError
+from infrastructure.clickhouse_conditions import Condition
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.clickhouse_owner import whose_rows, within
 from infrastructure.clickhouse_server import ClickHouseServer, ClickHouseTargetError
-from infrastructure.clickhouse_tables import ClickHouseTable, Condition
+from infrastructure.clickhouse_tables import ClickHouseTable
 
 
 class ClickHouseServers:

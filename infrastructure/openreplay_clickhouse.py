@@ -19,13 +19,13 @@ this installation really has, each a target named after it (a receipt per table)
 from collections import defaultdict
 
 from application.ports import TransientTargetError
+from infrastructure.clickhouse_conditions import SCRATCH_PREFIX
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.clickhouse_server import (
     ClickHouseServer,
     ClickHouseTargetError,
     reported_as,
 )
-from infrastructure.clickhouse_tables import SCRATCH_PREFIX
 
 DATABASES = ("experimental", "product_analytics")
 SESSIONS = "experimental.sessions"

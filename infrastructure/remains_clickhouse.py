@@ -20,10 +20,11 @@ from typing import Any
 from application.identities import Findings, Identities
 from domain.remains import RemainsPlace
 from domain.scrubbing import ascii_runs, json_names_person, names_person
+from infrastructure.clickhouse_conditions import SCRATCH_PREFIX, Scratch, quoted
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.clickhouse_owner import whose_rows
 from infrastructure.clickhouse_server import ClickHouseServer, reported_as
-from infrastructure.clickhouse_tables import SCRATCH_PREFIX, ClickHouseTable, Scratch, quoted
+from infrastructure.clickhouse_tables import ClickHouseTable
 from infrastructure.clickhouse_targets import ClickHouseIdentities
 from infrastructure.remains_coverage import Coverage
 from infrastructure.remains_sql import TableColumns

@@ -16,7 +16,6 @@ from sqlalchemy import (
     JSON,
     Enum,
     String,
-    Table,
     Text,
     bindparam,
     cast,
@@ -33,11 +32,10 @@ from domain.scrubbing import (
     scrubbed_json,
     scrubbed_text,
 )
-from infrastructure.database import Database
-from infrastructure.person_identities import PersonIdentities
+from infrastructure.person_table import PersonTable
 from infrastructure.person_target_config import ScrubTargetConfig
 from infrastructure.sql_errors import reported_as
-from infrastructure.sql_tables import checked_table, reflected
+from infrastructure.sql_tables import checked_table
 from infrastructure.target_config import ConfigError
 
 _MOST_LIKES = 200
@@ -48,23 +46,7 @@ Change = tuple[dict[str, Any], dict[str, str]]
 """A row as read (its key and the columns' old values), and its columns' new values."""
 
 
-class ScrubTarget:
-    def __init__(
-        self, config: ScrubTargetConfig, database: Database, identities: PersonIdentities
-    ) -> None:
-        self._config = config
-        self._database = database
-        self._identities = identities
-        self._table: Table | None = None
-
-    @property
-    def name(self) -> str:
-        return self._config.name
-
-    @property
-    def _label(self) -> str:
-        return f"{self.name}: table {self._config.table}"
-
+class ScrubTarget(PersonTable[ScrubTargetConfig]):
     def check(self) -> None:
         config = self._config
         table = checked_table(self.name, config.table, self._resolved, [])
@@ -186,8 +168,3 @@ class ScrubTarget:
         if self._config.all_projects:
             return true()
         return self._resolved().c[self._config.project_id_column] == project_id
-
-    def _resolved(self) -> Table:
-        if self._table is None:
-            self._table = reflected(self._config, self._database)
-        return self._table

@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     String,
-    Table,
     and_,
     delete,
     func,
@@ -22,11 +21,10 @@ from sqlalchemy import (
 )
 
 from domain.scrubbing import identities
-from infrastructure.database import Database
-from infrastructure.person_identities import PersonIdentities
+from infrastructure.person_table import PersonTable
 from infrastructure.person_target_config import ValuesTargetConfig
 from infrastructure.sql_errors import reported_as
-from infrastructure.sql_tables import checked_table, reflected
+from infrastructure.sql_tables import checked_table
 from infrastructure.target_config import ConfigError
 
 _CHUNK = 500
@@ -34,23 +32,7 @@ _CHUNK = 500
 many parameters (SQLite's limit)."""
 
 
-class ValueRowsTarget:
-    def __init__(
-        self, config: ValuesTargetConfig, database: Database, identities: PersonIdentities
-    ) -> None:
-        self._config = config
-        self._database = database
-        self._identities = identities
-        self._table: Table | None = None
-
-    @property
-    def name(self) -> str:
-        return self._config.name
-
-    @property
-    def _label(self) -> str:
-        return f"{self.name}: table {self._config.table}"
-
+class ValueRowsTarget(PersonTable[ValuesTargetConfig]):
     def check(self) -> None:
         config = self._config
         table = checked_table(
@@ -117,11 +99,6 @@ class ValueRowsTarget:
         if config.anonymous_id_types:
             for chunk in _chunks(anonymous):
                 yield and_(project, kind.in_(config.anonymous_id_types), value.in_(chunk))
-
-    def _resolved(self) -> Table:
-        if self._table is None:
-            self._table = reflected(self._config, self._database)
-        return self._table
 
 
 def _chunks(values: list[str]) -> Iterator[list[str]]:
