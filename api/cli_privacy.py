@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import click
 import msgspec
 
-from api.cli_audit import audit
+from api.cli_audit import audit as audit  # `jobtrail audit`, with prove added here
 from api.cli_remains import search_line
 from api.cli_support import open_services
 from api.wording import counted

@@ -6,6 +6,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from application.audit import JobHistory
 from application.commands import JobCommands
@@ -26,11 +27,13 @@ from application.queries import JobQueries
 from application.runner import JobRunner, RunnerSettings
 from application.tenancy import Tenancy
 from application.worker import Worker
+from infrastructure.checkpoints import CheckpointStore
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database, parse_database_url
 from infrastructure.event_store import open_job_log
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.locks import ProjectionLeadership
+from infrastructure.log_tree import LogTree
 from infrastructure.loop_reads import loop_reader
 from infrastructure.personal_data import PersonalDataVault
 from infrastructure.projection_store import SqlProjectionStore
@@ -38,6 +41,7 @@ from infrastructure.read_model import SqlJobsReadModel
 from infrastructure.schema import prepare_database
 from infrastructure.session_store import ConfiguredSessions
 from infrastructure.settings import Settings
+from infrastructure.signing import SigningKey
 from infrastructure.targets import ServiceTargets, service_targets
 from infrastructure.tenancy_store import SqlTenancyStore
 
@@ -69,6 +73,13 @@ class Services:
     sessions: UserSessions
     clock: Clock
     forgetting: Forgetting
+    log_tree: LogTree
+    checkpoints: CheckpointStore
+
+    def signing_key(self) -> SigningKey | None:
+        """The key of JOBTRAIL_SIGNING_KEY_FILE (KeyFileError if it cannot be used)."""
+        path = self.settings.signing_key_file
+        return SigningKey.load(Path(path)) if path else None
 
     def worker(
         self,
@@ -80,8 +91,10 @@ class Services:
         """A worker on this process's connections; its commands do not wait for the
         read model (nobody is waiting on a response), it catches up between jobs.
 
-        Its targets are checked first: a ConfigError names the one that is not usable."""
+        Its targets are checked first: a ConfigError names the one that is not usable,
+        and its signing key, if one is set (KeyFileError)."""
         settings = self.settings
+        key = self.signing_key()
         targets = targets or service_targets(settings.config_path, self.database)
         commands = JobCommands(
             self.log, SqlJobIdAllocator(self.database), self.clock, settings.deletion_delay
@@ -107,6 +120,8 @@ class Services:
             stopping,
             forget=self.forgetting.forget_due,
             forget_interval=settings.forget_interval,
+            checkpoint=lambda: key and self.checkpoints.sign(key, only_if_grown=True),
+            checkpoint_interval=settings.checkpoint_interval,
         )
 
     def follower(self) -> ProjectionFollower:
@@ -147,6 +162,7 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         projector.wait_for(position, settings.read_your_writes_timeout)
 
     clock = SystemClock()
+    log_tree = LogTree(database, log)
     tenancy_store = SqlTenancyStore(database)
     read_model = SqlJobsReadModel(database)
     loop_reads = loop_reader(
@@ -160,6 +176,7 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         clock,
         settings.deletion_delay,
         after_write=read_your_writes,
+        response_period=settings.response_period,
     )
     return Services(
         settings=settings,
@@ -179,6 +196,8 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         forgetting=Forgetting(
             log, read_model, vault, clock, settings.forget_after, after_write=read_your_writes
         ),
+        log_tree=log_tree,
+        checkpoints=CheckpointStore(database, log_tree, clock),
     )
 
 

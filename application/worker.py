@@ -24,6 +24,8 @@ class Worker:
         stopping: threading.Event,
         forget: Callable[[], object] = lambda: None,
         forget_interval: float = 600.0,
+        checkpoint: Callable[[], object] = lambda: None,
+        checkpoint_interval: float = 3600.0,
     ) -> None:
         self._runner = runner
         self._read_model = read_model
@@ -33,6 +35,9 @@ class Worker:
         self._forget = forget
         self._forget_interval = forget_interval
         self._forgotten_at: float | None = None
+        self._checkpoint = checkpoint
+        self._checkpoint_interval = checkpoint_interval
+        self._checkpointed_at: float | None = None
 
     @property
     def worker_id(self) -> str:
@@ -58,6 +63,9 @@ class Worker:
                     break
                 result = self._runner.run(job)
                 results[result] = results.get(result, 0) + 1
+                if result is RunResult.COMPLETED:
+                    # The deletion's proof is signed as soon as it exists (ADR 27).
+                    self._sign_checkpoint()
                 if result in (RunResult.SKIPPED, RunResult.LOST, RunResult.RELEASED):
                     passed_over.add(job.job_id)
         self._catch_up()
@@ -70,7 +78,24 @@ class Worker:
             except Exception:
                 log.exception("worker pass failed; retrying")
             self._forget_when_due()
+            self._checkpoint_when_due()
             self._stopping.wait(poll_interval)
+
+    def _checkpoint_when_due(self) -> None:
+        now = time.monotonic()
+        last = self._checkpointed_at
+        if last is None or now - last >= self._checkpoint_interval:
+            self._sign_checkpoint()
+
+    def _sign_checkpoint(self) -> None:
+        self._checkpointed_at = time.monotonic()
+        try:
+            signed = self._checkpoint()
+        except Exception:
+            log.exception("signing a checkpoint failed; the next one tries again")
+            return
+        if signed is not None:
+            log.info("signed a checkpoint of the log: %s", signed)
 
     def _forget_when_due(self) -> None:
         """Every forget_interval, the users whose jobs are long over are forgotten."""

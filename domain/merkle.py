@@ -4,20 +4,24 @@ Pure arithmetic on 32-byte SHA-256 hashes; the log's storage, checkpoints and si
 build on it (issue 27). The byte layouts and the verification steps are written out for
 auditors in docs/merkle.md.
 
-Generation takes the leaf hashes of the whole tree and costs O(n) hashes per proof (each
-subtree beside the path is hashed once). Verification follows RFC 9162 2.1.3.2 and 2.1.4.2
+Generation asks a ``Subtrees`` for the hashes it needs: over a list of leaf hashes each
+is computed (O(n) per proof, for tests and small trees), over the stored tree each is read
+(O(log n), infrastructure.log_tree). Verification follows RFC 9162 2.1.3.2 and 2.1.4.2
 step by step and answers ``False``, never an exception, for any malformed input: a proof
 is evidence handed over by someone else, so a bad one is a failed check, not a crash.
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """MTH({}) of RFC 9162 2.1.1: the hash of the empty string."""
 _LEAF_PREFIX = b"\x00"
 _NODE_PREFIX = b"\x01"
+
+Subtrees = Callable[[int, int], bytes]
+"""MTH(D[lo:hi]) for ``0 <= lo < hi <= size`` of one tree: where proofs get their hashes."""
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -36,45 +40,55 @@ def root_hash(leaves: Sequence[bytes]) -> bytes:
 
 
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
-    """PATH(index, D[n]) of RFC 9162 2.1.3.1: the leaf's sibling first, the root's
-    child last. ``leaves`` are the leaf hashes of the tree the proof is for."""
-    if not 0 <= index < len(leaves):
-        raise ValueError(f"leaf index {index} is not in a tree of {len(leaves)} leaves")
-    siblings, lo, hi = [], 0, len(leaves)
+    """PATH(index, D[n]) over a list of leaf hashes (see ``inclusion_path``)."""
+    return inclusion_path(_over(leaves), len(leaves), index)
+
+
+def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
+    """PROOF(old_size, D[n]) over a list of leaf hashes (see ``consistency_path``)."""
+    return consistency_path(_over(leaves), len(leaves), old_size)
+
+
+def inclusion_path(subtree: Subtrees, size: int, index: int) -> list[bytes]:
+    """PATH(index, D[size]) of RFC 9162 2.1.3.1: the leaf's sibling first, the root's
+    child last."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} is not in a tree of {size} leaves")
+    siblings, lo, hi = [], 0, size
     while hi - lo > 1:
-        mid = lo + _split(hi - lo)
+        mid = lo + split_point(hi - lo)
         if index < mid:
-            siblings.append(_subtree(leaves, mid, hi))
+            siblings.append(subtree(mid, hi))
             hi = mid
         else:
-            siblings.append(_subtree(leaves, lo, mid))
+            siblings.append(subtree(lo, mid))
             lo = mid
     siblings.reverse()  # found root first, listed leaf first
     return siblings
 
 
-def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
-    """PROOF(old_size, D[n]) of RFC 9162 2.1.4.1 that the tree of the first ``old_size``
-    leaves is a prefix of the tree of ``leaves``. Empty when there is nothing to prove
+def consistency_path(subtree: Subtrees, size: int, old_size: int) -> list[bytes]:
+    """PROOF(old_size, D[size]) of RFC 9162 2.1.4.1 that the tree of the first
+    ``old_size`` leaves is a prefix of this one. Empty when there is nothing to prove
     (an empty old tree, or the same size)."""
-    if not 0 <= old_size <= len(leaves):
-        raise ValueError(f"old size {old_size} is not within a tree of {len(leaves)} leaves")
-    if old_size in (0, len(leaves)):
+    if not 0 <= old_size <= size:
+        raise ValueError(f"old size {old_size} is not within a tree of {size} leaves")
+    if old_size in (0, size):
         return []
     # SUBPROOF(m, D[lo:hi], whole), unrolled: each step keeps the side holding the old
     # tree's edge and records the other; `whole` says the old tree is a complete subtree
     # of what remains, in which case the verifier knows its hash already.
-    proof, lo, hi, m, whole = [], 0, len(leaves), old_size, True
+    proof, lo, hi, m, whole = [], 0, size, old_size, True
     while m != hi - lo:
-        k = _split(hi - lo)
+        k = split_point(hi - lo)
         if m <= k:
-            proof.append(_subtree(leaves, lo + k, hi))
+            proof.append(subtree(lo + k, hi))
             hi = lo + k
         else:
-            proof.append(_subtree(leaves, lo, lo + k))
+            proof.append(subtree(lo, lo + k))
             lo, m, whole = lo + k, m - k, False
     if not whole:
-        proof.append(_subtree(leaves, lo, hi))
+        proof.append(subtree(lo, hi))
     proof.reverse()  # found from the root down, listed from the bottom up
     return proof
 
@@ -140,7 +154,7 @@ def verify_consistency(
     return sn == 0 and fr == old_root and sr == new_root
 
 
-def _split(n: int) -> int:
+def split_point(n: int) -> int:
     """The largest power of two smaller than ``n`` (n > 1): where MTH splits a tree."""
     return 1 << ((n - 1).bit_length() - 1)
 
@@ -149,8 +163,12 @@ def _subtree(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
     """MTH(D[lo:hi]) for lo < hi, on indices rather than slices so a proof copies nothing."""
     if hi - lo == 1:
         return leaves[lo]
-    mid = lo + _split(hi - lo)
+    mid = lo + split_point(hi - lo)
     return node_hash(_subtree(leaves, lo, mid), _subtree(leaves, mid, hi))
+
+
+def _over(leaves: Sequence[bytes]) -> Subtrees:
+    return lambda lo, hi: _subtree(leaves, lo, hi)
 
 
 def _is_hash(value: object) -> bool:

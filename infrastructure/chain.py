@@ -21,6 +21,7 @@ from psycopg.sql import SQL, Identifier
 from sqlalchemy import select
 
 from application.event_log import JobLog
+from domain.log_entry import event_entry
 from infrastructure.database import Database
 from infrastructure.personal_data import keys_to_store
 from infrastructure.tables import event_chain
@@ -38,10 +39,6 @@ _POSTGRES_STORE_KEYS = SQL(
 )
 
 
-def _field(data: bytes) -> bytes:
-    return len(data).to_bytes(8, "big") + data
-
-
 def _as_bytes(state: object) -> bytes:
     # An event edited by hand on SQLite may come back as TEXT, or set to NULL: hashed
     # as its UTF-8 bytes (or none), it no longer matches, and verify names its position.
@@ -50,15 +47,19 @@ def _as_bytes(state: object) -> bytes:
     return state.encode() if isinstance(state, str) else bytes(state)  # type: ignore[call-overload]
 
 
+def stored_entry(position: int, event: StoredEvent) -> bytes:
+    """The event's entry (domain.log_entry) as the database holds it now."""
+    return event_entry(
+        position,
+        str(event.originator_id),
+        event.originator_version,
+        _as_bytes(event.topic),
+        _as_bytes(event.state),
+    )
+
+
 def link_hash(previous: str, position: int, event: StoredEvent) -> str:
-    digest = hashlib.sha256()
-    digest.update(bytes.fromhex(previous))
-    digest.update(position.to_bytes(8, "big"))
-    digest.update(_field(str(event.originator_id).encode()))
-    digest.update(event.originator_version.to_bytes(8, "big", signed=True))
-    digest.update(_field(_as_bytes(event.topic)))
-    digest.update(_field(_as_bytes(event.state)))
-    return digest.hexdigest()
+    return hashlib.sha256(bytes.fromhex(previous) + stored_entry(position, event)).hexdigest()
 
 
 def chain_links(

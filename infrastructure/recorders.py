@@ -45,6 +45,25 @@ class SQLiteRecorder(ChainedSQLiteApplicationRecorder):
                 found[UUID(str(event.originator_id))].append(event)
         return found
 
+    def select_positioned_events(self, originator_id: UUID) -> list[Notification]:
+        """One aggregate's events with their positions in the log, in version order."""
+        statement = (
+            f"SELECT rowid, * FROM {self.events_table_name} "  # noqa: S608 - the library's own name
+            "WHERE originator_id = ? ORDER BY originator_version"
+        )
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (originator_id.hex,))
+            return [
+                Notification(
+                    id=row["rowid"],
+                    originator_id=self.convert_originator_id(row["originator_id"]),
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=row["state"],
+                )
+                for row in cursor.fetchall()
+            ]
+
 
 class PostgresRecorder(ChainedPostgresApplicationRecorder):
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
@@ -150,6 +169,24 @@ class PostgresRecorder(ChainedPostgresApplicationRecorder):
                     )
                 )
         return found
+
+    def select_positioned_events(self, originator_id: UUID) -> list[Notification]:
+        """One aggregate's events with their positions in the log, in version order."""
+        statement = SQL(
+            "SELECT * FROM {schema}.{table} WHERE originator_id = %s ORDER BY originator_version"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(statement, (originator_id,))
+            return [
+                Notification(
+                    id=row["notification_id"],
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=_bytes_or_none(row["state"]),
+                )
+                for row in cursor.fetchall()
+            ]
 
 
 def _bytes_or_none(state: object) -> bytes:

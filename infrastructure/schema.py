@@ -8,8 +8,10 @@ from sqlalchemy.exc import IntegrityError
 
 from application.projection import JobsProjection
 from infrastructure.database import Database
+from infrastructure.deadline_reads import fill_added_columns
 from infrastructure.event_store import open_job_log
 from infrastructure.personal_data import SEALED_FROM, SUBJECT_SECRET, new_subject_secret
+from infrastructure.proof_tables import LOG_ORIGIN, new_log_origin
 from infrastructure.sessions import session_metadata
 from infrastructure.tables import (
     add_missing_columns,
@@ -35,7 +37,7 @@ def prepare_database(database: Database, pool_size: int = 1, max_overflow: int =
         metadata.create_all(database.engine)
         with database.writer() as conn:  # SQLite: the write lock serialises starters
             for table in metadata.sorted_tables:
-                add_missing_columns(conn, table)
+                fill_added_columns(conn, table, add_missing_columns(conn, table))
         session_metadata.create_all(database.engine)
         _unique_organization_names(database)
         with database.writer() as conn:
@@ -47,6 +49,10 @@ def prepare_database(database: Database, pool_size: int = 1, max_overflow: int =
             if "session" not in secrets_made:
                 conn.execute(
                     insert(service_secrets).values(name="session", value=secrets.token_hex(32))
+                )
+            if LOG_ORIGIN not in secrets_made:
+                conn.execute(
+                    insert(service_secrets).values(name=LOG_ORIGIN, value=new_log_origin())
                 )
             if SUBJECT_SECRET not in secrets_made:
                 # Events already in the log were written before personal data was

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from domain.deadline import ONE_MONTH, InvalidPeriod, Period, check_response_period, parse_period
+
 DEFAULT_DATABASE_URL = "sqlite:///jobtrail.db"
 PREFIX = "JOBTRAIL_"
 _VARIABLES = {"config_path": "JOBTRAIL_CONFIG", "lease": "JOBTRAIL_LEASE_SECONDS"}
@@ -40,6 +42,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=variable):
     database_url: Annotated[str, msgspec.Meta(min_length=1)] = DEFAULT_DATABASE_URL
     deletion_delay: timedelta | None = None
     """None ("midnight"): jobs start at the next UTC midnight, as in OpenReplay."""
+    response_deadline: str = str(ONE_MONTH)
+    """How long after its receipt a request must be answered (domain.deadline): one
+    month, as GDPR Art. 12(3) says, or less; recorded on each job when it is requested."""
     read_your_writes_timeout: Seconds = 10.0
     projection_poll_interval: Seconds = 0.25
     config_path: str | None = None
@@ -60,6 +65,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=variable):
     variable is in days)."""
     forget_interval: Seconds = 600.0
     """Seconds between a worker's rounds of forgetting."""
+    signing_key_file: str | None = None
+    """The Ed25519 private key that signs the log's checkpoints (`jobtrail audit keygen`
+    writes one); none: no checkpoint is signed."""
+    checkpoint_interval: Seconds = 3600.0
+    """Seconds between a worker's checkpoints of a log that grew (and one after every
+    completed job)."""
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "auto"
     """auto: plain lines on a terminal, JSON lines otherwise."""
@@ -68,6 +79,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=variable):
         # Raised here, a ValueError becomes msgspec's ValidationError naming the field.
         for name in _SECONDS:
             _finite(name, getattr(self, name))
+        self.response_period  # noqa: B018 - refused at start, not at the first request
         if self.deletion_delay is not None and self.deletion_delay < timedelta(0):
             raise SettingsError(f"{variable('deletion_delay')} must not be negative.")
         if self.lease <= timedelta(0):
@@ -79,6 +91,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=variable):
             raise SettingsError(
                 "JOBTRAIL_POOL_SIZE + JOBTRAIL_POOL_MAX_OVERFLOW must be at least 2."
             )
+
+    @property
+    def response_period(self) -> Period:
+        try:
+            period = parse_period(self.response_deadline)
+            check_response_period(period)
+        except InvalidPeriod as error:
+            raise SettingsError(
+                f"{variable('response_deadline')} must be {error}, not {self.response_deadline!r}."
+            ) from None
+        return period
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":

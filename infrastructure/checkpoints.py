@@ -1,0 +1,107 @@
+"""Signed checkpoints of the log: stored, listed, and written by whoever holds the key."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import insert, select
+
+from application.certificate_shape import SignedCheckpoint
+from application.event_log import JobLog
+from application.ports import Clock
+from application.views import epoch_ms
+from domain.checkpoint import Checkpoint, should_sign
+from infrastructure.database import Database
+from infrastructure.log_tree import LogTree, roots_from_log
+from infrastructure.proof_tables import LOG_ORIGIN, log_checkpoints
+from infrastructure.signing import PublicKey, SigningKey
+from infrastructure.tables import service_secrets
+
+_COLUMNS = (
+    log_checkpoints.c.origin,
+    log_checkpoints.c.tree_size,
+    log_checkpoints.c.root_hash,
+    log_checkpoints.c.signed_at,
+    log_checkpoints.c.key_fingerprint,
+    log_checkpoints.c.signature,
+)
+
+
+class CheckpointStore:
+    def __init__(self, database: Database, tree: LogTree, clock: Clock) -> None:
+        self._database = database
+        self._tree = tree
+        self._clock = clock
+
+    def origin(self) -> str:
+        with self._database.reader() as conn:
+            query = select(service_secrets.c.value).where(service_secrets.c.name == LOG_ORIGIN)
+            return str(conn.execute(query).scalar_one())
+
+    def sign(self, key: SigningKey, only_if_grown: bool = False) -> SignedCheckpoint | None:
+        """Brings the tree up to the log's head and signs its size and root now (when
+        ``only_if_grown``, only if the log grew since the last checkpoint)."""
+        size = self._tree.extend()
+        latest = self.latest()
+        if only_if_grown and not should_sign(latest.checkpoint if latest else None, size):
+            return None
+        with self._tree.reading() as tree:
+            root = tree.root(size)
+        checkpoint = Checkpoint(self.origin(), size, root, epoch_ms(self._clock.now()))
+        signed = SignedCheckpoint.of(
+            checkpoint, key.public.fingerprint, key.sign(checkpoint.body())
+        )
+        with self._database.writer() as conn:
+            conn.execute(
+                insert(log_checkpoints).values(
+                    origin=checkpoint.origin,
+                    tree_size=checkpoint.size,
+                    root_hash=checkpoint.root.hex(),
+                    signed_at=checkpoint.signed_at,
+                    key_fingerprint=signed.key_fingerprint,
+                    signature=signed.signature,
+                )
+            )
+        return signed
+
+    def all(self) -> list[SignedCheckpoint]:
+        """Every checkpoint, in the order they were signed."""
+        with self._database.reader() as conn:
+            rows = conn.execute(select(*_COLUMNS).order_by(log_checkpoints.c.id)).all()
+        return [_signed(row) for row in rows]
+
+    def latest(self) -> SignedCheckpoint | None:
+        with self._database.reader() as conn:
+            query = select(*_COLUMNS).order_by(log_checkpoints.c.id.desc()).limit(1)
+            row = conn.execute(query).first()
+        return _signed(row) if row is not None else None
+
+
+def _signed(row: Sequence[object]) -> SignedCheckpoint:
+    origin, size, root, signed_at, fingerprint, signature = row
+    return SignedCheckpoint(
+        origin=str(origin),
+        size=int(size),  # type: ignore[call-overload]
+        root=str(root),
+        signed_at=int(signed_at),  # type: ignore[call-overload]
+        key_fingerprint=str(fingerprint),
+        signature=str(signature),
+    )
+
+
+def consistency_failures(
+    log: JobLog, checkpoints: Sequence[SignedCheckpoint], key: PublicKey
+) -> list[str]:
+    """What is wrong with the checkpoints against the log as it is now: a signature
+    that is not the key's, or a root the log no longer gives (it was rewritten)."""
+    failures = []
+    roots = roots_from_log(log, [c.size for c in checkpoints])
+    for each in checkpoints:
+        name = f"the checkpoint of size {each.size} signed at {each.signed_at}"
+        if each.key_fingerprint != key.fingerprint or not key.verifies(
+            each.signature, each.checkpoint.body()
+        ):
+            failures.append(f"{name} is not signed by the key given")
+        elif each.size not in roots:
+            failures.append(f"{name} covers more events than the log holds: it was cut short")
+        elif roots[each.size].hex() != each.root:
+            failures.append(f"{name} is not the log's root at that size: the log was rewritten")
+    return failures
