@@ -22,6 +22,7 @@ from application.job_records import job_view
 from application.ports import Clock, JobIdAllocator
 from application.scheduling import deletion_start
 from application.views import JobView
+from domain.deadline import ONE_MONTH, Period
 from domain.errors import DomainError
 from domain.job import Job
 from domain.remains import RemainsPlace
@@ -68,8 +69,10 @@ class JobCommands:
         clock: Clock,
         deletion_delay: timedelta | None,
         after_write: Callable[[int], None] = lambda position: None,
+        response_period: Period = ONE_MONTH,
     ) -> None:
         self._log = log
+        self._response_period = response_period  # JOBTRAIL_RESPONSE_DEADLINE
         self._job_ids = job_ids
         self._clock = clock
         self._deletion_delay = deletion_delay
@@ -85,22 +88,22 @@ class JobCommands:
         def attempt(job: Job) -> None:
             job.cancel(actor=actor, at=self._clock.now())
 
-        return self._change(job_id, attempt, project_id)
+        return self.change(job_id, attempt, project_id)
 
     def start(self, job_id: int, actor: str, lease_until: datetime | None = None) -> Outcome:
         def attempt(job: Job) -> None:
             job.start(actor=actor, at=self._clock.now(), lease_until=lease_until)
 
-        return self._change(job_id, attempt)
+        return self.change(job_id, attempt)
 
     def take_over(self, job_id: int, actor: str, lease_until: datetime) -> Outcome:
         def attempt(job: Job) -> None:
             job.take_over(actor=actor, at=self._clock.now(), lease_until=lease_until)
 
-        return self._change(job_id, attempt)
+        return self.change(job_id, attempt)
 
     def renew_lease(self, job_id: int, actor: str, attempt: int, lease_until: datetime) -> Outcome:
-        return self._change(
+        return self.change(
             job_id,
             lambda job: job.renew_lease(
                 actor=actor, attempt=attempt, at=self._clock.now(), lease_until=lease_until
@@ -110,7 +113,7 @@ class JobCommands:
     def record_batch(
         self, job_id: int, actor: str, attempt: int, deleted: dict[str, int], lease_until: datetime
     ) -> Outcome:
-        return self._change(
+        return self.change(
             job_id,
             lambda job: job.record_batch(
                 actor=actor,
@@ -122,14 +125,14 @@ class JobCommands:
         )
 
     def account_late(self, job_id: int, actor: str, deleted: dict[str, int]) -> Outcome:
-        return self._change(
+        return self.change(
             job_id, lambda job: job.account_late(actor=actor, deleted=deleted, at=self._clock.now())
         )
 
     def record_remains_search(
         self, job_id: int, actor: str, places: Sequence[RemainsPlace], searched: dict[str, int]
     ) -> Outcome:
-        return self._change(
+        return self.change(
             job_id,
             lambda job: job.record_remains_search(
                 actor=actor, at=self._clock.now(), places=places, searched=searched
@@ -141,14 +144,14 @@ class JobCommands:
         return self._log.latest_event_type(job_id) == Job.Cancelled.__name__
 
     def release(self, job_id: int, actor: str, attempt: int) -> Outcome:
-        return self._change(
+        return self.change(
             job_id, lambda job: job.release(actor=actor, attempt=attempt, at=self._clock.now())
         )
 
     def complete(
         self, job_id: int, actor: str, attempt: int, remaining: dict[str, int] | None = None
     ) -> Outcome:
-        return self._change(
+        return self.change(
             job_id,
             lambda job: job.complete(
                 actor=actor, attempt=attempt, at=self._clock.now(), remaining=remaining or {}
@@ -163,7 +166,7 @@ class JobCommands:
         error: str,
         remaining: dict[str, int] | None = None,
     ) -> Outcome:
-        return self._change(
+        return self.change(
             job_id,
             lambda job: job.fail(
                 actor=actor,
@@ -233,6 +236,7 @@ class JobCommands:
                 start_at=start_at,
                 actor=request.actor,
                 at=now,
+                response_period=self._response_period,
             )
             ledger.assign(job_id, at=now)
             chosen[ledger_id] = job
@@ -272,9 +276,13 @@ class JobCommands:
             )
         )
 
-    def _change(
+    def change(
         self, job_id: int, decide: Callable[[Job], None], project_id: int | None = None
     ) -> Outcome:
+        """Loads the job, lets ``decide`` command it, and appends what it did: retried
+        against fresh state when another writer won (the use cases beside this class
+        command jobs through it too)."""
+
         def attempt() -> Outcome:
             job = self._log.job(job_id)
             if job is None or (project_id is not None and job.project_id != project_id):

@@ -18,6 +18,7 @@ def job_view(job: Job) -> JobView:
         updated_at=epoch_ms(job.modified_on),
         start_at=epoch_ms(job.start_at),
         errors=job.error,
+        due_by=epoch_ms(job.respond_by),
     )
 
 
@@ -37,4 +38,5 @@ def job_row(job: Job) -> JobRow:
         epoch_ms(job.modified_on),
         epoch_ms(job.start_at),
         None if job.lease_until is None else epoch_ms(job.lease_until),
+        epoch_ms(job.respond_by),
     )

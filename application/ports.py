@@ -117,6 +117,10 @@ class JobsReadModel(Protocol):
         """Scheduled jobs whose start has passed, and running jobs whose lease expired."""
         ...
 
+    def owing_answers(self, project_id: int | None, due_by_ms: int, limit: int) -> list[JobView]:
+        """Jobs neither completed nor cancelled, due by ``due_by_ms``, soonest first."""
+        ...
+
     def forgettable(self, ended_by_ms: int, after_job_id: int, limit: int) -> list[int]:
         """Ids of terminal jobs, last changed by ``ended_by_ms``, whose user is not yet
         forgotten, above ``after_job_id`` in order: candidates, the domain decides."""

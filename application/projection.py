@@ -6,7 +6,7 @@ applied exactly once however often the projector stops and resumes.
 """
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -39,6 +39,7 @@ _JOB_EVENTS = frozenset(
         Job.Failed,
         Job.PersonalDataForgotten,
         Job.RemainsSearched,
+        Job.DeadlineExtended,
     }
 )
 _IGNORED = (UserDeletions.Opened, UserDeletions.JobAssigned, UserDeletions.Forgotten)
@@ -57,8 +58,8 @@ class _Pending:
 
     __slots__ = (
         "action", "attempts", "created", "description", "error", "is_new", "job_id",
-        "lease_until", "owner", "project_id", "reference_id", "start_at", "status", "updated",
-        "version",
+        "lease_until", "owner", "project_id", "reference_id", "respond_by", "start_at", "status",
+        "updated", "version",
     )  # fmt: skip
     is_new: bool
     job_id: int
@@ -73,6 +74,7 @@ class _Pending:
     status: JobStatus
     error: str | None
     lease_until: datetime | None
+    respond_by: datetime
 
     def __init__(self) -> None:
         # What the domain's apply methods touch; only some of it becomes the row.
@@ -104,6 +106,7 @@ class _Pending:
         state.reference_id = event.reference_id
         state.description = event.description
         state.start_at = event.start_at
+        state.respond_by = event.respond_by
         state.created = state.updated = event.timestamp
         state.version = event.originator_version
         state.status = JobStatus.SCHEDULED
@@ -123,6 +126,7 @@ class _Pending:
         state.lease_until = None if row.lease_until is None else _moment(row.lease_until)
         state.version = row.version
         state.updated = _moment(row.updated_at)
+        state.respond_by = _moment(row.respond_by)
         return state
 
     def apply(self, event: Job.Event) -> None:
@@ -264,6 +268,7 @@ def _row(aggregate_id: UUID, state: _Pending) -> JobRow:
         epoch_ms(state.updated),
         epoch_ms(state.start_at),
         _lease_ms(state.lease_until),
+        epoch_ms(state.respond_by),
     )
 
 
@@ -277,6 +282,7 @@ def _change(aggregate_id: UUID, state: _Pending) -> JobChange:
         errors=state.error,
         reference_id=state.reference_id,
         description=state.description,
+        respond_by=epoch_ms(state.respond_by),
     )
 
 
@@ -285,13 +291,5 @@ def _lease_ms(lease_until: datetime | None) -> int | None:
 
 
 def changed(row: JobRow, change: JobChange) -> JobRow:
-    """A job's row after a change."""
-    return row._replace(
-        version=change.version,
-        status=change.status,
-        updated_at=change.updated_at,
-        errors=change.errors,
-        lease_until=change.lease_until,
-        reference_id=change.reference_id,
-        description=change.description,
-    )
+    """A job's row after a change: every column the change carries."""
+    return row._replace(**{field.name: getattr(change, field.name) for field in fields(change)})

@@ -23,6 +23,7 @@ class JobRow(NamedTuple):
     updated_at: int
     start_at: int
     lease_until: int | None
+    respond_by: int
 
     def view(self) -> JobView:
         return JobView(
@@ -36,6 +37,7 @@ class JobRow(NamedTuple):
             updated_at=self.updated_at,
             start_at=self.start_at,
             errors=self.errors,
+            due_by=self.respond_by,
         )
 
 
@@ -51,6 +53,7 @@ class JobChange:
     errors: str | None
     reference_id: str
     description: str
+    respond_by: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """What the use cases return: a job as clients see it."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import msgspec
 
@@ -24,8 +25,18 @@ def moment_ms(text: str) -> int | None:
     return epoch_ms(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
+DUE_BY = (
+    "The response deadline, in epoch milliseconds: the request must be answered (the job "
+    "completed) by then. One month after the request unless the operator set a shorter "
+    "one; an operator may extend it, with a reason, up to three months after the request "
+    "(GDPR Art. 12(3))."
+)
+
+
 class JobView(msgspec.Struct, frozen=True, rename="camel"):
-    """A job in OpenReplay's shape: camelCase on the wire, times in epoch milliseconds."""
+    """A job in OpenReplay's shape: camelCase on the wire, times in epoch milliseconds.
+    ``dueBy`` is jobtrail's addition (OpenReplay's clients ignore a field they do not
+    know)."""
 
     job_id: int
     description: str
@@ -37,3 +48,4 @@ class JobView(msgspec.Struct, frozen=True, rename="camel"):
     updated_at: int
     start_at: int
     errors: str | None
+    due_by: Annotated[int, msgspec.Meta(description=DUE_BY)]

@@ -55,3 +55,7 @@ class DeletionIncomplete(DomainError):
         super().__init__(f"Job {job_id} cannot complete: the user's data remains ({left}).")
         self.job_id = job_id
         self.remaining = remaining
+
+
+class DeadlineNotExtended(DomainError):
+    """An extension of a job's response deadline that breaks a rule (domain.deadline)."""

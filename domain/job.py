@@ -17,6 +17,7 @@ from datetime import datetime
 from eventsourcing.domain import Aggregate
 
 from domain import job_events
+from domain.deadline import ONE_MONTH, Period, extended_deadline
 from domain.errors import (
     DeletionIncomplete,
     IllegalTransition,
@@ -48,6 +49,7 @@ class Job(Aggregate):
     Failed = job_events.Failed
     PersonalDataForgotten = job_events.PersonalDataForgotten
     RemainsSearched = job_events.RemainsSearched
+    DeadlineExtended = job_events.DeadlineExtended
 
     def __init__(
         self,
@@ -58,6 +60,7 @@ class Job(Aggregate):
         description: str,
         start_at: datetime,
         actor: str,
+        respond_by: datetime,
         subject: str = "",
         key_generation: int = 0,
     ) -> None:
@@ -67,6 +70,7 @@ class Job(Aggregate):
         self.reference_id = reference_id
         self.description = description
         self.start_at = start_at
+        self.respond_by = respond_by
         self.requested_by = actor
         self.subject = subject
         self.key_generation = key_generation
@@ -91,6 +95,7 @@ class Job(Aggregate):
         start_at: datetime,
         actor: str,
         at: datetime,
+        response_period: Period = ONE_MONTH,
     ) -> "Job":
         validate_user_id(user_id)
         if job_id <= 0:
@@ -106,6 +111,7 @@ class Job(Aggregate):
             description=deletion_description(user_id),
             start_at=start_at,
             actor=actor,
+            respond_by=response_period.after(at),
             subject=subject,
             key_generation=key_generation,
         )
@@ -207,6 +213,21 @@ class Job(Aggregate):
             deleted=dict(self.deleted),
             remaining=remaining,
         )
+
+    def extend_response_deadline(
+        self, *, actor: str, at: datetime, reason: str, until: datetime | None = None,
+        by: Period | None = None,
+    ) -> None:  # fmt: skip
+        """Moves the response deadline later (to the latest the law allows unless
+        ``until`` or ``by`` says), keeping the reason, sealed with the user's key."""
+        respond_by = extended_deadline(
+            self.status, self.created_on, self.respond_by, at=at, reason=reason, until=until,
+            by=by, sealable=bool(self.subject) and not self.is_forgotten,
+        )  # fmt: skip
+        self.trigger_event(
+            self.DeadlineExtended, timestamp=at, actor=actor, respond_by=respond_by,
+            reason=reason.strip(), subject=self.subject, key_generation=self.key_generation,
+        )  # fmt: skip
 
     def forget_personal_data(self, *, actor: str, at: datetime) -> None:
         if not self.status.is_terminal:

@@ -11,12 +11,18 @@ from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate
 
+from domain.deadline import upcast_scheduled_v1_v2
 from domain.lifecycle import JobState, JobStatus, add_deletions
 from domain.remains import RemainsPlace, RemainsSearch
 from domain.request import FORGOTTEN_PERSONAL_DATA
 
 
 class Scheduled(Aggregate.Created):
+    class_version = 2
+    """Version 2 records the response deadline; version 1 is upcast to the law's
+    one month after the request (domain.deadline)."""
+    upcast_v1_v2 = staticmethod(upcast_scheduled_v1_v2)
+
     job_id: int
     project_id: int
     action: str
@@ -24,13 +30,15 @@ class Scheduled(Aggregate.Created):
     description: str
     start_at: datetime
     actor: str
+    respond_by: datetime
+    """The response deadline: the request must be answered by then (domain.deadline)."""
     subject: str = ""
     """The keyed hash of (project, user): whose job it is, without saying who."""
     key_generation: int = 0
     """Which of the subject's data keys seals the personal fields (a new one
     after each forgetting). Events from before sealing have neither."""
 
-    personal_fields: ClassVar[tuple[str, ...]] = tuple(FORGOTTEN_PERSONAL_DATA)
+    personal_fields: ClassVar[tuple[str, ...]] = ("reference_id", "description")
     """Stored sealed with the subject's data key, so destroying the key forgets them."""
 
 
@@ -103,6 +111,23 @@ class LeaseReleased(Aggregate.Event):
 
     def apply(self, job: JobState) -> None:
         job.lease_until = self.timestamp
+
+
+class DeadlineExtended(Aggregate.Event):
+    """An operator moved the response deadline later, as the law allows, and said
+    why. The reason is free text: it may name the person, so it is sealed with the
+    subject's data key like the user id, and forgetting the user forgets it too."""
+
+    actor: str
+    respond_by: datetime
+    reason: str
+    subject: str
+    key_generation: int
+
+    personal_fields: ClassVar[tuple[str, ...]] = ("reason",)
+
+    def apply(self, job: JobState) -> None:
+        job.respond_by = self.respond_by
 
 
 class Cancelled(Aggregate.Event):

@@ -61,6 +61,7 @@ class JobState(Protocol):
     error: str | None
     reference_id: str
     description: str
+    respond_by: datetime
     remains_searches: list[RemainsSearch]
 
 

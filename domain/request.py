@@ -28,8 +28,10 @@ mistaken for a job of a user called that."""
 FORGOTTEN_PERSONAL_DATA = {
     "reference_id": FORGOTTEN,
     "description": deletion_description(FORGOTTEN),
+    "reason": FORGOTTEN,
 }
-"""The personal fields of a job whose user is forgotten: everything else is kept."""
+"""The personal fields of a job's events once its user is forgotten, by name (an
+extension's reason may name the person too): everything else is kept."""
 
 
 RESERVED_USER_ID = (

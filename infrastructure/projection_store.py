@@ -37,6 +37,7 @@ def _update_job(table: Table, by: str = "aggregate_id") -> Update:
             lease_until=bindparam("b_lease_until", type_=BigInteger),
             reference_id=bindparam("b_reference_id", type_=Text),
             description=bindparam("b_description", type_=Text),
+            respond_by=bindparam("b_respond_by", type_=BigInteger),
         )
     )
 
@@ -250,4 +251,5 @@ def _change_values(change: JobChange) -> dict[str, object]:
         "b_lease_until": change.lease_until,
         "b_reference_id": change.reference_id,
         "b_description": change.description,
+        "b_respond_by": change.respond_by,
     }

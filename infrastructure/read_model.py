@@ -18,6 +18,7 @@ from domain.job import job_aggregate_id
 from domain.lifecycle import DUE_WHEN, JobStatus
 from domain.request import FORGOTTEN
 from infrastructure.database import Database
+from infrastructure.deadline_reads import OWING
 from infrastructure.tables import jobs
 
 _VIEW_COLUMNS = (
@@ -31,6 +32,7 @@ _VIEW_COLUMNS = (
     jobs.c.updated_at,
     jobs.c.start_at,
     jobs.c.errors,
+    jobs.c.respond_by,
 )
 
 
@@ -145,6 +147,16 @@ class SqlJobsReadModel:
             if len(batch) < STREAM_BATCH_SIZE:
                 return
             above = batch[-1].job_id
+
+    def owing_answers(self, project_id: int | None, due_by_ms: int, limit: int) -> list[JobView]:
+        query = select(*_VIEW_COLUMNS).where(
+            jobs.c.status.in_(OWING), jobs.c.respond_by <= due_by_ms
+        )
+        if project_id is not None:
+            query = query.where(jobs.c.project_id == project_id)
+        query = query.order_by(jobs.c.respond_by, jobs.c.job_id).limit(limit)
+        with self._db.reader() as conn:
+            return [_view(row) for row in conn.execute(query)]
 
     def forgettable(self, ended_by_ms: int, after_job_id: int, limit: int) -> list[int]:
         query = (

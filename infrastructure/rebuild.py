@@ -18,6 +18,7 @@ from application.event_log import JobLog
 from application.projection import JobsProjection
 from application.projector import Projector
 from infrastructure.database import Database
+from infrastructure.deadline_reads import fill_added_columns
 from infrastructure.locks import ExclusiveRole
 from infrastructure.projection_store import SqlProjectionStore
 from infrastructure.tables import (
@@ -130,7 +131,7 @@ class Rebuild:
             if found is not None:
                 table = _table(REBUILD_TABLE, found.generation)
                 # Interrupted by an older release, it may lack a column added since.
-                add_missing_columns(conn, table)
+                fill_added_columns(conn, table, add_missing_columns(conn, table))
                 return table, int(found.position)
             live_generation = conn.execute(
                 select(positions.generation).where(positions.name == self._name)

@@ -50,6 +50,9 @@ def jobs_table(name: str, target: MetaData, suffix: str = "") -> Table:
         Column("start_at", BigInteger, nullable=False),
         # Internal to the runner (not in the API): when the running job's lease ends.
         Column("lease_until", BigInteger, nullable=True),
+        # The response deadline (domain.deadline), the API's dueBy. Nullable only as a
+        # column added to older tables is; prepare_database fills those rows.
+        Column("respond_by", BigInteger, nullable=True),
         # Why the log's record of this job cannot be read, if it cannot (the API then
         # answers that the job's record is damaged instead of showing a stale row).
         Column("damaged", Text, nullable=True),
@@ -181,14 +184,19 @@ personal_data_keys = Table(
 )
 
 
-def add_missing_columns(conn: Connection, table: Table) -> None:
+def add_missing_columns(conn: Connection, table: Table) -> list[str]:
     """Columns added to a table after it was first created (all nullable), added in
     place, inside the caller's transaction: on SQLite its write lock, on PostgreSQL
-    the schema lock, keep two processes from adding the same column."""
+    the schema lock, keep two processes from adding the same column. Returns the
+    names of those it added, so that their values can be filled in the same
+    transaction."""
     present = {column["name"] for column in inspect(conn).get_columns(table.name)}
+    added = []
     for column in table.columns:
         if column.name in present:
             continue
         assert column.nullable, f"{table.name}.{column.name} must be nullable"
         kind = column.type.compile(dialect=conn.dialect)
         conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
+        added.append(column.name)
+    return added

@@ -13,7 +13,7 @@ from domain.job import job_aggregate_id
 from infrastructure.settings import Settings
 from tests.conftest import Tenant, new_tenant, tomorrows_commands
 
-JOB_FIELDS = {
+OPENREPLAY_JOB_FIELDS = {
     "jobId",
     "description",
     "status",
@@ -25,6 +25,7 @@ JOB_FIELDS = {
     "startAt",
     "errors",
 }
+JOB_FIELDS = OPENREPLAY_JOB_FIELDS | {"dueBy"}  # jobtrail's addition: the response deadline
 
 
 def schedule(client: TestClient, tenant: Tenant, user_id: str) -> dict[str, object]:

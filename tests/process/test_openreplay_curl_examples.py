@@ -31,10 +31,11 @@ EXAMPLES = {
 -H 'content-type: application/json' \\
 -H 'Authorization: {DOC_KEY}'""",
 }
-# The fields of a job in the page's example responses.
+# The fields of a job in the page's example responses, and jobtrail's response
+# deadline, which OpenReplay's clients ignore.
 JOB_FIELDS = {
     "jobId", "description", "status", "projectId", "action", "referenceId",
-    "createdAt", "updatedAt", "startAt", "errors",
+    "createdAt", "updatedAt", "startAt", "errors", "dueBy",
 }  # fmt: skip
 
 

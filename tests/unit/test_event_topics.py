@@ -18,6 +18,7 @@ STORED_JOB_TOPICS = [
     "domain.job:Job.Failed",
     "domain.job:Job.PersonalDataForgotten",
     "domain.job:Job.RemainsSearched",
+    "domain.job:Job.DeadlineExtended",
 ]
 
 
