@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests, jobs by status, projection lag, worker progress.
+"""Prometheus metrics: requests, jobs by status, projection lag, worker progress,
+response deadlines.
 
 Each process has its own registry; with several uvicorn workers, scrape each or
 aggregate at the collector (the gauges read the shared database and agree).
@@ -8,17 +9,26 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from application.views import epoch_ms
+from domain.deadline import SOON
 from domain.lifecycle import JobStatus
+from infrastructure.deadline_reads import deadline_figures
 from infrastructure.tables import jobs
 
 if TYPE_CHECKING:
     from api.composition import Services
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_HOUR, _DAY = 3600.0, 86_400.0
+COMPLETION_BUCKETS = (
+    *(_HOUR, 6 * _HOUR, _DAY, 2 * _DAY, 7 * _DAY, 14 * _DAY, 28 * _DAY),
+    *(31 * _DAY, 62 * _DAY, 92 * _DAY),  # the law's month; with extensions, three months
+)
+"""Seconds from a request to its job's completion: from an hour to three months."""
 
 
 class _StateCollector(Collector):
@@ -54,6 +64,32 @@ class _StateCollector(Collector):
             stopped.add_metric([record.name], 1 if record.state == "stopped" else 0)
         yield lag
         yield stopped
+        yield from _deadline_metrics(self._services)
+
+
+def _deadline_metrics(services: "Services") -> Iterator[Any]:
+    """From the read model at scrape time, like the gauges above: every process that
+    serves /metrics says the same, and a completion counts however it was run."""
+    now = services.clock.now()
+    figures = deadline_figures(
+        services.database, epoch_ms(now), epoch_ms(now + SOON), COMPLETION_BUCKETS
+    )
+    yield GaugeMetricFamily(
+        "jobtrail_jobs_overdue", "Jobs past their response deadline, not answered", figures.overdue
+    )
+    yield GaugeMetricFamily(
+        "jobtrail_jobs_due_soon", "Jobs not answered, due within 7 days", figures.soon
+    )
+    yield GaugeMetricFamily(
+        "jobtrail_jobs_answered_late", "Jobs completed after their deadline", figures.answered_late
+    )
+    yield HistogramMetricFamily(
+        "jobtrail_request_to_completion_seconds",
+        "Time from a deletion request to its job's completion",
+        buckets=[(f"{bound:g}", count) for bound, count in figures.completion_buckets]
+        + [("+Inf", figures.completed)],
+        sum_value=figures.completion_seconds,
+    )
 
 
 class Metrics:
