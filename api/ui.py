@@ -19,8 +19,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from api.composition import Services
+from api.deadline_chart import SOON_DAYS, deadline_chart
 from api.resources import Resource
 from api.security_headers import DashboardHeaders
+from application.deadlines import Deadlines, deadline_entry
 from application.errors import DamagedRecord, JobNotFound
 from application.tenancy import UI_SESSION_MS
 from application.tenants import Principal, Project
@@ -172,7 +174,12 @@ def jobs(request: Request) -> Response:
         return _page(request, "not_found.html", 400, message="A user id has no control characters.")
     raw_page = request.query_params.get("page", "1")
     page = int(raw_page) if _digits(raw_page) and 0 < int(raw_page) < 10**6 else 1
-    rows = _services(request).queries.page(project.id, status, PAGE_SIZE + 1, page, user)
+    services = _services(request)
+    rows = services.queries.page(project.id, status, PAGE_SIZE + 1, page, user)
+    now = services.clock.now()
+    owing = Deadlines(services.commands, services.read_model, services.clock).owing(
+        project_id=project.id
+    )
 
     def query(target: int) -> str:
         return urlencode(
@@ -190,6 +197,9 @@ def jobs(request: Request) -> Response:
         user=user,
         statuses=STATUSES,
         query=query,
+        chart=deadline_chart(owing, rows[:PAGE_SIZE], now),
+        standings={job.job_id: deadline_entry(job, now).standing for job in rows},
+        soon_days=SOON_DAYS,
     )
 
 
