@@ -43,6 +43,8 @@ class ProofTree(Protocol):
 
     def subtrees(self, lo: int, hi: int) -> bytes: ...
 
+    def disagreement(self, size: int) -> str | None: ...
+
 
 def statements(events: Sequence[DomainEventProtocol[UUID]]) -> dict[str, Any]:
     """What a certificate says of the job, from its events: the issuer and the checker
@@ -74,11 +76,21 @@ def issue_certificate(
     ``stored``, under the latest checkpoint signed with the key ``fingerprint``."""
     if not stored:
         raise JobNotFound(job_id)
-    events = [decode(event) for event in stored]
+    try:
+        events = [decode(event) for event in stored]
+        stated = statements(events)
+    except Exception as error:  # whatever a damaged event raises on its way through
+        raise CannotCertify(f"job {job_id}'s events cannot be read: {error}") from error
     _refuse_clear_personal_data(job_id, stored, events)
     leaves = tree.leaf_indexes([event.id for event in stored])
     mine = [c for c in checkpoints if c.key_fingerprint == fingerprint]
     covering = mine[-1] if mine else None
+    rewritten = tree.disagreement(covering.size) if covering else None
+    if covering is not None and rewritten is not None:
+        raise CannotCertify(
+            f"the log was rewritten since the checkpoint of size {covering.size} was signed: "
+            f"{rewritten}"
+        )
     last_leaf = leaves.get(stored[-1].id)
     if covering is None or last_leaf is None or covering.size <= last_leaf:
         raise CannotCertify(
@@ -107,7 +119,7 @@ def issue_certificate(
         earlier_checkpoints=_earlier(tree, mine, covering, leaves[stored[0].id], consistent_with),
         public_key_fingerprint=fingerprint,
         issued_at=issued_at,
-        **statements(events),
+        **stated,
     )
 
 

@@ -24,6 +24,7 @@ from bench.harness import Figure, postgres_available
 from bench.http_reads import reading
 from bench.http_writes import scheduling
 from bench.log_figures import log_scenarios
+from bench.proofs import proofs
 from bench.sealing import sealing
 from bench.servers import Server, peer_server
 
@@ -48,6 +49,7 @@ def run(sizes: Sizes, backends: list[str], workdir: Path, with_peer: bool) -> li
         figures += log_scenarios(backend, workdir, sizes)
         figures += deletion(backend, workdir, sizes)
         figures += sealing(backend, workdir, sizes.seconds)
+        figures += proofs(backend, workdir, sizes.seconds)
     return sorted(figures, key=_order)
 
 

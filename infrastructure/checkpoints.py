@@ -30,11 +30,14 @@ class CheckpointStore:
         self._database = database
         self._tree = tree
         self._clock = clock
+        self._origin: str | None = None
 
     def origin(self) -> str:
-        with self._database.reader() as conn:
-            query = select(service_secrets.c.value).where(service_secrets.c.name == LOG_ORIGIN)
-            return str(conn.execute(query).scalar_one())
+        if self._origin is None:  # made once with the database, never changed
+            with self._database.reader() as conn:
+                query = select(service_secrets.c.value).where(service_secrets.c.name == LOG_ORIGIN)
+                self._origin = str(conn.execute(query).scalar_one())
+        return self._origin
 
     def sign(self, key: SigningKey, only_if_grown: bool = False) -> SignedCheckpoint | None:
         """Brings the tree up to the log's head and signs its size and root now (when

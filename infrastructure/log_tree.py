@@ -43,32 +43,69 @@ class LogTree:
             return _size(conn)
 
     def extend(self) -> int:
-        """Adds every event the log holds beyond the tree; returns the tree's size."""
+        """Adds every event the log holds beyond the tree; returns the tree's size.
+
+        Events are read and hashed before the write lock is taken, so appends wait
+        only for the inserts; a racing extender that got there first is noticed under
+        the lock, and the page is read again."""
         while True:
-            with self._database.writer() as conn:
-                if self._database.backend == "postgresql":
-                    conn.exec_driver_sql(_EXTEND_LOCK)
+            with self._database.reader() as conn:
                 size = _size(conn)
                 after = _last_position(conn, size)
-                page = list(islice(self._log.stored(after, self._batch), self._batch))
-                if not page:
-                    return size
-                _append(conn, size, page)
+            page = list(islice(self._log.stored(after, self._batch), self._batch))
+            if not page:
+                return size
+            leaves = [leaf_hash(stored_entry(event.id, event)) for event in page]
+            with self._database.writer(durable=False) as conn:  # derived: redone if lost
+                if self._database.backend == "postgresql":
+                    conn.exec_driver_sql(_EXTEND_LOCK)
+                if _size(conn) != size:
+                    continue
+                _append(conn, size, leaves, page)
             if len(page) < self._batch:
                 return size + len(page)
 
     @contextmanager
     def reading(self) -> Iterator["TreeReader"]:
+        position = "rowid" if self._database.backend == "sqlite" else "notification_id"
         with self._database.reader() as conn:
-            yield TreeReader(conn)
+            yield TreeReader(conn, self._database.url.events_table, position)
 
 
 class TreeReader:
     """Proof material from one snapshot of the stored tree."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, events: str = "", position: str = "") -> None:
         self._conn = conn
+        self._events = events
+        self._position = position
         self._nodes: dict[tuple[int, int], bytes] = {}
+
+    def disagreement(self, size: int) -> str | None:
+        """Whether the log still holds exactly the events of the tree's first ``size``
+        leaves, by position (an event deleted or slipped in since), asked of the
+        database; None if it does. What an event holds is what proofs check."""
+        if not size:
+            return None
+        if _size(self._conn) < size:
+            return f"the tree holds fewer than {size} events: the log was cut short"
+        last = _last_position(self._conn, size)
+        events, position = self._events, self._position
+        lost = self._conn.exec_driver_sql(
+            f"SELECT l.position FROM log_leaves l WHERE l.leaf_index < {int(size)} "  # noqa: S608 - our own names
+            f"AND NOT EXISTS (SELECT 1 FROM {events} e WHERE e.{position} = l.position) "
+            "ORDER BY l.position LIMIT 1"
+        ).scalar_one_or_none()
+        if lost is not None:
+            return f"the event at position {lost} is gone from the log"
+        added = self._conn.exec_driver_sql(
+            f"SELECT e.{position} FROM {events} e WHERE e.{position} <= {int(last)} "  # noqa: S608 - our own names
+            "AND NOT EXISTS (SELECT 1 FROM log_leaves l WHERE l.position = "
+            f"e.{position}) ORDER BY 1 LIMIT 1"
+        ).scalar_one_or_none()
+        if added is not None:
+            return f"the event at position {added} was added to the log after the fact"
+        return None
 
     def size(self) -> int:
         return _size(self._conn)
@@ -133,11 +170,12 @@ def _frontier(conn: Connection, size: int) -> list[_Complete]:
     return frontier
 
 
-def _append(conn: Connection, size: int, events: Sequence[Notification]) -> None:
+def _append(
+    conn: Connection, size: int, hashes: Sequence[bytes], events: Sequence[Notification]
+) -> None:
     frontier = _frontier(conn, size)
     leaves, nodes = [], []
-    for index, event in enumerate(events, start=size):
-        leaf = leaf_hash(stored_entry(event.id, event))
+    for index, (leaf, event) in enumerate(zip(hashes, events, strict=True), start=size):
         leaves.append({"leaf_index": index, "position": event.id, "hash": leaf.hex()})
         current = _Complete(0, leaf)
         while frontier and frontier[-1].level == current.level:

@@ -143,14 +143,13 @@ class MsgspecMapper(Mapper[UUID]):
 
     def _open(self, raw: dict[str, Any], personal: tuple[str, ...], originator_id: str) -> None:
         """Puts the sealed personal fields back in place, or the forgotten values."""
-        if not self._open_sealed:
-            raw.pop("sealed")
-            raw.update(FORGOTTEN_PERSONAL_DATA)
-            return
-        if self._vault is None:
-            raise NoVault("sealed personal data needs a vault to be read")
-        ref = (raw["subject"], raw["key_generation"])
-        opened = self._vault.open(ref, originator_id.encode(), raw.pop("sealed"))
+        sealed = raw.pop("sealed")
+        opened = None
+        if self._open_sealed:  # a keyless reader leaves them sealed, read as forgotten
+            if self._vault is None:
+                raise NoVault("sealed personal data needs a vault to be read")
+            ref = (raw["subject"], raw["key_generation"])
+            opened = self._vault.open(ref, originator_id.encode(), sealed)
         if opened is None:
             raw.update({name: FORGOTTEN_PERSONAL_DATA[name] for name in personal})
         else:
