@@ -112,8 +112,10 @@ def certificate(job_id: int, output: Path | None, sizes: tuple[int, ...]) -> Non
                     epoch_ms(services.clock.now()),
                     sizes,
                 )
-        except (CannotCertify, JobNotFound) as error:
+        except CannotCertify as error:
             raise click.ClickException(str(error)) from None
+        except JobNotFound:
+            raise click.ClickException(f"No job {job_id}.") from None  # as `history` says
         document = encode(issued)
         if key is not None:  # never hand over a certificate that does not check
             _checked(document, key.public, ())

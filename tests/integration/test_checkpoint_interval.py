@@ -1,0 +1,102 @@
+"""The worker signs a checkpoint when its interval is due only if the log grew, and one
+at once after every job it completes, on both backends.
+
+When the interval is due is measured with time.monotonic, which a test cannot move:
+these tests make it due at every pass (an interval of 0) and count passes instead of
+waiting, so they say nothing of how long the worker waits between checkpoints.
+"""
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from api.composition import Services, build_services
+from application.runner import RunResult
+from infrastructure.settings import Settings
+from tests.certificates import new_key
+
+
+class StopsAfter(threading.Event):
+    """A stop signal that the worker's loop sets itself after ``passes`` passes."""
+
+    def __init__(self, passes: int) -> None:
+        super().__init__()
+        self.passes_left = passes
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.passes_left -= 1
+        if self.passes_left <= 0:
+            self.set()
+        return self.is_set()
+
+
+def signing_services(database_url: str, tmp_path: Path, interval: float) -> Services:
+    new_key(tmp_path)
+    return build_services(
+        Settings(
+            database_url=database_url,
+            deletion_delay=timedelta(0),
+            signing_key_file=str(tmp_path / "jobtrail.key"),
+            checkpoint_interval=interval,
+        )
+    )
+
+
+@pytest.fixture
+def due_every_pass(database_url: str, tmp_path: Path) -> Iterator[Services]:
+    built = signing_services(database_url, tmp_path, interval=0.0)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def due_hourly(database_url: str, tmp_path: Path) -> Iterator[Services]:
+    built = signing_services(database_url, tmp_path, interval=3600.0)
+    yield built
+    built.close()
+
+
+def run_passes(services: Services, passes: int) -> None:
+    services.worker(StopsAfter(passes)).run_until_stopped(poll_interval=0.0)
+
+
+def cancelled_job(services: Services, user: str) -> None:
+    """A job that grows the log and leaves no work for the worker."""
+    job_id = services.commands.schedule_user_deletion(1, user, "key:k").job.job_id
+    services.commands.cancel(1, job_id, "key:k")
+
+
+def test_a_log_that_does_not_grow_is_signed_once_however_often_the_interval_is_due(
+    due_every_pass: Services,
+) -> None:
+    cancelled_job(due_every_pass, "ann@example.com")
+
+    run_passes(due_every_pass, 5)
+
+    signed = due_every_pass.checkpoints.all()
+    assert [c.size for c in signed] == [due_every_pass.log_tree.size()]
+    assert signed[0].size > 0
+
+
+def test_a_log_that_grew_is_signed_at_the_next_due_interval(due_every_pass: Services) -> None:
+    run_passes(due_every_pass, 3)
+    cancelled_job(due_every_pass, "bob@example.com")
+
+    run_passes(due_every_pass, 3)
+
+    sizes = [c.size for c in due_every_pass.checkpoints.all()]
+    assert sizes == [0, due_every_pass.log_tree.size()]
+    assert sizes[-1] > 0
+
+
+def test_a_completed_job_is_signed_at_once_whatever_the_interval(due_hourly: Services) -> None:
+    worker = due_hourly.worker(threading.Event())
+    due_hourly.commands.schedule_user_deletion(1, "cy@example.com", "key:k")
+
+    assert worker.run_due_jobs() == {RunResult.COMPLETED: 1}
+
+    [signed] = due_hourly.checkpoints.all()
+    assert signed.size == due_hourly.log_tree.size() > 0
