@@ -3,6 +3,7 @@
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,6 +88,7 @@ class Services:
         worker_id: str | None = None,
         observe: Callable[[dict[str, int]], None] = lambda deleted: None,
         targets: ServiceTargets | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> Worker:
         """A worker on this process's connections; its commands do not wait for the
         read model (nobody is waiting on a response), it catches up between jobs.
@@ -97,7 +99,11 @@ class Services:
         key = self.signing_key()
         targets = targets or service_targets(settings.config_path, self.database)
         commands = JobCommands(
-            self.log, SqlJobIdAllocator(self.database), self.clock, settings.deletion_delay
+            self.log,
+            SqlJobIdAllocator(self.database),
+            self.clock,
+            settings.deletion_delay,
+            response_period=settings.response_period,
         )
         runner = JobRunner(
             commands,
@@ -122,6 +128,7 @@ class Services:
             forget_interval=settings.forget_interval,
             checkpoint=lambda: key and self.checkpoints.sign(key, only_if_grown=True),
             checkpoint_interval=settings.checkpoint_interval,
+            monotonic=monotonic,
         )
 
     def follower(self) -> ProjectionFollower:

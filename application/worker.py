@@ -26,6 +26,7 @@ class Worker:
         forget_interval: float = 600.0,
         checkpoint: Callable[[], object] = lambda: None,
         checkpoint_interval: float = 3600.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._runner = runner
         self._read_model = read_model
@@ -38,6 +39,7 @@ class Worker:
         self._checkpoint = checkpoint
         self._checkpoint_interval = checkpoint_interval
         self._checkpointed_at: float | None = None
+        self._monotonic = monotonic  # what the intervals are measured by
 
     @property
     def worker_id(self) -> str:
@@ -82,13 +84,13 @@ class Worker:
             self._stopping.wait(poll_interval)
 
     def _checkpoint_when_due(self) -> None:
-        now = time.monotonic()
+        now = self._monotonic()
         last = self._checkpointed_at
         if last is None or now - last >= self._checkpoint_interval:
             self._sign_checkpoint()
 
     def _sign_checkpoint(self) -> None:
-        self._checkpointed_at = time.monotonic()
+        self._checkpointed_at = self._monotonic()
         try:
             signed = self._checkpoint()
         except Exception:
@@ -99,7 +101,7 @@ class Worker:
 
     def _forget_when_due(self) -> None:
         """Every forget_interval, the users whose jobs are long over are forgotten."""
-        now = time.monotonic()
+        now = self._monotonic()
         if self._forgotten_at is not None and now - self._forgotten_at < self._forget_interval:
             return
         self._forgotten_at = now

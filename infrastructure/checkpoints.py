@@ -1,8 +1,9 @@
 """Signed checkpoints of the log: stored, listed, and written by whoever holds the key."""
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, inspect, select
 
 from application.certificate_shape import SignedCheckpoint
 from application.event_log import JobLog
@@ -66,13 +67,18 @@ class CheckpointStore:
         return signed
 
     def all(self) -> list[SignedCheckpoint]:
-        """Every checkpoint, in the order they were signed."""
+        """Every checkpoint, in the order they were signed (none in a database from
+        before checkpoints, which a command that only reads does not upgrade)."""
         with self._database.reader() as conn:
+            if not inspect(conn).has_table(log_checkpoints.name):
+                return []
             rows = conn.execute(select(*_COLUMNS).order_by(log_checkpoints.c.id)).all()
         return [_signed(row) for row in rows]
 
     def latest(self) -> SignedCheckpoint | None:
         with self._database.reader() as conn:
+            if not inspect(conn).has_table(log_checkpoints.name):
+                return None
             query = select(*_COLUMNS).order_by(log_checkpoints.c.id.desc()).limit(1)
             row = conn.execute(query).first()
         return _signed(row) if row is not None else None
@@ -98,7 +104,8 @@ def consistency_failures(
     failures = []
     roots = roots_from_log(log, [c.size for c in checkpoints])
     for each in checkpoints:
-        name = f"the checkpoint of size {each.size} signed at {each.signed_at}"
+        signed_at = datetime.fromtimestamp(each.signed_at / 1000, UTC).isoformat(timespec="seconds")
+        name = f"the checkpoint of size {each.size} signed at {signed_at}"
         if each.key_fingerprint != key.fingerprint or not key.verifies(
             each.signature, each.checkpoint.body()
         ):

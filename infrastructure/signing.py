@@ -73,16 +73,18 @@ class SigningKey:
     @classmethod
     def load(cls, path: Path) -> "SigningKey":
         data = _read(path)
-        if os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise KeyFileError(
-                f"{path} can be read by other users of this machine: chmod 600 {path}"
-            )
+        if b"PUBLIC KEY-----" in data:
+            raise KeyFileError(f"{path} is a public key: name the private key beside it")
         try:
             key = serialization.load_pem_private_key(data, password=None)
         except (ValueError, TypeError) as error:
             raise KeyFileError(f"{path} is not an unencrypted PEM private key") from error
         if not isinstance(key, Ed25519PrivateKey):
             raise KeyFileError(f"{path} is not an Ed25519 private key")
+        if os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise KeyFileError(
+                f"{path} can be read by other users of this machine: chmod 600 {path}"
+            )
         return cls(key)
 
 

@@ -1,9 +1,8 @@
 """The worker signs a checkpoint when its interval is due only if the log grew, and one
 at once after every job it completes, on both backends.
 
-When the interval is due is measured with time.monotonic, which a test cannot move:
-these tests make it due at every pass (an interval of 0) and count passes instead of
-waiting, so they say nothing of how long the worker waits between checkpoints.
+The interval is measured by the worker's monotonic clock: these tests either make it
+due at every pass (an interval of 0) and count passes, or step the clock by hand.
 """
 
 import threading
@@ -24,6 +23,10 @@ class StopsAfter(threading.Event):
 
     def __init__(self, passes: int) -> None:
         super().__init__()
+        self.passes_left = passes
+
+    def arm(self, passes: int) -> None:
+        self.clear()
         self.passes_left = passes
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -100,3 +103,30 @@ def test_a_completed_job_is_signed_at_once_whatever_the_interval(due_hourly: Ser
 
     [signed] = due_hourly.checkpoints.all()
     assert signed.size == due_hourly.log_tree.size() > 0
+
+
+class StepClock:
+    """A monotonic clock that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+def test_a_grown_log_waits_for_the_interval_before_it_is_signed(due_hourly: Services) -> None:
+    clock, stopping = StepClock(), StopsAfter(1)
+    worker = due_hourly.worker(stopping, monotonic=clock)
+    worker.run_until_stopped(poll_interval=0.0)  # the first pass signs the log as it is
+    cancelled_job(due_hourly, "dee@example.com")
+
+    clock.seconds = 3599.0
+    stopping.arm(1)
+    worker.run_until_stopped(poll_interval=0.0)
+    assert len(due_hourly.checkpoints.all()) == 1
+
+    clock.seconds = 3600.0
+    stopping.arm(1)
+    worker.run_until_stopped(poll_interval=0.0)
+    assert [c.size for c in due_hourly.checkpoints.all()] == [0, due_hourly.log_tree.size()]

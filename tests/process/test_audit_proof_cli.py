@@ -146,11 +146,6 @@ def test_a_file_that_is_no_key_is_refused_as_a_signing_key_in_one_line(
     assert checkpoints(database_url) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SigningKey.load checks the file's mode before its kind: a public key (0644) "
-    "given as JOBTRAIL_SIGNING_KEY_FILE is told to `chmod 600` itself",
-)
 def test_a_public_key_given_as_the_signing_key_is_refused_as_a_public_key(
     database_url: str, key: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -244,13 +239,6 @@ def test_a_private_key_given_as_the_public_key_is_refused_in_one_line(
     assert said == f"Error: {key} is not a PEM public key"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`audit checkpoints` opens the database read-only, so the proof tables are not "
-    "made, and it reads log_checkpoints anyway: 'The database cannot be used: no such table: "
-    "log_checkpoints (check JOBTRAIL_DATABASE_URL, and that the server is running)' (on "
-    'PostgreSQL: relation "log_checkpoints" does not exist)',
-)
 def test_a_database_from_before_checkpoints_lists_none(
     services: Services, database_url: str
 ) -> None:
