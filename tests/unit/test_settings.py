@@ -57,10 +57,10 @@ def test_every_variable_is_read() -> None:
 
 
 def test_every_setting_has_one_variable_and_every_variable_is_documented() -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    reference = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
     variables = [variable(field) for field in Settings.__struct_fields__]
     assert len(set(variables)) == len(variables)
-    assert [name for name in variables if f"`{name}`" not in readme] == []
+    assert [name for name in variables if f"`{name}`" not in reference] == []
 
 
 def test_an_unknown_jobtrail_variable_is_refused_as_a_likely_typo() -> None:
