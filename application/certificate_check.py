@@ -7,13 +7,16 @@ the one line the auditor reads.
 
 import base64
 import binascii
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 import msgspec
+from eventsourcing.domain import DomainEvent, DomainEventProtocol
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 
 from application.certificate_shape import (
     CERTIFICATE_FORMAT,
@@ -23,9 +26,23 @@ from application.certificate_shape import (
 )
 from application.certificates import Decode, statements
 from domain.checkpoint import Checkpoint, MalformedCheckpoint
+from domain.job import Job
 from domain.log_entry import event_entry
 from domain.merkle import leaf_hash, verify_consistency, verify_inclusion
 from domain.request import job_aggregate_id
+
+JOB = get_topic(Job)
+JOB_EVENTS = frozenset(
+    get_topic(cls)
+    for name, cls in vars(Job).items()
+    if isinstance(cls, type) and issubclass(cls, DomainEvent) and name not in ("Event", "Created")
+)
+"""The topics a job's events are stored under (domain.job:Job.<Name>). A certificate's
+topic is compared with these, never resolved: resolving imports the module it names,
+on the auditor's machine. (eventsourcing redefines Event and Created on every
+aggregate; no job triggers them.)"""
+SCHEDULED = get_topic(Job.Scheduled)
+_canonical = msgspec.json.Encoder(order="sorted")
 
 
 class CertificateInvalid(Exception):
@@ -49,6 +66,7 @@ def check_certificate(
     document: bytes, key: Verifier, decode: Decode, published: Sequence[SignedCheckpoint] = ()
 ) -> Verified:
     try:
+        _each_key_once(document, "the certificate")
         certificate = msgspec.json.decode(document, type=Certificate)
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
         raise CertificateInvalid(f"not a deletion certificate: {error}") from error
@@ -105,15 +123,15 @@ def _check_events(events: Sequence[ProvenEvent], checkpoint: Checkpoint) -> None
         try:
             state = base64.b64decode(event.state, validate=True)
             proof = [bytes.fromhex(h) for h in event.inclusion_proof]
-        except (binascii.Error, ValueError) as error:
+            entry = event_entry(
+                event.position,
+                event.originator_id,
+                event.originator_version,
+                event.topic.encode(),
+                state,
+            )
+        except (binascii.Error, ValueError, OverflowError) as error:  # a position past u64
             raise CertificateInvalid(f"{where} is malformed: {error}") from error
-        entry = event_entry(
-            event.position,
-            event.originator_id,
-            event.originator_version,
-            event.topic.encode(),
-            state,
-        )
         if not verify_inclusion(
             leaf_hash(entry), event.leaf_index, checkpoint.size, proof, checkpoint.root
         ):
@@ -123,26 +141,64 @@ def _check_events(events: Sequence[ProvenEvent], checkpoint: Checkpoint) -> None
 
 
 def _check_statements(certificate: Certificate, decode: Decode) -> None:
+    events = _job_events(certificate.events, decode)
     try:
-        events = [
-            decode(
-                StoredEvent(
-                    originator_id=UUID(e.originator_id),
-                    originator_version=e.originator_version,
-                    topic=e.topic,
-                    state=base64.b64decode(e.state),
-                )
-            )
-            for e in certificate.events
-        ]
         stated = statements(events)
     except Exception as error:
         raise CertificateInvalid(f"the events do not read as a job's: {error}") from error
     if certificate.events[0].originator_id != str(job_aggregate_id(stated["job"]["jobId"])):
         raise CertificateInvalid("the events are not those of the job they name")
     for name, value in stated.items():
-        if getattr(certificate, name) != value:
+        # As JSON values, as the document states them: in Python true == 1 == 1.0.
+        if _canonical.encode(getattr(certificate, name)) != _canonical.encode(value):
             raise CertificateInvalid(f"the certificate's {name} does not follow from its events")
+
+
+def _job_events(events: Sequence[ProvenEvent], decode: Decode) -> list[DomainEventProtocol[UUID]]:
+    """The events, read as a job's and nothing else."""
+    decoded = []
+    for event in events:
+        where = f"event {event.originator_version} (position {event.position})"
+        if event.topic not in JOB_EVENTS:
+            raise CertificateInvalid(f"{where} is not an event of a job: {event.topic!r}")
+        if (event.topic == SCHEDULED) != (event.originator_version == 1):
+            raise CertificateInvalid(f"{where}: a job is scheduled once, by its first event")
+        state = base64.b64decode(event.state)
+        _each_key_once(state, where)
+        try:
+            decoded.append(
+                decode(
+                    StoredEvent(
+                        originator_id=UUID(event.originator_id),
+                        originator_version=event.originator_version,
+                        topic=event.topic,
+                        state=state,
+                    )
+                )
+            )
+        except Exception as error:
+            raise CertificateInvalid(f"{where} does not read as a job's: {error}") from error
+    if vars(decoded[0]).get("originator_topic") != JOB:
+        raise CertificateInvalid("the first event schedules something that is not a job")
+    return decoded
+
+
+def _each_key_once(data: bytes, what: str) -> None:
+    """Canonical JSON never names a key twice in one object, and readers differ on which
+    of the two counts (the last, the first, or neither): such a document says two things."""
+
+    def once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise CertificateInvalid(f"{what} names {key!r} twice in one object")
+            seen[key] = value
+        return seen
+
+    try:
+        json.loads(data, object_pairs_hook=once)
+    except (ValueError, RecursionError) as error:
+        raise CertificateInvalid(f"{what} is not JSON: {error}") from error
 
 
 def _check_extends(checkpoint: Checkpoint, earlier: Checkpoint, proof: Sequence[str]) -> None:

@@ -1,7 +1,7 @@
 """The deletion certificate and the signed checkpoint as documents: one shape, read and
 written by msgspec, camelCase on the wire (docs/audit-proof.md describes each field)."""
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -9,14 +9,20 @@ from domain.checkpoint import Checkpoint
 
 CERTIFICATE_FORMAT = "jobtrail-deletion-certificate/v1"
 
+Hash = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+"""A SHA-256 hash in lowercase hex, the one way the signed message writes a root: a
+root written otherwise would pass here and fail an auditor's own checker."""
+Count = Annotated[int, msgspec.Meta(ge=0)]
+"""A size, position or leaf index (an entry's u64 bounds positions above)."""
+
 
 class SignedCheckpoint(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     origin: str
-    size: int
-    root: str
-    """The tree's root hash, in hex."""
+    size: Count
+    root: Hash
+    """The tree's root hash."""
     signed_at: int
-    key_fingerprint: str
+    key_fingerprint: Hash
     """SHA-256 of the signing key's 32 raw public bytes, in hex."""
     signature: str
     """Ed25519 over ``Checkpoint.body()``, in base64."""
@@ -41,22 +47,22 @@ class SignedCheckpoint(msgspec.Struct, frozen=True, rename="camel", forbid_unkno
 class ProvenEvent(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """One of the job's events exactly as the log stores it, and where."""
 
-    position: int
-    leaf_index: int
+    position: Count
+    leaf_index: Count
     originator_id: str
     originator_version: int
     topic: str
     state: str
     """The stored bytes, in base64 (personal fields in them are sealed)."""
-    inclusion_proof: list[str]
-    """RFC 9162 inclusion proof of the event's leaf in the checkpoint's tree, in hex."""
+    inclusion_proof: list[Hash]
+    """RFC 9162 inclusion proof of the event's leaf in the checkpoint's tree."""
 
 
 class Consistency(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """An earlier checkpoint, and the proof that the certificate's checkpoint extends it."""
 
     checkpoint: SignedCheckpoint
-    proof: list[str]
+    proof: list[Hash]
 
 
 class Certificate(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
@@ -73,7 +79,7 @@ class Certificate(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fi
     events: list[ProvenEvent]
     checkpoint: SignedCheckpoint
     earlier_checkpoints: list[Consistency]
-    public_key_fingerprint: str
+    public_key_fingerprint: Hash
     issued_at: int
 
 

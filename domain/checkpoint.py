@@ -9,6 +9,8 @@ language rebuilds the exact bytes from the fields.
 from dataclasses import dataclass
 
 FORMAT = "jobtrail-checkpoint/v1"
+LAST_DATE_MS = 253_402_300_799_999
+"""9999-12-31T23:59:59.999Z: a checkpoint dated later names no day anyone can read."""
 
 
 class MalformedCheckpoint(ValueError):
@@ -29,6 +31,8 @@ class Checkpoint:
             raise MalformedCheckpoint("a checkpoint's origin is printable ASCII")
         if self.size < 0 or self.signed_at < 0:
             raise MalformedCheckpoint("a checkpoint's size and time are not negative")
+        if self.signed_at > LAST_DATE_MS:
+            raise MalformedCheckpoint("a checkpoint's time is before the year 10000")
         if len(self.root) != 32:
             raise MalformedCheckpoint("a checkpoint's root is 32 bytes")
 
