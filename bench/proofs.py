@@ -22,7 +22,11 @@ THREADS = 16
 SIGNING_EVERY = 1.0
 
 
-def schedules_per_second(backend: str, workdir: Path, seconds: float, signing: bool) -> float:
+def schedules_per_second(
+    backend: str, workdir: Path, seconds: float, signing: bool
+) -> tuple[float, float]:
+    """Jobs scheduled per second, and the share of the process's CPU time that
+    extending the tree and signing took (0 without signing)."""
     with (
         database(backend, workdir, f"proofs-{uuid.uuid4().hex[:8]}") as url,
         services_on(url) as services,
@@ -31,6 +35,7 @@ def schedules_per_second(backend: str, workdir: Path, seconds: float, signing: b
         key, _public = generate_key_pair(Path(keys) / "bench.key")
         counts = [0] * THREADS
         signed = [0]
+        signing_cpu = [0.0]
         deadline = time.perf_counter() + seconds
 
         def schedule(slot: int) -> None:
@@ -43,11 +48,13 @@ def schedules_per_second(backend: str, workdir: Path, seconds: float, signing: b
 
         def sign() -> None:
             while not done.is_set():
+                began = time.thread_time()
                 services.checkpoints.sign(key)
+                signing_cpu[0] += time.thread_time() - began
                 signed[0] += 1
                 done.wait(SIGNING_EVERY)
 
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         threads = [threading.Thread(target=schedule, args=(n,)) for n in range(THREADS)]
         signer = threading.Thread(target=sign)
         if signing:
@@ -57,20 +64,24 @@ def schedules_per_second(backend: str, workdir: Path, seconds: float, signing: b
         for thread in threads:
             thread.join()
         rate = sum(counts) / (time.perf_counter() - started)
+        cpu = time.process_time() - cpu_started
         done.set()
         if signing:
             signer.join()
         if signing:  # the tree kept up: every event but the last round's is a leaf
             assert signed[0] > 0 and services.log_tree.size() > 0
-        return rate
+        return rate, signing_cpu[0] / cpu if cpu else 0.0
 
 
 def proofs(backend: str, workdir: Path, seconds: float) -> list[Figure]:
     best = {True: 0.0, False: 0.0}
+    shares = []
     for _ in range(ROUNDS if seconds >= 1 else 1):  # the smoke run only shows it runs
         for signing in (False, True):
-            rate = schedules_per_second(backend, workdir, seconds, signing)
+            rate, share = schedules_per_second(backend, workdir, seconds, signing)
             best[signing] = max(best[signing], rate)
+            if signing:
+                shares.append(share)
     return [
         Figure(
             "13",
@@ -81,5 +92,7 @@ def proofs(backend: str, workdir: Path, seconds: float) -> list[Figure]:
             "jobs/s",
             ">= 0.9",
             best[True] / best[False] >= 0.9,
+            note=f"the tree and signing took {max(shares):.1%} of the process's CPU "
+            "(the rest of any gap is this machine's noise)",
         )
     ]

@@ -48,7 +48,7 @@ def openreplay_targets(
                 project_id_column="project_id",
                 id_column="session_id",
                 anonymous_id_column=anonymous_id_column(held),
-                # follow_device stays off: an operator turns it on (README).
+                # follow_device stays off: an operator turns it on (docs/deletions.md).
                 device_column=DEVICE if DEVICE in held.get("sessions", ()) else None,
             ),
             *session_children(database_url, SESSIONS, session_tables),

@@ -27,7 +27,7 @@ BACKENDS = ["sqlite", "postgresql"]
 SUITE_CONNECTIONS = 400
 """The suite's cluster admits this many connections: three test processes, each test's
 services with three pools of up to 15, and the servers and workers the process tests
-start, with room to spare (README: "Running the tests")."""
+start, with room to spare (docs/development.md: "Running the tests")."""
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,7 +8,6 @@ import hashlib
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
@@ -17,14 +16,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from api.composition import Services
 from application.certificate_check import CertificateInvalid
 from application.deadlines import Deadlines
 from application.forgetting import Forgetting
 from infrastructure.signing import SigningKey
-from tests.certificates import check, completed_job, issue, new_key
+from tests.certificates import check, completed_job, issue
 from tests.clocks import SteppingClock
-from tests.runner_support import T0, RunnerKit, runner_kit
+from tests.runner_support import T0, RunnerKit
 
 Document = dict[str, Any]
 HEX = re.compile("[0-9a-f]{64}")
@@ -221,16 +219,6 @@ def audit(document_bytes: bytes, public_pem: bytes) -> None:
             c["size"], old_root, checkpoint["size"], root, hashes(earlier["proof"])
         ):
             raise Refused("step 6")
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
-
-
-@pytest.fixture
-def key(tmp_path: Path) -> SigningKey:
-    return new_key(tmp_path)
 
 
 @pytest.fixture

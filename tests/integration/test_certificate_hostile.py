@@ -17,7 +17,6 @@ from click.testing import CliRunner
 from eventsourcing.persistence import StoredEvent
 
 from api.cli import main
-from api.composition import Services
 from application.certificate_check import CertificateInvalid
 from application.certificates import CannotCertify, statements
 from domain.job import job_aggregate_id
@@ -26,21 +25,11 @@ from domain.merkle import inclusion_proof, leaf_hash, root_hash
 from infrastructure.chain import verify_chain
 from infrastructure.mapper import keyless_mapper
 from infrastructure.signing import SigningKey
-from tests.certificates import check, completed_job, issue, new_key
-from tests.integration.test_log_rewrites import recompute_chain_and_tree, sql
-from tests.runner_support import RunnerKit, runner_kit
+from tests.certificates import check, completed_job, issue
+from tests.log_rewriting import recompute_chain_and_tree, sql
+from tests.runner_support import RunnerKit
 
 Document = dict[str, Any]
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
-
-
-@pytest.fixture
-def key(tmp_path: Path) -> SigningKey:
-    return new_key(tmp_path)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from api.composition import Services
 from application.certificate_check import CertificateInvalid
 from application.certificates import CannotCertify
 from application.forgetting import Forgetting
@@ -17,17 +16,7 @@ from domain.job import job_aggregate_id
 from infrastructure.signing import SigningKey
 from tests.certificates import check, completed_job, issue, new_key
 from tests.clocks import SteppingClock
-from tests.runner_support import T0, RunnerKit, runner_kit
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
-
-
-@pytest.fixture
-def key(tmp_path: Path) -> SigningKey:
-    return new_key(tmp_path)
+from tests.runner_support import T0, RunnerKit
 
 
 def test_a_completed_jobs_certificate_verifies_with_the_public_key_alone(
