@@ -268,9 +268,7 @@ class Job(Aggregate):
         return self.owner == actor and self.attempts == attempt
 
     def is_due(self, now: datetime) -> bool:
-        return is_due(
-            self.status, {"start_at": self.start_at, "lease_until": self.lease_until}, now
-        )
+        return is_due(self.status, self.start_at, self.lease_until, now)
 
     def lease_expired(self, now: datetime) -> bool:
         return lease_expired(self.lease_until, now)

@@ -5,8 +5,10 @@ projection, the due query, the runner, the API and the dashboard) asks them
 instead of comparing strings of its own.
 """
 
+from collections.abc import Mapping
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum, auto
+from types import MappingProxyType
 from typing import Protocol
 
 from domain.remains import RemainsSearch
@@ -39,13 +41,18 @@ class JobStatus(StrEnum):
         return self is JobStatus.RUNNING or self is JobStatus.SCHEDULED
 
 
-# A job is due for a worker when it is in the status and the time has passed:
-# scheduled jobs once their start time comes, running ones once their lease ends.
-# The aggregate's ``is_due`` and the read model's due query are both built from it.
-DUE_WHEN: tuple[tuple[JobStatus, str], ...] = (
-    (JobStatus.SCHEDULED, "start_at"),
-    (JobStatus.RUNNING, "lease_until"),
+class DueAt(Enum):
+    """The moment from which a job is due for a worker."""
+
+    START = auto()  # a scheduled job: its start time
+    LEASE_END = auto()  # a running job: the end of its lease (its worker stopped renewing)
+
+
+DUE_WHEN: Mapping[JobStatus, DueAt] = MappingProxyType(
+    {JobStatus.SCHEDULED: DueAt.START, JobStatus.RUNNING: DueAt.LEASE_END}
 )
+"""The statuses in which a job can be due, and from when: the aggregate's ``is_due``
+and the read model's due query are both built from it."""
 
 
 class JobState(Protocol):
@@ -65,12 +72,13 @@ class JobState(Protocol):
     remains_searches: list[RemainsSearch]
 
 
-def is_due(status: JobStatus, times: dict[str, datetime | None], now: datetime) -> bool:
-    for due_status, field in DUE_WHEN:
-        moment = times[field]
-        if status is due_status and moment is not None and moment <= now:
-            return True
-    return False
+def is_due(
+    status: JobStatus, start_at: datetime, lease_until: datetime | None, now: datetime
+) -> bool:
+    if status not in DUE_WHEN:
+        return False
+    moment = {DueAt.START: start_at, DueAt.LEASE_END: lease_until}[DUE_WHEN[status]]
+    return moment is not None and moment <= now
 
 
 def lease_expired(lease_until: datetime | None, now: datetime) -> bool:

@@ -15,7 +15,7 @@ from application.errors import DamagedRecord
 from application.records import DueJob, JobRow
 from application.views import JobView
 from domain.job import job_aggregate_id
-from domain.lifecycle import DUE_WHEN, JobStatus
+from domain.lifecycle import DUE_WHEN, DueAt, JobStatus
 from domain.request import FORGOTTEN
 from infrastructure.database import Database
 from infrastructure.deadline_reads import OWING
@@ -84,6 +84,10 @@ def _select_jobs(project_id: int, status: str | None) -> Select[tuple[object, ..
     if status is not None:
         query = query.where(jobs.c.status == status)
     return query.order_by(jobs.c.job_id.desc())
+
+
+_DUE_AT = {DueAt.START: jobs.c.start_at, DueAt.LEASE_END: jobs.c.lease_until}
+"""The column of each moment from which a job is due (domain.lifecycle.DUE_WHEN)."""
 
 
 class SqlJobsReadModel:
@@ -179,8 +183,8 @@ class SqlJobsReadModel:
             .where(
                 or_(
                     *(
-                        and_(jobs.c.status == status.value, jobs.c[moment] <= now_ms)
-                        for status, moment in DUE_WHEN
+                        and_(jobs.c.status == status.value, _DUE_AT[due_at] <= now_ms)
+                        for status, due_at in DUE_WHEN.items()
                     )
                 ),
                 # A job whose record cannot be read cannot be run: never hand it out.
