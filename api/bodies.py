@@ -6,8 +6,8 @@ from typing import Literal
 import msgspec
 
 from application.audit import EventRecord
+from application.job_records import JobView
 from application.sessions import SessionView
-from application.views import JobView
 
 
 class ErrorBody(msgspec.Struct):

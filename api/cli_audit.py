@@ -15,8 +15,9 @@ from rich.table import Table
 
 from api.cli_support import open_services
 from application.audit import DamagedEntry, JobHistory, TimelineEntry, compare, refold_all
+from application.epoch import moment_ms
 from application.errors import DamagedRecord, JobNotFound
-from application.views import JobView, moment_ms
+from application.job_records import JobView
 from infrastructure.audit_export import export_lines
 from infrastructure.chain import verify_chain
 

@@ -10,9 +10,9 @@ import click
 
 from api.cli_support import open_services
 from api.composition import Services
+from application.epoch import epoch_ms
 from application.openreplay_import import ImportRefused, import_openreplay
 from application.tenants import TenancyChanged
-from application.views import epoch_ms
 from infrastructure.openreplay_clickhouse import (
     ClickHouseUnreadable,
     openreplay_clickhouse_targets,

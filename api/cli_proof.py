@@ -15,8 +15,8 @@ from api.composition import Services
 from application.certificate_check import CertificateInvalid, Verified, check_certificate
 from application.certificate_shape import SignedCheckpoint, encode
 from application.certificates import CannotCertify, issue_certificate
+from application.epoch import epoch_ms
 from application.errors import JobNotFound
-from application.views import epoch_ms
 from domain.request import job_aggregate_id
 from infrastructure.checkpoints import consistency_failures
 from infrastructure.mapper import keyless_mapper

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from application.deadlines import DeadlineEntry, OwingAnswers, deadline_entry
-from application.views import JobView, epoch_ms
+from application.epoch import epoch_ms
+from application.job_records import JobView
 from domain.deadline import SOON, Standing
 
 ROWS = 24

@@ -13,7 +13,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from application.views import epoch_ms
+from application.epoch import epoch_ms
 from domain.deadline import SOON
 from domain.lifecycle import JobStatus
 from infrastructure.deadline_reads import deadline_figures

@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from api.documented import Parameter
 from api.errors import ApiError
-from application.views import moment_ms
+from application.epoch import moment_ms
 from domain.errors import InvalidJobRequest
 from domain.lifecycle import JobStatus
 from domain.request import (

@@ -4,8 +4,8 @@ not recorded yet."""
 import time
 from datetime import datetime
 
+from application.job_records import DueJob
 from application.leases import LeaseKeeper
-from application.records import DueJob
 
 
 class LeaseLost(Exception):

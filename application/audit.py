@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from application.epoch import epoch_ms
 from application.errors import DamagedRecord, JobNotFound, NoSuchVersion, NotYetCreated
 from application.event_log import JobLog, Undecodable, missing_event
-from application.job_records import job_row, job_view
-from application.records import JobRow
-from application.views import JobView, epoch_ms
+from application.job_records import COLUMNS, JobRow, JobView, job_row, job_view
 from domain.job import Job, job_aggregate_id
 
 _ENVELOPE = {"originator_id", "originator_version", "originator_topic", "timestamp", "actor"}
@@ -204,7 +203,7 @@ def compare(expected: dict[int, JobRow], actual: Iterable[JobRow]) -> Iterator[M
         if folded is None:
             yield Mismatch(row.job_id, "existence", "absent", "present")
             continue
-        for field in JobRow._fields:
+        for field in COLUMNS:
             if getattr(folded, field) != getattr(row, field):
                 yield Mismatch(row.job_id, field, getattr(folded, field), getattr(row, field))
     for job_id in sorted(set(expected) - seen):

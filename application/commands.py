@@ -18,10 +18,9 @@ from eventsourcing.persistence import RecordConflictError
 from application.batching import Batcher
 from application.errors import ConcurrencyConflict, DamagedRecord, JobNotFound
 from application.event_log import JobLog
-from application.job_records import job_view
+from application.job_records import JobView, job_view
 from application.ports import Clock, JobIdAllocator
 from application.scheduling import deletion_start
-from application.views import JobView
 from domain.deadline import ONE_MONTH, Period
 from domain.errors import DomainError
 from domain.job import Job

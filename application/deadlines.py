@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from application.commands import JobCommands, Outcome
+from application.epoch import epoch_ms
+from application.job_records import JobView
 from application.ports import Clock, JobsReadModel
-from application.views import JobView, epoch_ms
 from domain.deadline import SOON, Period, Standing, standing
 from domain.lifecycle import JobStatus
 

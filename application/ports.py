@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from application.identities import Findings, Identities
-from application.records import Damage, DueJob, JobChange, JobRow
+from application.job_records import Damage, DueJob, JobRow, JobView
 from application.sessions import SessionView
 from application.tenants import (
     KeyRecord,
@@ -18,7 +18,6 @@ from application.tenants import (
     SourceTenant,
     StoredKey,
 )
-from application.views import JobView
 
 
 class Clock(Protocol):
@@ -42,7 +41,7 @@ class ProjectionTransaction(Protocol):
 
     def insert_jobs(self, rows: Sequence[JobRow]) -> None: ...
 
-    def update_jobs(self, changes: Sequence[JobChange]) -> None: ...
+    def update_jobs(self, changes: Sequence[JobRow]) -> None: ...
 
     def record_damage(self, damage: Sequence[Damage]) -> None:
         """Remembers undecodable events and marks their jobs' rows as damaged."""

@@ -6,15 +6,15 @@ applied exactly once however often the projector stops and resumes.
 """
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from application.epoch import moment_of
 from application.event_log import LoggedEvent, Undecodable
+from application.job_records import Damage, JobRow, job_row
 from application.ports import ProjectionTransaction
-from application.records import Damage, JobChange, JobRow
-from application.views import epoch_ms
 from domain import job_events
 from domain.job import Job
 from domain.lifecycle import JobStatus
@@ -43,7 +43,6 @@ _JOB_EVENTS = frozenset(
     }
 )
 _IGNORED = (UserDeletions.Opened, UserDeletions.JobAssigned, UserDeletions.Forgotten)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 KnownRows = Callable[[Collection[str]], Mapping[str, JobRow]]
 """The read model's rows of the given aggregate ids, as the projection left them."""
@@ -51,25 +50,27 @@ KnownRows = Callable[[Collection[str]], Mapping[str, JobRow]]
 
 class _Pending:
     """One job's row within a batch, moved by the domain's own ``apply`` of each event
-    (it has the state those methods change), and built into a row once.
+    (it has the state those methods change) and made a row once, by ``job_row``, as
+    the aggregate is: its attributes are the aggregate's.
 
     It copies what it needs from each event (times stay datetimes until the row is
-    built), so that no decoded event outlives its turn in the fold."""
+    made), so that no decoded event outlives its turn in the fold."""
 
     __slots__ = (
-        "action", "attempts", "created", "description", "error", "is_new", "job_id",
-        "lease_until", "owner", "project_id", "reference_id", "respond_by", "start_at", "status",
-        "updated", "version",
+        "action", "attempts", "created_on", "description", "error", "id", "is_new", "job_id",
+        "lease_until", "modified_on", "owner", "project_id", "reference_id", "respond_by",
+        "start_at", "status", "version",
     )  # fmt: skip
     is_new: bool
+    id: UUID
     job_id: int
     project_id: int
     action: str
     reference_id: str
     description: str
     start_at: datetime
-    created: datetime
-    updated: datetime
+    created_on: datetime
+    modified_on: datetime
     version: int
     status: JobStatus
     error: str | None
@@ -100,6 +101,7 @@ class _Pending:
     def scheduled(cls, event: job_events.Scheduled) -> "_Pending":
         state = cls()
         state.is_new = True
+        state.id = event.originator_id
         state.job_id = event.job_id
         state.project_id = event.project_id
         state.action = event.action
@@ -107,7 +109,7 @@ class _Pending:
         state.description = event.description
         state.start_at = event.start_at
         state.respond_by = event.respond_by
-        state.created = state.updated = event.timestamp
+        state.created_on = state.modified_on = event.timestamp
         state.version = event.originator_version
         state.status = JobStatus.SCHEDULED
         state.error = None
@@ -115,18 +117,23 @@ class _Pending:
         return state
 
     @classmethod
-    def from_row(cls, row: JobRow) -> "_Pending":
+    def from_row(cls, row: JobRow, aggregate_id: UUID) -> "_Pending":
         state = cls()
         state.is_new = False
+        state.id = aggregate_id
         state.job_id = row.job_id
+        state.project_id = row.project_id
+        state.action = row.action
         state.reference_id = row.reference_id
         state.description = row.description
+        state.start_at = moment_of(row.start_at)
+        state.respond_by = moment_of(row.respond_by)
+        state.created_on = moment_of(row.created_at)
+        state.modified_on = moment_of(row.updated_at)
+        state.version = row.version
         state.status = JobStatus(row.status)
         state.error = row.errors
-        state.lease_until = None if row.lease_until is None else _moment(row.lease_until)
-        state.version = row.version
-        state.updated = _moment(row.updated_at)
-        state.respond_by = _moment(row.respond_by)
+        state.lease_until = None if row.lease_until is None else moment_of(row.lease_until)
         return state
 
     def apply(self, event: Job.Event) -> None:
@@ -135,15 +142,16 @@ class _Pending:
         # An account that changes nothing of the job (RemainsSearched) moves the
         # row's version only: the job's updatedAt stays, as the aggregate's does.
         if getattr(event, "changes_job", True):
-            self.updated = event.timestamp
+            self.modified_on = event.timestamp
 
 
 @dataclass(frozen=True, slots=True)
 class FoldedBatch:
-    """What a batch of events does to the read model: new rows and changed rows."""
+    """What a batch of events does to the read model: new rows, and the rows of jobs
+    it has already, after the batch's events (of which ``EVENT_COLUMNS`` are written)."""
 
     rows: list[JobRow]
-    changes: list[JobChange]
+    changes: list[JobRow]
     damage: list[Damage]
 
 
@@ -192,8 +200,8 @@ class JobsProjection:
         if waiting:
             self._fold_known(waiting, known, pending, damage)
         return FoldedBatch(
-            rows=[_row(key, s) for key, s in pending.items() if s.is_new],
-            changes=[_change(key, s) for key, s in pending.items() if not s.is_new],
+            rows=[job_row(s) for s in pending.values() if s.is_new],
+            changes=[job_row(s) for s in pending.values() if not s.is_new],
             damage=damage,
         )
 
@@ -216,7 +224,7 @@ class JobsProjection:
                     # Its Scheduled event could not be read: nothing to apply it to.
                     damage.append(_damage(position, event, "follows an event that is damaged"))
                     continue
-                state = _Pending.from_row(row)
+                state = _Pending.from_row(row, event.originator_id)
             if event.originator_id in out_of_sequence:
                 damage.append(_damage(position, event))
             elif event.originator_version > state.version + 1:
@@ -247,49 +255,3 @@ def _damage(position: int, event: Any, detail: str | None = None) -> Damage:
             event.detail if isinstance(event, Undecodable) else "follows an event that is damaged"
         )
     return Damage(position, str(event.originator_id), detail)
-
-
-def _moment(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
-
-
-def _row(aggregate_id: UUID, state: _Pending) -> JobRow:
-    return JobRow(
-        state.job_id,
-        str(aggregate_id),
-        state.version,
-        state.project_id,
-        state.action,
-        state.reference_id,
-        state.description,
-        state.status.value,
-        state.error,
-        epoch_ms(state.created),
-        epoch_ms(state.updated),
-        epoch_ms(state.start_at),
-        _lease_ms(state.lease_until),
-        epoch_ms(state.respond_by),
-    )
-
-
-def _change(aggregate_id: UUID, state: _Pending) -> JobChange:
-    return JobChange(
-        aggregate_id=str(aggregate_id),
-        version=state.version,
-        updated_at=epoch_ms(state.updated),
-        lease_until=_lease_ms(state.lease_until),
-        status=state.status.value,
-        errors=state.error,
-        reference_id=state.reference_id,
-        description=state.description,
-        respond_by=epoch_ms(state.respond_by),
-    )
-
-
-def _lease_ms(lease_until: datetime | None) -> int | None:
-    return None if lease_until is None else epoch_ms(lease_until)
-
-
-def changed(row: JobRow, change: JobChange) -> JobRow:
-    """A job's row after a change: every column the change carries."""
-    return row._replace(**{field.name: getattr(change, field.name) for field in fields(change)})

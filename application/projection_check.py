@@ -4,8 +4,8 @@ from collections.abc import Collection, Mapping, Sequence
 
 from application.errors import DamagedRecord
 from application.event_log import JobLog
-from application.projection import JobsProjection, changed
-from application.records import Damage, JobChange, JobRow
+from application.job_records import Damage, JobRow, changed
+from application.projection import JobsProjection
 
 
 class _InMemoryTransaction:
@@ -25,9 +25,9 @@ class _InMemoryTransaction:
         for row in rows:
             self.table[row.aggregate_id] = row
 
-    def update_jobs(self, changes: Sequence[JobChange]) -> None:
-        for change in changes:
-            self.table[change.aggregate_id] = changed(self.table[change.aggregate_id], change)
+    def update_jobs(self, changes: Sequence[JobRow]) -> None:
+        for after in changes:
+            self.table[after.aggregate_id] = changed(self.table[after.aggregate_id], after)
 
     def record_damage(self, damage: Sequence[Damage]) -> None:
         self.damage.extend(damage)

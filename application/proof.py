@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from application.errors import DamagedRecord
 from application.event_log import JobLog
-from application.job_records import job_view
-from application.views import JobView
+from application.job_records import JobView, job_view
 from domain.remains import RemainsSearch
 from domain.request import validate_user_id
 from domain.user_deletions import UserDeletions, legacy_user_deletions_id, user_deletions_id

@@ -3,8 +3,8 @@
 from collections.abc import Iterator
 
 from application.errors import JobNotFound
+from application.job_records import JobView
 from application.ports import JobReaderOnLoop, JobsReadModel
-from application.views import JobView
 
 
 class JobQueries:

@@ -18,9 +18,9 @@ from typing import TypeVar
 from application.attempt import Attempt, LeaseLost, Receipt
 from application.commands import JobCommands, Outcome
 from application.errors import ConcurrencyConflict, DamagedRecord, JobNotFound
+from application.job_records import DueJob
 from application.leases import LeaseKeeper
 from application.ports import BatchInterrupted, Clock, DeletionTarget, TransientTargetError
-from application.records import DueJob
 from domain.errors import DomainError, IllegalTransition, NotTheOwner
 from domain.lifecycle import JobStatus
 from domain.redaction import without_user_id

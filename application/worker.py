@@ -6,9 +6,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from application.epoch import epoch_ms
 from application.ports import Clock, JobsReadModel
 from application.runner import JobRunner, RunResult
-from application.views import epoch_ms
 
 log = logging.getLogger("jobtrail.worker")
 DUE_BATCH = 100

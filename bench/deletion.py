@@ -6,7 +6,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from api.composition import Services
-from application.records import DueJob
+from application.job_records import DueJob
 from application.runner import JobRunner, RunnerSettings
 from bench.data import fill_sessions
 from bench.databases import Sizes, database, services_on

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, inspect, select
 
 from application.certificate_shape import SignedCheckpoint
+from application.epoch import epoch_ms
 from application.event_log import JobLog
 from application.ports import Clock
-from application.views import epoch_ms
 from domain.checkpoint import Checkpoint, should_sign
 from infrastructure.database import Database
 from infrastructure.log_tree import LogTree, roots_from_log

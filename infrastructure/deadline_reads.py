@@ -18,7 +18,7 @@ from sqlalchemy import (
     update,
 )
 
-from application.views import epoch_ms
+from application.epoch import epoch_ms
 from domain.deadline import ONE_MONTH, awaits_answer
 from domain.lifecycle import JobStatus
 from infrastructure.database import Database

@@ -18,7 +18,8 @@ the rows are read where the request already is:
   request is handed to a thread (``WouldWait``).
 
 The statements and the rows' meaning are the read model's (``GET_JOB``,
-``PAGE_OF_JOBS``, ``job_from_row``): one query for each, whichever side runs it.
+``PAGE_OF_JOBS``, ``job_from_row``, ``views_of``): one query for each, whichever side
+runs it.
 """
 
 import os
@@ -30,8 +31,8 @@ from psycopg_pool import PoolTimeout, TooManyRequests
 from sqlalchemy import Executable
 
 from application.errors import WouldWait
+from application.job_records import JobView, views_of
 from application.ports import JobReaderOnLoop
-from application.views import JobView
 from infrastructure.database import Database, DatabaseUnavailable
 from infrastructure.liveness import LivelyAsyncConnectionPool
 from infrastructure.read_model import GET_JOB, PAGE_OF_JOBS, job_from_row, page_values
@@ -81,7 +82,7 @@ class SQLiteLoopReader:
         if offset > SQLITE_DEEPEST_OFFSET:
             raise WouldWait(f"offset {offset} is deep enough to take a while")
         values = page_values(project_id, status, limit, offset)
-        return [JobView(*row) for row in self._rows(PAGE_OF_JOBS[status is not None], values)]
+        return views_of(self._rows(PAGE_OF_JOBS[status is not None], values))
 
     def _rows(self, statement: Executable, values: dict[str, Any]) -> list[Any]:
         if self._connection is None:
@@ -138,8 +139,7 @@ class PostgresLoopReader:
         self, project_id: int, status: str | None, limit: int, offset: int
     ) -> list[JobView]:
         values = page_values(project_id, status, limit, offset)
-        rows = await self._rows(PAGE_OF_JOBS[status is not None], values)
-        return [JobView(*row) for row in rows]
+        return views_of(await self._rows(PAGE_OF_JOBS[status is not None], values))
 
     async def _rows(self, statement: Executable, values: dict[str, Any]) -> list[Any]:
         pool = self._pool

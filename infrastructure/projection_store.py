@@ -3,22 +3,14 @@ in one transaction per batch (so an event is applied exactly once)."""
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
+import msgspec
 import psycopg
-from sqlalchemy import (
-    BigInteger,
-    Connection,
-    String,
-    Table,
-    Text,
-    Update,
-    bindparam,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Table, Update, bindparam, select, update
 
+from application.job_records import COLUMNS, EVENT_COLUMNS, Damage, JobRow
 from application.ports import ProjectionRecord
-from application.records import Damage, JobChange, JobRow
 from domain.lifecycle import JobStatus
 from infrastructure.database import Database, DatabaseUnavailable
 from infrastructure.tables import damaged_events, jobs, projection_positions
@@ -29,16 +21,7 @@ def _update_job(table: Table, by: str = "aggregate_id") -> Update:
     return (
         update(table)
         .where(table.c[by] == bindparam(f"b_{by}"))
-        .values(
-            version=bindparam("b_version"),
-            status=bindparam("b_status", type_=String),
-            updated_at=bindparam("b_updated_at"),
-            errors=bindparam("b_errors", type_=Text),
-            lease_until=bindparam("b_lease_until", type_=BigInteger),
-            reference_id=bindparam("b_reference_id", type_=Text),
-            description=bindparam("b_description", type_=Text),
-            respond_by=bindparam("b_respond_by", type_=BigInteger),
-        )
+        .values({name: bindparam(f"b_{name}", type_=table.c[name].type) for name in EVENT_COLUMNS})
     )
 
 
@@ -67,15 +50,16 @@ class _SqlProjectionTransaction:
     def insert_jobs(self, rows: Sequence[JobRow]) -> None:
         if not rows:
             return
-        # Rows are already tuples in column order: straight to the driver, with no
-        # per-row parameter processing (a rebuild writes a million of them).
+        # Tuples in COLUMNS' order, straight to the driver, with no per-row parameter
+        # processing (a rebuild writes a million of them).
+        values = [msgspec.structs.astuple(row) for row in rows]
         if self._conn.dialect.name == "postgresql":
-            self._copy(rows)
+            self._copy(values)
         else:
-            self._conn.exec_driver_sql(_insert_sql(self._table), list(rows))
+            self._conn.exec_driver_sql(_insert_sql(self._table), values)
         self._remember(rows)
 
-    def _copy(self, rows: Sequence[JobRow]) -> None:
+    def _copy(self, rows: list[tuple[Any, ...]]) -> None:
         driver_connection = self._conn.connection.driver_connection
         assert isinstance(driver_connection, psycopg.Connection)
         try:
@@ -90,7 +74,8 @@ class _SqlProjectionTransaction:
             # pool's pre-ping keeps the dead connection from being handed out again).
             raise DatabaseUnavailable(str(error)) from error
 
-    def update_jobs(self, changes: Sequence[JobChange]) -> None:
+    def update_jobs(self, changes: Sequence[JobRow]) -> None:
+        """Writes the ``EVENT_COLUMNS`` of each job's row after events."""
         if not changes:
             return
         known = self._job_ids or {}
@@ -217,13 +202,13 @@ def _rows(
     known = job_ids or {}
     by_job_id = [known[a] for a in aggregate_ids if a in known]
     by_aggregate = [a for a in aggregate_ids if a not in known]
-    columns = [table.c[name] for name in JobRow._fields]
+    columns = [table.c[name] for name in COLUMNS]
     found: dict[str, JobRow] = {}
     for column, keys in ((table.c.job_id, by_job_id), (table.c.aggregate_id, by_aggregate)):
         for start in range(0, len(keys), _LOOKUP_CHUNK):
             chunk = keys[start : start + _LOOKUP_CHUNK]
             for row in conn.execute(select(*columns).where(column.in_(chunk))):
-                job_row = JobRow(*row)
+                job_row = JobRow(*row)  # the values of COLUMNS, in order
                 found[job_row.aggregate_id] = job_row
     return found
 
@@ -232,24 +217,15 @@ _LOOKUP_CHUNK = 500
 
 
 def _insert_sql(table: Table) -> str:
-    columns = ", ".join(JobRow._fields)
-    markers = ", ".join(["?"] * len(JobRow._fields))
+    columns = ", ".join(COLUMNS)
+    markers = ", ".join(["?"] * len(COLUMNS))
     return f'INSERT INTO "{table.name}" ({columns}) VALUES ({markers})'  # noqa: S608 - names are ours
 
 
 def _copy_sql(table: Table) -> str:
-    return f'COPY "{table.name}" ({", ".join(JobRow._fields)}) FROM STDIN'
+    return f'COPY "{table.name}" ({", ".join(COLUMNS)}) FROM STDIN'
 
 
-def _change_values(change: JobChange) -> dict[str, object]:
-    return {
-        "b_aggregate_id": change.aggregate_id,
-        "b_version": change.version,
-        "b_status": change.status,
-        "b_updated_at": change.updated_at,
-        "b_errors": change.errors,
-        "b_lease_until": change.lease_until,
-        "b_reference_id": change.reference_id,
-        "b_description": change.description,
-        "b_respond_by": change.respond_by,
-    }
+def _change_values(change: JobRow) -> dict[str, object]:
+    values = {f"b_{name}": getattr(change, name) for name in EVENT_COLUMNS}
+    return {**values, "b_aggregate_id": change.aggregate_id}

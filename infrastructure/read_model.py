@@ -12,8 +12,15 @@ from sqlalchemy import (
 )
 
 from application.errors import DamagedRecord
-from application.records import DueJob, JobRow
-from application.views import JobView
+from application.job_records import (
+    COLUMNS,
+    VIEW_COLUMNS,
+    DueJob,
+    JobRow,
+    JobView,
+    view_of,
+    views_of,
+)
 from domain.job import job_aggregate_id
 from domain.lifecycle import DUE_WHEN, DueAt, JobStatus
 from domain.request import FORGOTTEN
@@ -21,19 +28,7 @@ from infrastructure.database import Database
 from infrastructure.deadline_reads import OWING
 from infrastructure.tables import jobs
 
-_VIEW_COLUMNS = (
-    jobs.c.job_id,
-    jobs.c.description,
-    jobs.c.status,
-    jobs.c.project_id,
-    jobs.c.action,
-    jobs.c.reference_id,
-    jobs.c.created_at,
-    jobs.c.updated_at,
-    jobs.c.start_at,
-    jobs.c.errors,
-    jobs.c.respond_by,
-)
+_VIEW_COLUMNS = [jobs.c[name] for name in VIEW_COLUMNS]
 
 
 STREAM_BATCH_SIZE = 1000
@@ -72,11 +67,7 @@ def job_from_row(job_id: int, row: tuple[Any, ...] | None) -> JobView | None:
         return None
     if row[-1] is not None:
         raise DamagedRecord(str(job_aggregate_id(job_id)), row[-1])
-    return _view(row[:-1])
-
-
-def _view(row: Any) -> JobView:
-    return JobView(*row)
+    return view_of(row[:-1])
 
 
 def _select_jobs(project_id: int, status: str | None) -> Select[tuple[object, ...]]:
@@ -111,11 +102,11 @@ class SqlJobsReadModel:
         if not user_prefix:  # the API's page: prebuilt, as the event loop's reader runs it
             statement = PAGE_OF_JOBS[status is not None]
             rows = self._db.fetch_all(statement, page_values(project_id, status, limit, offset))
-            return [_view(row) for row in rows]
+            return views_of(rows)
         query = _select_jobs(project_id, status).limit(limit).offset(offset)
         query = query.where(jobs.c.reference_id.startswith(user_prefix, autoescape=True))
         with self._db.reader() as conn:
-            return [_view(row) for row in conn.execute(query)]
+            return views_of(conn.execute(query))
 
     def stream(self, project_id: int, status: str | None) -> Iterator[list[JobView]]:
         # Keyset pagination: each batch is its own short read, so a slow client
@@ -126,7 +117,7 @@ class SqlJobsReadModel:
             if below is not None:
                 query = query.where(jobs.c.job_id < below)
             with self._db.reader() as conn:
-                batch = [_view(row) for row in conn.execute(query)]
+                batch = views_of(conn.execute(query))
             if not batch:
                 return
             yield batch
@@ -137,7 +128,7 @@ class SqlJobsReadModel:
     def every_job(self) -> Iterator[JobRow]:
         """Every job of every project with every column, by job id, in bounded batches."""
         above = 0
-        columns = [jobs.c[name] for name in JobRow._fields]
+        columns = [jobs.c[name] for name in COLUMNS]
         while True:
             query = (
                 select(*columns)
@@ -146,7 +137,7 @@ class SqlJobsReadModel:
                 .limit(STREAM_BATCH_SIZE)
             )
             with self._db.reader() as conn:
-                batch = [JobRow(*row) for row in conn.execute(query)]
+                batch = [JobRow(*row) for row in conn.execute(query)]  # COLUMNS, in order
             yield from batch
             if len(batch) < STREAM_BATCH_SIZE:
                 return
@@ -160,7 +151,7 @@ class SqlJobsReadModel:
             query = query.where(jobs.c.project_id == project_id)
         query = query.order_by(jobs.c.respond_by, jobs.c.job_id).limit(limit)
         with self._db.reader() as conn:
-            return [_view(row) for row in conn.execute(query)]
+            return views_of(conn.execute(query))
 
     def forgettable(self, ended_by_ms: int, after_job_id: int, limit: int) -> list[int]:
         query = (

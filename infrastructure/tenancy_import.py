@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, Select, exists, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from application.epoch import epoch_ms
 from application.tenants import Organization, Project, StoredKey, TenancyChanged
-from application.views import epoch_ms
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database
 from infrastructure.tables import api_keys, organizations, projects, ui_sessions

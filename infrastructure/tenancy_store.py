@@ -6,8 +6,8 @@ from typing import Any
 from sqlalchemy import CursorResult, Select, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
+from application.epoch import epoch_ms
 from application.tenants import InvalidName, KeyRecord, Organization, Principal, Project, StoredKey
-from application.views import epoch_ms
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database
 from infrastructure.tables import api_keys, organizations, projects, ui_sessions

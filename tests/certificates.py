@@ -7,7 +7,7 @@ from api.composition import Services
 from application.certificate_check import Verified, check_certificate
 from application.certificate_shape import SignedCheckpoint, encode
 from application.certificates import issue_certificate
-from application.views import epoch_ms
+from application.epoch import epoch_ms
 from domain.job import job_aggregate_id
 from infrastructure.mapper import keyless_mapper
 from infrastructure.session_store import seed_sessions

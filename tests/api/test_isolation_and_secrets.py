@@ -9,7 +9,7 @@ from sqlalchemy import MetaData, select
 from starlette.testclient import TestClient
 
 from api.composition import Services
-from application.records import JobRow
+from application.job_records import JobRow
 from infrastructure.session_store import seed_sessions
 from tests.conftest import Tenant, new_tenant
 

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from api.app import create_app
 from api.composition import Services
 from application.commands import JobCommands
-from application.views import epoch_ms
+from application.epoch import epoch_ms
 from domain.job import job_aggregate_id
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings

@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 from api.composition import Services
 from application.commands import JobCommands
 from application.deadlines import Deadlines
-from application.views import epoch_ms
+from application.epoch import epoch_ms
 from domain.deadline import LATEST, ONE_MONTH
 from infrastructure.job_ids import SqlJobIdAllocator
 from tests.clocks import SteppingClock

@@ -10,9 +10,9 @@ from api.composition import Services
 from application.audit import compare, refold_all
 from application.commands import JobCommands
 from application.deadlines import Deadlines
+from application.epoch import epoch_ms
 from application.errors import JobNotFound
 from application.forgetting import Forgetting
-from application.views import epoch_ms
 from domain.deadline import LATEST, ONE_MONTH, Period, Standing
 from domain.errors import DeadlineNotExtended
 from domain.job import Job, job_aggregate_id

@@ -18,9 +18,9 @@ from sqlalchemy.exc import OperationalError
 from api.composition import Services
 from application.audit import compare, refold_all
 from application.commands import JobCommands, Outcome
+from application.job_records import DueJob
 from application.ports import DeletionTarget
 from application.projection_check import fold_projection
-from application.records import DueJob
 from application.runner import JobRunner, RunnerSettings, RunResult
 from application.worker import Worker
 from domain.errors import IllegalTransition

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from api.composition import Services, build_services
 from application.audit import compare, refold_all
 from application.forgetting import Forgetting
-from application.records import JobRow
+from application.job_records import JobRow
 from domain.lifecycle import JobStatus
 from domain.request import FORGOTTEN
 from infrastructure.rebuild import Rebuild

@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from api.composition import Services, build_services
 from application.errors import DamagedRecord, JobNotFound, WouldWait
-from application.views import JobView
+from application.job_records import JobView
 from infrastructure.database import Database, DatabaseUnavailable, parse_database_url
 from infrastructure.loop_reads import SQLITE_DEEPEST_OFFSET, SQLiteLoopReader
 from infrastructure.settings import Settings

@@ -11,8 +11,8 @@ from starlette.testclient import TestClient
 from api.app import create_app
 from api.composition import Services, build_services
 from application.audit import compare
+from application.job_records import JobRow
 from application.projection_check import fold_projection
-from application.records import JobRow
 from infrastructure.rebuild import Rebuild, RebuildInProgress, UnknownProjection, rebuild_role
 from infrastructure.settings import Settings
 from infrastructure.tables import jobs

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from api.composition import Services
 from application.audit import compare, refold_all
-from application.views import epoch_ms
+from application.epoch import epoch_ms
 from domain.deadline import ONE_MONTH
 from infrastructure.schema import prepare_database
 from tests.integration.test_personal_data_before_sealing import upgraded_from_a_clear_log

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from api.composition import Services
+from application.job_records import DueJob
 from application.ports import DeletionTarget, TransientTargetError
-from application.records import DueJob
 from application.runner import RunResult
 from domain.job import Job, job_aggregate_id
 from infrastructure.session_store import seed_sessions

@@ -10,7 +10,7 @@ import pytest
 
 from api.composition import Services, build_services
 from application.commands import JobCommands
-from application.views import epoch_ms
+from application.epoch import epoch_ms
 from domain.deadline import LATEST, ONE_MONTH
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings

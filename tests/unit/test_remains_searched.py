@@ -4,12 +4,12 @@ the aggregate, the stored event and the read model's row alike."""
 
 from collections.abc import Callable, Collection, Mapping
 
+import msgspec
 import pytest
 
 from application.event_log import LoggedEvent
-from application.job_records import job_row
+from application.job_records import JobRow, job_row
 from application.projection import JobsProjection
-from application.records import JobRow
 from domain.errors import IllegalTransition
 from domain.job import Job
 from domain.lifecycle import JobStatus
@@ -79,7 +79,7 @@ def test_the_projection_moves_the_row_to_the_new_version_and_nothing_else() -> N
     projection = JobsProjection()
 
     at_once = projection.fold(logged, rows_of([]))
-    assert at_once.rows == [ended._replace(version=ended.version + 1)]
+    assert at_once.rows == [msgspec.structs.replace(ended, version=ended.version + 1)]
 
     # The search alone, in a later batch, over the row an earlier batch left.
     later = projection.fold(logged[-1:], rows_of([ended]))
@@ -89,4 +89,4 @@ def test_the_projection_moves_the_row_to_the_new_version_and_nothing_else() -> N
         ended.updated_at,
         ended.status,
     )
-    assert job_row(job) == ended._replace(version=ended.version + 1)
+    assert job_row(job) == msgspec.structs.replace(ended, version=ended.version + 1)
