@@ -32,6 +32,7 @@ from infrastructure.checkpoints import CheckpointStore
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database, parse_database_url
 from infrastructure.event_store import open_job_log
+from infrastructure.group_commit import group_commit
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.locks import ProjectionLeadership
 from infrastructure.log_tree import LogTree
@@ -184,6 +185,7 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         settings.deletion_delay,
         after_write=read_your_writes,
         response_period=settings.response_period,
+        together=group_commit,
     )
     return Services(
         settings=settings,

@@ -4,9 +4,10 @@ their request an answer, overdue or soon (the rules are domain.deadline's)."""
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from application.commands import JobCommands, Outcome
+from application.commands import JobCommands
 from application.epoch import epoch_ms
 from application.job_records import JobView
+from application.outcome import Outcome
 from application.ports import Clock, JobsReadModel
 from domain.deadline import SOON, Period, Standing, standing
 from domain.lifecycle import JobStatus

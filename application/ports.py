@@ -1,10 +1,10 @@
 """Every port: what the use cases need from the outside world, as protocols."""
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from application.identities import Findings, Identities
 from application.job_records import Damage, DueJob, JobRow, JobView
@@ -29,6 +29,19 @@ class JobIdAllocator(Protocol):
         """``count`` positive integers never handed out before, in increasing order,
         each greater than every id handed out earlier."""
         ...
+
+
+Request = TypeVar("Request")
+Answer = TypeVar("Answer")
+
+
+class Together(Protocol):
+    """How callers reach a use case that decides requests a batch at a time: one by
+    one, or concurrent ones in one batch (group commit, infrastructure/group_commit.py)."""
+
+    def __call__(
+        self, decide: Callable[[Sequence[Request]], Sequence[Answer | Exception]]
+    ) -> Callable[[Request], Answer]: ...
 
 
 class ProjectionTransaction(Protocol):
@@ -199,29 +212,17 @@ class BatchInterrupted(Exception):
 
 class TenancyStore(Protocol):
     def add_organization(self, name: str, is_default: bool) -> Organization: ...
-
     def default_organization(self) -> Organization | None: ...
-
     def organization(self, org_id: int) -> Organization | None: ...
-
     def organizations(self) -> list[Organization]: ...
-
     def projects(self, org_id: int | None) -> list[Project]: ...
-
     def add_project(self, org_id: int, name: str, project_key: str) -> Project: ...
-
     def project(self, project_id: int) -> Project | None: ...
-
     def project_by_key(self, project_key: str) -> Project | None: ...
-
     def first_project(self) -> Project | None: ...
-
     def projects_of(self, org_id: int) -> list[Project]: ...
-
     def add_key(self, key: StoredKey) -> None: ...
-
     def key(self, key_id: str) -> StoredKey | None: ...
-
     def list_keys(self, org_id: int | None) -> list[KeyRecord]: ...
 
     def end_key(self, key_id: str, revoked_at: int | None, expires_at: int | None) -> bool:
@@ -229,7 +230,6 @@ class TenancyStore(Protocol):
         ...
 
     def touch_key(self, key_id: str, at: int) -> None: ...
-
     def add_ui_session(self, session_id: str, principal: Principal, at: int) -> None: ...
 
     def ui_session(self, session_id: str) -> Principal | None:
@@ -237,9 +237,7 @@ class TenancyStore(Protocol):
         ...
 
     def end_ui_sessions(self, at: int, session_id: str | None, key_id: str | None) -> None: ...
-
     def purge_ui_sessions(self, older_than: int) -> None: ...
-
     def is_empty(self) -> bool: ...
 
     def importing(self) -> AbstractContextManager["TenancyImport"]:
@@ -252,19 +250,12 @@ class TenancyImport(Protocol):
     """The tenancy tables inside an import's transaction (see TenancyStore.importing)."""
 
     def default_organization(self) -> Organization | None: ...
-
     def organization_named(self, name: str) -> Organization | None: ...
-
     def add_organization(self, name: str) -> Organization: ...
-
     def key(self, key_id: str) -> StoredKey | None: ...
-
     def add_key(self, key: StoredKey) -> None: ...
-
     def project(self, project_id: int) -> Project | None: ...
-
     def project_by_key(self, project_key: str) -> Project | None: ...
-
     def highest_project_id(self) -> int: ...
 
     def add_project(self, project: Project) -> None:

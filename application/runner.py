@@ -16,10 +16,11 @@ from functools import partial
 from typing import TypeVar
 
 from application.attempt import Attempt, LeaseLost, Receipt
-from application.commands import JobCommands, Outcome
+from application.commands import JobCommands
 from application.errors import ConcurrencyConflict, DamagedRecord, JobNotFound
 from application.job_records import DueJob
 from application.leases import LeaseKeeper
+from application.outcome import Outcome
 from application.ports import BatchInterrupted, Clock, DeletionTarget, TransientTargetError
 from domain.errors import DomainError, IllegalTransition, NotTheOwner
 from domain.lifecycle import JobStatus

@@ -17,8 +17,9 @@ from sqlalchemy.exc import OperationalError
 
 from api.composition import Services
 from application.audit import compare, refold_all
-from application.commands import JobCommands, Outcome
+from application.commands import JobCommands
 from application.job_records import DueJob
+from application.outcome import Outcome
 from application.ports import DeletionTarget
 from application.projection_check import fold_projection
 from application.runner import JobRunner, RunnerSettings, RunResult

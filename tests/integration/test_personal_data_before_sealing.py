@@ -16,6 +16,7 @@ from application.proof import prove
 from domain.job import Job
 from domain.request import FORGOTTEN
 from domain.user_deletions import UserDeletions, legacy_user_deletions_id
+from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.personal_data import SEALED_FROM
 from infrastructure.tables import service_secrets
 from tests.integration.test_forgettable_personal_data import forgetting, holds
@@ -43,7 +44,7 @@ def stored_in_the_clear(event: Any, **replace: Any) -> StoredEvent:
 def upgraded_from_a_clear_log(services: Services, tmp_path: Any) -> Services:
     """A job and its ledger written by an old version, then the database upgraded."""
     job = Job.schedule_user_deletion(
-        job_id=services.commands._job_ids.next_job_ids(1)[0],
+        job_id=SqlJobIdAllocator(services.database).next_job_ids(1)[0],
         project_id=1,
         user_id=OLD_USER,
         subject="unused",

@@ -1,4 +1,5 @@
-"""Group commit: concurrent callers' requests handled together, in one transaction.
+"""Group commit: concurrent callers' requests decided together, in one transaction
+(the port application.ports.Together, for the scheduling use case).
 
 No thread of its own: the first caller to arrive leads, takes every request
 queued so far (its own included), processes them as one batch and hands the
@@ -27,7 +28,7 @@ class _Pending(Generic[Request, Result]):
         self.error: BaseException | None = None
 
 
-class Batcher(Generic[Request, Result]):
+class GroupCommit(Generic[Request, Result]):
     def __init__(
         self,
         process: Callable[[Sequence[Request]], Sequence[Result | BaseException]],
@@ -79,3 +80,9 @@ class Batcher(Generic[Request, Result]):
                 successor.wake.set()
             else:
                 self._leading = False
+
+
+def group_commit(
+    decide: Callable[[Sequence[Request]], Sequence[Result | Exception]],
+) -> Callable[[Request], Result]:
+    return GroupCommit(decide).submit

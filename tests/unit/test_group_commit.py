@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from application.batching import Batcher
+from infrastructure.group_commit import GroupCommit
 
 
 def test_a_lone_request_is_processed_at_once() -> None:
@@ -15,7 +15,7 @@ def test_a_lone_request_is_processed_at_once() -> None:
         batches.append(list(requests))
         return [r * 2 for r in requests]
 
-    assert Batcher(process).submit(21) == 42
+    assert GroupCommit(process).submit(21) == 42
     assert batches == [[21]]
 
 
@@ -28,12 +28,12 @@ def test_concurrent_requests_share_batches_and_each_gets_its_own_result() -> Non
         batches.append(list(requests))
         return [-r if r % 7 else ValueError(str(r)) for r in requests]
 
-    batcher: Batcher[int, int] = Batcher(process)
+    group_commit: GroupCommit[int, int] = GroupCommit(process)
     results: dict[int, object] = {}
 
     def call(n: int) -> None:
         try:
-            results[n] = batcher.submit(n)
+            results[n] = group_commit.submit(n)
         except ValueError as error:
             results[n] = error
 
@@ -57,4 +57,4 @@ def test_a_batch_that_fails_as_a_whole_fails_each_request() -> None:
         raise RuntimeError("database down")
 
     with pytest.raises(RuntimeError, match="database down"):
-        Batcher(process).submit(1)
+        GroupCommit(process).submit(1)
