@@ -40,6 +40,7 @@ from infrastructure.loop_reads import loop_reader
 from infrastructure.personal_data import PersonalDataVault
 from infrastructure.projection_store import SqlProjectionStore
 from infrastructure.read_model import SqlJobsReadModel
+from infrastructure.remembered_credentials import RememberedCredentials
 from infrastructure.schema import prepare_database
 from infrastructure.session_store import ConfiguredSessions
 from infrastructure.settings import Settings
@@ -195,7 +196,7 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         commands=commands,
         queries=JobQueries(read_model, loop_reads),
         loop_reads=loop_reads,
-        tenancy=Tenancy(tenancy_store),
+        tenancy=Tenancy(tenancy_store, RememberedCredentials(tenancy_store)),
         tenancy_store=tenancy_store,
         read_model=read_model,
         projection_store=projection_store,

@@ -11,8 +11,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from application.credentials import is_foreign_key
-from application.tenants import SourceProject, SourceTenant
+from application.tenants import SourceProject, SourceTenant, is_foreign_key
 from domain.project_key import project_key_problem
 
 TENANTS = "public.tenants"

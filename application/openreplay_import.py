@@ -14,7 +14,6 @@ again adds what is new; a row is "already here" only if it is the same row.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from application.credentials import foreign_key_id, is_foreign_key, sha256_hex
 from application.openreplay_checks import (
     PROJECTS,
     TENANTS,
@@ -31,6 +30,9 @@ from application.tenants import (
     SourceProject,
     SourceTenant,
     StoredKey,
+    foreign_key_id,
+    is_foreign_key,
+    sha256_hex,
 )
 
 IN_USE_WINDOW_MS = 120_000

@@ -1,28 +1,17 @@
-"""Organizations, their projects and their API keys.
+"""Organizations, their projects and their API keys, and dashboard sessions: the use
+cases (the values, and what a key looks like, are in application/tenants.py).
 
 A key is shown once, when it is issued; only a SHA-256 of its secret is stored.
-Keys are long random strings, so a fast hash is enough to make a stolen table
-useless, and the comparison runs in constant time.
 """
 
 import hmac
-import logging
 import secrets
-import threading
 import time
 from collections.abc import Callable
 
-from application.credentials import (
-    KEY_PREFIX,
-    TtlCache,
-    is_token,
-    parse_authorization,
-    random_token,
-    sha256_hex,
-)
-from application.errors import WouldWait
-from application.ports import TenancyStore
+from application.ports import Credentials, TenancyStore
 from application.tenants import (
+    KEY_PREFIX,
     InvalidName,
     IssuedKey,
     KeyNotFound,
@@ -33,10 +22,13 @@ from application.tenants import (
     Principal,
     Project,
     StoredKey,
+    is_token,
+    parse_authorization,
+    random_token,
+    sha256_hex,
 )
 from domain.project_key import is_project_key
 
-log = logging.getLogger("jobtrail.tenancy")
 PROJECT_KEY_LENGTH = 20
 
 
@@ -49,8 +41,6 @@ def _name(name: str, what: str) -> str:
 
 UI_SESSION_MS = 8 * 3600 * 1000
 """How long a dashboard session lasts (the cookie's signature expires with it)."""
-LAST_USE_PRECISION_MS = 60_000
-"""A key's last use is written at most once a minute per process, not per request."""
 
 
 def _wall_ms() -> int:
@@ -61,14 +51,12 @@ class Tenancy:
     def __init__(
         self,
         store: TenancyStore,
-        cache_seconds: float = 10.0,
+        credentials: Credentials,
         now_ms: Callable[[], int] = _wall_ms,
     ) -> None:
         self._store = store
-        self._keys = TtlCache(cache_seconds)
-        self._projects = TtlCache(cache_seconds)
+        self._credentials = credentials  # what every request looks up, remembered
         self._now_ms = now_ms
-        self._last_use: dict[str, int] = {}
 
     def create_organization(self, name: str) -> Organization:
         name = _name(name, "An organization")
@@ -111,25 +99,14 @@ class Tenancy:
         if parsed is None:
             return None
         key_id, secret = parsed
-        load = _not_remembered if remembered_only else self._store.key
-        stored: StoredKey | None = self._keys.get(key_id, load)
+        stored = self._credentials.key(key_id, remembered_only)
         expected = stored.secret_sha256 if stored else sha256_hex("")
         matches = hmac.compare_digest(expected, sha256_hex(secret))
         now = self._now_ms()
         if stored is None or not matches or not stored.usable(now):
             return None
-        if now - self._last_use.get(key_id, 0) >= LAST_USE_PRECISION_MS:
-            self._last_use[key_id] = now
-            # Off the request's path: a read must not wait for a write lock, nor fail
-            # on a read-only database, to note when a key was used.
-            threading.Thread(target=self._touch, args=(key_id, now), daemon=True).start()
+        self._credentials.used(key_id, now)
         return Principal(key_id, stored.org_id)
-
-    def _touch(self, key_id: str, at: int) -> None:
-        try:
-            self._store.touch_key(key_id, at)
-        except Exception as error:
-            log.warning("could not note the last use of key %s: %s", key_id, type(error).__name__)
 
     def list_keys(self, org_id: int | None = None) -> list[KeyRecord]:
         return self._store.list_keys(org_id)
@@ -141,7 +118,7 @@ class Tenancy:
         if not self._store.end_key(key_id, revoked_at=now, expires_at=None):
             raise KeyNotFound(key_id)
         self._store.end_ui_sessions(now, session_id=None, key_id=key_id)
-        self._keys.forget(key_id)
+        self._credentials.forget_key(key_id)
 
     def rotate_key(self, key_id: str, grace_seconds: float) -> IssuedKey:
         """A new key of the same organization; the old one keeps working for the grace
@@ -154,11 +131,11 @@ class Tenancy:
         if old.expires_at is not None:
             until = min(until, old.expires_at)
         self._store.end_key(key_id, revoked_at=None, expires_at=until)
-        self._keys.forget(key_id)
+        self._credentials.forget_key(key_id)
         return issued
 
     def key_usable(self, key_id: str) -> bool:
-        stored: StoredKey | None = self._keys.get(key_id, self._store.key)
+        stored = self._credentials.key(key_id)
         return stored is not None and stored.usable(self._now_ms())
 
     def start_ui_session(self, principal: Principal) -> str:
@@ -188,8 +165,7 @@ class Tenancy:
         that breaks the rule of keys cannot name one, and is never looked up."""
         if not is_project_key(project_key):
             return None
-        load = _not_remembered if remembered_only else self._store.project_by_key
-        project: Project | None = self._projects.get(project_key, load)
+        project = self._credentials.project(project_key, remembered_only)
         return project if project is not None and project.org_id == principal.org_id else None
 
     def is_empty(self) -> bool:
@@ -216,7 +192,3 @@ class Tenancy:
         if org is None:
             raise OrganizationNotFound(org_id)
         return org
-
-
-def _not_remembered(key: str) -> None:
-    raise WouldWait("not in memory: the database would have to be asked")

@@ -1,6 +1,13 @@
-"""Organizations, their projects and their API keys, as values; and the tenants and
-projects of an OpenReplay installation that jobtrail imports."""
+"""Organizations, their projects and their API keys, as values; what a key looks like
+(made, read from a header); and the tenants and projects of an OpenReplay
+installation that jobtrail imports.
 
+Keys are long random strings, so a fast hash (SHA-256) is enough to make a stolen
+table useless; comparisons run in constant time where they are made."""
+
+import hashlib
+import secrets
+import string
 from dataclasses import dataclass
 
 
@@ -61,6 +68,54 @@ class Principal:
     @property
     def actor(self) -> str:
         return f"key:{self.key_id}"
+
+
+ALPHABET = string.ascii_letters + string.digits
+KEY_PREFIX = "jt"
+
+
+def random_token(length: int) -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+
+def sha256_hex(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+FOREIGN_KEY_LENGTHS = range(16, 257)
+"""Keys made elsewhere (an OpenReplay tenant's api_key) that may be registered."""
+
+
+def foreign_key_id(key: str) -> str:
+    """The id a key made elsewhere is stored under: derived from its hash, since
+    such a key carries no id of ours (and the hash is stored anyway)."""
+    return "x" + sha256_hex(key)[:15]
+
+
+def is_foreign_key(key: str) -> bool:
+    return (
+        len(key) in FOREIGN_KEY_LENGTHS and is_token(key) and not key.startswith(f"{KEY_PREFIX}_")
+    )
+
+
+def parse_authorization(header: str) -> tuple[str, str] | None:
+    """(key id, secret) from a raw key or ``Bearer <key>``; None if it is not one.
+    A key of another format (imported from OpenReplay) is its own secret."""
+    value = header.strip()
+    if value[:7].lower() == "bearer ":
+        value = value[7:].strip()
+    parts = value.split("_")
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
+        return (foreign_key_id(value), value) if is_foreign_key(value) else None
+    if not all(is_token(part) for part in parts[1:]):
+        return None  # never sent to the database: it could not be one of ours
+    return parts[1], parts[2]
+
+
+def is_token(text: str) -> bool:
+    """Printable ASCII without spaces: what key ids, secrets and project keys are made
+    of. Anything else (a NUL, a control character) cannot name one."""
+    return text.isascii() and text.isprintable() and " " not in text
 
 
 class OrganizationNotFound(Exception):

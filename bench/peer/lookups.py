@@ -1,5 +1,5 @@
 """Who is asking and for which project, remembered for 10 s as jobtrail remembers it
-(application.credentials.TtlCache): otherwise every request would cost two more
+(infrastructure/remembered_credentials.py): otherwise every request would cost two more
 queries, and the peer would be tuned down."""
 
 import hashlib

@@ -2,8 +2,8 @@
 
 import pytest
 
-from application.credentials import random_token
 from application.tenancy import PROJECT_KEY_LENGTH
+from application.tenants import random_token
 from domain.project_key import MAX_PROJECT_KEY_LENGTH, is_project_key, project_key_problem
 
 
