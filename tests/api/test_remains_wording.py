@@ -1,7 +1,7 @@
 """How `targets find` and `audit prove` say what a search searched: counts in plain
 words, each kind in its singular or its plural."""
 
-from api.cli_remains import searched_words
+from api.cli.remains import searched_words
 
 
 def test_what_a_search_searched_reads_as_words_in_the_singular_and_the_plural() -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from api.cli import COMMANDS
-from api.cli_group import explain
+from api.cli.group import explain
 from infrastructure.settings import SettingsError
 from infrastructure.target_config import ConfigError
 from tests.process.conftest import JOBTRAIL, jobtrail, start_server

@@ -2,8 +2,8 @@
 
 import click
 
-from api.cli_remains import targets_find
-from api.cli_support import checked_targets, open_services
+from api.cli.remains import targets_find
+from api.cli.support import checked_targets, open_services
 
 
 @click.group()

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import click
 import msgspec
 
-from api.cli_audit import TIME
-from api.cli_support import open_services
+from api.cli.audit import TIME
+from api.cli.support import open_services
 from api.composition import Services
 from api.wording import counted
 from application.deadlines import DeadlineEntry, Deadlines

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from api.cli_support import open_services
+from api.cli.support import open_services
 from api.composition import Services
 from application.epoch import epoch_ms
 from application.openreplay_import import ImportRefused, import_openreplay

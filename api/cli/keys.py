@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import click
 
-from api.cli_support import open_services
+from api.cli.support import open_services
 from api.wording import counted
 from application.tenants import KeyNotFound, KeyRecord, OrganizationNotFound
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from api.cli_support import checked_targets, open_services
+from api.cli.support import checked_targets, open_services
 from api.wording import counted
 from application.audit import plain
 from application.errors import DamagedRecord

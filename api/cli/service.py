@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from api import http_protocol
-from api.cli_support import checked_targets, settings_from_env
-from api.cli_support import open_services as _services
+from api.cli.support import checked_targets, settings_from_env
+from api.cli.support import open_services as _services
 from api.composition import Services
 from api.logs import configure_logging
 from application.tenants import FIRST_START_PROJECT

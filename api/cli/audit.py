@@ -13,7 +13,7 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from api.cli_support import open_services
+from api.cli.support import open_services
 from application.audit import DamagedEntry, JobHistory, TimelineEntry, compare, refold_all
 from application.epoch import moment_ms
 from application.errors import DamagedRecord, JobNotFound

@@ -4,7 +4,7 @@ import json
 
 import click
 
-from api.cli_support import open_services
+from api.cli.support import open_services
 from application.tenants import InvalidName, OrganizationNotFound
 
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import click
 import msgspec
 
-from api.cli_audit import audit as audit  # `jobtrail audit`, with prove added here
-from api.cli_remains import search_line
-from api.cli_support import open_services
+from api.cli.audit import audit as audit  # `jobtrail audit`, with prove added here
+from api.cli.remains import search_line
+from api.cli.support import open_services
 from api.wording import counted
 from application.audit import plain
 from application.proof import ProvenJob, prove

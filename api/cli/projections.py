@@ -14,7 +14,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from api.cli_support import open_services
+from api.cli.support import open_services
 from application.audit import compare
 from application.projection_check import fold_projection
 from infrastructure.rebuild import (

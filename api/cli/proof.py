@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 import msgspec
 
-from api.cli_privacy import audit
-from api.cli_support import open_services
+from api.cli.privacy import audit
+from api.cli.support import open_services
 from api.composition import Services
 from application.certificate_check import CertificateInvalid, Verified, check_certificate
 from application.certificate_shape import SignedCheckpoint, encode
