@@ -30,7 +30,7 @@ from api.openapi import openapi_document
 from api.responses import MsgspecResponse, errors
 from application.errors import WouldWait
 from infrastructure.loop_reads import Overloaded as LoopReadsOverloaded
-from infrastructure.schema import session_secret
+from infrastructure.schema import login_secret
 from infrastructure.settings import Settings
 
 log = logging.getLogger("jobtrail.api")
@@ -115,8 +115,8 @@ def create_app(
         app.state.services = services
         await services.loop_reads.open()
         app.state.handler_threads = HandlerThreads()
-        app.state.session_signer = URLSafeTimedSerializer(
-            await run_in_threadpool(session_secret, services.database), salt="jobtrail-ui"
+        app.state.login_signer = URLSafeTimedSerializer(
+            await run_in_threadpool(login_secret, services.database), salt="jobtrail-ui"
         )
         app.state.metrics = metrics
         metrics.watch(services)

@@ -1,6 +1,6 @@
 """A read-only dashboard for operators: server-rendered HTML, no script.
 
-Sign in with an organization API key. The session lives on the server (a row that
+Sign in with an organization API key. The login lives on the server (a row that
 names the key, never its secret) and the cookie carries only its signed id, so
 signing out, or revoking the key, ends it for every copy of the cookie. It lasts
 eight hours. Form posts from another site are refused (CSRF).
@@ -24,13 +24,14 @@ from api.resources import Resource
 from api.security_headers import DashboardHeaders
 from application.deadlines import Deadlines, deadline_entry
 from application.errors import DamagedRecord, JobNotFound
-from application.tenancy import UI_SESSION_MS
+from application.tenancy import DASHBOARD_LOGIN_MS
 from application.tenants import Principal, Project
 from domain.lifecycle import JobStatus
 from domain.request import has_control_characters
 
+# The cookie keeps its first name, so browsers signed in before a deploy stay signed in.
 COOKIE = "jobtrail_session"
-SESSION_SECONDS = UI_SESSION_MS // 1000
+LOGIN_SECONDS = DASHBOARD_LOGIN_MS // 1000
 PAGE_SIZE = 50
 STATUSES = [status.value for status in JobStatus]
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -56,28 +57,28 @@ def _services(request: Request) -> Services:
 
 
 def _signer(request: Request) -> URLSafeTimedSerializer:
-    signer: URLSafeTimedSerializer = request.app.state.session_signer
+    signer: URLSafeTimedSerializer = request.app.state.login_signer
     return signer
 
 
-def _session_id(request: Request) -> str | None:
+def _login_id(request: Request) -> str | None:
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         return None
     try:
-        session_id = _signer(request).loads(cookie, max_age=SESSION_SECONDS)
+        login_id = _signer(request).loads(cookie, max_age=LOGIN_SECONDS)
     except (BadSignature, ValueError, TypeError):
         return None
-    return session_id if isinstance(session_id, str) else None
+    return login_id if isinstance(login_id, str) else None
 
 
 def _principal(request: Request) -> Principal | None:
-    """The signed-in principal: the session must still be open on the server (not
+    """The signed-in principal: the login must still be open on the server (not
     signed out) and its key still usable (not revoked, not past its rotation)."""
-    session_id = _session_id(request)
-    if session_id is None:
+    login_id = _login_id(request)
+    if login_id is None:
         return None
-    principal = _services(request).tenancy.ui_session(session_id)
+    principal = _services(request).tenancy.dashboard_login(login_id)
     if principal is not None:
         request.state.key_id = principal.key_id
     return principal
@@ -125,12 +126,12 @@ async def sign_in(request: Request) -> Response:
     principal = await run_in_threadpool(tenancy.authenticate, api_key)
     if principal is None:
         return _page(request, "login.html", 401, signed_in=False, error="That key is not valid.")
-    session_id = await run_in_threadpool(tenancy.start_ui_session, principal)
+    login_id = await run_in_threadpool(tenancy.start_dashboard_login, principal)
     response = RedirectResponse("/ui", status_code=303)
     response.set_cookie(
         COOKIE,
-        _signer(request).dumps(session_id),
-        max_age=SESSION_SECONDS,
+        _signer(request).dumps(login_id),
+        max_age=LOGIN_SECONDS,
         path="/",
         httponly=True,
         samesite="strict",
@@ -142,9 +143,9 @@ async def sign_in(request: Request) -> Response:
 def sign_out(request: Request) -> Response:
     if not _same_origin(request):
         return _cross_site(request)
-    session_id = _session_id(request)
-    if session_id is not None:
-        _services(request).tenancy.end_ui_session(session_id)
+    login_id = _login_id(request)
+    if login_id is not None:
+        _services(request).tenancy.end_dashboard_login(login_id)
     response = RedirectResponse("/ui", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -23,6 +23,7 @@ from application.openreplay_checks import (
     label,
 )
 from application.ports import OpenReplaySource, TenancyImport, TenancyStore
+from application.tenancy import DASHBOARD_LOGIN_MS
 from application.tenants import (
     FIRST_START_PROJECT,
     Organization,
@@ -39,7 +40,6 @@ IN_USE_WINDOW_MS = 120_000
 """How recently a use of jobtrail's own project keeps the import from moving it. A
 running server remembers a project by its key for seconds, and notes a key's use at
 most once a minute: two minutes without a noted use means no server remembers it."""
-DASHBOARD_SESSION_MS = 8 * 3600 * 1000
 
 
 class ImportRefused(Exception):
@@ -235,7 +235,7 @@ class _Writing:
         if self._tx.in_use(
             own.org_id,
             keys_used_since=self._now_ms - IN_USE_WINDOW_MS,
-            signed_in_since=self._now_ms - DASHBOARD_SESSION_MS,
+            signed_in_since=self._now_ms - DASHBOARD_LOGIN_MS,
         ):
             return (
                 f"{holds} and is in use (its key was used in the last 2 minutes, or its "

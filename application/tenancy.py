@@ -1,4 +1,4 @@
-"""Organizations, their projects and their API keys, and dashboard sessions: the use
+"""Organizations, their projects and their API keys, and dashboard logins: the use
 cases (the values, and what a key looks like, are in application/tenants.py).
 
 A key is shown once, when it is issued; only a SHA-256 of its secret is stored.
@@ -39,8 +39,8 @@ def _name(name: str, what: str) -> str:
     return name
 
 
-UI_SESSION_MS = 8 * 3600 * 1000
-"""How long a dashboard session lasts (the cookie's signature expires with it)."""
+DASHBOARD_LOGIN_MS = 8 * 3600 * 1000
+"""How long a dashboard login lasts (the cookie's signature expires with it)."""
 
 
 def _wall_ms() -> int:
@@ -113,11 +113,11 @@ class Tenancy:
 
     def revoke_key(self, key_id: str) -> None:
         """The key stops working at once in this process, within the cache's lifetime
-        in every other; the dashboard sessions signed in with it end too."""
+        in every other; the dashboard logins made with it end too."""
         now = self._now_ms()
         if not self._store.end_key(key_id, revoked_at=now, expires_at=None):
             raise KeyNotFound(key_id)
-        self._store.end_ui_sessions(now, session_id=None, key_id=key_id)
+        self._store.end_dashboard_logins(now, login_id=None, key_id=key_id)
         self._credentials.forget_key(key_id)
 
     def rotate_key(self, key_id: str, grace_seconds: float) -> IssuedKey:
@@ -138,25 +138,25 @@ class Tenancy:
         stored = self._credentials.key(key_id)
         return stored is not None and stored.usable(self._now_ms())
 
-    def start_ui_session(self, principal: Principal) -> str:
-        session_id = secrets.token_urlsafe(32)
+    def start_dashboard_login(self, principal: Principal) -> str:
+        login_id = secrets.token_urlsafe(32)
         now = self._now_ms()
-        self._store.add_ui_session(session_id, principal, now)
-        # Sessions past their lifetime, or ended, are of no use to anyone: let them go.
-        self._store.purge_ui_sessions(older_than=now - UI_SESSION_MS)
-        return session_id
+        self._store.add_dashboard_login(login_id, principal, now)
+        # Logins past their lifetime, or ended, are of no use to anyone: let them go.
+        self._store.purge_dashboard_logins(older_than=now - DASHBOARD_LOGIN_MS)
+        return login_id
 
-    def ui_session(self, session_id: str) -> Principal | None:
-        """The dashboard session's principal while it is open and its key works."""
-        if not is_token(session_id):
+    def dashboard_login(self, login_id: str) -> Principal | None:
+        """The dashboard login's principal while it is open and its key works."""
+        if not is_token(login_id):
             return None
-        principal = self._store.ui_session(session_id)
+        principal = self._store.dashboard_login(login_id)
         if principal is None or not self.key_usable(principal.key_id):
             return None
         return principal
 
-    def end_ui_session(self, session_id: str) -> None:
-        self._store.end_ui_sessions(self._now_ms(), session_id=session_id, key_id=None)
+    def end_dashboard_login(self, login_id: str) -> None:
+        self._store.end_dashboard_logins(self._now_ms(), login_id=login_id, key_id=None)
 
     def project_for(
         self, principal: Principal, project_key: str, remembered_only: bool = False

@@ -21,6 +21,9 @@ from infrastructure.tables import (
 )
 
 PROJECTIONS = (JobsProjection.name,)
+LOGIN_SECRET = "session"  # noqa: S105 - the name of the secret, not its value
+"""The secret that signs dashboard logins' cookies: its row keeps the name it was
+first stored under, so existing databases (and cookies signed with it) still work."""
 log = logging.getLogger("jobtrail.schema")
 
 
@@ -46,9 +49,9 @@ def prepare_database(database: Database, pool_size: int = 1, max_overflow: int =
                 if name not in known:
                     conn.execute(insert(projection_positions).values(name=name, position=0))
             secrets_made = set(conn.execute(select(service_secrets.c.name)).scalars())
-            if "session" not in secrets_made:
+            if LOGIN_SECRET not in secrets_made:
                 conn.execute(
-                    insert(service_secrets).values(name="session", value=secrets.token_hex(32))
+                    insert(service_secrets).values(name=LOGIN_SECRET, value=secrets.token_hex(32))
                 )
             if LOG_ORIGIN not in secrets_made:
                 conn.execute(
@@ -81,9 +84,10 @@ def _unique_organization_names(database: Database) -> None:
         log.warning("organization names repeat in this database: their uniqueness is not enforced")
 
 
-def session_secret(database: Database) -> str:
+def login_secret(database: Database) -> str:
+    """Signs the dashboard login's cookie."""
     with database.reader() as conn:
         value: str = conn.execute(
-            select(service_secrets.c.value).where(service_secrets.c.name == "session")
+            select(service_secrets.c.value).where(service_secrets.c.name == LOGIN_SECRET)
         ).scalar_one()
     return value

@@ -149,19 +149,22 @@ damaged_events = Table(
     Column("detail", Text, nullable=False),
 )
 
-# Dashboard sign-ins: the cookie names one, so signing out (or revoking the key)
-# ends it on the server, whatever copies of the cookie exist.
-ui_sessions = Table(
+# Dashboard logins: the cookie names one, so signing out (or revoking the key)
+# ends it on the server, whatever copies of the cookie exist. "Session" in this
+# code means OpenReplay's recorded sessions; the table and its key column keep
+# their first names (ui_sessions, session_id) because renaming them would need a
+# migration of every existing database, so only the Python names say "login".
+dashboard_logins = Table(
     "ui_sessions",
     metadata,
-    Column("session_id", String(64), primary_key=True),
+    Column("session_id", String(64), key="login_id", primary_key=True),
     Column("key_id", String(32), nullable=False, index=True),
     Column("org_id", Integer, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("ended_at", BigInteger, nullable=True),
 )
 
-# Secrets the service makes for itself, e.g. to sign dashboard sessions; shared by
+# Secrets the service makes for itself, e.g. to sign dashboard logins' cookies; shared by
 # every process on the database.
 service_secrets = Table(
     "service_secrets",

@@ -12,7 +12,7 @@ from application.epoch import epoch_ms
 from application.tenants import Organization, Project, StoredKey, TenancyChanged
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database
-from infrastructure.tables import api_keys, organizations, projects, ui_sessions
+from infrastructure.tables import api_keys, dashboard_logins, organizations, projects
 
 _PROJECTS = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
 _ORGANIZATIONS = select(organizations.c.id, organizations.c.name)
@@ -117,9 +117,9 @@ class SqlTenancyImport:
             api_keys.c.org_id == org_id, api_keys.c.last_used_at >= keys_used_since
         )
         signed_in = exists().where(
-            ui_sessions.c.org_id == org_id,
-            ui_sessions.c.ended_at.is_(None),
-            ui_sessions.c.created_at >= signed_in_since,
+            dashboard_logins.c.org_id == org_id,
+            dashboard_logins.c.ended_at.is_(None),
+            dashboard_logins.c.created_at >= signed_in_since,
         )
         return bool(self._conn.execute(select(key_used | signed_in)).scalar())
 

@@ -10,7 +10,7 @@ from application.epoch import epoch_ms
 from application.tenants import InvalidName, KeyRecord, Organization, Principal, Project, StoredKey
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database
-from infrastructure.tables import api_keys, organizations, projects, ui_sessions
+from infrastructure.tables import api_keys, dashboard_logins, organizations, projects
 from infrastructure.tenancy_import import SqlTenancyImport, import_transaction
 
 _PROJECTS = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
@@ -155,41 +155,42 @@ class SqlTenancyStore:
                 update(api_keys).where(api_keys.c.key_id == key_id).values(last_used_at=at)
             )
 
-    def add_ui_session(self, session_id: str, principal: Principal, at: int) -> None:
+    def add_dashboard_login(self, login_id: str, principal: Principal, at: int) -> None:
         with self._db.writer() as conn:
             conn.execute(
-                ui_sessions.insert().values(
-                    session_id=session_id,
+                dashboard_logins.insert().values(
+                    login_id=login_id,
                     key_id=principal.key_id,
                     org_id=principal.org_id,
                     created_at=at,
                 )
             )
 
-    def ui_session(self, session_id: str) -> Principal | None:
-        columns = ui_sessions.c
+    def dashboard_login(self, login_id: str) -> Principal | None:
+        columns = dashboard_logins.c
         query = select(columns.key_id, columns.org_id).where(
-            columns.session_id == session_id, columns.ended_at.is_(None)
+            columns.login_id == login_id, columns.ended_at.is_(None)
         )
         with self._db.reader() as conn:
             row = conn.execute(query).first()
         return None if row is None else Principal(*row)
 
-    def purge_ui_sessions(self, older_than: int) -> None:
-        columns = ui_sessions.c
+    def purge_dashboard_logins(self, older_than: int) -> None:
+        columns = dashboard_logins.c
         with self._db.writer(durable=False) as conn:
             conn.execute(
-                ui_sessions.delete().where(
+                dashboard_logins.delete().where(
                     (columns.created_at < older_than) | columns.ended_at.is_not(None)
                 )
             )
 
-    def end_ui_sessions(self, at: int, session_id: str | None, key_id: str | None) -> None:
-        statement = update(ui_sessions).where(ui_sessions.c.ended_at.is_(None))
-        if session_id is not None:
-            statement = statement.where(ui_sessions.c.session_id == session_id)
+    def end_dashboard_logins(self, at: int, login_id: str | None, key_id: str | None) -> None:
+        columns = dashboard_logins.c
+        statement = update(dashboard_logins).where(columns.ended_at.is_(None))
+        if login_id is not None:
+            statement = statement.where(columns.login_id == login_id)
         if key_id is not None:
-            statement = statement.where(ui_sessions.c.key_id == key_id)
+            statement = statement.where(columns.key_id == key_id)
         with self._db.writer() as conn:
             conn.execute(statement.values(ended_at=at))
 

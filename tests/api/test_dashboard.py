@@ -37,7 +37,7 @@ def with_jobs(client: TestClient, tenant: Tenant, app_services: Services) -> lis
     return ids
 
 
-def test_without_a_session_the_dashboard_asks_for_a_key(client: TestClient, tenant: Tenant) -> None:
+def test_without_a_login_the_dashboard_asks_for_a_key(client: TestClient, tenant: Tenant) -> None:
     page = client.get("/ui")
     assert page.status_code == 200 and 'name="api_key"' in page.text
     assert 'for="api-key"' in page.text  # the field has a label
@@ -50,7 +50,7 @@ def test_a_wrong_key_is_refused(client: TestClient) -> None:
     assert page.status_code == 401 and "not valid" in page.text
 
 
-def test_the_session_cookie_holds_no_secret_and_is_locked_down(
+def test_the_login_cookie_holds_no_secret_and_is_locked_down(
     client: TestClient, tenant: Tenant
 ) -> None:
     response = client.post(
@@ -61,7 +61,7 @@ def test_the_session_cookie_holds_no_secret_and_is_locked_down(
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
 
 
-def test_a_tampered_session_is_ignored(client: TestClient, tenant: Tenant) -> None:
+def test_a_tampered_login_cookie_is_ignored(client: TestClient, tenant: Tenant) -> None:
     signed_in(client, tenant)
     token = client.cookies["jobtrail_session"]
     client.cookies.clear()
@@ -117,7 +117,7 @@ def test_another_organizations_project_and_unknown_jobs_are_not_found(
     assert client.get(f"{base}/jobs/abc").status_code == 404
 
 
-def test_signing_out_ends_the_session(client: TestClient, tenant: Tenant) -> None:
+def test_signing_out_ends_the_login(client: TestClient, tenant: Tenant) -> None:
     signed_in(client, tenant)
     client.post("/ui/logout")
     assert 'name="api_key"' in client.get("/ui").text

@@ -163,7 +163,7 @@ def test_the_dashboard_answers_odd_digits_and_bytes_without_a_500(
     assert response.status_code in (200, 400, 404)
 
 
-def test_a_revoked_key_is_refused_at_once_and_its_dashboard_sessions_end(
+def test_a_revoked_key_is_refused_at_once_and_its_dashboard_logins_end(
     client: TestClient, tenant: Tenant, app_services: Services
 ) -> None:
     signed_in(client, tenant)
@@ -186,7 +186,7 @@ def test_a_rotated_key_works_through_its_grace_period_then_stops(
     assert client.get(tenant.url("/jobs"), headers=fresh).status_code == 401
 
 
-def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(
+def test_signing_out_ends_the_login_for_every_copy_of_the_cookie(
     client: TestClient, tenant: Tenant
 ) -> None:
     signed_in(client, tenant)
