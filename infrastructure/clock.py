@@ -1,3 +1,5 @@
+"""The wall clock: the time the service runs by (tests inject their own)."""
+
 from datetime import UTC, datetime
 
 
