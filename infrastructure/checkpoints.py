@@ -1,15 +1,17 @@
 """Signed checkpoints of the log: stored, listed, and written by whoever holds the key."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, inspect, select
 
-from application.certificate_shape import SignedCheckpoint
+from application.certificate_shape import Certificate, SignedCheckpoint
+from application.certificates import issue_certificate
 from application.epoch import epoch_ms
 from application.event_log import JobLog
 from application.ports import Clock
 from domain.checkpoint import Checkpoint, should_sign
+from domain.request import job_aggregate_id
 from infrastructure.database import Database
 from infrastructure.log_tree import LogTree, roots_from_log
 from infrastructure.proof_tables import LOG_ORIGIN, log_checkpoints
@@ -65,6 +67,26 @@ class CheckpointStore:
                 )
             )
         return signed
+
+    def certificate(
+        self, log: JobLog, job_id: int, fingerprint: str, consistent_with: Collection[int] = ()
+    ) -> Certificate:
+        """The job's certificate as the database holds it now, under the last checkpoint
+        signed with the key ``fingerprint`` (CannotCertify, JobNotFound if there is none)."""
+        stored = log.recorder.select_positioned_events(  # type: ignore[attr-defined]
+            job_aggregate_id(job_id)
+        )
+        with self._tree.reading() as tree:
+            return issue_certificate(
+                job_id,
+                stored,
+                log.mapper.to_domain_event,
+                tree,
+                self.all(),
+                fingerprint,
+                epoch_ms(self._clock.now()),
+                consistent_with,
+            )
 
     def all(self) -> list[SignedCheckpoint]:
         """Every checkpoint, in the order they were signed (none in a database from

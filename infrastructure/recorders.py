@@ -5,6 +5,7 @@ NULL state read back as None on PostgreSQL too (ADR 17: damage is contained)."""
 import json
 from collections import defaultdict
 from collections.abc import Collection, Sequence
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -139,16 +140,7 @@ class PostgresRecorder(ChainedPostgresApplicationRecorder):
         params.append(limit)
         with self.datastore.get_connection() as connection, connection.cursor() as cursor:
             cursor.execute(statement, params, prepare=True)
-            return [
-                Notification(
-                    id=row["notification_id"],
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=_bytes_or_none(row["state"]),
-                )
-                for row in cursor.fetchall()
-            ]
+            return [_notification(row) for row in cursor.fetchall()]
 
     def select_events_of(self, originator_ids: Collection[UUID]) -> EventsOf:
         """Every event of each aggregate, in order; aggregates with none are absent."""
@@ -177,16 +169,17 @@ class PostgresRecorder(ChainedPostgresApplicationRecorder):
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
         with self.datastore.get_connection() as connection, connection.cursor() as cursor:
             cursor.execute(statement, (originator_id,))
-            return [
-                Notification(
-                    id=row["notification_id"],
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=_bytes_or_none(row["state"]),
-                )
-                for row in cursor.fetchall()
-            ]
+            return [_notification(row) for row in cursor.fetchall()]
+
+
+def _notification(row: dict[str, Any]) -> Notification:
+    return Notification(
+        id=row["notification_id"],
+        originator_id=row["originator_id"],
+        originator_version=row["originator_version"],
+        topic=row["topic"],
+        state=_bytes_or_none(row["state"]),
+    )
 
 
 def _bytes_or_none(state: object) -> bytes:

@@ -6,9 +6,6 @@ from pathlib import Path
 from api.composition import Services
 from application.certificate_check import Verified, check_certificate
 from application.certificate_shape import SignedCheckpoint, encode
-from application.certificates import issue_certificate
-from application.epoch import epoch_ms
-from domain.job import job_aggregate_id
 from infrastructure.mapper import keyless_mapper
 from infrastructure.session_store import seed_sessions
 from infrastructure.signing import PublicKey, SigningKey, generate_key_pair
@@ -30,20 +27,9 @@ def completed_job(kit: RunnerKit, user_id: str = "alice@example.com") -> int:
 
 def issue(services: Services, job_id: int, key: SigningKey, sizes: Sequence[int] = ()) -> bytes:
     """A certificate as the database holds the job now, under the last checkpoint."""
-    stored = services.log.recorder.select_positioned_events(  # type: ignore[attr-defined]
-        job_aggregate_id(job_id)
+    certificate = services.checkpoints.certificate(
+        services.log, job_id, key.public.fingerprint, sizes
     )
-    with services.log_tree.reading() as tree:
-        certificate = issue_certificate(
-            job_id,
-            stored,
-            services.log.mapper.to_domain_event,
-            tree,
-            services.checkpoints.all(),
-            key.public.fingerprint,
-            epoch_ms(services.clock.now()),
-            sizes,
-        )
     return encode(certificate)
 
 

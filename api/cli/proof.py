@@ -14,10 +14,8 @@ from api.cli.support import open_services
 from api.composition import Services
 from application.certificate_check import CertificateInvalid, Verified, check_certificate
 from application.certificate_shape import SignedCheckpoint, encode
-from application.certificates import CannotCertify, issue_certificate
-from application.epoch import epoch_ms
+from application.certificates import CannotCertify
 from application.errors import JobNotFound
-from domain.request import job_aggregate_id
 from infrastructure.checkpoints import consistency_failures
 from infrastructure.mapper import keyless_mapper
 from infrastructure.signing import KeyFileError, PublicKey, SigningKey, generate_key_pair
@@ -89,9 +87,6 @@ def certificate(job_id: int, output: Path | None, sizes: tuple[int, ...]) -> Non
     """A self-contained deletion certificate of the job, checkable offline."""
     with open_services() as services:
         key = _signing_key(services, required=False)
-        stored = services.log.recorder.select_positioned_events(  # type: ignore[attr-defined]
-            job_aggregate_id(job_id)
-        )
         if key is not None:  # the job's last events may be newer than the last checkpoint
             services.checkpoints.sign(key, only_if_grown=True)
         latest = services.checkpoints.latest()
@@ -101,17 +96,12 @@ def certificate(job_id: int, output: Path | None, sizes: tuple[int, ...]) -> Non
                 "jobtrail audit checkpoint."
             )
         try:
-            with services.log_tree.reading() as tree:
-                issued = issue_certificate(
-                    job_id,
-                    stored,
-                    services.log.mapper.to_domain_event,
-                    tree,
-                    services.checkpoints.all(),
-                    key.public.fingerprint if key else latest.key_fingerprint,
-                    epoch_ms(services.clock.now()),
-                    sizes,
-                )
+            issued = services.checkpoints.certificate(
+                services.log,
+                job_id,
+                key.public.fingerprint if key else latest.key_fingerprint,
+                sizes,
+            )
         except CannotCertify as error:
             raise click.ClickException(str(error)) from None
         except JobNotFound:
