@@ -50,7 +50,7 @@ def list_keys(org_id: int | None, as_json: bool) -> None:
 @click.argument("key_id")
 def revoke_key(key_id: str) -> None:
     """Stop a key now: every process refuses it within 10 s (this one at once), and the
-    dashboard sessions signed in with it end."""
+    dashboard logins made with it end."""
     with open_services() as services:
         try:
             services.tenancy.revoke_key(key_id)
