@@ -42,7 +42,9 @@ def test_the_benchmarks_run_and_report_every_figure(tmp_path: Path) -> None:
     numbers = [row.split("|")[1].strip() for row in rows]
     backends = 2 if backend == "both" else 1
     # Figures 9 to 12 need the CRUD peer, which needs PostgreSQL.
-    expected = {number: backends for number in ("1", "2", "3a", "3b", "4", "5", "6", "7", "8")}
+    expected = {
+        number: backends for number in ("1", "2", "3a", "3b", "4", "5", "6", "7", "8", "13")
+    }
     expected["0"] = 1
     if backend == "both":
         expected |= {"9": 2, "10": 2, "11": 2, "12": 2}
