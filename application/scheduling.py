@@ -1,4 +1,4 @@
-"""Scheduling a user's deletion: the use case behind ``POST .../jobs``.
+"""Scheduling a user's deletion: the use case behind ``DELETE .../users/{userId}``.
 
 A user has at most one active deletion. Their ledger (UserDeletions) names their
 latest job: while it is active, a request returns it as it is; otherwise a new job
