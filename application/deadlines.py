@@ -2,17 +2,16 @@
 their request an answer, overdue or soon (the rules are domain.deadline's)."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from application.commands import JobCommands
-from application.epoch import epoch_ms
+from application.epoch import epoch_ms, moment_of
 from application.job_records import JobView
 from application.outcome import Outcome
 from application.ports import Clock, JobsReadModel
 from domain.deadline import SOON, Period, Standing, standing
 from domain.lifecycle import JobStatus
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_LISTED = 10_000
 """The most jobs one listing holds: an installation with more overdue than that has
 a bigger problem than a long list, and the list says it was cut."""
@@ -40,7 +39,9 @@ class DeadlineEntry:
 def deadline_entry(job: JobView, now: datetime, soon: timedelta = SOON) -> DeadlineEntry:
     return DeadlineEntry(
         job,
-        standing(JobStatus(job.status), _moment(job.due_by), _moment(job.updated_at), now, soon),
+        standing(
+            JobStatus(job.status), moment_of(job.due_by), moment_of(job.updated_at), now, soon
+        ),
         epoch_ms(now),
     )
 
@@ -86,7 +87,3 @@ class Deadlines:
         views = self._read_model.owing_answers(project_id, epoch_ms(now + within), MAX_LISTED + 1)
         entries = [deadline_entry(view, now, within) for view in views[:MAX_LISTED]]
         return OwingAnswers(entries, cut=len(views) > MAX_LISTED)
-
-
-def _moment(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)

@@ -17,6 +17,7 @@ from unittest import mock
 
 from eventsourcing.application import Application
 
+from api.composition import Services
 from bench.databases import database, services_on
 from bench.harness import Figure
 from infrastructure.event_store import SealedJobLog
@@ -47,22 +48,28 @@ def schedules_per_second(backend: str, workdir: Path, seconds: float, sealed: bo
         services_on(url) as services,
         switch,
     ):
-        counts = [0] * THREADS
-        deadline = time.perf_counter() + seconds
-
-        def schedule(slot: int) -> None:
-            while time.perf_counter() < deadline:
-                user = f"user-{slot}-{counts[slot]}@example.com"
-                services.commands.schedule_user_deletion(1, user, "key:bench")
-                counts[slot] += 1
-
         started = time.perf_counter()
-        threads = [threading.Thread(target=schedule, args=(n,)) for n in range(THREADS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return sum(counts) / (time.perf_counter() - started)
+        return schedule_new_users(services, seconds) / (time.perf_counter() - started)
+
+
+def schedule_new_users(services: Services, seconds: float) -> int:
+    """THREADS threads schedule new users through the group-commit path for ``seconds``;
+    how many jobs they scheduled."""
+    counts = [0] * THREADS
+    deadline = time.perf_counter() + seconds
+
+    def schedule(slot: int) -> None:
+        while time.perf_counter() < deadline:
+            user = f"user-{slot}-{counts[slot]}@example.com"
+            services.commands.schedule_user_deletion(1, user, "key:bench")
+            counts[slot] += 1
+
+    threads = [threading.Thread(target=schedule, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts)
 
 
 def sealing(backend: str, workdir: Path, seconds: float) -> list[Figure]:

@@ -2,8 +2,9 @@
 
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import Row, Select, insert, inspect, select
 
 from application.certificate_shape import Certificate, SignedCheckpoint
 from application.certificates import issue_certificate
@@ -34,6 +35,7 @@ class CheckpointStore:
         self._tree = tree
         self._clock = clock
         self._origin: str | None = None
+        self._table_seen = False
 
     def origin(self) -> str:
         if self._origin is None:  # made once with the database, never changed
@@ -89,21 +91,24 @@ class CheckpointStore:
             )
 
     def all(self) -> list[SignedCheckpoint]:
-        """Every checkpoint, in the order they were signed (none in a database from
-        before checkpoints, which a command that only reads does not upgrade)."""
-        with self._database.reader() as conn:
-            if not inspect(conn).has_table(log_checkpoints.name):
-                return []
-            rows = conn.execute(select(*_COLUMNS).order_by(log_checkpoints.c.id)).all()
-        return [_signed(row) for row in rows]
+        """Every checkpoint, in the order they were signed."""
+        return [
+            _signed(row) for row in self._read(select(*_COLUMNS).order_by(log_checkpoints.c.id))
+        ]
 
     def latest(self) -> SignedCheckpoint | None:
+        rows = self._read(select(*_COLUMNS).order_by(log_checkpoints.c.id.desc()).limit(1))
+        return _signed(rows[0]) if rows else None
+
+    def _read(self, query: Select[Any]) -> Sequence[Row[Any]]:
+        """The rows, or none from a database made before checkpoints, which a command
+        that only reads does not upgrade (asked of the catalog until the table is seen)."""
         with self._database.reader() as conn:
-            if not inspect(conn).has_table(log_checkpoints.name):
-                return None
-            query = select(*_COLUMNS).order_by(log_checkpoints.c.id.desc()).limit(1)
-            row = conn.execute(query).first()
-        return _signed(row) if row is not None else None
+            if not self._table_seen:
+                if not inspect(conn).has_table(log_checkpoints.name):
+                    return []
+                self._table_seen = True
+            return conn.execute(query).all()
 
 
 def _signed(row: Sequence[object]) -> SignedCheckpoint:

@@ -4,7 +4,6 @@ written before deadlines were recorded (domain.deadline has the rules)."""
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
@@ -18,14 +17,13 @@ from sqlalchemy import (
     update,
 )
 
-from application.epoch import epoch_ms
+from application.epoch import epoch_ms, moment_of
 from domain.deadline import ONE_MONTH, awaits_answer
 from domain.lifecycle import JobStatus
 from infrastructure.database import Database
 from infrastructure.tables import jobs
 
 log = logging.getLogger("jobtrail.schema")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FILL_BATCH = 5000
 
 OWING = [status.value for status in JobStatus if awaits_answer(status)]
@@ -105,7 +103,7 @@ def fill_response_deadlines(conn: Connection, table: Table) -> None:
 
 
 def _one_month_after(created_at_ms: int) -> int:
-    return epoch_ms(ONE_MONTH.after(_EPOCH + timedelta(milliseconds=created_at_ms)))
+    return epoch_ms(ONE_MONTH.after(moment_of(created_at_ms)))
 
 
 def fill_added_columns(conn: Connection, table: Table, added: Sequence[str]) -> None:

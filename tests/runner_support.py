@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from api.composition import Services
 from application.commands import JobCommands
+from application.forgetting import Forgetting
 from application.ports import DeletionTarget
 from application.runner import JobRunner, RunnerSettings
 from application.worker import Worker
@@ -129,3 +130,17 @@ class WrappedTarget:
 
     def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
         return self._inner.remaining(project_id, user_id)
+
+
+def forgetting_at(
+    services: Services, now: datetime, forget_after: timedelta = timedelta(days=30)
+) -> Forgetting:
+    """Forgetting as a worker runs it at ``now``, each write waited for by the read model."""
+    return Forgetting(
+        services.log,
+        services.read_model,
+        services.log.vault,  # type: ignore[attr-defined]
+        SteppingClock(now),
+        forget_after,
+        after_write=lambda position: services.projector.wait_for(position, 10),
+    )

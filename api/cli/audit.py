@@ -13,7 +13,7 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from api.cli.support import open_services
+from api.cli.support import open_services, project_named
 from application.audit import DamagedEntry, JobHistory, TimelineEntry, compare, refold_all
 from application.epoch import moment_ms
 from application.errors import DamagedRecord, JobNotFound
@@ -173,10 +173,7 @@ def audit_export(project_key: str | None, since: int | None, output: str | None)
     with open_services(read_only=True) as services:
         project_id = None
         if project_key is not None:
-            project = services.tenancy.find_project(project_key)
-            if project is None:
-                raise click.ClickException(f"No project {project_key}.")
-            project_id = project.id
+            project_id = project_named(services, project_key).id
         lines = export_lines(services.log, services.database, project_id, since)
         if output:
             _export_to_file(lines, Path(output))

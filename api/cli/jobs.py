@@ -14,10 +14,11 @@ import click
 import msgspec
 
 from api.cli.audit import TIME
-from api.cli.support import open_services
+from api.cli.support import open_services, project_named
 from api.composition import Services
 from api.wording import counted
 from application.deadlines import DeadlineEntry, Deadlines
+from application.epoch import moment_of
 from application.errors import JobNotFound
 from domain.deadline import LATEST, MAX_REASON_LENGTH, SOON, InvalidPeriod, parse_period
 from domain.errors import DeadlineNotExtended
@@ -70,7 +71,7 @@ def extend(
         period = None if by is None else parse_period(by)
     except InvalidPeriod as error:
         raise click.BadParameter(f"must be {error}.", param_hint="--by") from None
-    moment = None if until is None else datetime(1970, 1, 1, tzinfo=UTC) + _ms(until)
+    moment = None if until is None else moment_of(until)
     with open_services(quiet=as_json) as services:
         before = services.log.job(job_id)
         try:
@@ -115,10 +116,7 @@ def overdue(within: float, project_key: str | None, as_json: bool) -> None:
         projects = {project.id: project for project in services.tenancy.projects()}
         project_id = None
         if project_key is not None:
-            found = services.tenancy.find_project(project_key)
-            if found is None:
-                raise click.ClickException(f"No project {project_key}.")
-            project_id = found.id
+            project_id = project_named(services, project_key).id
         owing = _deadlines(services).owing(timedelta(days=within), project_id)
     keys = {project_id: project.project_key for project_id, project in projects.items()}
     if as_json:
@@ -171,12 +169,8 @@ def _span(ms: int) -> str:
     return " ".join(part for part in parts if not part.startswith("0 ")) or "less than a second"
 
 
-def _ms(value: int) -> timedelta:
-    return timedelta(milliseconds=value)
-
-
 def _iso(ms: int) -> str:
-    return _iso_moment(datetime(1970, 1, 1, tzinfo=UTC) + _ms(ms))
+    return _iso_moment(moment_of(ms))
 
 
 def _iso_moment(moment: datetime) -> str:

@@ -10,7 +10,7 @@ import msgspec
 
 from api.cli.audit import audit as audit  # `jobtrail audit`, with prove added here
 from api.cli.remains import search_line
-from api.cli.support import open_services
+from api.cli.support import open_services, project_named
 from api.wording import counted
 from application.audit import plain
 from application.proof import ProvenJob, prove
@@ -58,10 +58,7 @@ def prove_command(user_id: str, project_key: str | None, as_json: bool) -> None:
         if project_key is None:
             project_ids = [project.id for project in services.tenancy.projects()]
         else:
-            project = services.tenancy.find_project(project_key)
-            if project is None:
-                raise click.ClickException(f"No project {project_key}.")
-            project_ids = [project.id]
+            project_ids = [project_named(services, project_key).id]
         try:
             proven = prove(services.log, user_id, project_ids)
         except InvalidJobRequest as error:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from api.cli.support import checked_targets, open_services
+from api.cli.support import checked_targets, open_services, project_named
 from api.wording import counted
 from application.audit import plain
 from application.errors import DamagedRecord
@@ -41,9 +41,7 @@ def targets_find(user_id: str, project_key: str, as_json: bool) -> None:
     from infrastructure.remains_search import TargetsRemains
 
     with open_services(read_only=True) as services:
-        project = services.tenancy.find_project(project_key)
-        if project is None:
-            raise click.ClickException(f"No project {project_key}.")
+        project = project_named(services, project_key)
         checked = checked_targets(services)
         searcher = TargetsRemains(checked.config, services.database, checked.targets)
         try:

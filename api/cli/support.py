@@ -7,7 +7,7 @@ import click
 
 from api.composition import NoDatabase, Services, build_services
 from application.errors import DamagedRecord
-from application.tenants import OrganizationNotFound, OrganizationRequired
+from application.tenants import OrganizationNotFound, OrganizationRequired, Project
 from infrastructure.settings import Settings, SettingsError
 from infrastructure.targets import ConfigError, ServiceTargets, service_targets
 
@@ -28,6 +28,14 @@ def open_services(read_only: bool = False, quiet: bool = False) -> Iterator[Serv
         raise click.ClickException(str(error)) from None
     finally:
         services.close()
+
+
+def project_named(services: Services, project_key: str) -> Project:
+    """The project of this key, or the one line every command says when there is none."""
+    project = services.tenancy.find_project(project_key)
+    if project is None:
+        raise click.ClickException(f"No project {project_key}.")
+    return project
 
 
 def settings_from_env() -> Settings:

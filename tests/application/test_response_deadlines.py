@@ -12,13 +12,13 @@ from application.commands import JobCommands
 from application.deadlines import Deadlines
 from application.epoch import epoch_ms
 from application.errors import JobNotFound
-from application.forgetting import Forgetting
 from domain.deadline import LATEST, ONE_MONTH, Period, Standing
 from domain.errors import DeadlineNotExtended
 from domain.job import Job, job_aggregate_id
 from domain.request import FORGOTTEN
 from infrastructure.job_ids import SqlJobIdAllocator
 from tests.clocks import SteppingClock
+from tests.runner_support import forgetting_at
 
 REQUESTED = datetime(2026, 1, 31, 10, 0, tzinfo=UTC)  # a month later is 28 February
 SECOND = timedelta(seconds=1)
@@ -196,14 +196,7 @@ def test_forgetting_the_user_forgets_the_reason_and_keeps_the_deadline(
     job_id = office.request("alice@example.com")
     office.fail(job_id)
     office.extend(job_id, reason="alice@example.com asked for her tickets too")
-    forgetting = Forgetting(
-        services.log,
-        services.read_model,
-        services.log.vault,  # type: ignore[attr-defined]
-        SteppingClock(REQUESTED + timedelta(days=60)),
-        timedelta(days=30),
-        after_write=lambda position: services.projector.wait_for(position, 10),
-    )
+    forgetting = forgetting_at(services, REQUESTED + timedelta(days=60))
     assert forgetting.forget_due().jobs == 1
     events = services.log.history_of(job_aggregate_id(job_id))
     [extension] = [e for e in events if isinstance(e, Job.DeadlineExtended)]

@@ -18,11 +18,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from application.certificate_check import CertificateInvalid
 from application.deadlines import Deadlines
-from application.forgetting import Forgetting
 from infrastructure.signing import SigningKey
 from tests.certificates import check, completed_job, issue
 from tests.clocks import SteppingClock
-from tests.runner_support import T0, RunnerKit
+from tests.runner_support import T0, RunnerKit, forgetting_at
 
 Document = dict[str, Any]
 HEX = re.compile("[0-9a-f]{64}")
@@ -232,14 +231,7 @@ def certificate(kit: RunnerKit, key: SigningKey) -> Document:
     during = services.checkpoints.sign(key)
     assert during is not None
     services.commands.record_remains_search(job_id, "operator", (), {"targets": 2})
-    Forgetting(
-        services.log,
-        services.read_model,
-        services.log.vault,  # type: ignore[attr-defined]
-        SteppingClock(T0 + timedelta(days=31)),
-        timedelta(days=30),
-        after_write=lambda position: services.projector.wait_for(position, 10),
-    ).forget_due()
+    forgetting_at(services, T0 + timedelta(days=31)).forget_due()
     services.checkpoints.sign(key)
     document: Document = json.loads(issue(services, job_id, key, [during.size]))
     return document

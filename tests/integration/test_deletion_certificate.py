@@ -11,12 +11,10 @@ import pytest
 
 from application.certificate_check import CertificateInvalid
 from application.certificates import CannotCertify
-from application.forgetting import Forgetting
 from domain.job import job_aggregate_id
 from infrastructure.signing import SigningKey
 from tests.certificates import check, completed_job, issue, new_key
-from tests.clocks import SteppingClock
-from tests.runner_support import T0, RunnerKit
+from tests.runner_support import T0, RunnerKit, forgetting_at
 
 
 def test_a_completed_jobs_certificate_verifies_with_the_public_key_alone(
@@ -146,14 +144,7 @@ def test_a_forgotten_jobs_certificate_says_so_and_still_verifies(
 ) -> None:
     job_id = completed_job(kit, "dave@example.com")
     services = kit.services
-    Forgetting(
-        services.log,
-        services.read_model,
-        services.log.vault,  # type: ignore[attr-defined]
-        SteppingClock(T0 + timedelta(days=31)),
-        timedelta(days=30),
-        after_write=lambda position: services.projector.wait_for(position, 10),
-    ).forget_due()
+    forgetting_at(services, T0 + timedelta(days=31)).forget_due()
     kit.services.checkpoints.sign(key)
 
     verified = check(issue(kit.services, job_id, key), key.public)

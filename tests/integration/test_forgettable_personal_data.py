@@ -25,8 +25,7 @@ from infrastructure.rebuild import Rebuild
 from infrastructure.session_store import seed_sessions
 from infrastructure.settings import Settings
 from infrastructure.targets import FilesTargetConfig, TargetsConfig, build_targets
-from tests.clocks import SteppingClock
-from tests.runner_support import T0, RunnerKit, runner_kit
+from tests.runner_support import T0, RunnerKit, forgetting_at, runner_kit
 from tests.waiting import eventually
 
 FORGOTTEN_USER = "forget-me.7d1f@example.com"
@@ -63,15 +62,7 @@ def database_bytes(services: Services) -> bytes:
 
 
 def forgetting(kit: RunnerKit, days_later: float) -> Forgetting:
-    services = kit.services
-    return Forgetting(
-        services.log,
-        services.read_model,
-        services.log.vault,  # type: ignore[attr-defined]
-        SteppingClock(T0 + timedelta(days=days_later)),
-        FORGET_AFTER,
-        after_write=lambda position: services.projector.wait_for(position, 10),
-    )
+    return forgetting_at(kit.services, T0 + timedelta(days=days_later), FORGET_AFTER)
 
 
 def completed_deletion(kit: RunnerKit, user_id: str) -> int:
