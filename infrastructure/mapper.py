@@ -13,7 +13,7 @@ import dataclasses
 import typing
 from collections.abc import Callable
 from functools import cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 import msgspec
@@ -27,7 +27,8 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.request import FORGOTTEN_PERSONAL_DATA
-from infrastructure.personal_data import PersonalDataVault, SealBroken
+from infrastructure.data_key_table import KeyRef
+from infrastructure.personal_data import SealBroken
 
 _ENVELOPE_FIELDS = frozenset({"originator_id", "originator_version"})
 _encoder = msgspec.json.Encoder(order="sorted")
@@ -94,6 +95,13 @@ def _sealed_decoder(event_class: type) -> Callable[[bytes], msgspec.Struct]:
     return msgspec.json.Decoder(_sealed_type(event_class)).decode
 
 
+class Sealer(Protocol):
+    """What the mapper asks of a vault (infrastructure.personal_data.PersonalDataVault)."""
+
+    def seal(self, ref: KeyRef, aad: bytes, plaintext: bytes) -> str: ...
+    def open(self, ref: KeyRef, aad: bytes, sealed: str) -> bytes | None: ...
+
+
 class NoVault(LookupError):
     """Personal data met by a mapper that has no keys to seal or open it with."""
 
@@ -104,7 +112,7 @@ class MsgspecMapper(Mapper[UUID]):
     def __init__(
         self,
         transcoder: Transcoder | None = None,
-        vault: PersonalDataVault | None = None,
+        vault: Sealer | None = None,
         open_sealed: bool = True,
         **_: Any,
     ) -> None:
