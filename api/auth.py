@@ -7,13 +7,12 @@ from application.tenancy import Tenancy
 from application.tenants import Principal, Project
 
 
-def authorize(request: Request, remembered_only: bool = False) -> tuple[Principal, Project]:
-    """``remembered_only``: from memory or not at all (``WouldWait``), on the loop."""
+async def authorize(request: Request) -> tuple[Principal, Project]:
     tenancy: Tenancy = request.app.state.services.tenancy
-    principal = tenancy.authenticate(request.headers.get("authorization"), remembered_only)
+    principal = await tenancy.authenticate(request.headers.get("authorization"))
     if principal is None:
         raise ApiError(401, "Invalid API Key")
-    project = tenancy.project_for(principal, request.path_params["projectKey"], remembered_only)
+    project = await tenancy.project_for(principal, request.path_params["projectKey"])
     if project is None:
         # A project of another organization is reported exactly like a missing one.
         raise ApiError(404, "Project not found.")

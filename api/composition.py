@@ -16,7 +16,6 @@ from application.follower import ProjectionFollower
 from application.forgetting import Forgetting
 from application.ports import (
     Clock,
-    JobReaderOnLoop,
     JobsReadModel,
     ProjectionStore,
     TenancyStore,
@@ -28,6 +27,7 @@ from application.queries import JobQueries
 from application.runner import JobRunner, RunnerSettings
 from application.tenancy import Tenancy
 from application.worker import Worker
+from infrastructure.async_reads import AsyncReader, async_reader
 from infrastructure.checkpoints import CheckpointStore
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database, parse_database_url
@@ -36,10 +36,9 @@ from infrastructure.group_commit import group_commit
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.locks import ProjectionLeadership
 from infrastructure.log_tree import LogTree
-from infrastructure.loop_reads import loop_reader
 from infrastructure.personal_data import PersonalDataVault
 from infrastructure.projection_store import SqlProjectionStore
-from infrastructure.read_model import SqlJobsReadModel
+from infrastructure.read_model import AsyncJobsReadModel, SqlJobsReadModel
 from infrastructure.remembered_credentials import RememberedCredentials
 from infrastructure.schema import prepare_database
 from infrastructure.session_store import ConfiguredSessions
@@ -66,8 +65,8 @@ class Services:
     projector: Projector
     commands: JobCommands
     queries: JobQueries
-    loop_reads: JobReaderOnLoop
-    """Opened and closed by the HTTP app, on its event loop."""
+    reads: AsyncReader
+    """The API's reads, opened and closed by the HTTP app on its event loop."""
     tenancy: Tenancy
     tenancy_store: TenancyStore
     read_model: JobsReadModel
@@ -174,7 +173,7 @@ def build_services(settings: Settings, create: bool = True) -> Services:
     log_tree = LogTree(database, log)
     tenancy_store = SqlTenancyStore(database)
     read_model = SqlJobsReadModel(database)
-    loop_reads = loop_reader(
+    reads = async_reader(
         database,
         settings.pool_size + settings.pool_max_overflow,
         settings.read_your_writes_timeout,
@@ -194,9 +193,9 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         log=log,
         projector=projector,
         commands=commands,
-        queries=JobQueries(read_model, loop_reads),
-        loop_reads=loop_reads,
-        tenancy=Tenancy(tenancy_store, RememberedCredentials(tenancy_store)),
+        queries=JobQueries(AsyncJobsReadModel(reads)),
+        reads=reads,
+        tenancy=Tenancy(tenancy_store, RememberedCredentials(tenancy_store, reads)),
         tenancy_store=tenancy_store,
         read_model=read_model,
         projection_store=projection_store,

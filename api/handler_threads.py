@@ -12,12 +12,14 @@ its deadline, then answered 503, until a restart (issue 25).
 
 import asyncio
 import contextlib
+import functools
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
+from starlette.requests import Request
 
 T = TypeVar("T")
 
@@ -75,6 +77,13 @@ class HandlerThreads:
     def _release(self) -> None:
         self.busy -= 1
         self._free.release()
+
+
+async def in_thread(request: Request, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)`` in one of the app's handler threads: what runs on the
+    synchronous event store (commands, a job's history) or another blocking library."""
+    threads: HandlerThreads = request.app.state.handler_threads
+    return await threads.run(functools.partial(work, *args))
 
 
 class _Slot:

@@ -1,6 +1,6 @@
 """JSON responses encoded with msgspec."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import msgspec
@@ -24,13 +24,13 @@ def errors(status_code: int, *messages: str, headers: dict[str, str] | None = No
     return MsgspecResponse({"errors": list(messages)}, status_code=status_code, headers=headers)
 
 
-def streamed_data_list(batches: Iterable[list[Any]]) -> StreamingResponse:
+def streamed_data_list(batches: AsyncIterable[list[Any]]) -> StreamingResponse:
     """``{"data": [...]}`` written batch by batch, so memory stays one batch deep."""
 
-    def chunks() -> Iterator[bytes]:
+    async def chunks() -> AsyncIterator[bytes]:
         yield b'{"data":['
         first = True
-        for batch in batches:
+        async for batch in batches:
             if not batch:
                 continue
             body = _encode(batch)[1:-1]

@@ -1,13 +1,11 @@
 """HTTP handlers: each decodes its input, calls one use case, and encodes the result.
 
-They are plain functions: Starlette runs them in its thread pool, where the
-synchronous event store and SQLAlchemy belong. The exceptions are the hottest
-reads, a job as it is now and a page of jobs, tried first on the event loop
-(ADR 22). Each carries its OpenAPI operation
-(``@documented``), and :func:`api_routes` is the public API's route table.
+Every handler is async (ADR 28). Reads of the read model and of the tenancy tables
+are awaited on the event loop; what runs on eventsourcing's synchronous event
+store (commands, a job's history) runs in a handler thread (``in_thread``). Each
+carries its OpenAPI operation (``@documented``), and :func:`api_routes` is the
+public API's route table.
 """
-
-from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +16,8 @@ from api.bodies import ErrorBody, EventListBody, Health, JobBody, JobListBody, S
 from api.composition import Services
 from api.convertors import segments
 from api.documented import Operation, Parameter, Reply, documented
+from api.handler_threads import in_thread
+from api.in_time import answered_in_time
 from api.params import (
     AT,
     AT_OR_VERSION,
@@ -34,7 +34,6 @@ from api.params import (
 )
 from api.resources import Resource, resource_table
 from api.responses import MsgspecResponse, data, encoded, streamed_data_list
-from application.errors import WouldWait
 from domain.lifecycle import JobStatus
 from domain.request import RESERVED_USER_ID
 
@@ -74,23 +73,13 @@ def _services(request: Request) -> Services:
         ),
     )
 )
-def list_jobs(request: Request) -> Response:
-    _, project = authorize(request)
+async def list_jobs(request: Request) -> Response:
+    _, project = await authorize(request)
     status, limit, page = params.listing(request)
     queries = _services(request).queries
     if limit is None:
         return streamed_data_list(queries.all(project.id, status))
-    return data(queries.page(project.id, status, limit, page))
-
-
-async def list_jobs_on_loop(request: Request) -> Response:
-    """:func:`list_jobs` for one page, by a key and project in memory: no thread
-    needed. The whole list is streamed by list_jobs, in its thread."""
-    _, project = authorize(request, remembered_only=True)
-    status, limit, page = params.listing(request)
-    if limit is None:
-        raise WouldWait("the whole list is streamed from a thread")
-    return data(await _services(request).queries.page_on_loop(project.id, status, limit, page))
+    return data(await queries.page(project.id, status, limit, page))
 
 
 @documented(
@@ -110,24 +99,16 @@ async def list_jobs_on_loop(request: Request) -> Response:
         ),
     )
 )
-def get_job(request: Request) -> Response:
-    _, project = authorize(request)
+async def get_job(request: Request) -> Response:
+    _, project = await authorize(request)
     job_id = params.job_id(request)
     at, version = params.as_of(request)
-    current = _services(request).queries.get(project.id, job_id)  # 404 unless theirs
+    current = await _services(request).queries.get(project.id, job_id)  # 404 unless theirs
     if at is None and version is None:
         return data(current)
-    return data(_services(request).history.as_of(project.id, job_id, at, version))
-
-
-async def get_job_on_loop(request: Request) -> Response:
-    """:func:`get_job` for the job as it is now, by a key and project in memory: no
-    thread needed. Anything else would wait (``WouldWait``), and goes to get_job."""
-    _, project = authorize(request, remembered_only=True)
-    job_id = params.job_id(request)
-    if params.as_of(request) != (None, None):
-        raise WouldWait("a past state is read from the log")
-    return data(await _services(request).queries.get_on_loop(project.id, job_id))
+    # A past state is folded from the log's events, by eventsourcing.
+    history = _services(request).history
+    return data(await in_thread(request, history.as_of, project.id, job_id, at, version))
 
 
 @documented(
@@ -138,11 +119,12 @@ async def get_job_on_loop(request: Request) -> Response:
         responses=(Reply(200, "The events.", EventListBody), *AUTH_ERRORS),
     )
 )
-def job_events(request: Request) -> Response:
-    _, project = authorize(request)
+async def job_events(request: Request) -> Response:
+    _, project = await authorize(request)
     job_id = params.job_id(request)
-    _services(request).queries.get(project.id, job_id)  # 404 unless theirs, 409 if damaged
-    return data(_services(request).history.events(project.id, job_id))
+    await _services(request).queries.get(project.id, job_id)  # 404 unless theirs, 409 if damaged
+    history = _services(request).history
+    return data(await in_thread(request, history.events, project.id, job_id))
 
 
 @documented(
@@ -158,11 +140,12 @@ def job_events(request: Request) -> Response:
         ),
     )
 )
-def cancel_job(request: Request) -> Response:
-    principal, project = authorize(request)
+async def cancel_job(request: Request) -> Response:
+    principal, project = await authorize(request)
     job_id = params.job_id(request)
-    _services(request).queries.get(project.id, job_id)  # 404 unless theirs, 409 if damaged
-    outcome = _services(request).commands.cancel(project.id, job_id, principal.actor)
+    await _services(request).queries.get(project.id, job_id)  # 404 unless theirs, 409 if damaged
+    commands = _services(request).commands
+    outcome = await in_thread(request, commands.cancel, project.id, job_id, principal.actor)
     return data(outcome.job)
 
 
@@ -180,11 +163,11 @@ def cancel_job(request: Request) -> Response:
         ),
     )
 )
-def delete_user_data(request: Request) -> Response:
-    principal, project = authorize(request)
+async def delete_user_data(request: Request) -> Response:
+    principal, project = await authorize(request)
     user_id = params.user_id(request)
-    commands = _services(request).commands
-    outcome = commands.schedule_user_deletion(project.id, user_id, principal.actor)
+    schedule = _services(request).commands.schedule_user_deletion
+    outcome = await in_thread(request, schedule, project.id, user_id, principal.actor)
     return data(outcome.job)
 
 
@@ -207,14 +190,14 @@ def delete_user_data(request: Request) -> Response:
         ),
     )
 )
-def user_sessions(request: Request) -> Response:
-    _, project = authorize(request)
+async def user_sessions(request: Request) -> Response:
+    _, project = await authorize(request)
     user_id = params.user_id(request)
     start, end, limit, page = params.session_window(request)
-    found = _services(request).sessions.of_user(
-        project.id, user_id, start, end, limit, (page - 1) * limit
-    )
-    return data(found)
+    # OpenReplay's own database, through the adapter its configuration names.
+    of_user = _services(request).sessions.of_user
+    offset = (page - 1) * limit
+    return data(await in_thread(request, of_user, project.id, user_id, start, end, limit, offset))
 
 
 @documented(
@@ -228,9 +211,9 @@ def user_sessions(request: Request) -> Response:
         ),
     )
 )
-def health(request: Request) -> Response:
+async def health(request: Request) -> Response:
     """503 whenever jobs cannot be scheduled: the database is away or refuses writes."""
-    database = _services(request).database.health()
+    database = await in_thread(request, _services(request).database.health)
     if database != "ok":
         return MsgspecResponse({"status": "degraded", "database": database}, 503)
     return MsgspecResponse({"status": "ok", "database": database})
@@ -250,37 +233,25 @@ async def openapi_json(request: Request) -> Response:
     return encoded(body)
 
 
-Handler = Callable[[Request], Response]
-LoopHandler = Callable[[Request], Awaitable[Response]]
-Endpoint = Callable[[Request], Awaitable[Response] | Response]
-
-
-def api_routes(
-    with_deadline: Callable[[Handler], Endpoint],
-    loop_first: Callable[[LoopHandler, Handler], Endpoint],
-) -> list[Resource]:
-    """The public API, one resource per path. ``with_deadline`` wraps each handler that
-    reaches the database: the app runs it in its thread pool and answers 503 if it
-    takes too long. ``loop_first`` tries an async handler on the event loop first,
-    within the same deadline, and the thread's handler when that would wait."""
+def api_routes() -> list[Resource]:
+    """The public API, one resource per path; each handler that reaches the database
+    is answered in time (api.in_time)."""
     user = f"{PREFIX}/users/{segments('userId')}"
+    in_time = answered_in_time
     return resource_table(
         [
-            Resource(f"{PREFIX}/jobs", {"GET": loop_first(list_jobs_on_loop, list_jobs)}),
+            Resource(f"{PREFIX}/jobs", {"GET": in_time(list_jobs)}),
             Resource(
                 f"{PREFIX}/jobs/{{jobId}}",
-                {
-                    "GET": loop_first(get_job_on_loop, get_job),
-                    "DELETE": with_deadline(cancel_job),
-                },
+                {"GET": in_time(get_job), "DELETE": in_time(cancel_job)},
             ),
-            Resource(f"{PREFIX}/jobs/{{jobId}}/events", {"GET": with_deadline(job_events)}),
+            Resource(f"{PREFIX}/jobs/{{jobId}}/events", {"GET": in_time(job_events)}),
             # The user's parameter matches slashes: this path is the sessions', not the
             # user "…/sessions"'s (see api.resources).
-            Resource(f"{user}/sessions", {"GET": with_deadline(user_sessions)}),
-            Resource(user, {"DELETE": with_deadline(delete_user_data)}),
-            Resource("/healthz", {"GET": with_deadline(health)}),
-            # Bytes already in memory: answered on the event loop, no thread, no deadline.
+            Resource(f"{user}/sessions", {"GET": in_time(user_sessions)}),
+            Resource(user, {"DELETE": in_time(delete_user_data)}),
+            Resource("/healthz", {"GET": in_time(health)}),
+            # Bytes already in memory: no database, no deadline.
             Resource("/openapi.json", {"GET": openapi_json}),
         ]
     )

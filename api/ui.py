@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -20,9 +19,11 @@ from starlette.templating import Jinja2Templates
 
 from api.composition import Services
 from api.deadline_chart import SOON_DAYS, deadline_chart
+from api.handler_threads import in_thread
+from api.in_time import answered_in_time
 from api.resources import Resource
 from api.security_headers import DashboardHeaders
-from application.deadlines import Deadlines, deadline_entry
+from application.deadlines import deadline_entry
 from application.errors import DamagedRecord, JobNotFound
 from application.tenancy import DASHBOARD_LOGIN_MS
 from application.tenants import Principal, Project
@@ -72,13 +73,13 @@ def _login_id(request: Request) -> str | None:
     return login_id if isinstance(login_id, str) else None
 
 
-def _principal(request: Request) -> Principal | None:
+async def _principal(request: Request) -> Principal | None:
     """The signed-in principal: the login must still be open on the server (not
     signed out) and its key still usable (not revoked, not past its rotation)."""
     login_id = _login_id(request)
     if login_id is None:
         return None
-    principal = _services(request).tenancy.dashboard_login(login_id)
+    principal = await _services(request).tenancy.dashboard_login(login_id)
     if principal is not None:
         request.state.key_id = principal.key_id
     return principal
@@ -96,37 +97,40 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(source).netloc in hosts - {None}
 
 
-def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
-    context.setdefault("signed_in", _principal(request) is not None)
+async def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+    if "signed_in" not in context:
+        context["signed_in"] = await _principal(request) is not None
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def home(request: Request) -> Response:
-    principal = _principal(request)
+async def home(request: Request) -> Response:
+    principal = await _principal(request)
     if principal is None:
-        return _page(request, "login.html", signed_in=False)
-    projects = _services(request).tenancy.projects_of(principal)
-    return _page(request, "projects.html", projects=projects, key_id=principal.key_id)
+        return await _page(request, "login.html", signed_in=False)
+    projects = await _services(request).tenancy.projects_of(principal)
+    return await _page(request, "projects.html", projects=projects, key_id=principal.key_id)
 
 
-def _cross_site(request: Request) -> Response:
-    return _page(
+async def _cross_site(request: Request) -> Response:
+    return await _page(
         request, "login.html", 403, signed_in=False, error="Sign in from this site's own page."
     )
 
 
 async def sign_in(request: Request) -> Response:
     if not _same_origin(request):
-        return _cross_site(request)
+        return await _cross_site(request)
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     api_key = (form.get("api_key") or [""])[0]
     tenancy = _services(request).tenancy
-    principal = await run_in_threadpool(tenancy.authenticate, api_key)
+    principal = await tenancy.authenticate(api_key)
     if principal is None:
-        return _page(request, "login.html", 401, signed_in=False, error="That key is not valid.")
-    login_id = await run_in_threadpool(tenancy.start_dashboard_login, principal)
+        return await _page(
+            request, "login.html", 401, signed_in=False, error="That key is not valid."
+        )
+    login_id = await in_thread(request, tenancy.start_dashboard_login, principal)
     response = RedirectResponse("/ui", status_code=303)
     response.set_cookie(
         COOKIE,
@@ -140,31 +144,32 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
-def sign_out(request: Request) -> Response:
+async def sign_out(request: Request) -> Response:
     if not _same_origin(request):
-        return _cross_site(request)
+        return await _cross_site(request)
     login_id = _login_id(request)
     if login_id is not None:
-        _services(request).tenancy.end_dashboard_login(login_id)
+        await in_thread(request, _services(request).tenancy.end_dashboard_login, login_id)
     response = RedirectResponse("/ui", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
 
 
-def _project(request: Request) -> tuple[Principal, Project] | Response:
-    principal = _principal(request)
+async def _project(request: Request) -> tuple[Principal, Project] | Response:
+    principal = await _principal(request)
     if principal is None:
         return RedirectResponse("/ui", status_code=303)
-    project = _services(request).tenancy.project_for(principal, request.path_params["projectKey"])
+    tenancy = _services(request).tenancy
+    project = await tenancy.project_for(principal, request.path_params["projectKey"])
     if project is None:
-        return _page(
+        return await _page(
             request, "not_found.html", 404, message="No such project in your organization."
         )
     return principal, project
 
 
-def jobs(request: Request) -> Response:
-    found = _project(request)
+async def jobs(request: Request) -> Response:
+    found = await _project(request)
     if isinstance(found, Response):
         return found
     _, project = found
@@ -172,22 +177,22 @@ def jobs(request: Request) -> Response:
     status = status if status in STATUSES else None
     user = (request.query_params.get("user") or "").strip()[:256] or None
     if user is not None and has_control_characters(user):
-        return _page(request, "not_found.html", 400, message="A user id has no control characters.")
+        return await _page(
+            request, "not_found.html", 400, message="A user id has no control characters."
+        )
     raw_page = request.query_params.get("page", "1")
     page = int(raw_page) if _digits(raw_page) and 0 < int(raw_page) < 10**6 else 1
     services = _services(request)
-    rows = services.queries.page(project.id, status, PAGE_SIZE + 1, page, user)
+    rows = await services.queries.page(project.id, status, PAGE_SIZE + 1, page, user)
     now = services.clock.now()
-    owing = Deadlines(services.commands, services.read_model, services.clock).owing(
-        project_id=project.id
-    )
+    owing = await services.queries.owing(project.id, now)
 
     def query(target: int) -> str:
         return urlencode(
             {k: v for k, v in (("status", status), ("user", user), ("page", target)) if v}
         )
 
-    return _page(
+    return await _page(
         request,
         "jobs.html",
         project=project,
@@ -204,8 +209,8 @@ def jobs(request: Request) -> Response:
     )
 
 
-def job(request: Request) -> Response:
-    found = _project(request)
+async def job(request: Request) -> Response:
+    found = await _project(request)
     if isinstance(found, Response):
         return found
     _, project = found
@@ -213,19 +218,20 @@ def job(request: Request) -> Response:
     services = _services(request)
     try:
         job_id = int(raw) if _digits(raw) and len(raw) < 19 else 0
-        view = services.queries.get(project.id, job_id)
-        timeline = services.history.timeline(project.id, job_id)
-        deleted = services.history.receipt(project.id, job_id)
+        view = await services.queries.get(project.id, job_id)
+        # The job's story is read from the log, by eventsourcing, in a thread.
+        timeline = await in_thread(request, services.history.timeline, project.id, job_id)
+        deleted = await in_thread(request, services.history.receipt, project.id, job_id)
     except JobNotFound:
-        return _page(request, "not_found.html", 404, message="No such job in this project.")
+        return await _page(request, "not_found.html", 404, message="No such job in this project.")
     except DamagedRecord:
-        return _page(
+        return await _page(
             request,
             "not_found.html",
             409,
             message="This job's record in the event log is damaged; `jobtrail verify` names it.",
         )
-    return _page(
+    return await _page(
         request,
         "job.html",
         project=project,
@@ -259,18 +265,23 @@ def _body_of(response: dict[str, Any]) -> str:
     return _describe(content.get("schema")) if content else "-"
 
 
-def api_docs(request: Request) -> Response:
+async def api_docs(request: Request) -> Response:
     """The document the app serves at /openapi.json, as a page."""
     document = request.app.state.openapi
-    return _page(request, "docs.html", doc=document, describe=_describe, body_of=_body_of)
+    return await _page(request, "docs.html", doc=document, describe=_describe, body_of=_body_of)
 
 
 _HEADERS = [Middleware(DashboardHeaders)]  # on each answer, its 405s included
 routes = [
     Resource("/docs", {"GET": api_docs}, middleware=_HEADERS),
-    Resource("/ui", {"GET": home}, middleware=_HEADERS),
-    Resource("/ui/login", {"POST": sign_in}, middleware=_HEADERS),
-    Resource("/ui/logout", {"POST": sign_out}, middleware=_HEADERS),
-    Resource("/ui/projects/{projectKey}", {"GET": jobs}, middleware=_HEADERS),
-    Resource("/ui/projects/{projectKey}/jobs/{jobId}", {"GET": job}, middleware=_HEADERS),
+    *(
+        Resource(path, {method: answered_in_time(handler)}, middleware=_HEADERS)
+        for path, method, handler in (
+            ("/ui", "GET", home),
+            ("/ui/login", "POST", sign_in),
+            ("/ui/logout", "POST", sign_out),
+            ("/ui/projects/{projectKey}", "GET", jobs),
+            ("/ui/projects/{projectKey}/jobs/{jobId}", "GET", job),
+        )
+    ),
 ]

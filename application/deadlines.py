@@ -57,6 +57,13 @@ class OwingAnswers:
     def overdue(self) -> int:
         return sum(entry.is_overdue for entry in self.entries)
 
+    @classmethod
+    def listed(cls, views: list[JobView], now: datetime, within: timedelta) -> "OwingAnswers":
+        """From the read model's jobs owing an answer by ``now + within``, soonest
+        first, of which at most MAX_LISTED + 1 were read."""
+        entries = [deadline_entry(view, now, within) for view in views[:MAX_LISTED]]
+        return cls(entries, cut=len(views) > MAX_LISTED)
+
 
 class Deadlines:
     def __init__(self, commands: JobCommands, read_model: JobsReadModel, clock: Clock) -> None:
@@ -85,5 +92,4 @@ class Deadlines:
         """The jobs that owe an answer and are overdue, or due within ``within``."""
         now = self._clock.now()
         views = self._read_model.owing_answers(project_id, epoch_ms(now + within), MAX_LISTED + 1)
-        entries = [deadline_entry(view, now, within) for view in views[:MAX_LISTED]]
-        return OwingAnswers(entries, cut=len(views) > MAX_LISTED)
+        return OwingAnswers.listed(views, now, within)

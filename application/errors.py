@@ -43,8 +43,3 @@ class DamagedRecord(ApplicationError):
         self.aggregate_id = aggregate_id
         self.detail = detail
         self.position = position
-
-
-class WouldWait(ApplicationError):
-    """Answering from the event loop would mean waiting (a lock, a lookup not in
-    memory, the log): the request is handed to a thread, where waiting is fine."""

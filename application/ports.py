@@ -1,6 +1,6 @@
 """Every port: what the use cases need from the outside world, as protocols."""
 
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -106,19 +106,12 @@ class Leadership(Protocol):
 
 
 class JobsReadModel(Protocol):
+    """The read model as the worker and the tools read it, in their threads."""
+
     def get(self, project_id: int, job_id: int) -> JobView | None: ...
 
-    def page(
-        self,
-        project_id: int,
-        status: str | None,
-        limit: int,
-        offset: int,
-        user_prefix: str | None = None,
-    ) -> list[JobView]: ...
-
-    def stream(self, project_id: int, status: str | None) -> Iterator[list[JobView]]:
-        """Every matching job, newest first, in batches, without holding them all."""
+    def page(self, project_id: int, status: str | None, limit: int, offset: int) -> list[JobView]:
+        """A page of the project's jobs, newest first, of any status or of one."""
         ...
 
     def every_job(self) -> Iterator[JobRow]:
@@ -139,15 +132,27 @@ class JobsReadModel(Protocol):
         ...
 
 
-class JobReaderOnLoop(Protocol):
-    """The read model's hot reads, on the event loop without a thread; ``WouldWait``
-    when one could only be answered by waiting (for a lock, say)."""
+class AsyncReadModel(Protocol):
+    """The read model as the API and the dashboard read it: awaited on the event loop,
+    never in a thread of the request's own (ADR 28)."""
 
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
     async def get(self, project_id: int, job_id: int) -> JobView | None: ...
+
     async def page(
-        self, project_id: int, status: str | None, limit: int, offset: int
+        self,
+        project_id: int,
+        status: str | None,
+        limit: int,
+        offset: int,
+        user_prefix: str | None = None,
+    ) -> list[JobView]: ...
+
+    def stream(self, project_id: int, status: str | None) -> AsyncIterator[list[JobView]]:
+        """Every matching job, newest first, in batches, without holding them all."""
+        ...
+
+    async def owing_answers(
+        self, project_id: int | None, due_by_ms: int, limit: int
     ) -> list[JobView]: ...
 
 
@@ -220,7 +225,6 @@ class TenancyStore(Protocol):
     def project(self, project_id: int) -> Project | None: ...
     def project_by_key(self, project_key: str) -> Project | None: ...
     def first_project(self) -> Project | None: ...
-    def projects_of(self, org_id: int) -> list[Project]: ...
     def add_key(self, key: StoredKey) -> None: ...
     def key(self, key_id: str) -> StoredKey | None: ...
     def list_keys(self, org_id: int | None) -> list[KeyRecord]: ...
@@ -230,10 +234,6 @@ class TenancyStore(Protocol):
         ...
 
     def add_dashboard_login(self, login_id: str, principal: Principal, at: int) -> None: ...
-
-    def dashboard_login(self, login_id: str) -> Principal | None:
-        """The principal of a dashboard login not ended, whatever its key's state."""
-        ...
 
     def end_dashboard_logins(self, at: int, login_id: str | None, key_id: str | None) -> None: ...
     def purge_dashboard_logins(self, older_than: int) -> None: ...
@@ -246,12 +246,19 @@ class TenancyStore(Protocol):
 
 
 class Credentials(Protocol):
-    """What every request looks up, its key and its project, remembered a while, and
-    its key's use, noted off its path (infrastructure/remembered_credentials.py).
-    ``remembered_only``: from memory or not at all (``WouldWait``)."""
+    """What requests read of the tenancy tables, awaited on the event loop: a key and
+    a project (remembered a while), a dashboard login and an organization's projects;
+    and a key's use, noted off the request's path
+    (infrastructure/remembered_credentials.py)."""
 
-    def key(self, key_id: str, remembered_only: bool = False) -> StoredKey | None: ...
-    def project(self, project_key: str, remembered_only: bool = False) -> Project | None: ...
+    async def key(self, key_id: str) -> StoredKey | None: ...
+    async def project(self, project_key: str) -> Project | None: ...
+
+    async def dashboard_login(self, login_id: str) -> Principal | None:
+        """The principal of a dashboard login not ended, whatever its key's state."""
+        ...
+
+    async def projects_of(self, org_id: int) -> list[Project]: ...
     def forget_key(self, key_id: str) -> None: ...
     def used(self, key_id: str, at: int) -> None: ...
 

@@ -1,25 +1,30 @@
-"""Reading jobs: only ever from the read model."""
+"""Reading jobs for the API and the dashboard: only ever from the read model,
+awaited on the event loop (ADR 28)."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from datetime import datetime
 
+from application.deadlines import MAX_LISTED, OwingAnswers
+from application.epoch import epoch_ms
 from application.errors import JobNotFound
 from application.job_records import JobView
-from application.ports import JobReaderOnLoop, JobsReadModel
+from application.ports import AsyncReadModel
+from domain.deadline import SOON
 
 
 class JobQueries:
-    def __init__(self, read_model: JobsReadModel, on_loop: JobReaderOnLoop) -> None:
+    def __init__(self, read_model: AsyncReadModel) -> None:
         self._read_model = read_model
-        self._on_loop = on_loop
 
-    def get(self, project_id: int, job_id: int) -> JobView:
-        return _found(job_id, self._read_model.get(project_id, job_id))
+    async def get(self, project_id: int, job_id: int) -> JobView:
+        """The job, JobNotFound unless it is the project's; DamagedRecord if the log's
+        record of it cannot be read."""
+        job = await self._read_model.get(project_id, job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        return job
 
-    async def get_on_loop(self, project_id: int, job_id: int) -> JobView:
-        """The same read, without leaving the event loop; ``WouldWait`` if it cannot."""
-        return _found(job_id, await self._on_loop.get(project_id, job_id))
-
-    def page(
+    async def page(
         self,
         project_id: int,
         status: str | None,
@@ -27,23 +32,14 @@ class JobQueries:
         page: int,
         user_prefix: str | None = None,
     ) -> list[JobView]:
-        return self._read_model.page(project_id, status, limit, _offset(limit, page), user_prefix)
+        offset = (page - 1) * limit
+        return await self._read_model.page(project_id, status, limit, offset, user_prefix)
 
-    async def page_on_loop(
-        self, project_id: int, status: str | None, limit: int, page: int
-    ) -> list[JobView]:
-        """The same page, without leaving the event loop; ``WouldWait`` if it cannot."""
-        return await self._on_loop.page(project_id, status, limit, _offset(limit, page))
-
-    def all(self, project_id: int, status: str | None) -> Iterator[list[JobView]]:
+    def all(self, project_id: int, status: str | None) -> AsyncIterator[list[JobView]]:
         return self._read_model.stream(project_id, status)
 
-
-def _found(job_id: int, job: JobView | None) -> JobView:
-    if job is None:
-        raise JobNotFound(job_id)
-    return job
-
-
-def _offset(limit: int, page: int) -> int:
-    return (page - 1) * limit
+    async def owing(self, project_id: int, now: datetime) -> OwingAnswers:
+        """The project's jobs that owe an answer, overdue or due soon."""
+        due_by = epoch_ms(now + SOON)
+        views = await self._read_model.owing_answers(project_id, due_by, MAX_LISTED + 1)
+        return OwingAnswers.listed(views, now, SOON)

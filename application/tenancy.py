@@ -90,16 +90,13 @@ class Tenancy:
         self._store.add_key(StoredKey(key_id, org.id, sha256_hex(secret)))
         return IssuedKey(key_id, org.id, f"{KEY_PREFIX}_{key_id}_{secret}")
 
-    def authenticate(
-        self, authorization: str | None, remembered_only: bool = False
-    ) -> Principal | None:
-        """The key's principal, if it is valid. ``remembered_only``: from memory or
-        not at all (``WouldWait``), for a caller that must not wait on the database."""
+    async def authenticate(self, authorization: str | None) -> Principal | None:
+        """The key's principal, if it is valid."""
         parsed = parse_authorization(authorization or "")
         if parsed is None:
             return None
         key_id, secret = parsed
-        stored = self._credentials.key(key_id, remembered_only)
+        stored = await self._credentials.key(key_id)
         expected = stored.secret_sha256 if stored else sha256_hex("")
         matches = hmac.compare_digest(expected, sha256_hex(secret))
         now = self._now_ms()
@@ -134,8 +131,8 @@ class Tenancy:
         self._credentials.forget_key(key_id)
         return issued
 
-    def key_usable(self, key_id: str) -> bool:
-        stored = self._credentials.key(key_id)
+    async def _key_usable(self, key_id: str) -> bool:
+        stored = await self._credentials.key(key_id)
         return stored is not None and stored.usable(self._now_ms())
 
     def start_dashboard_login(self, principal: Principal) -> str:
@@ -146,33 +143,31 @@ class Tenancy:
         self._store.purge_dashboard_logins(older_than=now - DASHBOARD_LOGIN_MS)
         return login_id
 
-    def dashboard_login(self, login_id: str) -> Principal | None:
+    async def dashboard_login(self, login_id: str) -> Principal | None:
         """The dashboard login's principal while it is open and its key works."""
         if not is_token(login_id):
             return None
-        principal = self._store.dashboard_login(login_id)
-        if principal is None or not self.key_usable(principal.key_id):
+        principal = await self._credentials.dashboard_login(login_id)
+        if principal is None or not await self._key_usable(principal.key_id):
             return None
         return principal
 
     def end_dashboard_login(self, login_id: str) -> None:
         self._store.end_dashboard_logins(self._now_ms(), login_id=login_id, key_id=None)
 
-    def project_for(
-        self, principal: Principal, project_key: str, remembered_only: bool = False
-    ) -> Project | None:
+    async def project_for(self, principal: Principal, project_key: str) -> Project | None:
         """The project, if it exists and belongs to the principal's organization. A key
         that breaks the rule of keys cannot name one, and is never looked up."""
         if not is_project_key(project_key):
             return None
-        project = self._credentials.project(project_key, remembered_only)
+        project = await self._credentials.project(project_key)
         return project if project is not None and project.org_id == principal.org_id else None
 
     def is_empty(self) -> bool:
         return self._store.is_empty()
 
-    def projects_of(self, principal: Principal) -> list[Project]:
-        return self._store.projects_of(principal.org_id)
+    async def projects_of(self, principal: Principal) -> list[Project]:
+        return await self._credentials.projects_of(principal.org_id)
 
     def find_project(self, project_key: str | None) -> Project | None:
         """The project with this key, or without one the oldest project."""

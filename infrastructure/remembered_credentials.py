@@ -1,17 +1,23 @@
-"""What every request looks up, its key and its project, remembered for a few seconds;
-and when each key was last used, written off the request's path
-(application.ports.Credentials). Without them a request would cost two more
-queries and a write."""
+"""What requests read of the tenancy tables, through the API's reader on the event
+loop; a key and a project remembered for a few seconds; and when each key was last
+used, written off the request's path (application.ports.Credentials). Without the
+memo a request would cost two more queries, and without the thread a write."""
 
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from application.errors import WouldWait
-from application.tenants import Project, StoredKey
-from infrastructure.tenancy_store import SqlTenancyStore
+from application.tenants import Principal, Project, StoredKey
+from infrastructure.async_reads import AsyncReader
+from infrastructure.tenancy_store import (
+    KEY,
+    OPEN_DASHBOARD_LOGIN,
+    PROJECT_BY_KEY,
+    PROJECTS_OF,
+    SqlTenancyStore,
+)
 
 log = logging.getLogger("jobtrail.tenancy")
 
@@ -27,12 +33,12 @@ class TtlCache:
         self._clock = clock
         self._entries: dict[str, tuple[float, Any]] = {}
 
-    def get(self, key: str, load: Callable[[str], Any]) -> Any:
+    async def get(self, key: str, load: Callable[[str], Awaitable[Any]]) -> Any:
         now = self._clock()
         found = self._entries.get(key)
         if found is not None and found[0] > now:
             return found[1]
-        value = load(key)
+        value = await load(key)
         # Misses are remembered too: a lookup then costs the same whether the key or
         # project exists or not, so timing does not tell which do. Keys and project
         # keys are random, so nobody asks for one before it exists.
@@ -49,23 +55,35 @@ class RememberedCredentials:
     """A key revoked or rotated in another process stops working here within
     ``seconds`` (in this one, at once)."""
 
-    def __init__(self, store: SqlTenancyStore, seconds: float = 10.0) -> None:
+    def __init__(self, store: SqlTenancyStore, reader: AsyncReader, seconds: float = 10.0) -> None:
         self._store = store
+        self._reader = reader
         self._keys = TtlCache(seconds)
         self._projects = TtlCache(seconds)
         self._last_use: dict[str, int] = {}
 
-    def key(self, key_id: str, remembered_only: bool = False) -> StoredKey | None:
-        key: StoredKey | None = self._keys.get(
-            key_id, _not_remembered if remembered_only else self._store.key
-        )
+    async def key(self, key_id: str) -> StoredKey | None:
+        key: StoredKey | None = await self._keys.get(key_id, self._read_key)
         return key
 
-    def project(self, project_key: str, remembered_only: bool = False) -> Project | None:
-        project: Project | None = self._projects.get(
-            project_key, _not_remembered if remembered_only else self._store.project_by_key
-        )
+    async def project(self, project_key: str) -> Project | None:
+        project: Project | None = await self._projects.get(project_key, self._read_project)
         return project
+
+    async def dashboard_login(self, login_id: str) -> Principal | None:
+        rows = await self._reader.rows(OPEN_DASHBOARD_LOGIN, {"login_id": login_id})
+        return Principal(*rows[0]) if rows else None
+
+    async def projects_of(self, org_id: int) -> list[Project]:
+        return [Project(*row) for row in await self._reader.rows(PROJECTS_OF, {"org_id": org_id})]
+
+    async def _read_key(self, key_id: str) -> StoredKey | None:
+        rows = await self._reader.rows(KEY, {"key_id": key_id})
+        return StoredKey(*rows[0]) if rows else None
+
+    async def _read_project(self, project_key: str) -> Project | None:
+        rows = await self._reader.rows(PROJECT_BY_KEY, {"project_key": project_key})
+        return Project(*rows[0]) if rows else None
 
     def forget_key(self, key_id: str) -> None:
         self._keys.forget(key_id)
@@ -83,7 +101,3 @@ class RememberedCredentials:
             self._store.touch_key(key_id, at)
         except Exception as error:
             log.warning("could not note the last use of key %s: %s", key_id, type(error).__name__)
-
-
-def _not_remembered(key: str) -> None:
-    raise WouldWait("not in memory: the database would have to be asked")

@@ -3,7 +3,7 @@
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import CursorResult, Select, exists, select, update
+from sqlalchemy import CursorResult, Select, bindparam, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from application.epoch import epoch_ms
@@ -14,6 +14,20 @@ from infrastructure.tables import api_keys, dashboard_logins, organizations, pro
 from infrastructure.tenancy_import import SqlTenancyImport, import_transaction
 
 _PROJECTS = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
+
+# What every request reads, built once (the API's reader runs them too).
+PROJECT_BY_KEY = _PROJECTS.where(projects.c.project_key == bindparam("project_key"))
+PROJECTS_OF = _PROJECTS.where(projects.c.org_id == bindparam("org_id")).order_by(projects.c.id)
+KEY = select(
+    api_keys.c.key_id,
+    api_keys.c.org_id,
+    api_keys.c.secret_sha256,
+    api_keys.c.revoked_at,
+    api_keys.c.expires_at,
+).where(api_keys.c.key_id == bindparam("key_id"))
+OPEN_DASHBOARD_LOGIN = select(dashboard_logins.c.key_id, dashboard_logins.c.org_id).where(
+    dashboard_logins.c.login_id == bindparam("login_id"), dashboard_logins.c.ended_at.is_(None)
+)
 
 
 class SqlTenancyStore:
@@ -84,7 +98,8 @@ class SqlTenancyStore:
         return self._one_project(_PROJECTS.where(projects.c.id == project_id))
 
     def project_by_key(self, project_key: str) -> Project | None:
-        return self._one_project(_PROJECTS.where(projects.c.project_key == project_key))
+        row = self._db.fetch_one(PROJECT_BY_KEY, {"project_key": project_key})
+        return None if row is None else Project(*row)
 
     def first_project(self) -> Project | None:
         return self._one_project(_PROJECTS.order_by(projects.c.id).limit(1))
@@ -93,13 +108,6 @@ class SqlTenancyStore:
         with self._db.reader() as conn:
             row = conn.execute(query).first()
         return None if row is None else Project(*row)
-
-    def projects_of(self, org_id: int) -> list[Project]:
-        with self._db.reader() as conn:
-            rows = conn.execute(
-                _PROJECTS.where(projects.c.org_id == org_id).order_by(projects.c.id)
-            )
-            return [Project(*row) for row in rows]
 
     def add_key(self, key: StoredKey) -> None:
         with self._db.writer() as conn:
@@ -113,16 +121,7 @@ class SqlTenancyStore:
             )
 
     def key(self, key_id: str) -> StoredKey | None:
-        columns = api_keys.c
-        query = select(
-            columns.key_id,
-            columns.org_id,
-            columns.secret_sha256,
-            columns.revoked_at,
-            columns.expires_at,
-        )
-        with self._db.reader() as conn:
-            row = conn.execute(query.where(api_keys.c.key_id == key_id)).first()
+        row = self._db.fetch_one(KEY, {"key_id": key_id})
         return None if row is None else StoredKey(*row)
 
     def list_keys(self, org_id: int | None) -> list[KeyRecord]:
@@ -165,15 +164,6 @@ class SqlTenancyStore:
                     created_at=at,
                 )
             )
-
-    def dashboard_login(self, login_id: str) -> Principal | None:
-        columns = dashboard_logins.c
-        query = select(columns.key_id, columns.org_id).where(
-            columns.login_id == login_id, columns.ended_at.is_(None)
-        )
-        with self._db.reader() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else Principal(*row)
 
     def purge_dashboard_logins(self, older_than: int) -> None:
         columns = dashboard_logins.c

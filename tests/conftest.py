@@ -1,12 +1,14 @@
 """Fixtures shared by every test: real databases on both backends, never mocks."""
 
+import asyncio
 import os
 import signal
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 import pytest
@@ -15,11 +17,15 @@ from starlette.testclient import TestClient
 from api.app import create_app
 from api.composition import Services, build_services
 from application.commands import JobCommands
+from application.errors import JobNotFound
+from application.job_records import JobView
 from application.tenants import IssuedKey, Project
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
 from tests.clocks import SteppingClock
 from tests.throwaway_postgres import NOT_INSTALLED, ThrowawayPostgres, remove, started_cluster
+
+T = TypeVar("T")
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -37,6 +43,8 @@ def pytest_configure(config: pytest.Config) -> None:
     names another server instead."""
     if hasattr(config, "workerinput") or os.environ.get("TEST_POSTGRES_URL"):
         return
+    if config.getoption("--backends", default=None) == "memory":
+        return  # the fast loop (make check) asks no database for anything
     cluster = started_cluster(SUITE_CONNECTIONS)
     if cluster is None:
         return  # require_postgres() skips those tests, or fails them under CI
@@ -148,6 +156,30 @@ class Tenant:
 
     def url(self, path: str) -> str:
         return f"/api/v1/{self.project.project_key}{path}"
+
+
+def job_now(services: Services, project_id: int, job_id: int) -> JobView:
+    """The job as the read model holds it now, read as the worker and the tools read
+    it (the API awaits the same row on its event loop); JobNotFound unless it is the
+    project's."""
+    found = services.read_model.get(project_id, job_id)
+    if found is None:
+        raise JobNotFound(job_id)
+    return found
+
+
+def on_a_loop(services: Services, read: Callable[[], Awaitable[T]]) -> T:
+    """``read`` on a new event loop, between the API's reader's open and close, as
+    the HTTP app runs it."""
+
+    async def run() -> T:
+        await services.reads.open()
+        try:
+            return await read()
+        finally:
+            await services.reads.close()
+
+    return asyncio.run(run())
 
 
 def new_tenant(services: Services, org_name: str | None = None) -> Tenant:

@@ -231,26 +231,13 @@ class InMemoryJobs:
             raise DamagedRecord(row.aggregate_id, tables.damaged[job_id])
         return _view(row)
 
-    def page(
-        self,
-        project_id: int,
-        status: str | None,
-        limit: int,
-        offset: int,
-        user_prefix: str | None = None,
-    ) -> list[JobView]:
+    def page(self, project_id: int, status: str | None, limit: int, offset: int) -> list[JobView]:
         rows = [
             row
             for row in self._by_job_id(newest_first=True)
-            if row.project_id == project_id
-            and status in (None, row.status)
-            and row.reference_id.startswith(user_prefix or "")
+            if row.project_id == project_id and status in (None, row.status)
         ]
         return [_view(row) for row in rows[offset : offset + limit]]
-
-    def stream(self, project_id: int, status: str | None) -> Iterator[list[JobView]]:
-        listed = self.page(project_id, status, len(self._tables.jobs), 0)
-        yield from [listed] if listed else []
 
     def every_job(self) -> Iterator[JobRow]:
         yield from self._by_job_id()

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import msgspec
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Executable, text
 from starlette.testclient import TestClient
 
 from api.app import create_app
@@ -18,6 +18,7 @@ from application.epoch import epoch_ms
 from domain.job import job_aggregate_id
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
+from infrastructure.tenancy_store import KEY
 from tests.conftest import Tenant, new_tenant
 
 
@@ -222,25 +223,28 @@ def test_a_cross_site_form_post_is_refused(client: TestClient, tenant: Tenant) -
 
 
 def test_an_unknown_key_or_project_is_looked_up_once_per_cache_period(
-    app_services: Services, tenant: Tenant
+    client: TestClient, app_services: Services, tenant: Tenant
 ) -> None:
     """Misses are remembered like hits, so a probe costs the same either way."""
-    calls: list[str] = []
-    store = app_services.tenancy._store
-    original = store.key
+    looked_up: list[object] = []
+    reads = app_services.reads
+    original = reads.rows
 
-    def counted(key_id: str) -> object:
-        calls.append(key_id)
-        return original(key_id)
+    async def counted(statement: Executable, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+        if statement is KEY:
+            looked_up.append(values["key_id"])
+        return await original(statement, values)
 
-    store.key = counted  # type: ignore[assignment, method-assign]
+    reads.rows = counted  # type: ignore[method-assign]
     try:
         for _ in range(5):
-            assert app_services.tenancy.authenticate("jt_nosuchkey_secret") is None
-            assert app_services.tenancy.authenticate(tenant.key.api_key) is not None
+            unknown = {**tenant.headers, "Authorization": "jt_nosuchkey_secret"}
+            assert client.get(tenant.url("/jobs?limit=1"), headers=unknown).status_code == 401
+            assert client.get(tenant.url("/jobs?limit=1"), headers=tenant.headers).is_success
     finally:
-        del store.key
-    assert calls.count("nosuchkey") == 1
+        del reads.rows
+    assert looked_up.count("nosuchkey") == 1
+    assert looked_up.count(tenant.key.key_id) == 1
 
 
 def test_a_chunked_body_over_the_limit_is_refused(client: TestClient, tenant: Tenant) -> None:

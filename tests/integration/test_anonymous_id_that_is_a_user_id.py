@@ -10,6 +10,7 @@ from api.composition import Services
 from domain.lifecycle import JobStatus
 from infrastructure.person_target_config import ScrubTargetConfig, ValuesTargetConfig
 from infrastructure.targets import SqlTargetConfig, TargetsConfig, build_targets, check_targets
+from tests.conftest import job_now
 from tests.runner_support import runner_kit
 
 SETUP = [
@@ -43,7 +44,7 @@ def test_an_anonymous_id_that_is_another_users_id_is_not_scrubbed_nor_its_value_
     job_id = kit.schedule("alice", project_id=1)
     kit.worker(kit.runner(batch_size=10, targets=[*targets])).run_due_jobs()
 
-    assert services.queries.get(1, job_id).status == JobStatus.COMPLETED
+    assert job_now(services, 1, job_id).status == JobStatus.COMPLETED
     assert services.history.receipt(1, job_id) == {"v": 2, "n": 1, "s": 2}
     with services.database.reader() as conn:
         assert conn.execute(text("SELECT value FROM v")).scalars().all() == ["bob7"]

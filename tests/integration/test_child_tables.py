@@ -17,6 +17,7 @@ from infrastructure.targets import (
     check_targets,
     load_config,
 )
+from tests.conftest import job_now
 from tests.integration.test_deletion_targets import write
 from tests.integration.test_s3_target import session_ids
 from tests.runner_support import RunnerKit, runner_kit
@@ -73,7 +74,7 @@ def test_child_rows_go_first_with_their_sessions_and_are_counted(kit: RunnerKit)
     job_id = kit.schedule("alice")
     kit.worker(kit.runner(batch_size=7, targets=[*targets])).run_due_jobs()
 
-    assert kit.services.queries.get(1, job_id).status == JobStatus.COMPLETED
+    assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
     assert kit.services.history.receipt(1, job_id) == {"sessions": 30, "session_events": 60}
     assert kit.session_count("alice") == 0 and kit.session_count("bob") == 30
     assert events_left(kit) == 90

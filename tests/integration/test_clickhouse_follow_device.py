@@ -25,6 +25,7 @@ from infrastructure.targets import (
     check_targets,
     load_config,
 )
+from tests.conftest import job_now
 from tests.integration.test_deletion_targets import write
 from tests.openreplay_clickhouse import (
     ALICE,
@@ -136,7 +137,7 @@ def test_her_devices_anonymous_sessions_go_with_their_events_counted_and_nobody_
     job_id = kit.schedule("alice", 1)
     kit.worker(kit.runner(batch_size=5, targets=[*targets])).run_due_jobs()
 
-    assert kit.services.queries.get(1, job_id).status == JobStatus.COMPLETED
+    assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
     assert kit.services.history.receipt(1, job_id) == theirs
     assert theirs[SESSIONS] == 12 + 5 and theirs["experimental.events"] == 36 + 3 + 2 * 4
     assert {table: rows_of(ch, table) for table in PERSON} == others
@@ -178,7 +179,7 @@ def test_off_by_default_the_device_is_named_and_its_sessions_stay(
     job_id = kit.schedule("alice", 1)
     kit.worker(kit.runner(batch_size=5, targets=[*targets])).run_due_jobs()
 
-    assert kit.services.queries.get(1, job_id).status == JobStatus.COMPLETED
+    assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
     assert {t: count(ch, t, f"session_id IN {LINKED}") for t in WITH_SESSIONS} == left
     assert left[SESSIONS] == 3 and left["experimental.events"] == 3 + 2 * 2
 

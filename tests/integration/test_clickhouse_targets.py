@@ -15,6 +15,7 @@ from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.database import Database, parse_database_url
 from infrastructure.openreplay_clickhouse import openreplay_clickhouse_targets
 from infrastructure.targets import ConfigError, TargetsConfig, build_targets, check_targets
+from tests.conftest import job_now
 from tests.openreplay_clickhouse import (
     PERSON,
     clickhouse_url,
@@ -68,7 +69,7 @@ def test_a_job_deletes_one_persons_rows_from_every_table_and_counts_each(
 
     job_id = run_job(kit)
 
-    assert kit.services.queries.get(1, job_id).status == JobStatus.COMPLETED
+    assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
     assert kit.services.history.receipt(1, job_id) == theirs
     assert theirs["experimental.sessions"] == 12 and theirs["experimental.events"] == 36
     assert theirs["product_analytics.events"] == 14  # 12 of her sessions, 2 sent by a backend
@@ -114,7 +115,7 @@ def test_a_table_gone_mid_job_fails_it_in_one_line_and_what_went_is_counted(
     job_id = kit.schedule("alice")
     kit.worker(kit.runner(batch_size=5, targets=[*targets])).run_due_jobs()
 
-    failed = kit.services.queries.get(1, job_id)
+    failed = job_now(kit.services, 1, job_id)
     assert failed.status == JobStatus.FAILED
     assert failed.errors is not None
     [line] = failed.errors.splitlines()

@@ -14,7 +14,7 @@ from domain.errors import DomainError
 from domain.job import Job, job_aggregate_id
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
-from tests.conftest import require_postgres
+from tests.conftest import job_now, require_postgres
 
 LEGAL_HISTORIES = {
     (Job.Scheduled, Job.Cancelled),
@@ -65,7 +65,7 @@ def test_two_threads_cancelling_and_starting_one_job_leave_a_legal_log(
             services.projector.catch_up()
             aggregate = services.log.job(job_id)
             assert aggregate is not None
-            assert services.queries.get(1, job_id).status == aggregate.status
+            assert job_now(services, 1, job_id).status == aggregate.status
     finally:
         services.close()
 

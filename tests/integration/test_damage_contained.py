@@ -24,6 +24,7 @@ from domain.user_deletions import user_deletions_id
 from infrastructure.rebuild import Rebuild
 from infrastructure.settings import Settings
 from tests.clocks import SteppingClock
+from tests.conftest import job_now
 from tests.damaging import DAMAGES, NULL_TOPIC, Damage, damage
 from tests.waiting import eventually
 
@@ -145,14 +146,13 @@ def test_a_rebuild_marks_the_damaged_job_and_goes_on(ended: Ended, done: Damage)
         assert {d.aggregate_id for d in services.projection_store.damage()} == {str(aggregate_id)}
         if done.version == 1:  # nobody can tell whose job it was
             with pytest.raises(JobNotFound):
-                services.queries.get(ended.project_id, victim)
+                job_now(services, ended.project_id, victim)
         else:
             with pytest.raises(DamagedRecord):
-                services.queries.get(ended.project_id, victim)
+                job_now(services, ended.project_id, victim)
         for user in ("ann", "cy"):
             assert (
-                services.queries.get(ended.project_id, ended.jobs[user]).status
-                == JobStatus.COMPLETED
+                job_now(services, ended.project_id, ended.jobs[user]).status == JobStatus.COMPLETED
             )
     finally:
         services.close()
@@ -186,7 +186,7 @@ def test_a_running_worker_forgets_the_others_every_round_and_logs_the_damage(
         thread.join()
         assert "forgetting failed" not in caplog.text
         for user in ("ann", "cy"):
-            assert services.queries.get(1, jobs[user]).reference_id == FORGOTTEN
+            assert job_now(services, 1, jobs[user]).reference_id == FORGOTTEN
     finally:
         stopping.set()
         thread.join()

@@ -39,6 +39,7 @@ from infrastructure.targets import (
     build_targets,
     load_config,
 )
+from tests.conftest import job_now
 from tests.runner_support import RunnerKit, WrappedTarget, runner_kit
 
 
@@ -320,7 +321,7 @@ def test_a_job_whose_data_remains_fails_naming_what_remains(kit: RunnerKit) -> N
     assert failed.remaining == {"sessions": 4, "recordings": 4}
     assert "sessions: 4" in failed.error
     kit.services.projector.catch_up()
-    assert kit.services.queries.get(1, job_id).status == "failed"
+    assert job_now(kit.services, 1, job_id).status == "failed"
 
 
 def test_a_worker_that_lost_its_job_mid_batch_still_counts_what_it_deleted(

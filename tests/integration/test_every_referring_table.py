@@ -16,6 +16,7 @@ from domain.lifecycle import JobStatus
 from infrastructure.database import Database, parse_database_url
 from infrastructure.sql_targets import SqlTarget
 from infrastructure.targets import ConfigError, TargetsConfig, build_targets, check_targets
+from tests.conftest import job_now
 from tests.openreplay_postgresql import (
     MOBILE,
     PERSON,
@@ -105,7 +106,7 @@ def test_a_job_deletes_every_referring_table_and_its_receipt_names_each_with_its
     job_id = kit.schedule(PERSON, WEB)
     kit.worker(kit.runner(batch_size=7, targets=[*targets])).run_due_jobs()
 
-    assert kit.services.queries.get(WEB, job_id).status == JobStatus.COMPLETED
+    assert job_now(kit.services, WEB, job_id).status == JobStatus.COMPLETED
     gone = sessions_of(WEB, PERSON)
     receipt = kit.services.history.receipt(WEB, job_id)
     assert receipt == counts_of(before, gone)

@@ -16,6 +16,7 @@ import pytest
 from api.composition import Services
 from domain.lifecycle import JobStatus
 from infrastructure.targets import ConfigError, SqlTargetConfig, TargetsConfig, build_targets
+from tests.conftest import job_now
 from tests.openreplay_postgresql import (
     PERSON,
     SESSIONS,
@@ -54,7 +55,7 @@ def test_the_persons_device_sessions_go_with_theirs_and_nobody_elses(
     job_id = kit.schedule(PERSON, WEB)
     kit.worker(kit.runner(batch_size=batch_size, targets=targets)).run_due_jobs()
 
-    assert kit.services.queries.get(WEB, job_id).status == JobStatus.COMPLETED
+    assert job_now(kit.services, WEB, job_id).status == JobStatus.COMPLETED
     assert kit.services.history.receipt(WEB, job_id) == counts_of(before, gone)
     after = installation.rows_by_session()
     assert after == without_sessions(before, gone)

@@ -25,6 +25,7 @@ from infrastructure.rebuild import Rebuild
 from infrastructure.session_store import seed_sessions
 from infrastructure.settings import Settings
 from infrastructure.targets import FilesTargetConfig, TargetsConfig, build_targets
+from tests.conftest import job_now
 from tests.runner_support import T0, RunnerKit, forgetting_at, runner_kit
 from tests.waiting import eventually
 
@@ -69,7 +70,7 @@ def completed_deletion(kit: RunnerKit, user_id: str) -> int:
     seed_sessions(kit.services.database, 1, [user_id], 25, kit.recordings)
     job_id = kit.schedule(user_id)
     kit.worker(kit.runner()).run_due_jobs()
-    view = kit.services.queries.get(1, job_id)
+    view = job_now(kit.services, 1, job_id)
     assert view.status == JobStatus.COMPLETED
     return job_id
 
@@ -93,8 +94,8 @@ def test_a_completed_and_forgotten_user_leaves_no_byte_of_their_id_behind(
     assert report == ForgetReport(users=1, jobs=1, keys=1)
     assert not holds(services, FORGOTTEN_USER)
     assert holds(services, CONTROL_USER)
-    assert services.queries.get(1, control_job).reference_id == CONTROL_USER
-    forgotten = services.queries.get(1, forgotten_job)
+    assert job_now(services, 1, control_job).reference_id == CONTROL_USER
+    forgotten = job_now(services, 1, forgotten_job)
     assert forgotten.reference_id == FORGOTTEN
     assert forgotten.description == f"Delete user sessions of userId = {FORGOTTEN}"
     assert forgotten.status == JobStatus.COMPLETED
@@ -103,12 +104,12 @@ def test_a_completed_and_forgotten_user_leaves_no_byte_of_their_id_behind(
 def test_after_forgetting_the_receipt_times_and_statuses_are_kept(kit: RunnerKit) -> None:
     services = kit.services
     job_id = completed_deletion(kit, FORGOTTEN_USER)
-    before = services.queries.get(1, job_id)
+    before = job_now(services, 1, job_id)
     receipt = services.history.receipt(1, job_id)
 
     forgetting(kit, days_later=31).forget_due()
 
-    after = services.queries.get(1, job_id)
+    after = job_now(services, 1, job_id)
     assert (after.created_at, after.start_at, after.status) == (
         before.created_at,
         before.start_at,
@@ -168,7 +169,7 @@ def test_a_new_request_for_a_forgotten_user_makes_a_new_job_that_can_run(
     second = completed_deletion(kit, FORGOTTEN_USER)
 
     assert second != first
-    assert services.queries.get(1, second).reference_id == FORGOTTEN_USER
+    assert job_now(services, 1, second).reference_id == FORGOTTEN_USER
     assert [p.job.job_id for p in prove(services.log, FORGOTTEN_USER, [1])] == [first, second]
     again = kit.commands.schedule_user_deletion(1, FORGOTTEN_USER, "key:test").job
     assert again.job_id not in (first, second)
@@ -190,7 +191,7 @@ def test_a_user_is_not_forgotten_while_a_job_is_active_or_recent(kit: RunnerKit)
     assert all(p.forgotten for p in prove(services.log, FORGOTTEN_USER, [1]))
     active = kit.schedule(CONTROL_USER)
     assert forgetting(kit, days_later=400).forget_due() == ForgetReport()
-    assert services.queries.get(1, active).reference_id == CONTROL_USER
+    assert job_now(services, 1, active).reference_id == CONTROL_USER
 
 
 def test_a_job_whose_key_is_gone_fails_and_deletes_nothing(kit: RunnerKit, tmp_path: Path) -> None:
@@ -209,7 +210,7 @@ def test_a_job_whose_key_is_gone_fails_and_deletes_nothing(kit: RunnerKit, tmp_p
     finally:
         elsewhere.close()
 
-    failed = services.queries.get(1, job_id)
+    failed = job_now(services, 1, job_id)
     assert failed.status == JobStatus.FAILED
     assert failed.errors is not None and "cannot be read" in failed.errors
     assert kit.session_count(FORGOTTEN) == 5
@@ -234,7 +235,7 @@ def test_a_running_worker_forgets_on_its_own(database_url: str, tmp_path: Path) 
         thread.start()
         try:
             eventually(
-                lambda: services.queries.get(1, job_id).reference_id == FORGOTTEN,
+                lambda: job_now(services, 1, job_id).reference_id == FORGOTTEN,
                 10,
                 "the worker's round of forgetting",
             )
@@ -283,7 +284,7 @@ def test_a_failed_jobs_error_keeps_the_reason_but_not_the_user(kit: RunnerKit) -
 
     kit.worker(kit.runner(targets=[*build_targets(config, kit.services.database)])).run_due_jobs()
 
-    failed = kit.services.queries.get(1, job_id)
+    failed = job_now(kit.services, 1, job_id)
     assert failed.status == JobStatus.FAILED
     assert failed.errors is not None and "passes through a link" in failed.errors
     assert "1/{userId}/data" in failed.errors and user not in failed.errors

@@ -3,8 +3,6 @@ row's columns, and every read gives each value under its own name, whichever sid
 reads it. Every value below differs from every other, so a column read into another
 field's place, or not written, shows."""
 
-import asyncio
-
 import msgspec
 import pytest
 from sqlalchemy import MetaData
@@ -19,6 +17,7 @@ from application.job_records import (
     changed,
 )
 from infrastructure.tables import jobs_table
+from tests.conftest import on_a_loop
 
 ROW = JobRow(
     job_id=900_001,
@@ -79,21 +78,20 @@ def as_named(view: JobView | None) -> dict[str, object]:
 
 
 def every_read_of(services: Services, row: JobRow) -> list[JobView | None]:
-    async def on_the_loop() -> list[JobView | None]:
-        await services.loop_reads.open()
-        try:
-            page = await services.loop_reads.page(row.project_id, None, 10, 0)
-            return [await services.loop_reads.get(row.project_id, row.job_id), *page]
-        finally:
-            await services.loop_reads.close()
+    queries = services.queries
+
+    async def as_the_api_reads() -> list[JobView | None]:
+        found: list[JobView | None] = [await queries.get(row.project_id, row.job_id)]
+        found += await queries.page(row.project_id, None, 10, 1)
+        found += await queries.page(row.project_id, None, 10, 1, row.reference_id[:3])
+        found += [job async for batch in queries.all(row.project_id, None) for job in batch]
+        return found
 
     model = services.read_model
     return [
         model.get(row.project_id, row.job_id),
         *model.page(row.project_id, None, 10, 0),
-        *model.page(row.project_id, None, 10, 0, user_prefix=row.reference_id[:3]),
-        *next(model.stream(row.project_id, None)),
-        *asyncio.run(on_the_loop()),
+        *on_a_loop(services, as_the_api_reads),
     ]
 
 

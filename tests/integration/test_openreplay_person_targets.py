@@ -29,7 +29,7 @@ from infrastructure.targets import (
     check_targets,
     load_config,
 )
-from tests.conftest import postgres_admin_url, require_postgres
+from tests.conftest import job_now, postgres_admin_url, require_postgres
 from tests.integration.test_deletion_targets import write
 from tests.runner_support import runner_kit
 
@@ -176,7 +176,7 @@ def test_the_import_deletes_and_scrubs_the_person_on_openreplays_own_tables(
     job_id = kit.schedule(ALICE, project_id=7)
     kit.worker(kit.runner(targets=[*targets])).run_due_jobs()
 
-    assert kit.services.queries.get(7, job_id).status == JobStatus.COMPLETED
+    assert job_now(kit.services, 7, job_id).status == JobStatus.COMPLETED
     assert kit.services.history.receipt(7, job_id) == {
         "public.autocomplete": 3,
         "public.errors": 1,

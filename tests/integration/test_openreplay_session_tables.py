@@ -20,6 +20,7 @@ from infrastructure.targets import (
     check_targets,
     load_config,
 )
+from tests.conftest import job_now
 from tests.openreplay_postgresql import (
     PERSON,
     REFERRING,
@@ -101,7 +102,7 @@ def test_what_the_import_writes_deletes_exactly_the_person_and_counts_every_tabl
     job_id = kit.schedule(PERSON, WEB)
     kit.worker(kit.runner(batch_size=5, targets=targets)).run_due_jobs()
 
-    assert kit.services.queries.get(WEB, job_id).status == JobStatus.COMPLETED
+    assert job_now(kit.services, WEB, job_id).status == JobStatus.COMPLETED
     gone = sessions_of(WEB, PERSON)
     assert kit.services.history.receipt(WEB, job_id) == counts_of(before, gone)
     assert installation.rows_by_session() == without_sessions(before, gone)

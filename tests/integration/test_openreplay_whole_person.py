@@ -23,6 +23,7 @@ from domain.lifecycle import JobStatus
 from domain.request import FORGOTTEN
 from infrastructure.openreplay_targets import targets_toml
 from infrastructure.targets import load_config, service_targets
+from tests.conftest import job_now
 from tests.openreplay_clickhouse import clickhouse_url
 from tests.openreplay_installation import (
     BUCKET,
@@ -114,7 +115,7 @@ def test_a_job_deletes_the_whole_person_and_not_a_byte_of_anyone_elses(
     job_id = kit.schedule(PERSON, WEB)
     kit.worker(kit.runner(batch_size=checked.batch_size, targets=checked.targets)).run_due_jobs()
 
-    assert kit.services.queries.get(WEB, job_id).status == JobStatus.COMPLETED
+    assert job_now(kit.services, WEB, job_id).status == JobStatus.COMPLETED
     after, expected = installation.snapshot(), after_the_job(before, hers)
     assert after.postgresql == expected.postgresql
     assert after.versions == expected.versions

@@ -22,6 +22,7 @@ from infrastructure.targets import (
     check_targets,
     load_config,
 )
+from tests.conftest import job_now
 from tests.integration.test_deletion_targets import write
 from tests.runner_support import RunnerKit, runner_kit
 
@@ -193,7 +194,7 @@ def delete_alice(kit: RunnerKit, batch_size: int = 2) -> tuple[int, dict[str, in
     check_targets(targets)
     job_id = kit.schedule(ALICE, project_id=1)
     kit.worker(kit.runner(batch_size=batch_size, targets=[*targets])).run_due_jobs()
-    assert kit.services.queries.get(1, job_id).status == JobStatus.COMPLETED
+    assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
     return job_id, kit.services.history.receipt(1, job_id)
 
 

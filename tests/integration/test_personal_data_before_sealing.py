@@ -19,6 +19,7 @@ from domain.user_deletions import UserDeletions, legacy_user_deletions_id
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.personal_data import SEALED_FROM
 from infrastructure.tables import service_secrets
+from tests.conftest import job_now
 from tests.integration.test_forgettable_personal_data import forgetting, holds
 from tests.runner_support import T0, RunnerKit, runner_kit
 
@@ -110,7 +111,7 @@ def test_an_old_job_is_forgotten_in_every_view_and_the_report_says_its_bytes_rem
         report = forgetting(kit, days_later=31).forget_due()
 
         assert report == ForgetReport(users=0, jobs=1, keys=0, unsealed_jobs=1)
-        assert upgraded.queries.get(1, old.job_id).reference_id == FORGOTTEN
+        assert job_now(upgraded, 1, old.job_id).reference_id == FORGOTTEN
         [proven] = prove(upgraded.log, OLD_USER, [1])
         assert proven.forgotten
         # Honest: the Scheduled event written in the clear is still in the log.

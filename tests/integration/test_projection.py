@@ -13,6 +13,7 @@ from application.projector import Projector
 from infrastructure.projection_store import SqlProjectionStore
 from infrastructure.settings import Settings
 from infrastructure.tables import jobs
+from tests.conftest import job_now
 
 
 def schedule_without_projecting(services: Services, count: int, prefix: str = "u") -> list[int]:
@@ -72,7 +73,7 @@ def test_many_threads_catching_up_at_once_apply_every_event_exactly_once(
     for job_id in ids:
         aggregate = services.log.job(job_id)
         assert aggregate is not None
-        assert services.queries.get(1, job_id).status == aggregate.status
+        assert job_now(services, 1, job_id).status == aggregate.status
 
 
 @pytest.mark.parametrize("sole_applier", [False, True], ids=["shared", "believed-sole"])
@@ -91,7 +92,7 @@ def test_a_projector_whose_projection_another_applier_moved_applies_nothing_twic
     assert first.catch_up() == 1  # only the cancellation: it knew to look again
     assert first.position() == second.position() == services.log.head()
     assert job_rows(services) == 4
-    assert services.queries.get(1, ids[0]).status == "cancelled"
+    assert job_now(services, 1, ids[0]).status == "cancelled"
 
 
 class ExplodingProjection(JobsProjection):
@@ -134,4 +135,4 @@ def test_a_command_response_is_already_in_the_read_model(services: Services) -> 
     outcome = services.commands.schedule_user_deletion(1, "zoe", "k")
     assert outcome.position is not None
     assert services.projector.position() >= outcome.position
-    assert services.queries.get(1, outcome.job.job_id) == outcome.job
+    assert job_now(services, 1, outcome.job.job_id) == outcome.job

@@ -13,6 +13,7 @@ from application.audit import compare, refold_all
 from application.epoch import epoch_ms
 from domain.deadline import ONE_MONTH
 from infrastructure.schema import prepare_database
+from tests.conftest import job_now
 from tests.integration.test_personal_data_before_sealing import upgraded_from_a_clear_log
 from tests.runner_support import runner_kit
 
@@ -33,7 +34,7 @@ def test_rows_of_an_older_table_are_given_the_month_their_events_decode_with(
     prepare_database(services.database)
 
     for job_id in job_ids:
-        job = services.queries.get(1, job_id)
+        job = job_now(services, 1, job_id)
         requested = services.log.job(job_id)
         assert requested is not None
         assert job.due_by == epoch_ms(ONE_MONTH.after(requested.created_on))

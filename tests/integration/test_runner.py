@@ -12,6 +12,7 @@ from application.ports import DeletionTarget, TransientTargetError
 from application.runner import RunResult
 from domain.job import Job, job_aggregate_id
 from infrastructure.session_store import seed_sessions
+from tests.conftest import job_now
 from tests.runner_support import RunnerKit, WrappedTarget, runner_kit
 
 
@@ -52,7 +53,7 @@ def test_a_due_job_deletes_every_session_and_recording_of_the_user_and_nothing_e
     completed = events[-1]
     assert isinstance(completed, Job.Completed)
     assert completed.deleted == {"sessions": 23, "recordings": 23}
-    assert kit.services.queries.get(1, job_id).status == "completed"
+    assert job_now(kit.services, 1, job_id).status == "completed"
 
 
 def test_there_is_no_cap_on_how_much_one_job_deletes(kit: RunnerKit) -> None:
@@ -99,7 +100,7 @@ def test_a_job_not_yet_due_is_left_alone(services: Services, tmp_path: Path) -> 
     assert kit.session_count("later") == 3
     kit.clock.advance(timedelta(hours=2))
     assert kit.worker(kit.runner()).run_due_jobs() == {RunResult.COMPLETED: 1}
-    assert services.queries.get(1, job_id).status == "completed"
+    assert job_now(services, 1, job_id).status == "completed"
 
 
 class CancelDuringSecondBatch(WrappedTarget):
@@ -140,7 +141,7 @@ def test_a_cancel_while_running_stops_within_one_batch_and_stays_cancelled(kit: 
     recorded = sum(e.deleted["sessions"] for e in events if isinstance(e, Job.BatchDeleted))
     assert recorded == 20  # exactly what is gone, including the batch that ran across the cancel
     kit.services.projector.catch_up()
-    assert kit.services.queries.get(1, job_id).status == "cancelled"
+    assert job_now(kit.services, 1, job_id).status == "cancelled"
 
 
 class Flaky(WrappedTarget):
@@ -175,7 +176,7 @@ def test_transient_errors_past_the_retry_bound_fail_the_job(kit: RunnerKit) -> N
     assert flaky.calls == 3
     assert kit.session_count("down") == 4
     kit.services.projector.catch_up()
-    view = kit.services.queries.get(1, job_id)
+    view = job_now(kit.services, 1, job_id)
     assert view.status == "failed"
     assert view.errors is not None and "connection refused" in view.errors
 

@@ -25,6 +25,7 @@ from infrastructure.targets import (
     build_targets,
     check_targets,
 )
+from tests.conftest import job_now
 from tests.integration.test_s3_target import session_ids
 from tests.runner_support import RunnerKit, runner_kit
 from tests.s3_server import CREDENTIALS, Faults, moto_server, s3_proxy
@@ -94,7 +95,7 @@ def run(kit: RunnerKit, config: TargetsConfig, user: str) -> tuple[str, dict[str
     check_targets(targets)
     job_id = kit.schedule(user)
     kit.worker(kit.runner(batch_size=7, targets=[*targets])).run_due_jobs()
-    job = kit.services.queries.get(1, job_id)
+    job = job_now(kit.services, 1, job_id)
     return job.status, kit.services.history.receipt(1, job_id)
 
 

@@ -21,6 +21,7 @@ from infrastructure.targets import (
     check_targets,
     load_config,
 )
+from tests.conftest import job_now
 from tests.integration.test_deletion_targets import write
 from tests.runner_support import RunnerKit, runner_kit
 from tests.s3_server import CREDENTIALS, Faults, deleting_objects, moto_server, s3_proxy
@@ -123,7 +124,7 @@ def test_a_users_session_objects_are_deleted_and_counted_and_nothing_else(
 
     job_id = run_with(kit, [*targets], "alice")
 
-    assert kit.services.queries.get(1, job_id).status == JobStatus.COMPLETED
+    assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
     assert kit.services.history.receipt(1, job_id) == {"sessions": 60, "mobs": 180}
     gone = {f"{session_id}/{name}" for session_id in alice for name in MOB_FILES}
     assert keys(s3) == before - gone
@@ -142,7 +143,7 @@ def test_throttling_is_retried_and_the_job_still_completes_exactly(
         targets = build_targets(config(proxy), kit.services.database)
         job_id = run_with(kit, [*targets], "carol")
     assert faults.answered == 4
-    assert kit.services.queries.get(1, job_id).status == JobStatus.COMPLETED
+    assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
     assert kit.services.history.receipt(1, job_id) == {"sessions": 12, "mobs": 36}
     assert keys(s3) == set()
 
@@ -157,7 +158,7 @@ def test_an_access_denied_bucket_fails_the_job_with_the_services_error_code(
         faults.add(deleting_objects, 403, "AccessDenied")
         targets = build_targets(config(proxy), kit.services.database)
         job_id = run_with(kit, [*targets], "dave")
-    failed = kit.services.queries.get(1, job_id)
+    failed = job_now(kit.services, 1, job_id)
     assert failed.status == JobStatus.FAILED
     assert failed.errors is not None and "mobs: S3 AccessDenied" in failed.errors
     assert kit.session_count("dave") == 3  # the rows stay: their objects are still there

@@ -10,6 +10,7 @@ from api.composition import Services
 from domain.lifecycle import JobStatus
 from infrastructure.person_target_config import ScrubTargetConfig
 from infrastructure.targets import TargetsConfig, build_targets, check_targets
+from tests.conftest import job_now
 from tests.runner_support import runner_kit
 
 NOTES = [
@@ -43,7 +44,7 @@ def test_a_scrub_job_leaves_other_peoples_encoded_ids_that_hold_the_persons(
     job_id = kit.schedule("alice", project_id=1)
     kit.worker(kit.runner(batch_size=2, targets=[*targets])).run_due_jobs()
 
-    assert services.queries.get(1, job_id).status == JobStatus.COMPLETED
+    assert job_now(services, 1, job_id).status == JobStatus.COMPLETED
     assert services.history.receipt(1, job_id) == {"notes": 2}
     with services.database.reader() as conn:
         left = {note: body for note, body in conn.execute(text("SELECT note_id, body FROM notes"))}
@@ -79,7 +80,7 @@ def test_a_scrub_job_for_a_user_named_like_the_marker_ends_and_leaves_other_mark
         kit.runner(batch_size=2, targets=[*build_targets(config, services.database)])
     ).run_due_jobs()
 
-    assert services.queries.get(1, job_id).status == JobStatus.COMPLETED
+    assert job_now(services, 1, job_id).status == JobStatus.COMPLETED
     assert services.history.receipt(1, job_id) == {"notes": 1}
     with services.database.reader() as conn:
         left = {note: body for note, body in conn.execute(text("SELECT note_id, body FROM notes"))}

@@ -27,7 +27,7 @@ from infrastructure.targets import (
     build_targets,
     check_targets,
 )
-from tests.conftest import postgres_admin_url
+from tests.conftest import job_now, postgres_admin_url
 from tests.remains_installation import (
     ALICE,
     ALICE_DEVICE,
@@ -78,7 +78,7 @@ def run_job(kit: RunnerKit, made: Installation, **config: bool) -> int:
     targets = build_targets(load_config(str(targets_file)), kit.services.database)
     job_id = kit.schedule(ALICE, WEB)
     kit.worker(kit.runner(targets=[*targets])).run_due_jobs()
-    assert kit.services.queries.get(WEB, job_id).status == JobStatus.COMPLETED
+    assert job_now(kit.services, WEB, job_id).status == JobStatus.COMPLETED
     return job_id
 
 
@@ -146,7 +146,7 @@ def test_after_a_job_the_uncovered_text_is_still_found_and_kept_on_the_job(
     kit: RunnerKit, place: Installation
 ) -> None:
     job_id = run_job(kit, place)
-    ended = kit.services.queries.get(WEB, job_id)
+    ended = job_now(kit.services, WEB, job_id)
 
     report = search(kit, place)
     # Her sessions are gone, and with them what said which device was hers: only
@@ -166,7 +166,7 @@ def test_after_a_job_the_uncovered_text_is_still_found_and_kept_on_the_job(
     assert list(proven.last_search.places) == report.findings.places
     # An account, not a change: the job reads as it did, and the read model agrees.
     kit.services.projector.catch_up()
-    assert kit.services.queries.get(WEB, job_id) == ended
+    assert job_now(kit.services, WEB, job_id) == ended
     assert not list(compare(refold_all(kit.services.log), kit.services.read_model.every_job()))
 
 

@@ -15,6 +15,7 @@ from api.composition import Services, build_services
 from domain.job import Job, job_aggregate_id
 from infrastructure.session_store import seed_sessions
 from infrastructure.settings import Settings
+from tests.conftest import job_now
 from tests.process.conftest import JOBTRAIL, start_server
 from tests.runner_support import runner_kit
 from tests.waiting import eventually, job_reaches
@@ -69,7 +70,7 @@ def test_three_worker_processes_run_two_hundred_jobs_each_exactly_once(
         events = events_of(services, job_id)
         assert sum(isinstance(e, Job.Completed) for e in events) == 1, events
         assert sum(isinstance(e, Job.Started) for e in events) == 1
-        assert services.queries.get(1, job_id).status == "completed"
+        assert job_now(services, 1, job_id).status == "completed"
     assert kit.session_count(project_id=1) == 0
     assert kit.session_count(project_id=2) == 600
     assert kit.recording_count(1) == 0
