@@ -9,11 +9,11 @@ opened and closed by the HTTP app on its loop:
   (infrastructure.liveness); past ``WAITING_AT_MOST`` reads waiting for a
   connection, the next is refused at once (``Overloaded``) rather than queued to
   its deadline.
-- SQLite: the file read by a few threads of the reader's own, each with its own
-  read-only connection, the loop awaiting them. The loop itself never runs a query:
-  a page of a large project, or a user searched by prefix, may scan for a while,
-  and a checkpoint may hold the file's lock; neither may stop every other request.
-  A read waits for a lock as long as the request's deadline allows.
+- SQLite: the file read on a read-only connection of the loop's own, in WAL mode
+  (a point read or a page takes tens of microseconds; a thread's hop cost a third of
+  the rate, docs/benchmarks.md). A lock (a checkpoint, a recovery) is met at once
+  and waited for by awaiting, never by blocking the loop, as long as the request's
+  deadline allows.
 
 Statements are SQLAlchemy Core, built once by the adapters that use them and
 compiled here to the driver's SQL: one statement for each read, whichever side
@@ -23,8 +23,6 @@ runs it.
 import asyncio
 import os
 import sqlite3
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import psycopg
@@ -32,17 +30,16 @@ from psycopg_pool import PoolTimeout, TooManyRequests
 from sqlalchemy import Executable
 
 from infrastructure.database import Database, DatabaseUnavailable
-from infrastructure.database_url import SQLITE_BUSY_TIMEOUT_SECONDS
 from infrastructure.liveness import LivelyAsyncConnectionPool
 
 WAITING_AT_MOST = 200
-"""Reads waiting for a connection (or a SQLite reader thread) before the next is
+"""Reads waiting for a PostgreSQL connection before the next is
 refused (503 at once): a read holds its connection for well under a millisecond, so
 this queue drains in a few milliseconds; a longer one only means a database that is
 not answering, and 503s at the deadline instead."""
-SQLITE_READER_THREADS = 2
-"""One per core of the machine this was measured on: SQLite reads in parallel, but
-Python decodes the rows one thread at a time."""
+LOCKED_FIRST_PAUSE, LOCKED_LONGEST_PAUSE = 0.001, 0.05
+"""How long a SQLite read waits, doubling, before it tries a locked file again."""
+_LOCKED = ("database is locked", "database table is locked", "database is busy")
 
 Rows = list[tuple[Any, ...]]
 
@@ -61,57 +58,41 @@ class AsyncReader(Protocol):
 
 
 class SQLiteReader:
-    def __init__(self, database: Database, threads: int = SQLITE_READER_THREADS) -> None:
+    """The file read on the loop's own connection, which never waits for a lock: a
+    lock is met at once (``timeout=0``) and waited for by awaiting, so the loop goes
+    on serving the rest meanwhile."""
+
+    def __init__(self, database: Database) -> None:
         file = database.url.sqlite_file
         assert file is not None
         self._file = str(file)
         self._database = database
-        self._threads = threads
-        self._executor: ThreadPoolExecutor | None = None
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._waiting = 0
+        self._connection: sqlite3.Connection | None = None
 
     async def open(self) -> None:
-        self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="sqlite-reads")
+        connection = sqlite3.connect(self._file, timeout=0, isolation_level=None)
+        connection.execute("PRAGMA query_only = ON")
+        self._connection = connection
 
     async def close(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
-        for connection in self._connections:
-            connection.close()
-        self._connections.clear()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     async def rows(self, statement: Executable, values: dict[str, Any]) -> Rows:
-        executor = self._executor
-        if executor is None:
+        if self._connection is None:
             raise DatabaseUnavailable("the SQLite reader is not open")
-        if self._waiting >= WAITING_AT_MOST:
-            raise Overloaded(f"{self._waiting} reads wait for a reader thread already")
         sql, params = self._database.bound(statement, values)
-        self._waiting += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(
-                executor, self._read, sql, params
-            )
-        finally:
-            self._waiting -= 1
-
-    def _read(self, sql: str, params: Any) -> Rows:
-        """In a reader thread, on that thread's own connection."""
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(
-                self._file, timeout=SQLITE_BUSY_TIMEOUT_SECONDS, check_same_thread=False
-            )
-            connection.execute("PRAGMA query_only = ON")
-            self._local.connection = connection
-            self._connections.append(connection)
-        try:
-            return connection.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as error:
-            raise DatabaseUnavailable(str(error)) from error
+        pause = LOCKED_FIRST_PAUSE
+        while True:
+            try:
+                return self._connection.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as error:
+                if not str(error).startswith(_LOCKED):
+                    raise DatabaseUnavailable(str(error)) from error
+            # The request's deadline (api.in_time) bounds how long this goes on.
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LOCKED_LONGEST_PAUSE)
 
 
 class PostgresReader:
