@@ -73,15 +73,23 @@ def _login_id(request: Request) -> str | None:
     return login_id if isinstance(login_id, str) else None
 
 
+_UNREAD = object()
+
+
 async def _principal(request: Request) -> Principal | None:
     """The signed-in principal: the login must still be open on the server (not
-    signed out) and its key still usable (not revoked, not past its rotation)."""
+    signed out) and its key still usable (not revoked, not past its rotation). Read
+    once per request: the page's frame asks again after the handler has."""
+    known = getattr(request.state, "principal", _UNREAD)
+    if known is None or isinstance(known, Principal):
+        return known
     login_id = _login_id(request)
-    if login_id is None:
-        return None
-    principal = await _services(request).tenancy.dashboard_login(login_id)
+    principal = None
+    if login_id is not None:
+        principal = await _services(request).tenancy.dashboard_login(login_id)
     if principal is not None:
         request.state.key_id = principal.key_id
+    request.state.principal = principal
     return principal
 
 
@@ -220,8 +228,11 @@ async def job(request: Request) -> Response:
         job_id = int(raw) if _digits(raw) and len(raw) < 19 else 0
         view = await services.queries.get(project.id, job_id)
         # The job's story is read from the log, by eventsourcing, in a thread.
-        timeline = await in_thread(request, services.history.timeline, project.id, job_id)
-        deleted = await in_thread(request, services.history.receipt, project.id, job_id)
+        history = services.history
+        timeline, deleted = await in_thread(
+            request,
+            lambda: (history.timeline(project.id, job_id), history.receipt(project.id, job_id)),
+        )
     except JobNotFound:
         return await _page(request, "not_found.html", 404, message="No such job in this project.")
     except DamagedRecord:

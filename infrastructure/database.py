@@ -111,13 +111,13 @@ class Database:
                 yield conn
 
     def fetch_one(self, statement: Executable, values: dict[str, Any]) -> tuple[Any, ...] | None:
-        """One row by a prepared-once statement on the driver's own cursor: the hot
-        read of GET /jobs/{jobId}, where SQLAlchemy's wrappers cost more than the query."""
+        """One row by a statement built once, on the driver's own cursor (the tools'
+        and the worker's reads; the API's go through infrastructure.async_reads)."""
         rows = self.fetch_raw(*self.bound(statement, values), one=True)
         return rows[0] if rows else None
 
     def fetch_all(self, statement: Executable, values: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """Every row, as :meth:`fetch_one` reads one (a page of the API's list)."""
+        """Every row, as :meth:`fetch_one` reads one."""
         return self.fetch_raw(*self.bound(statement, values))
 
     def bound(self, statement: Executable, values: dict[str, Any]) -> tuple[str, Any]:
