@@ -39,6 +39,7 @@ def create_app(
         services = await run_in_threadpool(build_services, settings or Settings.from_env())
         app.state.services = services
         await services.reads.open()
+        await services.scheduling.open()
         app.state.handler_threads = HandlerThreads()
         app.state.login_signer = URLSafeTimedSerializer(
             await run_in_threadpool(login_secret, services.database), salt="jobtrail-ui"
@@ -71,6 +72,7 @@ def create_app(
                 log.info("embedded worker stopped")
             if follower is not None:
                 await run_in_threadpool(follower.stop)
+            await services.scheduling.close()
             await services.reads.close()
             services.close()
 

@@ -14,10 +14,12 @@ from application.commands import JobCommands
 from application.event_log import JobLog
 from application.follower import ProjectionFollower
 from application.forgetting import Forgetting
+from application.log_scheduling_store import LogSchedulingStore
 from application.ports import (
     Clock,
     JobsReadModel,
     ProjectionStore,
+    SchedulingStore,
     TenancyStore,
     UserSessions,
 )
@@ -25,6 +27,7 @@ from application.projection import JobsProjection
 from application.projector import Projector
 from application.queries import JobQueries
 from application.runner import JobRunner, RunnerSettings
+from application.scheduling import Scheduling
 from application.tenancy import Tenancy
 from application.worker import Worker
 from infrastructure.async_reads import AsyncReader, async_reader
@@ -32,11 +35,12 @@ from infrastructure.checkpoints import CheckpointStore
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database, parse_database_url
 from infrastructure.event_store import open_job_log
-from infrastructure.group_commit import group_commit
+from infrastructure.group_commit import LoopScheduling
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.locks import ProjectionLeadership
 from infrastructure.log_tree import LogTree
 from infrastructure.personal_data import PersonalDataVault
+from infrastructure.postgres_scheduling_store import PostgresSchedulingStore
 from infrastructure.projection_store import SqlProjectionStore
 from infrastructure.read_model import AsyncJobsReadModel, SqlJobsReadModel
 from infrastructure.remembered_credentials import RememberedCredentials
@@ -67,6 +71,8 @@ class Services:
     queries: JobQueries
     reads: AsyncReader
     """The API's reads, opened and closed by the HTTP app on its event loop."""
+    scheduling: LoopScheduling
+    """The API's scheduling, on its event loop too (opened and closed by the app)."""
     tenancy: Tenancy
     tenancy_store: TenancyStore
     read_model: JobsReadModel
@@ -178,15 +184,21 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         settings.pool_size + settings.pool_max_overflow,
         settings.read_your_writes_timeout,
     )
+    job_ids = SqlJobIdAllocator(database)
     commands = JobCommands(
         log,
-        SqlJobIdAllocator(database),
+        job_ids,
         clock,
         settings.deletion_delay,
         after_write=read_your_writes,
         response_period=settings.response_period,
-        together=group_commit,
     )
+    store: SchedulingStore = (
+        LogSchedulingStore(log, job_ids, read_your_writes, in_thread=True)
+        if database.backend == "sqlite"
+        else PostgresSchedulingStore(database, log, vault, size=2)
+    )
+    scheduling = Scheduling(store, clock, settings.deletion_delay, settings.response_period)
     return Services(
         settings=settings,
         database=database,
@@ -195,6 +207,7 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         commands=commands,
         queries=JobQueries(AsyncJobsReadModel(reads)),
         reads=reads,
+        scheduling=LoopScheduling(scheduling, store),
         tenancy=Tenancy(tenancy_store, RememberedCredentials(tenancy_store, reads)),
         tenancy_store=tenancy_store,
         read_model=read_model,

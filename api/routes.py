@@ -166,8 +166,8 @@ async def cancel_job(request: Request) -> Response:
 async def delete_user_data(request: Request) -> Response:
     principal, project = await authorize(request)
     user_id = params.user_id(request)
-    schedule = _services(request).commands.schedule_user_deletion
-    outcome = await in_thread(request, schedule, project.id, user_id, principal.actor)
+    scheduling = _services(request).scheduling
+    outcome = await scheduling.schedule_user_deletion(project.id, user_id, principal.actor)
     return data(outcome.job)
 
 

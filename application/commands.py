@@ -1,17 +1,19 @@
 """The commands that change jobs. Each loads fresh state, decides, and appends,
 retried against the state that won when another writer's append came first
 (application/outcome.py). Scheduling, the one command that makes a job, is its own
-use case (application/scheduling.py)."""
+use case (application/scheduling.py), reached from here one request at a time."""
 
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from application.errors import JobNotFound
 from application.event_log import JobLog
 from application.job_records import job_view
+from application.log_scheduling_store import LogSchedulingStore
 from application.outcome import Outcome, retry_on_conflict
-from application.ports import Clock, JobIdAllocator, Together
-from application.scheduling import ScheduleRequest, Scheduling, one_at_a_time
+from application.ports import Clock, JobIdAllocator
+from application.scheduling import ScheduleRequest, Scheduling
 from domain.deadline import ONE_MONTH, Period
 from domain.job import Job
 from domain.remains import RemainsPlace
@@ -26,20 +28,21 @@ class JobCommands:
         deletion_delay: timedelta | None,
         after_write: Callable[[int], None] = lambda position: None,
         response_period: Period = ONE_MONTH,
-        together: Together = one_at_a_time,
     ) -> None:
-        """``together``: how scheduling requests reach the use case; the HTTP app's
-        commands decide concurrent ones in one append (infrastructure/group_commit.py)."""
         self._log = log
         self._clock = clock
         self._after_write = after_write
-        scheduling = Scheduling(log, job_ids, clock, deletion_delay, response_period)
-        self._schedule = together(scheduling.schedule)
+        store = LogSchedulingStore(log, job_ids, lambda position: self._after_write(position))
+        self._scheduling = Scheduling(store, clock, deletion_delay, response_period)
 
     def schedule_user_deletion(self, project_id: int, user_id: str, actor: str) -> Outcome:
-        # Each request then waits for the read model on its own, while the next batch
-        # is decided.
-        return self._written(self._schedule(ScheduleRequest(project_id, user_id, actor)))
+        """One request, decided alone (the HTTP app's concurrent requests are decided
+        together, on its event loop: infrastructure/group_commit.py)."""
+        request = ScheduleRequest(project_id, user_id, actor)
+        (answer,) = asyncio.run(self._scheduling.schedule([request]))
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
     def cancel(self, project_id: int, job_id: int, actor: str) -> Outcome:
         def attempt(job: Job) -> None:

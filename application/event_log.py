@@ -1,6 +1,6 @@
 """The append-only log of every aggregate's events, and reading it in order."""
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +68,24 @@ def fold_in_sequence(aggregate: Any, events: Iterable[DomainEventProtocol[UUID]]
             )
         aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
     return aggregate
+
+
+def aggregates_from(
+    to_event: Callable[[StoredEvent], DomainEventProtocol[UUID]],
+    stored: Mapping[UUID, Sequence[StoredEvent]],
+    aggregate_ids: Collection[UUID],
+) -> dict[UUID, Any]:
+    """Each aggregate folded from its stored events, in version order: None for one
+    with none, a DamagedRecord for one whose events cannot be read or have a gap."""
+    found: dict[UUID, Any] = {}
+    for aggregate_id in aggregate_ids:
+        try:
+            with reading(aggregate_id):
+                events = [to_event(event) for event in stored.get(aggregate_id, ())]
+                found[aggregate_id] = fold_in_sequence(None, events)
+        except DamagedRecord as damage:
+            found[aggregate_id] = damage
+    return found
 
 
 def decoded(
@@ -154,11 +172,16 @@ class JobLog(Application[UUID]):
         except AggregateNotFoundError:
             return None
 
-    def aggregates_or_none(self, aggregate_ids: Collection[UUID]) -> dict[UUID, Any]:
-        """Several aggregates, by id (None for those with no events)."""
-        return {
-            aggregate_id: self.aggregate_or_none(aggregate_id) for aggregate_id in aggregate_ids
-        }
+    def aggregates_as_read(self, aggregate_ids: Collection[UUID]) -> dict[UUID, Any]:
+        """Several aggregates, by id: None for one with no events, a DamagedRecord for
+        one that cannot be read."""
+        found: dict[UUID, Any] = {}
+        for aggregate_id in aggregate_ids:
+            try:
+                found[aggregate_id] = self.aggregate_or_none(aggregate_id)
+            except DamagedRecord as damage:
+                found[aggregate_id] = damage
+        return found
 
     def history_of(self, aggregate_id: UUID) -> list[Any]:
         """Every event of one aggregate, in order; DamagedRecord if one cannot be read

@@ -14,6 +14,12 @@ from application.projector import Projector
 
 log = logging.getLogger("jobtrail.projection")
 LEADERSHIP_RETRY_SECONDS = 1.0
+GATHER_SECONDS = 0.05
+"""How long the leader lets appends gather after it is woken, before it folds them:
+under load every batch of scheduling wakes it, and folding each alone would cost a
+read of the position and of the log per batch, mostly to find the position moved
+already (scheduling writes its own rows). A request that waits for its write does
+not wait for this: it moves the projector itself (Projector.wait_for)."""
 
 
 class ProjectionFollower:
@@ -71,7 +77,10 @@ class ProjectionFollower:
         deadline = time.monotonic() + self._interval
         while not self._stop.is_set():
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or self._leadership.wait_for_events(min(0.5, remaining)):
+            if remaining <= 0:
+                return
+            if self._leadership.wait_for_events(min(0.5, remaining)):
+                self._stop.wait(GATHER_SECONDS)
                 return
 
     def _follow_once(self) -> None:

@@ -32,10 +32,19 @@ class Outcome:
     job holds this attempt, and names it in every later command (the fence)."""
 
 
+def pause_before(attempt: int) -> float:
+    """Seconds to wait before trying again after ``attempt`` conflicts: random, so
+    racing writers part, and doubling."""
+    return random.uniform(0, 0.002 * 2**attempt)
+
+
+KEPT_CHANGING = "The job kept changing; try again."
+
+
 def retry_on_conflict(command: Callable[[], T]) -> T:
     for attempt in range(MAX_ATTEMPTS):
         try:
             return command()
         except RecordConflictError:
-            time.sleep(random.uniform(0, 0.002 * 2**attempt))
-    raise ConcurrencyConflict("The job kept changing; try again.")
+            time.sleep(pause_before(attempt))
+    raise ConcurrencyConflict(KEPT_CHANGING)

@@ -1,10 +1,11 @@
 """Every port: what the use cases need from the outside world, as protocols."""
 
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol
+from uuid import UUID
 
 from application.identities import Findings, Identities
 from application.job_records import Damage, DueJob, JobRow, JobView
@@ -31,17 +32,37 @@ class JobIdAllocator(Protocol):
         ...
 
 
-Request = TypeVar("Request")
-Answer = TypeVar("Answer")
+class SchedulingStore(Protocol):
+    """What scheduling reads and writes, awaited: the log's aggregates, job ids, and
+    one append per batch (infrastructure/scheduling_stores.py)."""
 
+    def subject_of(self, project_id: int, user_id: str) -> str:
+        """The keyed hash that names a user of a project in the log (ADR 18)."""
+        ...
 
-class Together(Protocol):
-    """How callers reach a use case that decides requests a batch at a time: one by
-    one, or concurrent ones in one batch (group commit, infrastructure/group_commit.py)."""
+    def may_hold_clear_ledgers(self) -> bool:
+        """Whether the log began before users were named by subjects (ADR 18)."""
+        ...
 
-    def __call__(
-        self, decide: Callable[[Sequence[Request]], Sequence[Answer | Exception]]
-    ) -> Callable[[Request], Answer]: ...
+    async def aggregates(
+        self, aggregate_ids: Collection[UUID], subjects: Collection[str] = ()
+    ) -> "dict[UUID, Any]":
+        """Each aggregate as its events make it: None if it has none, a DamagedRecord
+        if one cannot be read. ``subjects``: whose data keys its events are sealed
+        with, if the caller knows."""
+        ...
+
+    async def new_job_ids(self, count: int) -> list[int]:
+        """``count`` job ids never handed out before, increasing."""
+        ...
+
+    async def append(self, aggregates: Sequence[Any], shown: Sequence[Any]) -> int | None:
+        """Appends the aggregates' pending events in one transaction: RecordConflictError
+        if another writer appended to one of them first, and nothing is appended.
+        Once it returns, the read model shows each job of ``shown`` at least as it is
+        now, and the appended jobs. How far the read model had to reach for that
+        (None: the store wrote their rows itself, or there was nothing to show)."""
+        ...
 
 
 class ProjectionTransaction(Protocol):

@@ -158,6 +158,13 @@ class FoldedBatch:
 class JobsProjection:
     name = "jobs"
 
+    @staticmethod
+    def only_schedules(events: Iterable[object]) -> bool:
+        """Whether folding these events would only add the rows of the jobs they
+        schedule, as those jobs are (``job_row``) after them: a writer that writes
+        those rows itself has done the projection's work for them."""
+        return all(type(event) is Job.Scheduled or isinstance(event, _IGNORED) for event in events)
+
     def apply(self, events: Iterable[LoggedEvent], tx: ProjectionTransaction) -> None:
         self.write(self.fold(events, tx.rows), tx)
 
@@ -227,6 +234,8 @@ class JobsProjection:
                 state = _Pending.from_row(row, event.originator_id)
             if event.originator_id in out_of_sequence:
                 damage.append(_damage(position, event))
+            elif event.originator_version <= state.version:
+                continue  # the row has it already: scheduling wrote it, inline
             elif event.originator_version > state.version + 1:
                 out_of_sequence.add(event.originator_id)
                 damage.append(_gap(position, event, state))

@@ -3,25 +3,25 @@
 A user has at most one active deletion. Their ledger (UserDeletions) names their
 latest job: while it is active, a request returns it as it is; otherwise a new job
 is scheduled and assigned to the ledger. Requests are decided a batch at a time,
-in one append (concurrent callers' requests reach it together through the group
-commit, infrastructure/group_commit.py).
+in one append: the HTTP app's concurrent requests reach it together (a group
+commit on its event loop, infrastructure/group_commit.py), a tool's one by one.
 """
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from uuid import UUID
 
 from eventsourcing.persistence import RecordConflictError
 
-from application.errors import DamagedRecord
-from application.event_log import JobLog
+from application.errors import ConcurrencyConflict, DamagedRecord
 from application.job_records import job_view
-from application.outcome import Outcome, retry_on_conflict
-from application.ports import Answer, Clock, JobIdAllocator, Request
+from application.outcome import KEPT_CHANGING, MAX_ATTEMPTS, Outcome, pause_before
+from application.ports import Clock, SchedulingStore
 from domain.deadline import Period
 from domain.errors import DomainError
-from domain.job import Job
+from domain.job import Job, job_aggregate_id
 from domain.request import validate_user_id
 from domain.user_deletions import UserDeletions, legacy_user_deletions_id, user_deletions_id
 
@@ -35,137 +35,138 @@ class ScheduleRequest:
 
 @dataclass(frozen=True, slots=True)
 class _User:
+    request: ScheduleRequest
     subject: str
     """The log knows the user only by this keyed hash (ADR 18)."""
     ledger_id: UUID
 
 
-def one_at_a_time(
-    decide: Callable[[Sequence[Request]], Sequence[Answer | Exception]],
-) -> Callable[[Request], Answer]:
-    """Each request decided alone, as a batch of one (the port Together without a
-    group commit: for commands no client waits on, and tests)."""
-
-    def alone(request: Request) -> Answer:
-        (answer,) = decide([request])
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    return alone
-
-
 class Scheduling:
     def __init__(
         self,
-        log: JobLog,
-        job_ids: JobIdAllocator,
+        store: SchedulingStore,
         clock: Clock,
         deletion_delay: timedelta | None,
         response_period: Period,
     ) -> None:
-        self._log = log
-        self._job_ids = job_ids
+        self._store = store
         self._clock = clock
         self._deletion_delay = deletion_delay
         self._response_period = response_period
 
-    def schedule(self, requests: Sequence[ScheduleRequest]) -> list[Outcome | Exception]:
+    async def schedule(self, requests: Sequence[ScheduleRequest]) -> list[Outcome | Exception]:
         """An answer per request, in order: its user's job, or why there is none."""
         try:
-            return self._decide_together(requests)
+            return await self._decide_together(requests)
         except RecordConflictError:
             # Another process touched one of these users meanwhile: one by one, each
             # against fresh state.
-            return [self._decide_alone(request) for request in requests]
+            return [await self._decide_alone(request) for request in requests]
 
-    def _decide_alone(self, request: ScheduleRequest) -> Outcome | Exception:
-        try:
-            return retry_on_conflict(lambda: self._decide_together([request])[0])
-        except Exception as error:
-            return error
+    async def _decide_alone(self, request: ScheduleRequest) -> Outcome | Exception:
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                return (await self._decide_together([request]))[0]
+            except RecordConflictError:
+                await asyncio.sleep(pause_before(attempt))
+            except Exception as error:
+                return error
+        return ConcurrencyConflict(KEPT_CHANGING)
 
-    def _decide_together(self, requests: Sequence[ScheduleRequest]) -> list[Outcome | Exception]:
+    async def _decide_together(
+        self, requests: Sequence[ScheduleRequest]
+    ) -> list[Outcome | Exception]:
         """One append for the whole batch: each user's active job is returned as is,
         and a user named twice in the batch gets one new job."""
         now = self._clock.now()
         users = [self._user(request) for request in requests]
-        ledgers = self._log.aggregates_or_none({u.ledger_id for u in users if isinstance(u, _User)})
-        jobs: dict[UUID, Job] = {}  # each user's answer by ledger: active, or new
-        wanting: dict[UUID, tuple[ScheduleRequest, str]] = {}  # the users with none
-        for request, user in zip(requests, users, strict=True):
-            if isinstance(user, _User) and not (
-                user.ledger_id in jobs or user.ledger_id in wanting
-            ):
-                active = self._active_job(ledgers[user.ledger_id], request)
-                if active is None:
-                    wanting[user.ledger_id] = (request, user.subject)
-                else:
-                    jobs[user.ledger_id] = active
-        found_any = bool(jobs)
+        named = {user.ledger_id: user for user in users if isinstance(user, _User)}
+        ledgers = await self._store.aggregates(
+            named, subjects={user.subject for user in named.values()}
+        )
+        active = await self._active_jobs(named, ledgers)
+        answers: dict[UUID, Job | DamagedRecord] = {}  # by ledger: active, new, or damaged
         changed: list[Job | UserDeletions] = []
-        job_ids = self._job_ids.next_job_ids(len(wanting))
+        wanting = [user for user in named.values() if user.ledger_id not in active]
+        job_ids = await self._store.new_job_ids(
+            sum(not isinstance(ledgers[user.ledger_id], DamagedRecord) for user in wanting)
+        )
         start_at = deletion_start(now, self._deletion_delay)
-        for (ledger_id, (request, subject)), job_id in zip(wanting.items(), job_ids, strict=True):
-            ledger = ledgers[ledger_id] or UserDeletions.open(
-                project_id=request.project_id, subject=subject, at=now
+        for user in wanting:
+            ledger = ledgers[user.ledger_id]
+            if isinstance(ledger, DamagedRecord):
+                answers[user.ledger_id] = ledger
+                continue
+            request = user.request
+            ledger = ledger or UserDeletions.open(
+                project_id=request.project_id, subject=user.subject, at=now
             )
             job = Job.schedule_user_deletion(
-                job_id=job_id,
+                job_id=job_ids.pop(0),
                 project_id=request.project_id,
                 user_id=request.user_id,
-                subject=subject,
+                subject=user.subject,
                 key_generation=ledger.key_generation,
                 start_at=start_at,
                 actor=request.actor,
                 at=now,
                 response_period=self._response_period,
             )
-            ledger.assign(job_id, at=now)
-            jobs[ledger_id] = job
+            ledger.assign(job.job_id, at=now)
+            answers[user.ledger_id] = job
             changed += [job, ledger]
-        position = self._log.save(*changed)[-1].notification.id if changed else None
-        if found_any:
-            # A job returned as it was found may have been written a moment ago by
-            # another request, and not be in the read model yet: its answer waits for
-            # the log as far as it was read (ids commit in order), like a new job's.
-            position = max(position or 0, self._log.head())
-        return [
-            Outcome(job_view(jobs[user.ledger_id]), position) if isinstance(user, _User) else user
-            for user in users
-        ]
+        answers.update(active)
+        position = await self._store.append(changed, shown=list(active.values()))
+        outcomes: list[Outcome | Exception] = []
+        for asked in users:
+            answer = answers[asked.ledger_id] if isinstance(asked, _User) else asked
+            outcomes.append(
+                Outcome(job_view(answer), position) if isinstance(answer, Job) else answer
+            )
+        return outcomes
 
     def _user(self, request: ScheduleRequest) -> _User | DomainError:
         try:
             validate_user_id(request.user_id)
         except DomainError as error:
             return error
-        subject = self._log.subject_of(request.project_id, request.user_id)
-        return _User(subject, user_deletions_id(subject))
+        subject = self._store.subject_of(request.project_id, request.user_id)
+        return _User(request, subject, user_deletions_id(subject))
 
-    def _active_job(self, ledger: UserDeletions | None, request: ScheduleRequest) -> Job | None:
-        """The job the user's ledger names last, if it is still active."""
-        if ledger is None:
-            ledger = self._ledger_before_sealing(request)
-        if ledger is None or ledger.latest_job_id is None:
-            return None
-        try:
-            job = self._log.job(ledger.latest_job_id)
-        except DamagedRecord:
-            # A job nobody can read cannot hold the user's one active deletion
-            # forever: a new request makes a new job (ADR 17).
-            return None
-        return job if job is not None and job.status.is_active else None
+    async def _active_jobs(
+        self, users: dict[UUID, _User], ledgers: dict[UUID, object]
+    ) -> dict[UUID, Job]:
+        """Each user's job that their ledger names last, where it is still active."""
+        latest = {
+            ledger_id: ledger.latest_job_id
+            for ledger_id, ledger in (await self._with_ledgers_before_sealing(users, ledgers))
+            if isinstance(ledger, UserDeletions) and ledger.latest_job_id is not None
+        }
+        jobs = await self._store.aggregates({job_aggregate_id(i) for i in latest.values()})
+        active = {}
+        for ledger_id, job_id in latest.items():
+            job = jobs[job_aggregate_id(job_id)]
+            # A job nobody can read (a DamagedRecord) cannot hold the user's one active
+            # deletion forever: a new request makes a new job (ADR 17).
+            if isinstance(job, Job) and job.status.is_active:
+                active[ledger_id] = job
+        return active
 
-    def _ledger_before_sealing(self, request: ScheduleRequest) -> UserDeletions | None:
+    async def _with_ledgers_before_sealing(
+        self, users: dict[UUID, _User], ledgers: dict[UUID, object]
+    ) -> list[tuple[UUID, object]]:
         """A job requested before users were named by subjects may still be active:
         its ledger is where that version kept it, by the user id (ADR 18)."""
-        if not self._log.may_hold_clear_ledgers():
-            return None
-        ledger: UserDeletions | None = self._log.aggregate_or_none(
-            legacy_user_deletions_id(request.project_id, request.user_id)
-        )
-        return ledger
+        found = list(ledgers.items())
+        if not self._store.may_hold_clear_ledgers():
+            return found
+        legacy = {
+            legacy_user_deletions_id(user.request.project_id, user.request.user_id): ledger_id
+            for ledger_id, user in users.items()
+            if ledgers[ledger_id] is None
+        }
+        older = await self._store.aggregates(legacy)
+        return found + [(legacy[legacy_id], ledger) for legacy_id, ledger in older.items()]
 
 
 def deletion_start(now: datetime, delay: timedelta | None) -> datetime:

@@ -5,7 +5,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.generators import LoadReport, wrk
+from bench.generators import CONNECTIONS, LoadReport, wrk
 from bench.harness import Figure
 from bench.servers import Server
 
@@ -46,13 +46,14 @@ def run(
     warmup: float,
     headers: dict[str, str] | None = None,
     ids: int = 1,
+    connections: int = CONNECTIONS,
 ) -> Run:
     if warmup:
         # First requests pay for lazy imports, statement caches and new pool
         # connections: every server, jobtrail's or the peer's, gets the same warm-up.
-        wrk(server.url, method, path, warmup, headers, ids)
+        wrk(server.url, method, path, warmup, headers, ids, connections)
     cpu, machine = server.cpu_seconds(), _machine_ticks()
-    report = wrk(server.url, method, path, seconds, headers, ids)
+    report = wrk(server.url, method, path, seconds, headers, ids, connections)
     if report.failed:
         # Fast error answers would inflate the rate: the figure's note says so too.
         print(f"{report.failed} of {report.requests} {method} {path} failed", file=sys.stderr)

@@ -20,7 +20,7 @@ KEYS_DESTROYED = "keys-destroyed"
 random token, in the destroying transaction): how other processes hear of it."""
 
 # Prebuilt: no statement is compiled per call (this runs once per scheduling batch).
-_POSTGRES_KEYS_OF = (
+POSTGRES_KEYS_OF = (
     "SELECT subject, generation, data_key FROM personal_data_keys WHERE subject = ANY(%s)"
 )
 _SQLITE_KEYS_OF = (
@@ -49,7 +49,7 @@ class DataKeyTable:
         for start in range(0, len(subjects), 1000):
             chunk = subjects[start : start + 1000]
             if self._db.backend == "postgresql":
-                rows = self._db.fetch_raw(_POSTGRES_KEYS_OF, (chunk,))
+                rows = self._db.fetch_raw(POSTGRES_KEYS_OF, (chunk,))
             else:
                 rows = self._db.fetch_raw(_SQLITE_KEYS_OF, (json.dumps(chunk),))
             for subject, generation, data_key in rows:

@@ -10,12 +10,12 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import Mapper, Recording, StoredEvent
 from eventsourcing.utils import resolve_topic
 
-from application.event_log import JobLog, fold_in_sequence, reading
+from application.event_log import JobLog, aggregates_from
 from domain.user_deletions import UserDeletions
 from infrastructure.data_key_table import KeyRef
 from infrastructure.database_url import DatabaseUrl
 from infrastructure.mapper import MsgspecMapper
-from infrastructure.personal_data import PersonalDataVault
+from infrastructure.personal_data import NewKey, PersonalDataVault
 from infrastructure.recorders import PostgresRecorder, SQLiteRecorder
 
 MAPPER_TOPIC = "infrastructure.mapper:MsgspecMapper"
@@ -45,19 +45,13 @@ class SealedJobLog(JobLog):
     def may_hold_clear_ledgers(self) -> bool:
         return self.vault is not None and self.vault.sealed_from() > 1
 
-    def aggregates_or_none(self, aggregate_ids: Collection[UUID]) -> dict[UUID, Any]:
+    def aggregates_as_read(self, aggregate_ids: Collection[UUID]) -> dict[UUID, Any]:
         # One query for them all, not one per aggregate (a batch of scheduling
         # requests reads a ledger per user).
         recorder: SQLiteRecorder | PostgresRecorder = self.recorder  # type: ignore[assignment]
         stored = recorder.select_events_of(aggregate_ids)
         self.prepare_to_decode([event for events in stored.values() for event in events])
-        found: dict[UUID, Any] = {}
-        to_event = self.mapper.to_domain_event
-        for aggregate_id in aggregate_ids:
-            with reading(aggregate_id):
-                events = [to_event(event) for event in stored.get(aggregate_id, ())]
-                found[aggregate_id] = fold_in_sequence(None, events)
-        return found
+        return aggregates_from(self.mapper.to_domain_event, stored, aggregate_ids)
 
     def prepare_to_decode(self, notifications: Sequence[StoredEvent]) -> None:
         # The keys of a page's sealed events in one query, not one query per event.
@@ -67,27 +61,33 @@ class SealedJobLog(JobLog):
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Appends the events, with the keys made for them in the same transaction
         (no transaction of their own, and no key without the events it seals)."""
-        events = processing_event.events
-        refs = {
-            (event.subject, event.key_generation)  # type: ignore[attr-defined]
-            for event in events
-            if getattr(type(event), "personal_fields", ())
-        }
-        if not refs or self.vault is None:
+        if self.vault is None:
             return super()._record(processing_event)
-        vault = self.vault
-        # A ledger opened by this very append has no key yet, so there is nothing to
-        # look up; any other key may exist already (a repeated request): one read
-        # for the batch. A key that did exist after all makes the append conflict,
-        # and the retry looks it up.
-        opening = {
-            (event.subject, 0) for event in events if isinstance(event, UserDeletions.Opened)
-        }
-        unknown = [ref for ref in refs if not vault.is_cached(ref)]
+        made = keys_to_make(self.vault, processing_event.events, look_up=True)
+        with self.vault.stored_with_next_append(made):
+            return super()._record(processing_event)
+
+
+def keys_to_make(vault: PersonalDataVault, events: Sequence[object], look_up: bool) -> list[NewKey]:
+    """The data keys the events' personal fields are to be sealed with that do not
+    exist yet: made now, in the vault's cache at once, to be stored by the append.
+
+    A ledger opened by these very events has no key yet, so there is nothing to look
+    up; any other key may exist already (a repeated request): one read for them all
+    (``look_up``; a caller that read the subjects' keys already passes False). A key
+    that did exist after all makes the append conflict, and the retry looks it up."""
+    refs = {
+        (event.subject, event.key_generation)  # type: ignore[attr-defined]
+        for event in events
+        if getattr(type(event), "personal_fields", ())
+    }
+    if not refs:
+        return []
+    opening = {(event.subject, 0) for event in events if isinstance(event, UserDeletions.Opened)}
+    unknown = [ref for ref in refs if not vault.is_cached(ref)]
+    if look_up:
         vault.prefetch(ref for ref in unknown if ref not in opening or vault.collided(ref))
-        made = vault.propose(ref for ref in unknown if not vault.is_cached(ref))
-        with vault.stored_with_next_append(made):
-            return super()._record(processing_event)
+    return vault.propose(ref for ref in unknown if not vault.is_cached(ref))
 
 
 class _KeyRefFields(msgspec.Struct):

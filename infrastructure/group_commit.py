@@ -1,88 +1,87 @@
-"""Group commit: concurrent callers' requests decided together, in one transaction
-(the port application.ports.Together, for the scheduling use case).
+"""Group commit on the event loop: concurrent callers' requests decided together, in
+one batch (scheduling's, in the HTTP app).
 
-No thread of its own: the first caller to arrive leads, takes every request
-queued so far (its own included), processes them as one batch and hands the
-lead to a caller still waiting. Alone, a caller just runs its request; under
-load, many requests share one append, one fsync and one projection step.
+No thread and no lock: a request joins the queue and awaits its answer. When no
+batch is under way, one starts with every request queued so far; requests that
+arrive meanwhile make the next batch, which starts when this one ends. Alone, a
+request is a batch of one; under load, many share one append and one commit.
 """
 
-import threading
-from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, Protocol, TypeVar, runtime_checkable
+
+from application.outcome import Outcome
+from application.ports import SchedulingStore
+from application.scheduling import ScheduleRequest, Scheduling
 
 Request = TypeVar("Request")
 Result = TypeVar("Result")
 
-
-class _Pending(Generic[Request, Result]):
-    __slots__ = ("error", "finished", "lead", "request", "result", "wake")
-
-    def __init__(self, request: Request) -> None:
-        self.request = request
-        self.wake = threading.Event()
-        self.finished = False
-        self.lead = False
-        self.result: Result | None = None
-        self.error: BaseException | None = None
+Decide = Callable[[Sequence[Request]], Awaitable[Sequence[Result | Exception]]]
 
 
 class GroupCommit(Generic[Request, Result]):
-    def __init__(
-        self,
-        process: Callable[[Sequence[Request]], Sequence[Result | BaseException]],
-        max_batch: int = 256,
-    ) -> None:
-        self._process = process
+    def __init__(self, decide: Decide[Request, Result], max_batch: int = 256) -> None:
+        self._decide = decide
         self._max_batch = max_batch
-        self._lock = threading.Lock()
-        self._queue: deque[_Pending[Request, Result]] = deque()
-        self._leading = False
+        self._queue: list[tuple[Request, asyncio.Future[Result]]] = []
+        self._batches: asyncio.Task[None] | None = None
 
-    def submit(self, request: Request) -> Result:
-        pending: _Pending[Request, Result] = _Pending(request)
-        with self._lock:
-            self._queue.append(pending)
-            if not self._leading:
-                self._leading = pending.lead = True
-                pending.wake.set()
-        while True:
-            pending.wake.wait()
-            pending.wake.clear()
-            if pending.finished:
-                break
-            if pending.lead:
-                self._lead_once()
-        if pending.error is not None:
-            raise pending.error
-        return pending.result  # type: ignore[return-value]
+    async def submit(self, request: Request) -> Result:
+        answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._queue.append((request, answer))
+        if self._batches is None:
+            self._batches = asyncio.create_task(self._decide_queued())
+        # A caller that stops waiting (its deadline) cancels only its own wait: the
+        # batch it joined is decided all the same.
+        return await answer
 
-    def _lead_once(self) -> None:
-        with self._lock:
-            batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
+    async def _decide_queued(self) -> None:
         try:
-            outcomes = list(self._process([p.request for p in batch]))
-        except BaseException as error:  # the batch failed as a whole: so does each request
-            outcomes = [error] * len(batch)
-        with self._lock:
-            for pending, outcome in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    pending.error = outcome
-                else:
-                    pending.result = outcome
-                pending.finished = True
-                pending.lead = False
-                pending.wake.set()
-            if self._queue:
-                successor = self._queue[0]
-                successor.lead = True
-                successor.wake.set()
-            else:
-                self._leading = False
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                try:
+                    outcomes = await self._decide([request for request, _ in batch])
+                except Exception as error:  # the batch failed as a whole: so does each
+                    outcomes = [error] * len(batch)
+                except BaseException:  # cancelled (the app stops): no answer will come
+                    for _, answer in batch:
+                        answer.cancel()
+                    raise
+                for (_, answer), outcome in zip(batch, outcomes, strict=True):
+                    if answer.done():
+                        continue
+                    if isinstance(outcome, BaseException):
+                        answer.set_exception(outcome)
+                    else:
+                        answer.set_result(outcome)
+        finally:
+            self._batches = None
 
 
-def group_commit(
-    decide: Callable[[Sequence[Request]], Sequence[Result | Exception]],
-) -> Callable[[Request], Result]:
-    return GroupCommit(decide).submit
+@runtime_checkable
+class Opening(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+class LoopScheduling:
+    """Scheduling as the HTTP app reaches it: on its event loop, concurrent requests
+    decided together, on the store its database has (opened and closed by the app)."""
+
+    def __init__(self, scheduling: Scheduling, store: SchedulingStore) -> None:
+        self._together: GroupCommit[ScheduleRequest, Outcome] = GroupCommit(scheduling.schedule)
+        self._store = store
+
+    async def open(self) -> None:
+        if isinstance(self._store, Opening):
+            await self._store.open()
+
+    async def close(self) -> None:
+        if isinstance(self._store, Opening):
+            await self._store.close()
+
+    async def schedule_user_deletion(self, project_id: int, user_id: str, actor: str) -> Outcome:
+        return await self._together.submit(ScheduleRequest(project_id, user_id, actor))

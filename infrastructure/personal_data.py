@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -183,6 +183,17 @@ class PersonalDataVault:
         if not missing:
             return
         for ref, data_key in self._table.keys_of(missing).items():
+            self._remember(ref, data_key)
+
+    def heard(self, destroyed_mark: str | None, found: Mapping[KeyRef, bytes]) -> None:
+        """Keys another reader read (scheduling's, on the event loop), with the
+        destroyed mark it read just before them: taken as this vault's own look."""
+        with self._lock:
+            if destroyed_mark != self._destroyed_mark:
+                self._keys.clear()
+                self._destroyed_mark = destroyed_mark
+            self._next_look = time.monotonic() + FORGETTING_HEARD_WITHIN
+        for ref, data_key in found.items():
             self._remember(ref, data_key)
 
     def destroy(self, refs: Collection[KeyRef]) -> int:

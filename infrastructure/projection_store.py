@@ -7,7 +7,8 @@ from typing import Any
 
 import msgspec
 import psycopg
-from sqlalchemy import Connection, Table, Update, bindparam, select, update
+from sqlalchemy import Connection, Insert, Table, Update, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from application.job_records import COLUMNS, EVENT_COLUMNS, Damage, JobRow
 from application.ports import ProjectionRecord
@@ -16,13 +17,38 @@ from infrastructure.database import Database, DatabaseUnavailable
 from infrastructure.tables import damaged_events, jobs, projection_positions
 
 
+def shown_values(row: JobRow) -> dict[str, Any]:
+    """A row's values as ``show_jobs`` takes them."""
+    return {
+        f"new_{name}": value
+        for name, value in zip(COLUMNS, msgspec.structs.astuple(row), strict=True)
+    }
+
+
 def _update_job(table: Table, by: str = "aggregate_id") -> Update:
-    """The change of one job's row, found by aggregate id or (``by="job_id"``) job id."""
+    """The change of one job's row, found by aggregate id or (``by="job_id"``) job id;
+    never back to an earlier version (scheduling may have written a later one)."""
     return (
         update(table)
         .where(table.c[by] == bindparam(f"b_{by}"))
+        .where(table.c.version < bindparam("b_version"))
         .values({name: bindparam(f"b_{name}", type_=table.c[name].type) for name in EVENT_COLUMNS})
     )
+
+
+def show_jobs(table: Table, backend: str) -> Insert:
+    """Jobs' rows written as they are now: inserted, or an existing row brought
+    forward to them, never back. Both writers of the live table use it: scheduling,
+    inline, for the jobs it answers with, and the projection, which may meet a job's
+    row written already."""
+    dialect = postgresql if backend == "postgresql" else sqlite
+    statement = dialect.insert(table).values({name: bindparam(f"new_{name}") for name in COLUMNS})
+    upsert: Insert = statement.on_conflict_do_update(
+        index_elements=[table.c.job_id],
+        set_={name: statement.excluded[name] for name in EVENT_COLUMNS},
+        where=table.c.version < statement.excluded.version,
+    )
+    return upsert
 
 
 class _SqlProjectionTransaction:
@@ -50,8 +76,13 @@ class _SqlProjectionTransaction:
     def insert_jobs(self, rows: Sequence[JobRow]) -> None:
         if not rows:
             return
-        # Tuples in COLUMNS' order, straight to the driver, with no per-row parameter
-        # processing (a rebuild writes a million of them).
+        if self._table is jobs:
+            # The live table, where scheduling writes the rows of the jobs it makes.
+            dialect = self._conn.dialect.name
+            self._conn.execute(show_jobs(jobs, dialect), [shown_values(row) for row in rows])
+            return
+        # A rebuild's own table: tuples in COLUMNS' order, straight to the driver, with
+        # no per-row parameter processing (a rebuild writes a million of them).
         values = [msgspec.structs.astuple(row) for row in rows]
         if self._conn.dialect.name == "postgresql":
             self._copy(values)

@@ -7,6 +7,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from application.projection import JobsProjection
+from infrastructure.append_function import create_append_function
 from infrastructure.database import Database
 from infrastructure.deadline_reads import fill_added_columns
 from infrastructure.event_store import open_job_log
@@ -38,6 +39,11 @@ def prepare_database(database: Database, pool_size: int = 1, max_overflow: int =
         head = log.head()
         log.close()
         metadata.create_all(database.engine)
+        if database.backend == "postgresql":
+            with database.writer() as conn:
+                schema = database.url.schema or "public"
+                function = create_append_function(schema, database.url.events_table)
+                conn.exec_driver_sql(function.as_string(conn.connection.driver_connection))
         with database.writer() as conn:  # SQLite: the write lock serialises starters
             for table in metadata.sorted_tables:
                 fill_added_columns(conn, table, add_missing_columns(conn, table))

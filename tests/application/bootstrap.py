@@ -2,7 +2,7 @@
 of any backend, in memory (tests/in_memory.py) or on a real database."""
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,11 +22,9 @@ from application.ports import (
     JobIdAllocator,
     JobsReadModel,
     ProjectionStore,
-    Together,
 )
 from application.projection import JobsProjection
 from application.projector import Projector
-from application.scheduling import one_at_a_time
 from domain.deadline import ONE_MONTH, Period
 from infrastructure.event_store import SealedJobLog
 from infrastructure.job_ids import SqlJobIdAllocator
@@ -100,6 +98,7 @@ class UseCases:
     deadlines: Deadlines
     forgetting: Forgetting
     projector: Projector
+    read_your_writes: Callable[[int], None]
 
 
 def bootstrap(
@@ -108,7 +107,6 @@ def bootstrap(
     deletion_delay: timedelta | None = None,
     response_period: Period = ONE_MONTH,
     forget_after: timedelta = timedelta(days=30),
-    together: Together = one_at_a_time,
 ) -> UseCases:
     """The use cases on one clock, as api/composition.py builds them: each write is
     answered once the read model includes it."""
@@ -124,7 +122,6 @@ def bootstrap(
         deletion_delay,
         after_write=read_your_writes,
         response_period=response_period,
-        together=together,
     )
     forgetting = Forgetting(
         adapters.log,
@@ -135,5 +132,9 @@ def bootstrap(
         after_write=read_your_writes,
     )
     return UseCases(
-        commands, Deadlines(commands, adapters.read_model, clock), forgetting, projector
+        commands,
+        Deadlines(commands, adapters.read_model, clock),
+        forgetting,
+        projector,
+        read_your_writes,
     )

@@ -1,6 +1,7 @@
 """The use cases, on every backend: in memory, and the real event store and read model
 on SQLite and PostgreSQL."""
 
+import asyncio
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -9,10 +10,14 @@ import pytest
 from application.commands import JobCommands
 from application.errors import JobNotFound
 from application.event_log import JobLog
+from application.log_scheduling_store import LogSchedulingStore
+from application.outcome import Outcome
+from application.scheduling import ScheduleRequest, Scheduling
+from domain.deadline import ONE_MONTH
 from domain.errors import JobNotCancellable
 from domain.job import Job, job_aggregate_id
 from infrastructure.clock import SystemClock
-from infrastructure.group_commit import group_commit
+from infrastructure.group_commit import GroupCommit
 from tests.application.bootstrap import Adapters, bootstrap
 from tests.clocks import SteppingClock
 
@@ -150,26 +155,22 @@ def test_a_command_retries_against_fresh_state_when_another_writer_won(
 
 
 def test_concurrent_requests_for_the_same_users_get_one_job_each(adapters: Adapters) -> None:
-    import threading
-
-    # As the HTTP app has them: concurrent requests decided together (group commit).
-    use_cases = bootstrap(adapters, SystemClock(), together=group_commit).commands
-    barrier = threading.Barrier(24)
-    answers: dict[str, set[int]] = {}
-    lock = threading.Lock()
-
-    def request(user: str) -> None:
-        barrier.wait()
-        job_id = use_cases.schedule_user_deletion(1, user, "key:k").job.job_id
-        with lock:
-            answers.setdefault(user, set()).add(job_id)
-
+    # As the HTTP app has them: concurrent requests decided together on its event loop
+    # (group commit), the log's calls in threads.
+    store = LogSchedulingStore(
+        adapters.log, adapters.job_ids, bootstrap(adapters, SystemClock()).read_your_writes, True
+    )
+    scheduling = Scheduling(store, SystemClock(), None, ONE_MONTH)
     users = [f"twin-{n % 8}" for n in range(24)]
-    threads = [threading.Thread(target=request, args=(user,)) for user in users]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+
+    async def requests() -> list[int]:
+        together: GroupCommit[ScheduleRequest, Outcome] = GroupCommit(scheduling.schedule)
+        asked = [together.submit(ScheduleRequest(1, user, "key:k")) for user in users]
+        return [outcome.job.job_id for outcome in await asyncio.gather(*asked)]
+
+    answers: dict[str, set[int]] = {}
+    for user, job_id in zip(users, asyncio.run(requests()), strict=True):
+        answers.setdefault(user, set()).add(job_id)
     assert all(len(ids) == 1 for ids in answers.values())
     assert len({next(iter(ids)) for ids in answers.values()}) == 8
     listed = [adapters.view(job_id) for job_id in project_jobs(adapters, 1)]

@@ -1,6 +1,7 @@
-"""Group commit: concurrent requests are processed together, each gets its own answer."""
+"""Group commit on the event loop: concurrent requests are decided together, each
+gets its own answer, and a caller that stops waiting leaves the batch alone."""
 
-import threading
+import asyncio
 from collections.abc import Sequence
 
 import pytest
@@ -8,53 +9,76 @@ import pytest
 from infrastructure.group_commit import GroupCommit
 
 
-def test_a_lone_request_is_processed_at_once() -> None:
+def test_a_lone_request_is_a_batch_of_one() -> None:
     batches: list[list[int]] = []
 
-    def process(requests: Sequence[int]) -> list[int | BaseException]:
+    async def decide(requests: Sequence[int]) -> list[int | Exception]:
         batches.append(list(requests))
         return [r * 2 for r in requests]
 
-    assert GroupCommit(process).submit(21) == 42
+    async def scenario() -> int:
+        return await GroupCommit(decide).submit(21)
+
+    assert asyncio.run(scenario()) == 42
     assert batches == [[21]]
 
 
-def test_concurrent_requests_share_batches_and_each_gets_its_own_result() -> None:
-    release = threading.Event()
+def test_requests_arriving_during_a_batch_make_the_next_one_and_each_gets_its_answer() -> None:
     batches: list[list[int]] = []
+    first_batch_started = asyncio.Event()
+    release = asyncio.Event()
 
-    def process(requests: Sequence[int]) -> list[int | BaseException]:
-        release.wait(5)  # the first batch blocks until everyone has queued
+    async def decide(requests: Sequence[int]) -> list[int | Exception]:
         batches.append(list(requests))
+        first_batch_started.set()
+        await release.wait()
         return [-r if r % 7 else ValueError(str(r)) for r in requests]
 
-    group_commit: GroupCommit[int, int] = GroupCommit(process)
-    results: dict[int, object] = {}
+    async def scenario() -> list[int | BaseException]:
+        together: GroupCommit[int, int] = GroupCommit(decide)
+        first = asyncio.ensure_future(together.submit(1))
+        await first_batch_started.wait()
+        rest = [asyncio.ensure_future(together.submit(n)) for n in range(2, 41)]
+        await asyncio.sleep(0)
+        release.set()
+        return await asyncio.gather(first, *rest, return_exceptions=True)
 
-    def call(n: int) -> None:
-        try:
-            results[n] = group_commit.submit(n)
-        except ValueError as error:
-            results[n] = error
-
-    threads = [threading.Thread(target=call, args=(n,)) for n in range(1, 41)]
-    for thread in threads:
-        thread.start()
-    release.set()
-    for thread in threads:
-        thread.join(10)
-    assert sorted(r for batch in batches for r in batch) == list(range(1, 41))
-    assert len(batches) < 40  # shared
-    for n in range(1, 41):
+    answers = asyncio.run(scenario())
+    assert batches == [[1], list(range(2, 41))]
+    for n, answer in enumerate(answers, start=1):
         if n % 7:
-            assert results[n] == -n
+            assert answer == -n
         else:
-            assert isinstance(results[n], ValueError)
+            assert isinstance(answer, ValueError) and str(answer) == str(n)
 
 
 def test_a_batch_that_fails_as_a_whole_fails_each_request() -> None:
-    def process(requests: Sequence[int]) -> list[int | BaseException]:
+    async def decide(requests: Sequence[int]) -> list[int | Exception]:
         raise RuntimeError("database down")
 
+    async def scenario() -> None:
+        together: GroupCommit[int, int] = GroupCommit(decide)
+        await asyncio.gather(together.submit(1), together.submit(2))
+
     with pytest.raises(RuntimeError, match="database down"):
-        GroupCommit(process).submit(1)
+        asyncio.run(scenario())
+
+
+def test_a_caller_that_stops_waiting_leaves_its_batch_to_be_decided() -> None:
+    decided: list[int] = []
+
+    async def decide(requests: Sequence[int]) -> list[int | Exception]:
+        await asyncio.sleep(0.05)
+        decided.extend(requests)
+        return list(requests)
+
+    async def scenario() -> int:
+        together: GroupCommit[int, int] = GroupCommit(decide)
+        impatient = asyncio.ensure_future(together.submit(1))
+        patient = asyncio.ensure_future(together.submit(2))
+        await asyncio.sleep(0.01)
+        impatient.cancel()
+        return await patient
+
+    assert asyncio.run(scenario()) == 2
+    assert decided == [1, 2]

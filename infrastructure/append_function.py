@@ -1,0 +1,99 @@
+"""An append on PostgreSQL in one statement: the events, in order, their links of the
+hash chain, computed by the database under the lock that orders the log, and a
+projection's position moved past them when the caller writes their rows itself.
+
+``jobtrail_append(ids, versions, topics, states, projection)`` takes the events table's lock in
+EXCLUSIVE mode, as eventsourcing's recorder does (so the two writers take turns,
+and notification ids commit in the order they are handed out: a follower reading
+``id > position`` never passes over an id that commits later), wakes the listening
+followers, inserts the events in the order given, then links each to the chain
+head with ``sha256(previous hash || entry)`` (domain.log_entry's bytes, built here
+with the same lengths and byte order) and returns their positions. Each statement
+of a volatile function takes a fresh snapshot, so the chain head is read after the
+lock is held: the writer before it has committed its links.
+
+The links are computed where the lock is held, so the append needs no round trip
+between learning its positions and writing its links; ``jobtrail verify``
+recomputes every link in Python (infrastructure/chain.py), and a test holds the
+two to the same bytes for any event.
+
+``p_projection`` names a projection whose rows for these events the caller writes in
+the same transaction (scheduling's new jobs; ledgers' events change no row). If
+that projection had applied the whole log before them, its position moves past
+them, and its follower has nothing to fold; if it lags, it folds them in turn,
+over the rows already written (``projection_store.show_jobs``).
+"""
+
+from psycopg.sql import SQL, Composed, Identifier
+
+APPEND_FUNCTION = "jobtrail_append"
+
+
+def create_append_function(schema: str, events_table: str) -> Composed:
+    return SQL(
+        """
+CREATE OR REPLACE FUNCTION {function}(
+    p_ids uuid[], p_versions bigint[], p_topics text[], p_states bytea[], p_projection text
+) RETURNS SETOF bigint LANGUAGE plpgsql VOLATILE AS $body$
+DECLARE
+    previous bytea;
+    head_before bigint;
+    first_id bigint;
+    last_id bigint;
+    appended record;
+    origin_bytes bytea;
+    topic_bytes bytea;
+    link bytea;
+    positions bigint[] := '{{}}';
+    hashes text[] := '{{}}';
+    previous_hashes text[] := '{{}}';
+BEGIN
+    LOCK TABLE {events} IN EXCLUSIVE MODE;
+    NOTIFY {channel};
+    SELECT coalesce(max(e.notification_id), 0) INTO head_before FROM {events} AS e;
+    WITH inserted AS (
+        INSERT INTO {events} (originator_id, originator_version, topic, state)
+        SELECT e.i, e.v, e.t, e.s
+        FROM unnest(p_ids, p_versions, p_topics, p_states) WITH ORDINALITY AS e(i, v, t, s, n)
+        ORDER BY e.n
+        RETURNING notification_id
+    )
+    SELECT min(i.notification_id), max(i.notification_id) INTO first_id, last_id
+    FROM inserted AS i;
+    SELECT decode(c.hash, 'hex') INTO previous FROM {chain} AS c ORDER BY c.position DESC LIMIT 1;
+    previous := coalesce(previous, decode(repeat('0', 64), 'hex'));
+    FOR appended IN
+        SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state
+        FROM {events} AS e
+        WHERE e.notification_id BETWEEN first_id AND last_id ORDER BY e.notification_id
+    LOOP
+        origin_bytes := convert_to(appended.originator_id::text, 'UTF8');
+        topic_bytes := convert_to(appended.topic, 'UTF8');
+        link := sha256(
+            previous
+            || int8send(appended.notification_id)
+            || int8send(octet_length(origin_bytes)::bigint) || origin_bytes
+            || int8send(appended.originator_version)
+            || int8send(octet_length(topic_bytes)::bigint) || topic_bytes
+            || int8send(octet_length(appended.state)::bigint) || appended.state
+        );
+        positions := positions || appended.notification_id;
+        hashes := hashes || encode(link, 'hex');
+        previous_hashes := previous_hashes || encode(previous, 'hex');
+        previous := link;
+    END LOOP;
+    INSERT INTO {chain} (position, hash, prev_hash)
+    SELECT * FROM unnest(positions, hashes, previous_hashes);
+    UPDATE {positions} AS p SET position = last_id
+    WHERE p.name = p_projection AND p.position = head_before;
+    RETURN QUERY SELECT unnest(positions);
+END
+$body$
+"""
+    ).format(
+        function=Identifier(schema, APPEND_FUNCTION),
+        events=Identifier(schema, events_table),
+        chain=Identifier(schema, "event_chain"),
+        positions=Identifier(schema, "projection_positions"),
+        channel=Identifier(events_table.replace(".", "_")),
+    )

@@ -1,0 +1,264 @@
+"""Scheduling's store on PostgreSQL, awaited on the event loop (ADR 29).
+
+A batch of scheduling requests costs two round trips when its users are new:
+
+1. its reads, pipelined: the destroyed-keys mark, the users' data keys, their
+   ledgers' events, and as many job ids as the batch may need (kept for the next
+   batch when it needs fewer). A user with a ledger costs one more, for their
+   latest job's events;
+2. its append, pipelined in one transaction: the events and their chain links (one
+   call of ``jobtrail_append``, infrastructure/append_function.py), the data keys
+   made for them, and the read model's rows of every job the batch answers with,
+   written as they are now (the projection, when it meets those events, finds the
+   rows written and leaves them as they are).
+
+The answer then goes out with the read model already showing it: no waiting.
+Aggregates are decoded and folded by eventsourcing's rules and jobtrail's mapper,
+as the log's own reads do (application.event_log.aggregates_from).
+"""
+
+import asyncio
+import os
+from collections.abc import Collection, Sequence
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import psycopg
+from eventsourcing.persistence import RecordConflictError, StoredEvent
+from psycopg.sql import SQL, Identifier
+from psycopg_pool import PoolTimeout
+from sqlalchemy.dialects import postgresql
+
+from application.event_log import JobLog, aggregates_from
+from application.job_records import COLUMNS, EVENT_COLUMNS, job_row
+from application.projection import JobsProjection
+from domain.job import Job
+from infrastructure.append_function import APPEND_FUNCTION
+from infrastructure.data_key_table import KEYS_DESTROYED, POSTGRES_KEYS_OF, KeyRef
+from infrastructure.database import Database, DatabaseUnavailable
+from infrastructure.event_store import keys_to_make, sealed_key_refs
+from infrastructure.liveness import LivelyAsyncConnectionPool
+from infrastructure.personal_data import PersonalDataVault
+from infrastructure.tables import jobs
+
+_DESTROYED_MARK = "SELECT value FROM service_secrets WHERE name = %s"
+_JOB_IDS = "SELECT nextval('job_ids') FROM generate_series(1, %s)"
+_STORE_KEYS = (
+    "INSERT INTO personal_data_keys (subject, generation, data_key, created_at) "
+    "SELECT * FROM unnest(%s::text[], %s::integer[], %s::bytea[], %s::bigint[])"
+)
+
+
+def _show_jobs_at_once() -> str:
+    """``projection_store.show_jobs`` as one statement for many rows: a column's values
+    in one array each (a statement per row cost more than the rest of the batch)."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    arrays = ", ".join(f"%s::{jobs.c[name].type.compile(dialect=dialect)}[]" for name in COLUMNS)
+    changes = ", ".join(f"{name} = EXCLUDED.{name}" for name in EVENT_COLUMNS)
+    return (
+        f"INSERT INTO jobs ({', '.join(COLUMNS)}) SELECT * FROM unnest({arrays}) "  # noqa: S608 - our names
+        f"ON CONFLICT (job_id) DO UPDATE SET {changes} WHERE jobs.version < EXCLUDED.version"
+    )
+
+
+class PostgresSchedulingStore:
+    def __init__(
+        self, database: Database, log: JobLog, vault: PersonalDataVault, size: int
+    ) -> None:
+        url = database.url
+        schema = url.schema or "public"
+        self._log, self._vault, self._size = log, vault, size
+        self._conninfo = url.libpq_conninfo
+        self._options = {"options": f"-csearch_path={url.schema}"} if url.schema else {}
+        self._events_of = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {0} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(Identifier(schema, url.events_table))
+        self._append = SQL(
+            "SELECT * FROM {0}(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s)"
+        ).format(Identifier(schema, APPEND_FUNCTION))
+        self._show_jobs = _show_jobs_at_once()
+        self._spare_ids: list[int] = []
+        self._pool: LivelyAsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+
+    async def open(self) -> None:
+        """A new pool, on the running loop. One batch is in flight at a time: a
+        second connection stands by for a connection the server ended."""
+        self._pool = LivelyAsyncConnectionPool(
+            self._conninfo,
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": 5,
+                "application_name": f"jobtrail scheduling {os.getpid()}",
+                **self._options,
+            },
+            min_size=1,
+            max_size=self._size,
+            open=False,
+            timeout=10,
+            name="jobtrail-scheduling",
+        )
+        await self._pool.open(wait=False)
+        try:
+            # The installation's subject secret and where sealing began, read once
+            # here, so that no request reads them on the loop.
+            await asyncio.to_thread(self._log.subject_of, 0, "")
+            await asyncio.to_thread(self._log.may_hold_clear_ledgers)
+        except DatabaseUnavailable:
+            pass  # the database is away at start: the first request reads them
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    def subject_of(self, project_id: int, user_id: str) -> str:
+        return self._log.subject_of(project_id, user_id)
+
+    def may_hold_clear_ledgers(self) -> bool:
+        return self._log.may_hold_clear_ledgers()
+
+    async def aggregates(
+        self, aggregate_ids: Collection[UUID], subjects: Collection[str] = ()
+    ) -> dict[UUID, Any]:
+        if not aggregate_ids:
+            return {}
+        ids_wanted = max(0, len(subjects) - len(self._spare_ids))
+        async with self._connection() as connection, connection.pipeline():
+            mark = keys = new_ids = None
+            if subjects:
+                # The mark before the keys: a key destroyed after the mark was read is
+                # heard of at the next look (personal_data.FORGETTING_HEARD_WITHIN).
+                mark = await connection.execute(_DESTROYED_MARK, (KEYS_DESTROYED,), prepare=True)
+                keys = await connection.execute(POSTGRES_KEYS_OF, (list(subjects),), prepare=True)
+            events = await connection.execute(self._events_of, (list(aggregate_ids),), prepare=True)
+            if ids_wanted:
+                new_ids = await connection.execute(_JOB_IDS, (ids_wanted,), prepare=True)
+            stored = [_stored(row) for row in await events.fetchall()]
+            if mark is not None and keys is not None:
+                marked = await mark.fetchone()
+                found = {(s, g): bytes(k) for s, g, k in await keys.fetchall()}
+                self._vault.heard(marked[0] if marked else None, found)
+            if new_ids is not None:
+                self._spare_ids += sorted(int(i) for (i,) in await new_ids.fetchall())
+        await self._keys_of_sealed(stored)
+        by_aggregate: dict[UUID, list[StoredEvent]] = {}
+        for event in stored:
+            by_aggregate.setdefault(UUID(str(event.originator_id)), []).append(event)
+        return aggregates_from(self._log.mapper.to_domain_event, by_aggregate, aggregate_ids)
+
+    async def _keys_of_sealed(self, stored: list[StoredEvent]) -> None:
+        """The keys that events sealed with, where the cache does not have them."""
+        missing = {ref for ref in sealed_key_refs(stored) if not self._vault.is_cached(ref)}
+        if not missing:
+            return
+        subjects = sorted({subject for subject, _ in missing})
+        async with self._connection() as connection, connection.pipeline():
+            mark = await connection.execute(_DESTROYED_MARK, (KEYS_DESTROYED,), prepare=True)
+            keys = await connection.execute(POSTGRES_KEYS_OF, (subjects,), prepare=True)
+            marked = await mark.fetchone()
+            found: dict[KeyRef, bytes] = {(s, g): bytes(k) for s, g, k in await keys.fetchall()}
+        self._vault.heard(marked[0] if marked else None, found)
+
+    async def new_job_ids(self, count: int) -> list[int]:
+        if count > len(self._spare_ids):
+            async with self._connection() as connection:
+                cursor = await connection.execute(
+                    _JOB_IDS, (count - len(self._spare_ids),), prepare=True
+                )
+                self._spare_ids += sorted(int(i) for (i,) in await cursor.fetchall())
+        taken, self._spare_ids = self._spare_ids[:count], self._spare_ids[count:]
+        return taken
+
+    async def append(self, aggregates: Sequence[Any], shown: Sequence[Any]) -> int | None:
+        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        made = keys_to_make(self._vault, events, look_up=False)
+        with self._vault.stored_with_next_append(made):
+            to_stored = self._log.mapper.to_stored_event
+            stored = [to_stored(event) for event in events]
+            rows = [
+                msgspec.structs.astuple(job_row(aggregate))
+                for aggregate in [*aggregates, *shown]
+                if isinstance(aggregate, Job)
+            ]
+            # The new jobs' rows are written here: the projection need not fold them.
+            projection = JobsProjection.name if JobsProjection.only_schedules(events) else None
+            return await self._write(stored, made, rows, projection)
+
+    async def _write(
+        self,
+        stored: list[StoredEvent],
+        keys: Sequence[tuple[Any, ...]],
+        rows: list[tuple[Any, ...]],
+        projection: str | None,
+    ) -> int | None:
+        if not (stored or rows):
+            return None
+        positions = None
+        try:
+            async with self._connection() as connection:
+                async with connection.pipeline(), connection.transaction():
+                    if stored:
+                        positions = await connection.execute(
+                            self._append,
+                            (
+                                [e.originator_id for e in stored],
+                                [e.originator_version for e in stored],
+                                [e.topic for e in stored],
+                                [e.state for e in stored],
+                                projection,
+                            ),
+                            prepare=True,
+                        )
+                    if keys:
+                        await connection.execute(_STORE_KEYS, _columns(keys, 4), prepare=True)
+                    if rows:
+                        columns = _columns(rows, len(COLUMNS))
+                        await connection.execute(self._show_jobs, columns, prepare=True)
+                appended = await positions.fetchall() if positions is not None else []
+        except psycopg.errors.UniqueViolation as error:
+            # Another writer appended to one of these aggregates, or stored one of
+            # these keys, first: nothing of this append was written.
+            raise RecordConflictError(str(error)) from error
+        return int(appended[-1][0]) if appended else None
+
+    def _connection(self) -> Any:
+        if self._pool is None:
+            raise DatabaseUnavailable("the scheduling store is not open")
+        return _Checkout(self._pool)
+
+
+class _Checkout:
+    """A connection of the pool, with the database's failures said as jobtrail says
+    them (DatabaseUnavailable: a 503)."""
+
+    def __init__(self, pool: LivelyAsyncConnectionPool[psycopg.AsyncConnection[Any]]) -> None:
+        self._context = pool.connection()
+
+    async def __aenter__(self) -> psycopg.AsyncConnection[Any]:
+        try:
+            return await self._context.__aenter__()
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            raise DatabaseUnavailable(str(error)) from error
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._context.__aexit__(*exc_info)
+        kind = exc_info[0]
+        if kind is not None and issubclass(kind, psycopg.OperationalError):
+            raise DatabaseUnavailable(str(exc_info[1])) from exc_info[1]
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as one list of values per column."""
+    return [[row[i] for row in rows] for i in range(width)]
+
+
+def _stored(row: tuple[Any, ...]) -> StoredEvent:
+    state = row[3]
+    return StoredEvent(
+        originator_id=row[0],
+        originator_version=row[1],
+        topic=row[2],
+        state=None if state is None else bytes(state),  # type: ignore[arg-type]
+    )
