@@ -51,6 +51,9 @@ from infrastructure.signing import SigningKey
 from infrastructure.targets import ServiceTargets, service_targets
 from infrastructure.tenancy_store import SqlTenancyStore
 
+SCHEDULING_BATCHES_IN_FLIGHT = 2
+"""Scheduling batches under way at once in a process, on PostgreSQL."""
+
 
 class NoDatabase(Exception):
     def __init__(self, shown: str, is_file: bool) -> None:
@@ -193,10 +196,13 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         after_write=read_your_writes,
         response_period=settings.response_period,
     )
+    # On PostgreSQL a batch reads and decides while the one before it commits; SQLite
+    # has one writer, and its batches go one at a time.
+    in_flight = 1 if database.backend == "sqlite" else SCHEDULING_BATCHES_IN_FLIGHT
     store: SchedulingStore = (
         LogSchedulingStore(log, job_ids, read_your_writes, in_thread=True)
         if database.backend == "sqlite"
-        else PostgresSchedulingStore(database, log, vault, size=2)
+        else PostgresSchedulingStore(database, log, vault, size=in_flight + 1)
     )
     scheduling = Scheduling(store, clock, settings.deletion_delay, settings.response_period)
     return Services(
@@ -207,7 +213,7 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         commands=commands,
         queries=JobQueries(AsyncJobsReadModel(reads)),
         reads=reads,
-        scheduling=LoopScheduling(scheduling, store),
+        scheduling=LoopScheduling(scheduling, store, in_flight),
         tenancy=Tenancy(tenancy_store, RememberedCredentials(tenancy_store, reads)),
         tenancy_store=tenancy_store,
         read_model=read_model,

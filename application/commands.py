@@ -4,8 +4,10 @@ retried against the state that won when another writer's append came first
 use case (application/scheduling.py), reached from here one request at a time."""
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from application.errors import JobNotFound
 from application.event_log import JobLog
@@ -17,6 +19,20 @@ from application.scheduling import ScheduleRequest, Scheduling
 from domain.deadline import ONE_MONTH, Period
 from domain.job import Job
 from domain.remains import RemainsPlace
+
+T = TypeVar("T")
+
+
+def run_to_the_end(work: Coroutine[Any, Any, T]) -> T:
+    """An awaitable use case run from synchronous code: on a loop of its own, in a
+    thread of its own if this thread runs a loop already (a caller inside async code,
+    such as a test driving a browser)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work)
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, work).result()
 
 
 class JobCommands:
@@ -39,7 +55,7 @@ class JobCommands:
         """One request, decided alone (the HTTP app's concurrent requests are decided
         together, on its event loop: infrastructure/group_commit.py)."""
         request = ScheduleRequest(project_id, user_id, actor)
-        (answer,) = asyncio.run(self._scheduling.schedule([request]))
+        (answer,) = run_to_the_end(self._scheduling.schedule([request]))
         if isinstance(answer, Exception):
             raise answer
         return answer

@@ -60,6 +60,9 @@ BEGIN
     )
     SELECT min(i.notification_id), max(i.notification_id) INTO first_id, last_id
     FROM inserted AS i;
+    IF last_id IS NULL THEN
+        RETURN;  -- no events: the caller wrote rows only
+    END IF;
     SELECT decode(c.hash, 'hex') INTO previous FROM {chain} AS c ORDER BY c.position DESC LIMIT 1;
     previous := coalesce(previous, decode(repeat('0', 64), 'hex'));
     FOR appended IN

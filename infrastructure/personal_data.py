@@ -55,6 +55,13 @@ def keys_to_store() -> tuple[NewKey, ...]:
     return _with_next_append.get()
 
 
+def _made_for_this_append(ref: KeyRef) -> AESGCM | None:
+    for subject, generation, data_key, _ in _with_next_append.get():
+        if (subject, generation) == ref:
+            return AESGCM(data_key)
+    return None
+
+
 class SealBroken(ValueError):
     """A sealed field that its key does not open: edited, or moved from another event."""
 
@@ -140,30 +147,33 @@ class PersonalDataVault:
             self._remember(ref, stored[ref])
 
     def propose(self, refs: Iterable[KeyRef]) -> list[NewKey]:
-        """New keys for these refs, in the cache at once, stored by the next append."""
+        """New keys for these refs, for the next append to seal with and store: they
+        join the cache only once it has stored them (``stored_with_next_append``), so
+        no other reader ever meets a key that was not stored."""
         now_ms = int(time.time() * 1000)
-        made = [
+        return [
             (subject, generation, AESGCM.generate_key(256), now_ms) for subject, generation in refs
         ]
-        for subject, generation, data_key, _ in made:
-            self._remember((subject, generation), data_key)
-        return made
 
     @contextmanager
     def stored_with_next_append(self, made: list[NewKey]) -> Iterator[None]:
+        """Within it, sealing uses these keys, and the recorder stores them with the
+        events; they are cached once the append succeeded. An append that failed may
+        have met a key another writer made for the same ref: that ref is looked up
+        before the next one makes a key for it again."""
         token = _with_next_append.set(tuple(made))
         try:
             yield
         except BaseException:
-            refs = [(subject, generation) for subject, generation, _, _ in made]
-            self.forget_cached(refs)
             with self._lock:
-                self._collisions.update(refs)
+                self._collisions.update((subject, generation) for subject, generation, _, _ in made)
                 if len(self._collisions) > 10_000:
                     self._collisions.clear()
             raise
         finally:
             _with_next_append.reset(token)
+        for subject, generation, data_key, _ in made:
+            self._remember((subject, generation), data_key)
 
     def collided(self, ref: KeyRef) -> bool:
         """Whether an append that made this key failed: it may exist after all."""
@@ -214,7 +224,7 @@ class PersonalDataVault:
     # Sealing
 
     def seal(self, ref: KeyRef, aad: bytes, plaintext: bytes) -> str:
-        key = self._key(ref)
+        key = _made_for_this_append(ref) or self._key(ref)
         if key is None:
             self.provide([ref])
             key = self._key(ref)

@@ -35,14 +35,28 @@ from application.job_records import COLUMNS, EVENT_COLUMNS, job_row
 from application.projection import JobsProjection
 from domain.job import Job
 from infrastructure.append_function import APPEND_FUNCTION
-from infrastructure.data_key_table import KEYS_DESTROYED, POSTGRES_KEYS_OF, KeyRef
+from infrastructure.data_key_table import KEYS_DESTROYED
 from infrastructure.database import Database, DatabaseUnavailable
 from infrastructure.event_store import keys_to_make, sealed_key_refs
 from infrastructure.liveness import LivelyAsyncConnectionPool
 from infrastructure.personal_data import PersonalDataVault
 from infrastructure.tables import jobs
 
-_DESTROYED_MARK = "SELECT value FROM service_secrets WHERE name = %s"
+_MARK, _KEY, _EVENT, _JOB_ID = range(4)
+_READS = """
+SELECT 0, NULL::uuid, NULL::bigint, value, NULL::bytea FROM service_secrets WHERE name = %s
+UNION ALL
+SELECT 1, NULL, generation, subject, data_key FROM personal_data_keys WHERE subject = ANY(%s)
+UNION ALL
+SELECT 2, originator_id, originator_version, topic, state FROM {events}
+WHERE originator_id = ANY(%s::uuid[])
+UNION ALL
+SELECT 3, NULL, nextval('job_ids'), NULL, NULL FROM generate_series(1, %s)
+ORDER BY 1, 2, 3
+"""
+"""A batch's reads in one statement, so in one snapshot: the destroyed-keys mark
+with the keys it covers, the users' data keys, the aggregates' events in order,
+and job ids for the batch."""
 _JOB_IDS = "SELECT nextval('job_ids') FROM generate_series(1, %s)"
 _STORE_KEYS = (
     "INSERT INTO personal_data_keys (subject, generation, data_key, created_at) "
@@ -71,14 +85,15 @@ class PostgresSchedulingStore:
         self._log, self._vault, self._size = log, vault, size
         self._conninfo = url.libpq_conninfo
         self._options = {"options": f"-csearch_path={url.schema}"} if url.schema else {}
-        self._events_of = SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {0} "
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-        ).format(Identifier(schema, url.events_table))
+        self._reads = SQL(_READS).format(events=Identifier(schema, url.events_table))
         self._append = SQL(
-            "SELECT * FROM {0}(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s)"
-        ).format(Identifier(schema, APPEND_FUNCTION))
-        self._show_jobs = _show_jobs_at_once()
+            "WITH new_keys AS ({keys}), shown AS ({rows}) "
+            "SELECT * FROM {append}(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s)"
+        ).format(
+            keys=SQL(_STORE_KEYS),
+            rows=SQL(_show_jobs_at_once()),
+            append=Identifier(schema, APPEND_FUNCTION),
+        )
         self._spare_ids: list[int] = []
         self._pool: LivelyAsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
 
@@ -125,23 +140,23 @@ class PostgresSchedulingStore:
         if not aggregate_ids:
             return {}
         ids_wanted = max(0, len(subjects) - len(self._spare_ids))
-        async with self._connection() as connection, connection.pipeline():
-            mark = keys = new_ids = None
-            if subjects:
-                # The mark before the keys: a key destroyed after the mark was read is
-                # heard of at the next look (personal_data.FORGETTING_HEARD_WITHIN).
-                mark = await connection.execute(_DESTROYED_MARK, (KEYS_DESTROYED,), prepare=True)
-                keys = await connection.execute(POSTGRES_KEYS_OF, (list(subjects),), prepare=True)
-            events = await connection.execute(self._events_of, (list(aggregate_ids),), prepare=True)
-            if ids_wanted:
-                new_ids = await connection.execute(_JOB_IDS, (ids_wanted,), prepare=True)
-            stored = [_stored(row) for row in await events.fetchall()]
-            if mark is not None and keys is not None:
-                marked = await mark.fetchone()
-                found = {(s, g): bytes(k) for s, g, k in await keys.fetchall()}
-                self._vault.heard(marked[0] if marked else None, found)
-            if new_ids is not None:
-                self._spare_ids += sorted(int(i) for (i,) in await new_ids.fetchall())
+        values = (KEYS_DESTROYED, list(subjects), list(aggregate_ids), ids_wanted)
+        async with self._connection() as connection:
+            cursor = await connection.execute(self._reads, values, prepare=True)
+            rows = await cursor.fetchall()
+        stored, keys, mark = [], {}, None
+        for kind, originator_id, number, text, data in rows:
+            if kind == _EVENT:
+                stored.append(_stored(originator_id, number, text, data))
+            elif kind == _KEY:
+                keys[(text, number)] = bytes(data)
+            elif kind == _MARK:
+                mark = text
+            else:
+                self._spare_ids.append(number)
+        if subjects:
+            self._vault.heard(mark, keys)
+        self._spare_ids.sort()
         await self._keys_of_sealed(stored)
         by_aggregate: dict[UUID, list[StoredEvent]] = {}
         for event in stored:
@@ -154,12 +169,15 @@ class PostgresSchedulingStore:
         if not missing:
             return
         subjects = sorted({subject for subject, _ in missing})
-        async with self._connection() as connection, connection.pipeline():
-            mark = await connection.execute(_DESTROYED_MARK, (KEYS_DESTROYED,), prepare=True)
-            keys = await connection.execute(POSTGRES_KEYS_OF, (subjects,), prepare=True)
-            marked = await mark.fetchone()
-            found: dict[KeyRef, bytes] = {(s, g): bytes(k) for s, g, k in await keys.fetchall()}
-        self._vault.heard(marked[0] if marked else None, found)
+        values: tuple[Any, ...] = (KEYS_DESTROYED, subjects, [], 0)
+        async with self._connection() as connection:
+            cursor = await connection.execute(self._reads, values, prepare=True)
+            rows = await cursor.fetchall()
+        mark = next((text for kind, _, _, text, _ in rows if kind == _MARK), None)
+        found = {
+            (text, number): bytes(data) for kind, _, number, text, data in rows if kind == _KEY
+        }
+        self._vault.heard(mark, found)
 
     async def new_job_ids(self, count: int) -> list[int]:
         if count > len(self._spare_ids):
@@ -195,28 +213,18 @@ class PostgresSchedulingStore:
     ) -> int | None:
         if not (stored or rows):
             return None
-        positions = None
+        events = [
+            [e.originator_id for e in stored],
+            [e.originator_version for e in stored],
+            [e.topic for e in stored],
+            [e.state for e in stored],
+        ]
+        values = [*_columns(keys, 4), *_columns(rows, len(COLUMNS)), *events, projection]
         try:
+            # One statement, so one transaction with no BEGIN and COMMIT of its own.
             async with self._connection() as connection:
-                async with connection.pipeline(), connection.transaction():
-                    if stored:
-                        positions = await connection.execute(
-                            self._append,
-                            (
-                                [e.originator_id for e in stored],
-                                [e.originator_version for e in stored],
-                                [e.topic for e in stored],
-                                [e.state for e in stored],
-                                projection,
-                            ),
-                            prepare=True,
-                        )
-                    if keys:
-                        await connection.execute(_STORE_KEYS, _columns(keys, 4), prepare=True)
-                    if rows:
-                        columns = _columns(rows, len(COLUMNS))
-                        await connection.execute(self._show_jobs, columns, prepare=True)
-                appended = await positions.fetchall() if positions is not None else []
+                cursor = await connection.execute(self._append, values, prepare=True)
+                appended = await cursor.fetchall()
         except psycopg.errors.UniqueViolation as error:
             # Another writer appended to one of these aggregates, or stored one of
             # these keys, first: nothing of this append was written.
@@ -254,11 +262,10 @@ def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(width)]
 
 
-def _stored(row: tuple[Any, ...]) -> StoredEvent:
-    state = row[3]
+def _stored(originator_id: UUID, version: int, topic: str, state: Any) -> StoredEvent:
     return StoredEvent(
-        originator_id=row[0],
-        originator_version=row[1],
-        topic=row[2],
+        originator_id=originator_id,
+        originator_version=version,
+        topic=topic,
         state=None if state is None else bytes(state),  # type: ignore[arg-type]
     )

@@ -267,6 +267,27 @@ def test_a_key_already_stored_for_a_new_user_is_used_not_overwritten(
         elsewhere.close()
 
 
+def test_two_appends_making_a_key_for_one_new_user_each_seal_with_their_own(
+    services: Services,
+) -> None:
+    """Two writers both open the same new user's ledger: each seals with the key it
+    will store, and no reader meets a key before it is stored, so whichever append
+    wins leaves a job that opens (once, the loser's key replaced the winner's in a
+    shared cache, and the winner sealed with a key it never stored)."""
+    vault = services.log.vault  # type: ignore[attr-defined]
+    ref = (services.log.subject_of(1, "twin@example.com"), 0)
+    (winner,) = vault.propose([ref])
+    (loser,) = vault.propose([ref])
+    assert not vault.is_cached(ref)
+    with vault.stored_with_next_append([winner]):
+        with pytest.raises(RuntimeError), vault.stored_with_next_append([loser]):
+            raise RuntimeError("the loser's append conflicted")
+        sealed = vault.seal(ref, b"aad", b"twin@example.com")
+        assert not vault.is_cached(ref)  # not stored yet: no reader meets it
+    assert vault.open(ref, b"aad", sealed) == b"twin@example.com"
+    assert vault.collided(ref)
+
+
 def test_a_failed_jobs_error_keeps_the_reason_but_not_the_user(kit: RunnerKit) -> None:
     user = "linked.user@example.com"
     exports = kit.recordings.parent / "exports"

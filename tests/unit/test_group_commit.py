@@ -82,3 +82,31 @@ def test_a_caller_that_stops_waiting_leaves_its_batch_to_be_decided() -> None:
 
     assert asyncio.run(scenario()) == 2
     assert decided == [1, 2]
+
+
+def test_two_batches_in_flight_never_decide_for_the_same_key() -> None:
+    under_way: list[set[str]] = []
+    overlapped: list[bool] = []
+    most: list[int] = []
+
+    async def decide(requests: Sequence[str]) -> list[str | Exception]:
+        keys = set(requests)
+        overlapped.append(any(keys & other for other in under_way))
+        under_way.append(keys)
+        most.append(len(under_way))
+        await asyncio.sleep(0.01)
+        under_way.remove(keys)
+        return [request.upper() for request in requests]
+
+    async def scenario() -> list[str]:
+        together: GroupCommit[str, str] = GroupCommit(decide, key=lambda r: r, in_flight=2)
+        asked = ["ann", "bob", "ann", "cy", "bob", "ann", "dee"]
+        answers = []
+        for name in asked:  # arriving one after another, while batches are under way
+            answers.append(asyncio.ensure_future(together.submit(name)))
+            await asyncio.sleep(0.003)
+        return await asyncio.gather(*answers)
+
+    assert asyncio.run(scenario()) == ["ANN", "BOB", "ANN", "CY", "BOB", "ANN", "DEE"]
+    assert len(overlapped) >= 3 and not any(overlapped)
+    assert max(most) == 2  # two were under way at once
