@@ -10,11 +10,16 @@ import psycopg
 
 from bench.data import credentials
 from bench.databases import PeerDatabase, Sizes, database, services_on
+from bench.generators import CONNECTIONS
 from bench.harness import Figure, rss_kib
 from bench.runs import NO_TARGET, Run, run, versus_peer
 from bench.servers import Server, jobtrail_server, peer_server
 
 SCHEDULE = "DELETE", "/api/v1/{project}/users/{{user}}@example.com"
+KNOWN_USERS = 500
+"""Users asked for again and again (figure 9c): after the warm-up, each has an active
+job, which a request returns (a ledger read, and its job's)."""
+SCHEDULE_KNOWN = "DELETE", "/api/v1/{project}/users/known-{{id}}@example.com"
 
 
 def raw_commits_per_second(url: str, seconds: float, connections: int = 16) -> float:
@@ -43,10 +48,41 @@ def raw_commits_per_second(url: str, seconds: float, connections: int = 16) -> f
     return sum(counts) / (time.perf_counter() - started)
 
 
-def schedule_on(server: Server, project_key: str, api_key: str, sizes: Sizes) -> Run:
-    method, path = SCHEDULE
+def schedule_on(
+    server: Server,
+    project_key: str,
+    api_key: str,
+    sizes: Sizes,
+    connections: int = CONNECTIONS,
+    known: bool = False,
+) -> Run:
+    """New users, or (``known``) the same KNOWN_USERS users again, after a warm-up
+    long enough to ask for each of them once."""
+    method, path = SCHEDULE_KNOWN if known else SCHEDULE
     path = path.format(project=project_key)
-    return run(server, method, path, sizes.seconds, sizes.warmup, {"Authorization": api_key})
+    auth = {"Authorization": api_key}
+    warmup = max(sizes.warmup, 1) if known else sizes.warmup
+    ids = KNOWN_USERS if known else 1
+    return run(server, method, path, sizes.seconds, warmup, auth, ids, connections)
+
+
+def _versus_peer_on_postgresql(
+    server: Server, keys: tuple[str, str], sizes: Sizes, peer: Server, peer_db: PeerDatabase
+) -> list[Figure]:
+    """Figures 9b (64 connections) and 9c (known users), each side right after the
+    other; figure 9 (16 connections, new users) is measured with the rest."""
+    api_key, project_key = keys
+    peer_keys = (peer_db.writes_project, peer_db.tenant.api_key)
+    figures = []
+    for number, what, connections, known in (
+        ("9b", "64 connections", 64, False),
+        ("9c", f"{KNOWN_USERS} known users asked again, 16 connections", CONNECTIONS, True),
+    ):
+        theirs = schedule_on(peer, *peer_keys, sizes, connections, known)
+        ours = schedule_on(server, project_key, api_key, sizes, connections, known)
+        name = f"scheduling via HTTP, postgresql, {what} (vs CRUD peer)"
+        figures.append(versus_peer(number, name, ours, theirs))
+    return figures
 
 
 def scheduling(
@@ -68,6 +104,9 @@ def scheduling(
         with jobtrail_server(url, workdir) as server:
             ours = schedule_on(server, project_key, api_key, sizes)
             peak_mib = rss_kib(server.pid, "VmHWM") / 1024
+            if backend == "postgresql" and peer is not None and peer_db is not None:
+                keys = (api_key, project_key)
+                more_versus_peer = _versus_peer_on_postgresql(server, keys, sizes, peer, peer_db)
         note = ours.describe("jobtrail")
         if backend == "postgresql":
             baseline = raw_commits_per_second(url, sizes.seconds)
@@ -109,6 +148,7 @@ def scheduling(
                 )
             )
         if backend == "postgresql" and peer_run is not None and peer_db is not None:
+            figures += more_versus_peer
             jobtrail_keys = (api_key, project_key)
             figures += _scale_out(url, jobtrail_keys, workdir, sizes, ours, peer_run, peer_db)
     figures.append(
@@ -144,6 +184,9 @@ def _scale_out(
     return [
         _twice("jobtrail serve --workers 2", two, one),
         _twice("CRUD peer, 2 uvicorn workers", peer_two, peer_one),
+        versus_peer(
+            "12b", "scheduling via HTTP, postgresql, 2 workers each (vs CRUD peer)", two, peer_two
+        ),
     ]
 
 
