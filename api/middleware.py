@@ -6,10 +6,9 @@ off because it prints raw paths.
 """
 
 import logging
-import os
+import random
 import re
-import time
-from typing import Any
+from time import perf_counter
 
 import msgspec
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,14 +50,20 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        length = headers.get(b"content-length")
+        # The two headers in one pass, the last of each when repeated (as a dict of
+        # them all would have it) without building that dict on every request.
+        length = coding = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                coding = value
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             status = 413 if length.isdigit() else 400
             text = "Request body too large." if status == 413 else "Bad Content-Length."
             await _reject(send, status, text)
             return
-        if length in (None, b"0") and b"chunked" not in headers.get(b"transfer-encoding", b""):
+        if length in (None, b"0") and (coding is None or b"chunked" not in coding):
             await self.app(scope, receive, send)
             return
         chunks, received = [], 0
@@ -85,7 +90,16 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
+_HEADER = b"x-request-id"
+
+
+def _new_request_id() -> bytes:
+    """32 hex digits, as uuid4().hex, from the random module's generator: a request id
+    is for finding a request's lines, not a secret (a client may choose its own), so
+    it needs no system call per request. The generator is seeded anew in a forked
+    child, so processes do not repeat each other's ids."""
+    return b"%032x" % random.getrandbits(128)
 
 
 class Observe:
@@ -99,21 +113,27 @@ class Observe:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        # 32 random hex digits, as uuid4().hex but without building a UUID.
-        rid = incoming if _REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        started = perf_counter()
+        incoming = None
+        for name, value in scope["headers"]:
+            if name == _HEADER:
+                incoming = value  # the last one, when repeated
+        rid_bytes = (
+            incoming if incoming is not None and _REQUEST_ID.match(incoming) else _new_request_id()
+        )
+        rid = rid_bytes.decode("latin-1")
         token = request_id.set(rid)
-        status: dict[str, Any] = {"code": 500}
+        status = 500
 
         async def recording_send(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                status = message["status"]
                 # Every answer, JSON, metrics, stylesheet or refusal, is taken for what
                 # its Content-Type says: never sniffed into HTML or a script.
                 message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", rid.encode()),
+                    *message.get("headers", ()),
+                    (_HEADER, rid_bytes),
                     NOSNIFF,
                 ]
             await send(message)
@@ -121,41 +141,55 @@ class Observe:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            elapsed = time.perf_counter() - started
+            elapsed = perf_counter() - started
             route = _template(scope.get("route"))
-            self.metrics.observe_request(
-                route or "<unrouted>", scope["method"], status["code"], elapsed
-            )
+            self.metrics.observe_request(route or "<unrouted>", scope["method"], status, elapsed)
             if access.isEnabledFor(logging.INFO):
-                _log_access(scope, route, status["code"], elapsed)
+                _log_access(scope, route, status, elapsed)
             request_id.reset(token)
 
 
 def _log_access(scope: Scope, route: str | None, status: int, elapsed: float) -> None:
     state = scope.get("state") or {}
-    access.info(
+    method = scope["method"]
+    # The record Logger.info(..., extra=...) would make, without finding the caller
+    # in the stack on every request: this function is the caller, always.
+    record = logging.getLogRecordFactory()(
+        access.name,
+        logging.INFO,
+        _CALLER_PATH,
+        _CALLER_LINE,
         "%s %s %s %.1fms key=%s",
-        scope["method"],
-        route or "<unrouted>",
-        status,
-        elapsed * 1000,
-        state.get("key_id", "-"),
-        extra={
-            "method": scope["method"],
-            "route": route,
-            "status": status,
-            "duration_ms": round(elapsed * 1000, 2),
-            "key_id": state.get("key_id"),
-            "job_id": (scope.get("path_params") or {}).get("jobId"),
-        },
+        (method, route or "<unrouted>", status, elapsed * 1000, state.get("key_id", "-")),
+        None,
+        "_log_access",
     )
+    fields = record.__dict__
+    fields["method"] = method
+    fields["route"] = route
+    fields["status"] = status
+    fields["duration_ms"] = round(elapsed * 1000, 2)
+    fields["key_id"] = state.get("key_id")
+    fields["job_id"] = (scope.get("path_params") or {}).get("jobId")
+    access.handle(record)
+
+
+_CALLER_PATH = _log_access.__code__.co_filename
+_CALLER_LINE = _log_access.__code__.co_firstlineno
 
 
 def _template(route: object) -> str | None:
     """The route's path as the API documents it: ``{userId}``, not the convertor that
-    matches it (``{userId:anything}``)."""
+    matches it (``{userId:anything}``); worked out once a route."""
     path = getattr(route, "path", None)
-    return None if path is None else _CONVERTOR.sub(r"{\1}", path)
+    if path is None:
+        return None
+    template = _TEMPLATES.get(path)
+    if template is None:
+        template = _TEMPLATES[path] = _CONVERTOR.sub(r"{\1}", path)
+    return template
 
 
 _CONVERTOR = re.compile(r"\{(\w+):\w+\}")
+_TEMPLATES: dict[str, str] = {}
+"""A route's path to its template: as many as the app has routes."""
