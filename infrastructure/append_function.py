@@ -24,9 +24,75 @@ them, and its follower has nothing to fold; if it lags, it folds them in turn,
 over the rows already written (``projection_store.show_jobs``).
 """
 
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
 from psycopg.sql import SQL, Composed, Identifier
+from sqlalchemy.dialects import postgresql
+
+from application.job_records import COLUMNS, EVENT_COLUMNS
+from infrastructure.tables import jobs
 
 APPEND_FUNCTION = "jobtrail_append"
+
+
+def append_statement(schema: str, events_table: str, with_rows: bool = True) -> Composed:
+    """An append as one statement, so one transaction with no BEGIN or COMMIT of its
+    own: the data keys made for the events, the read model's rows written with them
+    (``with_rows``: ``projection_store.show_jobs``, a column's values in one array
+    each), and the events through ``jobtrail_append``. Its values: ``append_values``."""
+    keys = SQL(
+        "new_keys AS ("
+        " INSERT INTO {keys} (subject, generation, data_key, created_at)"
+        " SELECT * FROM unnest(%s::text[], %s::integer[], %s::bytea[], %s::bigint[]))"
+    ).format(keys=Identifier(schema, "personal_data_keys"))
+    shown = SQL(", {shown}").format(shown=_shown(schema)) if with_rows else SQL("")
+    return SQL(
+        "WITH {keys}{shown} "
+        "SELECT * FROM {append}(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s)"
+    ).format(keys=keys, shown=shown, append=Identifier(schema, APPEND_FUNCTION))
+
+
+def _shown(schema: str) -> Composed:
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    arrays = SQL(", ").join(
+        SQL("%s::{}[]").format(SQL(jobs.c[name].type.compile(dialect=dialect))) for name in COLUMNS
+    )
+    columns = SQL(", ").join(Identifier(name) for name in COLUMNS)
+    changes = SQL(", ").join(
+        SQL("{0} = EXCLUDED.{0}").format(Identifier(name)) for name in EVENT_COLUMNS
+    )
+    return SQL(
+        "shown AS ("
+        " INSERT INTO {jobs} AS j ({columns}) SELECT * FROM unnest({arrays})"
+        " ON CONFLICT (job_id) DO UPDATE SET {changes} WHERE j.version < EXCLUDED.version)"
+    ).format(jobs=Identifier(schema, jobs.name), columns=columns, arrays=arrays, changes=changes)
+
+
+def append_values(
+    events: Sequence[StoredEvent],
+    keys: Sequence[tuple[Any, ...]] = (),
+    rows: Sequence[tuple[Any, ...]] | None = None,
+    projection: str | None = None,
+) -> list[Any]:
+    """The values of ``append_statement``: the keys (subject, generation, key,
+    created ms), the rows (``JobRow`` as tuples; None for a statement without them),
+    the events, and the projection whose rows for these events are among ``rows``
+    (None if they are not)."""
+    stored = [
+        [e.originator_id for e in events],
+        [e.originator_version for e in events],
+        [e.topic for e in events],
+        [e.state for e in events],
+    ]
+    shown = [] if rows is None else _columns(rows, len(COLUMNS))
+    return [*_columns(keys, 4), *shown, *stored, projection]
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as one list of values per column."""
+    return [[row[i] for row in rows] for i in range(width)]
 
 
 def create_append_function(schema: str, events_table: str) -> Composed:

@@ -2,9 +2,11 @@
 
 Every event's link is ``sha256(previous hash, position, originator id, version,
 topic, state)`` over length-prefixed fields, stored in ``event_chain`` by the
-same transaction that appends the event. On PostgreSQL that transaction holds
-eventsourcing's EXCLUSIVE lock on the events table, and on SQLite the database's
-write lock, so concurrent writers extend one chain: it cannot fork.
+same transaction that appends the event. On PostgreSQL the database computes the
+links (infrastructure/append_function.py) under eventsourcing's EXCLUSIVE lock on
+the events table; on SQLite this module does, under the database's write lock. So
+concurrent writers extend one chain: it cannot fork. ``verify_chain`` recomputes
+every link here, whichever wrote it.
 """
 
 import hashlib
@@ -12,16 +14,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from psycopg import Cursor
-from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from eventsourcing.utils import retry
+from psycopg.sql import SQL
 from sqlalchemy import select
 
 from application.event_log import JobLog
 from domain.log_entry import event_entry
+from infrastructure.append_function import APPEND_FUNCTION, append_statement, append_values
 from infrastructure.database import Database
 from infrastructure.personal_data import keys_to_store
 from infrastructure.tables import event_chain
@@ -91,29 +93,24 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
 
 
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    """eventsourcing's recorder, appending as scheduling's batches do: one statement
+    (infrastructure/append_function.py) takes the library's table lock, inserts the
+    events, links them in the database, and stores the keys made for them."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self._append = append_statement(datastore.schema, events_table_name, with_rows=False)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        if positions:
-            table = SQL("{0}.{1}").format(
-                Identifier(self.datastore.schema), Identifier(CHAIN_TABLE)
-            )
-            curs.execute(SQL("SELECT hash FROM {0} ORDER BY position DESC LIMIT 1").format(table))
-            row = curs.fetchone()
-            links = chain_links(row["hash"] if row else GENESIS, positions, stored_events)
-            curs.executemany(
-                SQL("INSERT INTO {0} (position, hash, prev_hash) VALUES (%s, %s, %s)").format(
-                    table
-                ),
-                links,
-            )
-        new_keys = keys_to_store()
-        if new_keys:
-            curs.executemany(
-                _POSTGRES_STORE_KEYS.format(Identifier(self.datastore.schema)), new_keys
-            )
-        return positions
+        if not stored_events:
+            return []
+        values = append_values(stored_events, keys_to_store())
+        with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(self._append, values, prepare=True)
+            return [row[APPEND_FUNCTION] for row in cursor.fetchall()]
 
 
 @dataclass(frozen=True)

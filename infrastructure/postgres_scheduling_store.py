@@ -1,16 +1,16 @@
 """Scheduling's store on PostgreSQL, awaited on the event loop (ADR 29).
 
-A batch of scheduling requests costs two round trips when its users are new:
+A batch of scheduling requests costs two statements when its users are new:
 
-1. its reads, pipelined: the destroyed-keys mark, the users' data keys, their
+1. its reads, in one snapshot: the destroyed-keys mark, the users' data keys, their
    ledgers' events, and as many job ids as the batch may need (kept for the next
    batch when it needs fewer). A user with a ledger costs one more, for their
    latest job's events;
-2. its append, pipelined in one transaction: the events and their chain links (one
-   call of ``jobtrail_append``, infrastructure/append_function.py), the data keys
-   made for them, and the read model's rows of every job the batch answers with,
-   written as they are now (the projection, when it meets those events, finds the
-   rows written and leaves them as they are).
+2. its append, one statement and so one transaction (infrastructure/
+   append_function.py): the events and their chain links, the data keys made for
+   them, and the read model's rows of every job the batch answers with, written as
+   they are now (the projection, when it meets those events, finds the rows written
+   and leaves them as they are).
 
 The answer then goes out with the read model already showing it: no waiting.
 Aggregates are decoded and folded by eventsourcing's rules and jobtrail's mapper,
@@ -28,19 +28,17 @@ import psycopg
 from eventsourcing.persistence import RecordConflictError, StoredEvent
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import PoolTimeout
-from sqlalchemy.dialects import postgresql
 
 from application.event_log import JobLog, aggregates_from
-from application.job_records import COLUMNS, EVENT_COLUMNS, job_row
+from application.job_records import job_row
 from application.projection import JobsProjection
 from domain.job import Job
-from infrastructure.append_function import APPEND_FUNCTION
+from infrastructure.append_function import append_statement, append_values
 from infrastructure.data_key_table import KEYS_DESTROYED
 from infrastructure.database import Database, DatabaseUnavailable
 from infrastructure.event_store import keys_to_make, sealed_key_refs
 from infrastructure.liveness import LivelyAsyncConnectionPool
 from infrastructure.personal_data import PersonalDataVault
-from infrastructure.tables import jobs
 
 _MARK, _KEY, _EVENT, _JOB_ID = range(4)
 _READS = """
@@ -58,22 +56,6 @@ ORDER BY 1, 2, 3
 with the keys it covers, the users' data keys, the aggregates' events in order,
 and job ids for the batch."""
 _JOB_IDS = "SELECT nextval('job_ids') FROM generate_series(1, %s)"
-_STORE_KEYS = (
-    "INSERT INTO personal_data_keys (subject, generation, data_key, created_at) "
-    "SELECT * FROM unnest(%s::text[], %s::integer[], %s::bytea[], %s::bigint[])"
-)
-
-
-def _show_jobs_at_once() -> str:
-    """``projection_store.show_jobs`` as one statement for many rows: a column's values
-    in one array each (a statement per row cost more than the rest of the batch)."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    arrays = ", ".join(f"%s::{jobs.c[name].type.compile(dialect=dialect)}[]" for name in COLUMNS)
-    changes = ", ".join(f"{name} = EXCLUDED.{name}" for name in EVENT_COLUMNS)
-    return (
-        f"INSERT INTO jobs ({', '.join(COLUMNS)}) SELECT * FROM unnest({arrays}) "  # noqa: S608 - our names
-        f"ON CONFLICT (job_id) DO UPDATE SET {changes} WHERE jobs.version < EXCLUDED.version"
-    )
 
 
 class PostgresSchedulingStore:
@@ -86,14 +68,7 @@ class PostgresSchedulingStore:
         self._conninfo = url.libpq_conninfo
         self._options = {"options": f"-csearch_path={url.schema}"} if url.schema else {}
         self._reads = SQL(_READS).format(events=Identifier(schema, url.events_table))
-        self._append = SQL(
-            "WITH new_keys AS ({keys}), shown AS ({rows}) "
-            "SELECT * FROM {append}(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s)"
-        ).format(
-            keys=SQL(_STORE_KEYS),
-            rows=SQL(_show_jobs_at_once()),
-            append=Identifier(schema, APPEND_FUNCTION),
-        )
+        self._append = append_statement(schema, url.events_table)
         self._spare_ids: list[int] = []
         self._pool: LivelyAsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
 
@@ -213,13 +188,7 @@ class PostgresSchedulingStore:
     ) -> int | None:
         if not (stored or rows):
             return None
-        events = [
-            [e.originator_id for e in stored],
-            [e.originator_version for e in stored],
-            [e.topic for e in stored],
-            [e.state for e in stored],
-        ]
-        values = [*_columns(keys, 4), *_columns(rows, len(COLUMNS)), *events, projection]
+        values = append_values(stored, keys, rows, projection)
         try:
             # One statement, so one transaction with no BEGIN and COMMIT of its own.
             async with self._connection() as connection:
@@ -255,11 +224,6 @@ class _Checkout:
         kind = exc_info[0]
         if kind is not None and issubclass(kind, psycopg.OperationalError):
             raise DatabaseUnavailable(str(exc_info[1])) from exc_info[1]
-
-
-def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    """Rows as one list of values per column."""
-    return [[row[i] for row in rows] for i in range(width)]
 
 
 def _stored(originator_id: UUID, version: int, topic: str, state: Any) -> StoredEvent:
