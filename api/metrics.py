@@ -5,16 +5,12 @@ Each process has its own registry; with several uvicorn workers, scrape each or
 aggregate at the collector (the gauges read the shared database and agree).
 """
 
-import time
-from bisect import bisect_left
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
-from prometheus_client import metrics as prometheus_metrics
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 from sqlalchemy import func, select
 
 from application.epoch import epoch_ms
@@ -96,85 +92,22 @@ def _deadline_metrics(services: "Services") -> Iterator[Any]:
     )
 
 
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-"""Upper bounds, in seconds, of the request latency histogram's buckets (+Inf after)."""
-
-
-class _Requests(Collector):
-    """Requests by route, method and status, and their latency by route and method:
-    the series prometheus-client's Counter and Histogram would expose, sample for
-    sample, counted in plain lists instead. A Counter and a Histogram take a lock per
-    value and a Python loop over the buckets on every request; here a request is a
-    dictionary look-up, a bisection and three additions.
-
-    Counted on the event loop's thread only (``api.middleware.Observe``), read by the
-    scrape's: the additions need no lock, and a new series is put in the dictionaries
-    whole, after it is made."""
-
-    _LE = (*(floatToGoString(bound) for bound in LATENCY_BUCKETS), "+Inf")  # type: ignore[no-untyped-call]
-
-    def __init__(self) -> None:
-        # (route, method, status) -> ([count], latency of (route, method))
-        self.series: dict[tuple[str, str, int], tuple[list[int], list[float]]] = {}
-        # (route, method) -> [count in each bucket (not cumulated), ..., +Inf, sum]
-        self.latencies: dict[tuple[str, str], list[float]] = {}
-        self.created: dict[tuple[Any, ...], float] = {}
-
-    def new_series(self, route: str, method: str, status: int) -> tuple[list[int], list[float]]:
-        latency = self.latencies.get((route, method))
-        if latency is None:
-            latency = [0.0] * (len(LATENCY_BUCKETS) + 2)
-            self.created[(route, method)] = time.time()
-            self.latencies[(route, method)] = latency
-        series = ([0], latency)
-        self.created[(route, method, status)] = time.time()
-        self.series[(route, method, status)] = series
-        return series
-
-    def describe(self) -> Iterator[Any]:
-        yield CounterMetricFamily("jobtrail_http_requests", "HTTP requests")
-        yield HistogramMetricFamily(
-            "jobtrail_http_request_duration_seconds", "HTTP request latency"
-        )
-
-    def collect(self) -> Iterator[Any]:
-        with_created = getattr(prometheus_metrics, "_use_created", True)
-        requests = CounterMetricFamily(
-            "jobtrail_http_requests", "HTTP requests", labels=["route", "method", "status"]
-        )
-        for (route, method, status), (count, _) in list(self.series.items()):
-            requests.add_metric(
-                [route, method, str(status)],
-                float(count[0]),
-                created=self.created[(route, method, status)] if with_created else None,
-            )
-        yield requests
-        latency = HistogramMetricFamily(
-            "jobtrail_http_request_duration_seconds",
-            "HTTP request latency",
-            labels=["route", "method"],
-        )
-        for (route, method), values in list(self.latencies.items()):
-            *in_buckets, total = values
-            cumulated, buckets = 0.0, []
-            for le, in_bucket in zip(self._LE, in_buckets, strict=True):
-                cumulated += in_bucket
-                buckets.append((le, cumulated))
-            latency.add_metric([route, method], buckets, total)
-            if with_created:
-                latency.add_sample(
-                    latency.name + "_created",
-                    {"route": route, "method": method},
-                    self.created[(route, method)],
-                )
-        yield latency
-
-
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self._requests = _Requests()
-        self.registry.register(self._requests)
+        self.requests = Counter(
+            "jobtrail_http_requests",
+            "HTTP requests",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "jobtrail_http_request_duration_seconds",
+            "HTTP request latency",
+            ["route", "method"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
         self.batches = Counter(
             "jobtrail_worker_batches",
             "Deletion batches run by this process's worker",
@@ -187,17 +120,20 @@ class Metrics:
             registry=self.registry,
         )
 
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        """On the event loop's thread (see _Requests)."""
-        requests = self._requests
-        series = requests.series.get((route, method, status))
-        if series is None:
-            series = requests.new_series(route, method, status)
-        count, latency = series
-        count[0] += 1
-        # The first bucket whose bound the duration does not exceed; past the last, +Inf.
-        latency[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        latency[-1] += seconds
+        # Label lookups cost more than the increments: keep the children per series.
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(route, method, status),
+                self.latency.labels(route, method),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def watch(self, services: "Services") -> None:
         self.registry.register(_StateCollector(services))

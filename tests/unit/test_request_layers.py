@@ -8,7 +8,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -17,10 +16,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Message
 
-from api import in_time as in_time_module
 from api.handler_threads import Overloaded
 from api.in_time import answered_in_time
-from api.metrics import LATENCY_BUCKETS, Metrics
+from api.metrics import Metrics
 from api.middleware import BodyLimit, Observe
 
 Sent = list[Message]
@@ -132,72 +130,6 @@ def test_nothing_is_logged_below_the_access_logs_level(caplog: pytest.LogCapture
     with caplog.at_level(logging.WARNING):
         asyncio.run(call(an_app(Metrics()), "/hello"))
     assert not [r for r in caplog.records if r.name == "jobtrail.access"]
-
-
-def test_the_request_metrics_are_the_series_prometheus_clients_own_would_be() -> None:
-    """The same observations in a Counter and a Histogram as the service had them:
-    the exposition is the same, sample for sample, but for the creation times."""
-    ours = Metrics()
-    registry = CollectorRegistry()
-    requests = Counter(
-        "jobtrail_http_requests", "HTTP requests", ["route", "method", "status"], registry=registry
-    )
-    latency = Histogram(
-        "jobtrail_http_request_duration_seconds",
-        "HTTP request latency",
-        ["route", "method"],
-        registry=registry,
-        buckets=LATENCY_BUCKETS,
-    )
-    Counter(
-        "jobtrail_worker_batches",
-        "Deletion batches run by this process's worker",
-        registry=registry,
-    )
-    Counter(
-        "jobtrail_deleted",
-        "Rows or files deleted by this process's worker",
-        ["target"],
-        registry=registry,
-    )
-    durations = [0.0, 0.0009, 0.001, 0.0011, 0.0025, 0.3, 1.0, 9.99, 10.0, 10.01, 400.0]
-    observations = [
-        (route, method, status, seconds)
-        for seconds in durations
-        for route, method, status in (
-            ("/api/v1/{projectKey}/jobs", "GET", 200),
-            ("/api/v1/{projectKey}/jobs", "GET", 503),
-            ("<unrouted>", "POST", 404),
-            ("/healthz", "GET", 200),
-        )
-    ]
-    for route, method, status, seconds in observations:
-        ours.observe_request(route, method, status, seconds)
-        requests.labels(route, method, status).inc()
-        latency.labels(route, method).observe(seconds)
-
-    def exposed(text: bytes) -> list[tuple[str, str, str, dict[str, str], float | None]]:
-        return [
-            (
-                family.name,
-                family.type,
-                sample.name,
-                sample.labels,
-                None if sample.name.endswith("_created") else sample.value,
-            )
-            for family in text_string_to_metric_families(text.decode())
-            for sample in family.samples
-        ]
-
-    assert exposed(ours.render()) == exposed(generate_latest(registry))
-    ours_lines = [line for line in ours.render().decode().splitlines() if "_created" not in line]
-    theirs = [
-        line for line in generate_latest(registry).decode().splitlines() if "_created" not in line
-    ]
-    assert ours_lines == theirs
-    assert (
-        'jobtrail_http_requests_total{method="GET",route="/healthz",status="200"} 11.0'
-    ) in ours_lines
 
 
 def test_the_route_and_status_are_counted_through_the_middleware() -> None:
@@ -322,38 +254,6 @@ def test_a_cancellation_from_elsewhere_is_not_taken_for_the_deadline() -> None:
     asyncio.run(scenario())
 
 
-def test_a_deadline_and_a_cancellation_from_elsewhere_at_once_stay_a_cancellation() -> None:
-    """As with asyncio.timeout: the client went away on the very step the deadline
-    passed, and the request is cancelled, not answered 503."""
-
-    async def scenario() -> None:
-        loop = asyncio.get_running_loop()
-        deadlines: list[Any] = []
-
-        async def request() -> str:
-            deadline = in_time_module._deadline(0.05)
-            deadlines.append(deadline)
-            with deadline:
-                await asyncio.sleep(5)
-            return "late"
-
-        task = asyncio.ensure_future(request())
-        await asyncio.sleep(0)
-        loop.call_at(deadlines[0].when, task.cancel)  # after the lane's timer, same time
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-        async def alone() -> str:
-            with in_time_module._deadline(0.01):
-                await asyncio.sleep(5)
-            return "late"
-
-        with pytest.raises(TimeoutError):
-            await alone()
-
-    asyncio.run(scenario())
-
-
 def test_an_endpoint_refused_for_overload_is_answered_503_at_once() -> None:
     async def overloaded(_: Request) -> Response:
         raise Overloaded
@@ -363,19 +263,3 @@ def test_an_endpoint_refused_for_overload_is_answered_503_at_once() -> None:
     )
     assert status == 503 and headers[b"retry-after"] == b"1"
     assert b"Too many requests" in body
-
-
-def test_answered_requests_leave_no_deadline_behind() -> None:
-    app = an_app(Metrics(), seconds=0.05)
-
-    async def scenario() -> None:
-        for _ in range(200):
-            assert (await call(app, "/hello"))[0] == 200
-        lane = in_time_module._lane
-        assert lane is not None and not lane.waiting
-        await asyncio.sleep(0.1)  # the timer armed for the first fires on nothing
-        assert lane.timer is None
-        task = asyncio.current_task()
-        assert task is not None and task.cancelling() == 0
-
-    asyncio.run(scenario())
