@@ -1,5 +1,6 @@
 """A deletion request's own rules: whose data, and the job id it is known by."""
 
+import re
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.errors import InvalidJobRequest
@@ -50,13 +51,15 @@ CONTROL_CHARACTER_RANGES = ((0x00, 0x1F), (0x7F, 0x9F), (0x2028, 0x2029))
 """C0 and C1 controls, DEL, and the Unicode line and paragraph separators: whatever a
 log, a CSV file or a terminal would take for a line break or a command. (The API's
 document states them as a pattern of its userId.)"""
-_CONTROL = frozenset(
-    code for low, high in CONTROL_CHARACTER_RANGES for code in range(low, high + 1)
+_CONTROL = re.compile(
+    "[" + "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in CONTROL_CHARACTER_RANGES) + "]"
 )
+"""One character class of those ranges: searched in C, where a character at a time
+in Python cost more than the rest of a request's validation."""
 
 
 def has_control_characters(text: str) -> bool:
-    return any(ord(character) in _CONTROL for character in text)
+    return _CONTROL.search(text) is not None
 
 
 def validate_user_id(user_id: str) -> None:

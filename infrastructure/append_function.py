@@ -27,11 +27,13 @@ over the rows already written (``projection_store.show_jobs``).
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from eventsourcing.persistence import StoredEvent
 from psycopg.sql import SQL, Composed, Identifier
+from psycopg.types.json import Jsonb
 from sqlalchemy.dialects import postgresql
 
-from application.job_records import COLUMNS, EVENT_COLUMNS
+from application.job_records import COLUMNS, EVENT_COLUMNS, JobRow
 from infrastructure.tables import jobs
 
 APPEND_FUNCTION = "jobtrail_append"
@@ -40,24 +42,34 @@ APPEND_FUNCTION = "jobtrail_append"
 def append_statement(schema: str, events_table: str, with_rows: bool = True) -> Composed:
     """An append as one statement, so one transaction with no BEGIN or COMMIT of its
     own: the data keys made for the events, the read model's rows written with them
-    (``with_rows``: ``projection_store.show_jobs``, a column's values in one array
-    each), and the events through ``jobtrail_append``. Its values: ``append_values``."""
+    (``with_rows``: ``projection_store.show_jobs``), and the events through
+    ``jobtrail_append``. Its values (``append_values``) are JSON documents, encoded
+    by msgspec in one call each: a list of values per element, dumped one by one by
+    the driver, cost more than the rest of the batch."""
     keys = SQL(
         "new_keys AS ("
         " INSERT INTO {keys} (subject, generation, data_key, created_at)"
-        " SELECT * FROM unnest(%s::text[], %s::integer[], %s::bytea[], %s::bigint[]))"
+        " SELECT k->>0, (k->>1)::integer, decode(k->>2, 'base64'), (k->>3)::bigint"
+        " FROM jsonb_array_elements(%s::jsonb) AS k)"
     ).format(keys=Identifier(schema, "personal_data_keys"))
     shown = SQL(", {shown}").format(shown=_shown(schema)) if with_rows else SQL("")
     return SQL(
-        "WITH {keys}{shown} "
-        "SELECT * FROM {append}(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s)"
+        "WITH {keys}{shown}, events AS ("
+        " SELECT array_agg((e->>0)::uuid ORDER BY n) AS ids,"
+        " array_agg((e->>1)::bigint ORDER BY n) AS versions,"
+        " array_agg(e->>2 ORDER BY n) AS topics,"
+        " array_agg(decode(e->>3, 'base64') ORDER BY n) AS states"
+        " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(e, n))"
+        " SELECT appended AS position FROM events,"
+        " {append}(events.ids, events.versions, events.topics, events.states, %s) AS appended"
     ).format(keys=keys, shown=shown, append=Identifier(schema, APPEND_FUNCTION))
 
 
 def _shown(schema: str) -> Composed:
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    arrays = SQL(", ").join(
-        SQL("%s::{}[]").format(SQL(jobs.c[name].type.compile(dialect=dialect))) for name in COLUMNS
+    record = SQL(", ").join(
+        SQL("{} {}").format(Identifier(name), SQL(jobs.c[name].type.compile(dialect=dialect)))
+        for name in COLUMNS
     )
     columns = SQL(", ").join(Identifier(name) for name in COLUMNS)
     changes = SQL(", ").join(
@@ -65,34 +77,29 @@ def _shown(schema: str) -> Composed:
     )
     return SQL(
         "shown AS ("
-        " INSERT INTO {jobs} AS j ({columns}) SELECT * FROM unnest({arrays})"
+        " INSERT INTO {jobs} AS j ({columns})"
+        " SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS r({record})"
         " ON CONFLICT (job_id) DO UPDATE SET {changes} WHERE j.version < EXCLUDED.version)"
-    ).format(jobs=Identifier(schema, jobs.name), columns=columns, arrays=arrays, changes=changes)
+    ).format(jobs=Identifier(schema, jobs.name), columns=columns, record=record, changes=changes)
 
 
 def append_values(
     events: Sequence[StoredEvent],
     keys: Sequence[tuple[Any, ...]] = (),
-    rows: Sequence[tuple[Any, ...]] | None = None,
+    rows: Sequence[JobRow] | None = None,
     projection: str | None = None,
 ) -> list[Any]:
     """The values of ``append_statement``: the keys (subject, generation, key,
-    created ms), the rows (``JobRow`` as tuples; None for a statement without them),
-    the events, and the projection whose rows for these events are among ``rows``
-    (None if they are not)."""
-    stored = [
-        [e.originator_id for e in events],
-        [e.originator_version for e in events],
-        [e.topic for e in events],
-        [e.state for e in events],
-    ]
-    shown = [] if rows is None else _columns(rows, len(COLUMNS))
-    return [*_columns(keys, 4), *shown, *stored, projection]
+    created ms), the rows (None for a statement without them), the events, and the
+    projection whose rows for these events are among ``rows`` (None if they are not)."""
+    stored = [(str(e.originator_id), e.originator_version, e.topic, e.state) for e in events]
+    shown = [] if rows is None else [_json(rows)]
+    return [_json(keys), *shown, _json(stored), projection]
 
 
-def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    """Rows as one list of values per column."""
-    return [[row[i] for row in rows] for i in range(width)]
+def _json(value: object) -> Jsonb:
+    """A value sent as a JSON document, encoded by msgspec (bytes as base64)."""
+    return Jsonb(value, dumps=msgspec.json.encode)
 
 
 def create_append_function(schema: str, events_table: str) -> Composed:

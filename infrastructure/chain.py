@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from application.event_log import JobLog
 from domain.log_entry import event_entry
-from infrastructure.append_function import APPEND_FUNCTION, append_statement, append_values
+from infrastructure.append_function import append_statement, append_values
 from infrastructure.database import Database
 from infrastructure.personal_data import keys_to_store
 from infrastructure.tables import event_chain
@@ -99,7 +99,9 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
-        self._append = append_statement(datastore.schema, events_table_name, with_rows=False)
+        self._append = append_statement(
+            datastore.schema, events_table_name, with_rows=False
+        ).as_bytes(None)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -110,7 +112,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         values = append_values(stored_events, keys_to_store())
         with self.datastore.get_connection() as connection, connection.cursor() as cursor:
             cursor.execute(self._append, values, prepare=True)
-            return [row[APPEND_FUNCTION] for row in cursor.fetchall()]
+            return [row["position"] for row in cursor.fetchall()]
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,13 @@ from collections.abc import Collection, Sequence
 from typing import Any
 from uuid import UUID
 
-import msgspec
 import psycopg
 from eventsourcing.persistence import RecordConflictError, StoredEvent
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import PoolTimeout
 
 from application.event_log import JobLog, aggregates_from
-from application.job_records import job_row
+from application.job_records import JobRow, job_row
 from application.projection import JobsProjection
 from domain.job import Job
 from infrastructure.append_function import append_statement, append_values
@@ -67,8 +66,9 @@ class PostgresSchedulingStore:
         self._log, self._vault, self._size = log, vault, size
         self._conninfo = url.libpq_conninfo
         self._options = {"options": f"-csearch_path={url.schema}"} if url.schema else {}
-        self._reads = SQL(_READS).format(events=Identifier(schema, url.events_table))
-        self._append = append_statement(schema, url.events_table)
+        # Rendered once: psycopg renders a composed statement again at every execute.
+        self._reads = SQL(_READS).format(events=Identifier(schema, url.events_table)).as_bytes(None)
+        self._append = append_statement(schema, url.events_table).as_bytes(None)
         self._spare_ids: list[int] = []
         self._pool: LivelyAsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
 
@@ -171,7 +171,7 @@ class PostgresSchedulingStore:
             to_stored = self._log.mapper.to_stored_event
             stored = [to_stored(event) for event in events]
             rows = [
-                msgspec.structs.astuple(job_row(aggregate))
+                job_row(aggregate)
                 for aggregate in [*aggregates, *shown]
                 if isinstance(aggregate, Job)
             ]
@@ -183,7 +183,7 @@ class PostgresSchedulingStore:
         self,
         stored: list[StoredEvent],
         keys: Sequence[tuple[Any, ...]],
-        rows: list[tuple[Any, ...]],
+        rows: list[JobRow],
         projection: str | None,
     ) -> int | None:
         if not (stored or rows):

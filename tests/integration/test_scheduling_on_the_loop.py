@@ -11,13 +11,14 @@ from typing import TypeVar
 
 import psycopg
 import pytest
+from eventsourcing.persistence import StoredEvent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.composition import Services, build_services
 from application.audit import compare, refold_all
 from application.commands import JobCommands
-from infrastructure.append_function import APPEND_FUNCTION
+from infrastructure.append_function import append_statement, append_values
 from infrastructure.chain import verify_chain
 from infrastructure.clock import SystemClock
 from infrastructure.job_ids import SqlJobIdAllocator
@@ -63,12 +64,11 @@ def test_the_database_links_any_event_as_verify_does(
     # Between appends of eventsourcing's recorder, which links in Python.
     services.commands.schedule_user_deletion(1, f"user-{next(USER_NUMBERS)}", "key:k")
     url = services.database.url
-    function = f'"{url.schema}".{APPEND_FUNCTION}'
+    assert url.schema is not None
+    append = append_statement(url.schema, url.events_table, with_rows=False)
+    stored = [StoredEvent(*event) for event in events]
     with psycopg.connect(url.libpq_conninfo, autocommit=True) as connection:
-        positions = connection.execute(
-            f"SELECT * FROM {function}(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], NULL)",
-            [list(column) for column in zip(*events, strict=True)],
-        ).fetchall()
+        positions = connection.execute(append, append_values(stored)).fetchall()
     assert len(positions) == len(events)
     report = verify_chain(services.log, services.database)
     assert report.intact, report.reason
