@@ -21,7 +21,6 @@ runs it.
 """
 
 import asyncio
-import os
 import sqlite3
 from typing import Any, Protocol
 
@@ -30,7 +29,7 @@ from psycopg_pool import PoolTimeout, TooManyRequests
 from sqlalchemy import Executable
 
 from infrastructure.database import Database, DatabaseUnavailable
-from infrastructure.liveness import LivelyAsyncConnectionPool
+from infrastructure.liveness import LivelyAsyncConnectionPool, loop_pool
 
 WAITING_AT_MOST = 200
 """Reads waiting for a PostgreSQL connection before the next is
@@ -97,34 +96,15 @@ class SQLiteReader:
 
 class PostgresReader:
     def __init__(self, database: Database, size: int, timeout: float) -> None:
-        url = database.url
-        self._conninfo = url.libpq_conninfo
         self._database = database
         self._size, self._timeout = size, timeout
-        self._options = {"options": f"-csearch_path={url.schema}"} if url.schema else {}
         self._pool: LivelyAsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
 
     async def open(self) -> None:
         """A new pool, on the running loop (a closed pool cannot be opened again)."""
-        self._pool = LivelyAsyncConnectionPool(
-            self._conninfo,
-            kwargs={
-                "autocommit": True,
-                "connect_timeout": 5,
-                # Which process's connections these are, in pg_stat_activity.
-                "application_name": f"jobtrail reads {os.getpid()}",
-                **self._options,
-            },
-            min_size=1,
-            max_size=self._size,
-            open=False,
-            timeout=self._timeout,
-            max_waiting=WAITING_AT_MOST,
-            name="jobtrail-reads",
+        self._pool = await loop_pool(
+            self._database.url, "reads", self._size, self._timeout, WAITING_AT_MOST
         )
-        # Not waiting for the first connection: a database that is down at start is
-        # reported by the requests (503), not by a hang here.
-        await self._pool.open(wait=False)
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -27,6 +27,8 @@ from eventsourcing.postgres import ConnectionPool, PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 from psycopg_pool import AsyncConnectionPool
 
+from infrastructure.database_url import DatabaseUrl
+
 SyncConnection = TypeVar("SyncConnection", bound=psycopg.Connection[Any])
 AsyncConnection = TypeVar("AsyncConnection", bound=psycopg.AsyncConnection[Any])
 
@@ -143,3 +145,30 @@ class LivelyPostgresFactory(PostgresFactory):
         pool.kwargs["application_name"] = f"jobtrail event store {os.getpid()}"
         # As every pool of jobtrail's: a host that does not answer is given up on.
         pool.kwargs.setdefault("connect_timeout", 5)
+
+
+async def loop_pool(
+    url: DatabaseUrl, purpose: str, size: int, timeout: float, max_waiting: int = 0
+) -> "LivelyAsyncConnectionPool[psycopg.AsyncConnection[Any]]":
+    """A new asyncio pool on the running loop, its connections in autocommit, named
+    ``jobtrail <purpose> <pid>`` in pg_stat_activity. It does not wait for its first
+    connection: a database that is down at start is reported by the requests (503),
+    not by a hang here."""
+    options = {"options": f"-csearch_path={url.schema}"} if url.schema else {}
+    pool: LivelyAsyncConnectionPool[psycopg.AsyncConnection[Any]] = LivelyAsyncConnectionPool(
+        url.libpq_conninfo,
+        kwargs={
+            "autocommit": True,
+            "connect_timeout": 5,
+            "application_name": f"jobtrail {purpose} {os.getpid()}",
+            **options,
+        },
+        min_size=1,
+        max_size=size,
+        open=False,
+        timeout=timeout,
+        max_waiting=max_waiting,
+        name=f"jobtrail-{purpose}",
+    )
+    await pool.open(wait=False)
+    return pool

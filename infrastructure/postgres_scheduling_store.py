@@ -18,7 +18,6 @@ as the log's own reads do (application.event_log.aggregates_from).
 """
 
 import asyncio
-import os
 from collections.abc import Collection, Sequence
 from typing import Any
 from uuid import UUID
@@ -36,7 +35,7 @@ from infrastructure.append_function import append_statement, append_values
 from infrastructure.data_key_table import KEYS_DESTROYED
 from infrastructure.database import Database, DatabaseUnavailable
 from infrastructure.event_store import keys_to_make, sealed_key_refs
-from infrastructure.liveness import LivelyAsyncConnectionPool
+from infrastructure.liveness import LivelyAsyncConnectionPool, loop_pool
 from infrastructure.personal_data import PersonalDataVault
 
 _MARK, _KEY, _EVENT, _JOB_ID = range(4)
@@ -64,8 +63,7 @@ class PostgresSchedulingStore:
         url = database.url
         schema = url.schema or "public"
         self._log, self._vault, self._size = log, vault, size
-        self._conninfo = url.libpq_conninfo
-        self._options = {"options": f"-csearch_path={url.schema}"} if url.schema else {}
+        self._url = url
         # Rendered once: psycopg renders a composed statement again at every execute.
         self._reads = SQL(_READS).format(events=Identifier(schema, url.events_table)).as_bytes(None)
         self._append = append_statement(schema, url.events_table).as_bytes(None)
@@ -73,23 +71,8 @@ class PostgresSchedulingStore:
         self._pool: LivelyAsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
 
     async def open(self) -> None:
-        """A new pool, on the running loop. One batch is in flight at a time: a
-        second connection stands by for a connection the server ended."""
-        self._pool = LivelyAsyncConnectionPool(
-            self._conninfo,
-            kwargs={
-                "autocommit": True,
-                "connect_timeout": 5,
-                "application_name": f"jobtrail scheduling {os.getpid()}",
-                **self._options,
-            },
-            min_size=1,
-            max_size=self._size,
-            open=False,
-            timeout=10,
-            name="jobtrail-scheduling",
-        )
-        await self._pool.open(wait=False)
+        """A new pool, on the running loop: a connection for each batch in flight."""
+        self._pool = await loop_pool(self._url, "scheduling", self._size, timeout=10)
         try:
             # The installation's subject secret and where sealing began, read once
             # here, so that no request reads them on the loop.
