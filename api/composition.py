@@ -202,7 +202,9 @@ def build_services(settings: Settings, create: bool = True) -> Services:
     store: SchedulingStore = (
         LogSchedulingStore(log, job_ids, read_your_writes, in_thread=True)
         if database.backend == "sqlite"
-        else PostgresSchedulingStore(database, log, vault, size=in_flight + 1)
+        else PostgresSchedulingStore(
+            database, log, vault, in_flight + 1, settings.read_your_writes_timeout
+        )
     )
     scheduling = Scheduling(store, clock, settings.deletion_delay, settings.response_period)
     return Services(

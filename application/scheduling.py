@@ -84,7 +84,11 @@ class Scheduling:
         ledgers = await self._store.aggregates(
             named, subjects={user.subject for user in named.values()}
         )
-        active = await self._active_jobs(named, ledgers)
+        older = await self._ledgers_before_sealing(named, ledgers)
+        for ledger_id, ledger in older.items():
+            if isinstance(ledger, DamagedRecord):
+                ledgers[ledger_id] = ledger  # refused, as a damaged ledger of today is
+        active = await self._active_jobs({**ledgers, **older})
         answers: dict[UUID, Job | DamagedRecord] = {}  # by ledger: active, new, or damaged
         changed: list[Job | UserDeletions] = []
         wanting = [user for user in named.values() if user.ledger_id not in active]
@@ -133,13 +137,11 @@ class Scheduling:
         subject = self._store.subject_of(request.project_id, request.user_id)
         return _User(request, subject, user_deletions_id(subject))
 
-    async def _active_jobs(
-        self, users: dict[UUID, _User], ledgers: dict[UUID, object]
-    ) -> dict[UUID, Job]:
+    async def _active_jobs(self, ledgers: dict[UUID, object]) -> dict[UUID, Job]:
         """Each user's job that their ledger names last, where it is still active."""
         latest = {
             ledger_id: ledger.latest_job_id
-            for ledger_id, ledger in (await self._with_ledgers_before_sealing(users, ledgers))
+            for ledger_id, ledger in ledgers.items()
             if isinstance(ledger, UserDeletions) and ledger.latest_job_id is not None
         }
         jobs = await self._store.aggregates({job_aggregate_id(i) for i in latest.values()})
@@ -152,21 +154,21 @@ class Scheduling:
                 active[ledger_id] = job
         return active
 
-    async def _with_ledgers_before_sealing(
+    async def _ledgers_before_sealing(
         self, users: dict[UUID, _User], ledgers: dict[UUID, object]
-    ) -> list[tuple[UUID, object]]:
+    ) -> dict[UUID, object]:
         """A job requested before users were named by subjects may still be active:
-        its ledger is where that version kept it, by the user id (ADR 18)."""
-        found = list(ledgers.items())
+        its ledger is where that version kept it, by the user id (ADR 18). By the
+        ledger each user has today, for those who have none yet."""
         if not self._store.may_hold_clear_ledgers():
-            return found
+            return {}
         legacy = {
             legacy_user_deletions_id(user.request.project_id, user.request.user_id): ledger_id
             for ledger_id, user in users.items()
             if ledgers[ledger_id] is None
         }
         older = await self._store.aggregates(legacy)
-        return found + [(legacy[legacy_id], ledger) for legacy_id, ledger in older.items()]
+        return {legacy[legacy_id]: ledger for legacy_id, ledger in older.items() if ledger}
 
 
 def deletion_start(now: datetime, delay: timedelta | None) -> datetime:

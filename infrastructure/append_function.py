@@ -34,6 +34,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy.dialects import postgresql
 
 from application.job_records import COLUMNS, EVENT_COLUMNS, JobRow
+from infrastructure.database_url import LOCK_TIMEOUT_SECONDS
 from infrastructure.tables import jobs
 
 APPEND_FUNCTION = "jobtrail_append"
@@ -121,6 +122,16 @@ DECLARE
     hashes text[] := '{{}}';
     previous_hashes text[] := '{{}}';
 BEGIN
+    IF coalesce(cardinality(p_ids), 0) = 0 THEN
+        RETURN;  -- no events: the caller wrote rows only, and needs no lock
+    END IF;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        -- The chain head must be read after the lock is held: a snapshot taken
+        -- before it (REPEATABLE READ, SERIALIZABLE) would fork the chain.
+        RAISE EXCEPTION USING MESSAGE =
+            'jobtrail appends at READ COMMITTED, not ' || current_setting('transaction_isolation');
+    END IF;
+    SET LOCAL lock_timeout = '{lock_timeout}s';
     LOCK TABLE {events} IN EXCLUSIVE MODE;
     NOTIFY {channel};
     SELECT coalesce(max(e.notification_id), 0) INTO head_before FROM {events} AS e;
@@ -133,9 +144,6 @@ BEGIN
     )
     SELECT min(i.notification_id), max(i.notification_id) INTO first_id, last_id
     FROM inserted AS i;
-    IF last_id IS NULL THEN
-        RETURN;  -- no events: the caller wrote rows only
-    END IF;
     SELECT decode(c.hash, 'hex') INTO previous FROM {chain} AS c ORDER BY c.position DESC LIMIT 1;
     previous := coalesce(previous, decode(repeat('0', 64), 'hex'));
     FOR appended IN
@@ -171,5 +179,6 @@ $body$
         events=Identifier(schema, events_table),
         chain=Identifier(schema, "event_chain"),
         positions=Identifier(schema, "projection_positions"),
+        lock_timeout=SQL(str(LOCK_TIMEOUT_SECONDS)),
         channel=Identifier(events_table.replace(".", "_")),
     )

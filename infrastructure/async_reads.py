@@ -44,7 +44,8 @@ Rows = list[tuple[Any, ...]]
 
 
 class Overloaded(DatabaseUnavailable):
-    """Too many reads wait already: answered 503 at once, with Retry-After."""
+    """Too many wait already (reads for a connection, scheduling requests for a
+    batch): answered 503 at once, with Retry-After (api.in_time)."""
 
 
 class AsyncReader(Protocol):

@@ -9,6 +9,11 @@ from sqlalchemy.engine import make_url
 
 from infrastructure.settings import SettingsError
 
+LOCK_TIMEOUT_SECONDS = 30
+"""How long an append waits for the events table's lock before it fails (a 503):
+eventsourcing's recorder is told so (POSTGRES_LOCK_TIMEOUT), and jobtrail_append
+(infrastructure/append_function.py) sets it itself."""
+
 Backend = Literal["sqlite", "postgresql"]
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
@@ -94,7 +99,7 @@ def parse_database_url(raw: str) -> DatabaseUrl:
             "POSTGRES_USER": url.username or "postgres",
             "POSTGRES_PASSWORD": url.password or "",
             "POSTGRES_CONNECT_TIMEOUT": "5",
-            "POSTGRES_LOCK_TIMEOUT": "30",
+            "POSTGRES_LOCK_TIMEOUT": str(LOCK_TIMEOUT_SECONDS),
         }
         if schema:
             env["POSTGRES_SCHEMA"] = schema

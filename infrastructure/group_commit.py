@@ -9,7 +9,8 @@ and decides while the one before it commits.
 
 A request whose ``key`` is in a batch under way waits for a later batch: two
 batches in flight never decide for the same key (for scheduling, the same user),
-so neither decides on what the other is about to change.
+so neither decides on what the other is about to change. A request whose caller
+stopped waiting (its deadline) before its batch began is left out of it.
 """
 
 import asyncio
@@ -19,6 +20,7 @@ from typing import Generic, Protocol, TypeVar, runtime_checkable
 from application.outcome import Outcome
 from application.ports import SchedulingStore
 from application.scheduling import ScheduleRequest, Scheduling
+from infrastructure.async_reads import Overloaded
 
 Request = TypeVar("Request")
 Result = TypeVar("Result")
@@ -33,8 +35,12 @@ class GroupCommit(Generic[Request, Result]):
         key: Callable[[Request], Hashable] = id,
         in_flight: int = 1,
         max_batch: int = 256,
+        max_waiting: int = 1000,
     ) -> None:
+        """Past ``max_waiting`` requests queued, the next is refused at once
+        (``Overloaded``: a 503) rather than queued to its deadline."""
         self._decide = decide
+        self._max_waiting = max_waiting
         self._key = key
         self._in_flight = in_flight
         self._max_batch = max_batch
@@ -43,6 +49,8 @@ class GroupCommit(Generic[Request, Result]):
         self._batches: set[asyncio.Task[None]] = set()
 
     async def submit(self, request: Request) -> Result:
+        if len(self._queue) >= self._max_waiting:
+            raise Overloaded(f"{len(self._queue)} requests wait for a batch already")
         answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queue.append((request, answer))
         self._start_batches()
@@ -55,6 +63,8 @@ class GroupCommit(Generic[Request, Result]):
             batch: list[tuple[Request, asyncio.Future[Result]]] = []
             waiting: list[tuple[Request, asyncio.Future[Result]]] = []
             for queued in self._queue:
+                if queued[1].done():
+                    continue  # its caller stopped waiting before its batch began
                 if len(batch) < self._max_batch and self._key(queued[0]) not in self._busy:
                     batch.append(queued)
                 else:

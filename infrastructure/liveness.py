@@ -148,13 +148,21 @@ class LivelyPostgresFactory(PostgresFactory):
 
 
 async def loop_pool(
-    url: DatabaseUrl, purpose: str, size: int, timeout: float, max_waiting: int = 0
+    url: DatabaseUrl,
+    purpose: str,
+    size: int,
+    timeout: float,
+    max_waiting: int = 0,
+    statement_timeout: float | None = None,
 ) -> "LivelyAsyncConnectionPool[psycopg.AsyncConnection[Any]]":
     """A new asyncio pool on the running loop, its connections in autocommit, named
     ``jobtrail <purpose> <pid>`` in pg_stat_activity. It does not wait for its first
     connection: a database that is down at start is reported by the requests (503),
     not by a hang here."""
-    options = {"options": f"-csearch_path={url.schema}"} if url.schema else {}
+    settings = [f"-csearch_path={url.schema}"] if url.schema else []
+    if statement_timeout is not None:
+        settings.append(f"-cstatement_timeout={round(statement_timeout * 1000)}")
+    options = {"options": " ".join(settings)} if settings else {}
     pool: LivelyAsyncConnectionPool[psycopg.AsyncConnection[Any]] = LivelyAsyncConnectionPool(
         url.libpq_conninfo,
         kwargs={

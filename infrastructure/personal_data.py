@@ -87,6 +87,7 @@ class PersonalDataVault:
         self._destroyed_mark: object = _NOT_LOOKED
         self._next_look = 0.0
         self._looking = threading.Lock()
+        self._forgetting_seen = 0
 
     # Subjects
 
@@ -195,13 +196,24 @@ class PersonalDataVault:
         for ref, data_key in self._table.keys_of(missing).items():
             self._remember(ref, data_key)
 
-    def heard(self, destroyed_mark: str | None, found: Mapping[KeyRef, bytes]) -> None:
-        """Keys another reader read (scheduling's, on the event loop), with the
-        destroyed mark it read just before them: taken as this vault's own look."""
+    @property
+    def forgetting_seen(self) -> int:
+        """How many times this vault has destroyed keys or heard that keys were: a
+        reader elsewhere notes it before it reads keys, and hands it to ``heard``."""
+        return self._forgetting_seen
+
+    def heard(self, destroyed_mark: str | None, found: Mapping[KeyRef, bytes], seen: int) -> None:
+        """Keys another reader read (scheduling's, on the event loop) in one snapshot
+        with the destroyed mark, after it noted ``forgetting_seen``: taken as this
+        vault's own look, unless keys were destroyed or heard of since (its read may
+        hold a key that no longer exists: the vault looks again instead)."""
         with self._lock:
+            if seen != self._forgetting_seen:
+                return
             if destroyed_mark != self._destroyed_mark:
                 self._keys.clear()
                 self._destroyed_mark = destroyed_mark
+                self._forgetting_seen += 1
             self._next_look = time.monotonic() + FORGETTING_HEARD_WITHIN
         for ref, data_key in found.items():
             self._remember(ref, data_key)
@@ -212,6 +224,7 @@ class PersonalDataVault:
         with self._lock:
             for ref in refs:
                 self._keys.pop(ref, None)
+            self._forgetting_seen += 1
         return destroyed
 
     def keys_created_before(self, cutoff_ms: int, limit: int) -> list[KeyRef]:
@@ -276,6 +289,7 @@ class PersonalDataVault:
                 # destroyed since: dropped with the rest, and read again if it exists.
                 with self._lock:
                     self._keys.clear()
+                    self._forgetting_seen += 1
                 self._destroyed_mark = mark
             self._next_look = started + FORGETTING_HEARD_WITHIN
         finally:

@@ -58,12 +58,20 @@ _JOB_IDS = "SELECT nextval('job_ids') FROM generate_series(1, %s)"
 
 class PostgresSchedulingStore:
     def __init__(
-        self, database: Database, log: JobLog, vault: PersonalDataVault, size: int
+        self,
+        database: Database,
+        log: JobLog,
+        vault: PersonalDataVault,
+        size: int,
+        deadline: float,
     ) -> None:
+        """``deadline``: seconds a statement may take (the requests waiting on a batch
+        are answered 503 by then), so that no batch holds its users for longer."""
         url = database.url
         schema = url.schema or "public"
         self._log, self._vault, self._size = log, vault, size
         self._url = url
+        self._deadline = deadline
         # Rendered once: psycopg renders a composed statement again at every execute.
         self._reads = SQL(_READS).format(events=Identifier(schema, url.events_table)).as_bytes(None)
         self._append = append_statement(schema, url.events_table).as_bytes(None)
@@ -72,7 +80,9 @@ class PostgresSchedulingStore:
 
     async def open(self) -> None:
         """A new pool, on the running loop: a connection for each batch in flight."""
-        self._pool = await loop_pool(self._url, "scheduling", self._size, timeout=10)
+        self._pool = await loop_pool(
+            self._url, "scheduling", self._size, timeout=10, statement_timeout=self._deadline
+        )
         try:
             # The installation's subject secret and where sealing began, read once
             # here, so that no request reads them on the loop.
@@ -99,6 +109,7 @@ class PostgresSchedulingStore:
             return {}
         ids_wanted = max(0, len(subjects) - len(self._spare_ids))
         values = (KEYS_DESTROYED, list(subjects), list(aggregate_ids), ids_wanted)
+        seen = self._vault.forgetting_seen
         async with self._connection() as connection:
             cursor = await connection.execute(self._reads, values, prepare=True)
             rows = await cursor.fetchall()
@@ -113,7 +124,7 @@ class PostgresSchedulingStore:
             else:
                 self._spare_ids.append(number)
         if subjects:
-            self._vault.heard(mark, keys)
+            self._vault.heard(mark, keys, seen)
         self._spare_ids.sort()
         await self._keys_of_sealed(stored)
         by_aggregate: dict[UUID, list[StoredEvent]] = {}
@@ -128,6 +139,7 @@ class PostgresSchedulingStore:
             return
         subjects = sorted({subject for subject, _ in missing})
         values: tuple[Any, ...] = (KEYS_DESTROYED, subjects, [], 0)
+        seen = self._vault.forgetting_seen
         async with self._connection() as connection:
             cursor = await connection.execute(self._reads, values, prepare=True)
             rows = await cursor.fetchall()
@@ -135,7 +147,7 @@ class PostgresSchedulingStore:
         found = {
             (text, number): bytes(data) for kind, _, number, text, data in rows if kind == _KEY
         }
-        self._vault.heard(mark, found)
+        self._vault.heard(mark, found, seen)
 
     async def new_job_ids(self, count: int) -> list[int]:
         if count > len(self._spare_ids):
@@ -143,7 +155,8 @@ class PostgresSchedulingStore:
                 cursor = await connection.execute(
                     _JOB_IDS, (count - len(self._spare_ids),), prepare=True
                 )
-                self._spare_ids += sorted(int(i) for (i,) in await cursor.fetchall())
+                more = sorted(int(i) for (i,) in await cursor.fetchall())
+                self._spare_ids += more
         taken, self._spare_ids = self._spare_ids[:count], self._spare_ids[count:]
         return taken
 

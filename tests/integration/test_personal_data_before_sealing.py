@@ -6,11 +6,13 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
+import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 from sqlalchemy import update
 
 from api.composition import Services, build_services
+from application.errors import DamagedRecord
 from application.forgetting import ForgetReport
 from application.proof import prove
 from domain.job import Job
@@ -20,6 +22,7 @@ from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.personal_data import SEALED_FROM
 from infrastructure.tables import service_secrets
 from tests.conftest import job_now
+from tests.damaging import UNKNOWN_TOPIC, Damage, damage
 from tests.integration.test_forgettable_personal_data import forgetting, holds
 from tests.runner_support import T0, RunnerKit, runner_kit
 
@@ -116,5 +119,20 @@ def test_an_old_job_is_forgotten_in_every_view_and_the_report_says_its_bytes_rem
         assert proven.forgotten
         # Honest: the Scheduled event written in the clear is still in the log.
         assert holds(upgraded, OLD_USER)
+    finally:
+        upgraded.close()
+
+
+def test_an_old_ledger_that_cannot_be_read_refuses_a_new_job_as_todays_would(
+    services: Services, tmp_path: Any
+) -> None:
+    """Its job may still be active: a second one would break the one active deletion."""
+    upgraded = upgraded_from_a_clear_log(services, tmp_path)
+    try:
+        damage(upgraded, legacy_user_deletions_id(1, OLD_USER), Damage(UNKNOWN_TOPIC, 2))
+        kit = runner_kit(build_services(upgraded.settings), tmp_path)
+        with pytest.raises(DamagedRecord):
+            kit.commands.schedule_user_deletion(1, OLD_USER, "key:new")
+        assert len(list(upgraded.read_model.every_job())) == 1
     finally:
         upgraded.close()

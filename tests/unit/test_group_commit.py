@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from infrastructure.async_reads import Overloaded
 from infrastructure.group_commit import GroupCommit
 
 
@@ -110,3 +111,41 @@ def test_two_batches_in_flight_never_decide_for_the_same_key() -> None:
     assert asyncio.run(scenario()) == ["ANN", "BOB", "ANN", "CY", "BOB", "ANN", "DEE"]
     assert len(overlapped) >= 3 and not any(overlapped)
     assert max(most) == 2  # two were under way at once
+
+
+def test_a_request_whose_caller_stopped_waiting_is_left_out_of_the_next_batch() -> None:
+    batches: list[list[int]] = []
+
+    async def decide(requests: Sequence[int]) -> list[int | Exception]:
+        batches.append(list(requests))
+        await asyncio.sleep(0.02)
+        return list(requests)
+
+    async def scenario() -> None:
+        together: GroupCommit[int, int] = GroupCommit(decide)
+        first = asyncio.ensure_future(together.submit(1))
+        await asyncio.sleep(0.005)  # the first batch is under way
+        gone = asyncio.ensure_future(together.submit(2))
+        kept = asyncio.ensure_future(together.submit(3))
+        await asyncio.sleep(0.005)
+        gone.cancel()
+        assert await first == 1 and await kept == 3
+
+    asyncio.run(scenario())
+    assert batches == [[1], [3]]
+
+
+def test_past_the_queue_it_holds_a_request_is_refused_at_once() -> None:
+    async def decide(requests: Sequence[int]) -> list[int | Exception]:
+        await asyncio.sleep(0.05)
+        return list(requests)
+
+    async def scenario() -> None:
+        together: GroupCommit[int, int] = GroupCommit(decide, max_waiting=3)
+        waiting = [asyncio.ensure_future(together.submit(n)) for n in range(1, 5)]
+        await asyncio.sleep(0.001)  # 1 is being decided; 2, 3 and 4 wait
+        with pytest.raises(Overloaded):
+            await together.submit(5)
+        assert await asyncio.gather(*waiting) == [1, 2, 3, 4]
+
+    asyncio.run(scenario())
