@@ -206,7 +206,7 @@ def build_services(settings: Settings, create: bool = True) -> Services:
             database, log, vault, in_flight + 1, settings.read_your_writes_timeout
         )
     )
-    scheduling = Scheduling(store, clock, settings.deletion_delay, settings.response_period)
+    scheduling = Scheduling(store, log, clock, settings.deletion_delay, settings.response_period)
     return Services(
         settings=settings,
         database=database,

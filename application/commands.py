@@ -49,7 +49,7 @@ class JobCommands:
         self._clock = clock
         self._after_write = after_write
         store = LogSchedulingStore(log, job_ids, lambda position: self._after_write(position))
-        self._scheduling = Scheduling(store, clock, deletion_delay, response_period)
+        self._scheduling = Scheduling(store, log, clock, deletion_delay, response_period)
 
     def schedule_user_deletion(self, project_id: int, user_id: str, actor: str) -> Outcome:
         """One request, decided alone (the HTTP app's concurrent requests are decided

@@ -36,12 +36,6 @@ class LogSchedulingStore:
             return await asyncio.to_thread(work, *args)
         return work(*args)
 
-    def subject_of(self, project_id: int, user_id: str) -> str:
-        return self._log.subject_of(project_id, user_id)
-
-    def may_hold_clear_ledgers(self) -> bool:
-        return self._log.may_hold_clear_ledgers()
-
     async def aggregates(
         self, aggregate_ids: Collection[UUID], subjects: Collection[str] = ()
     ) -> dict[UUID, Any]:

@@ -32,9 +32,8 @@ class JobIdAllocator(Protocol):
         ...
 
 
-class SchedulingStore(Protocol):
-    """What scheduling reads and writes, awaited: the log's aggregates, job ids, and
-    one append per batch (infrastructure/scheduling_stores.py)."""
+class UserNames(Protocol):
+    """How the log names users (application.event_log.JobLog has these)."""
 
     def subject_of(self, project_id: int, user_id: str) -> str:
         """The keyed hash that names a user of a project in the log (ADR 18)."""
@@ -43,6 +42,11 @@ class SchedulingStore(Protocol):
     def may_hold_clear_ledgers(self) -> bool:
         """Whether the log began before users were named by subjects (ADR 18)."""
         ...
+
+
+class SchedulingStore(Protocol):
+    """What scheduling reads and writes, awaited: the log's aggregates, job ids, and
+    one append per batch (infrastructure/scheduling_stores.py)."""
 
     async def aggregates(
         self, aggregate_ids: Collection[UUID], subjects: Collection[str] = ()

@@ -18,7 +18,7 @@ from eventsourcing.persistence import RecordConflictError
 from application.errors import ConcurrencyConflict, DamagedRecord
 from application.job_records import job_view
 from application.outcome import KEPT_CHANGING, MAX_ATTEMPTS, Outcome, pause_before
-from application.ports import Clock, SchedulingStore
+from application.ports import Clock, SchedulingStore, UserNames
 from domain.deadline import Period
 from domain.errors import DomainError
 from domain.job import Job, job_aggregate_id
@@ -45,11 +45,13 @@ class Scheduling:
     def __init__(
         self,
         store: SchedulingStore,
+        names: UserNames,
         clock: Clock,
         deletion_delay: timedelta | None,
         response_period: Period,
     ) -> None:
         self._store = store
+        self._names = names
         self._clock = clock
         self._deletion_delay = deletion_delay
         self._response_period = response_period
@@ -134,7 +136,7 @@ class Scheduling:
             validate_user_id(request.user_id)
         except DomainError as error:
             return error
-        subject = self._store.subject_of(request.project_id, request.user_id)
+        subject = self._names.subject_of(request.project_id, request.user_id)
         return _User(request, subject, user_deletions_id(subject))
 
     async def _active_jobs(self, ledgers: dict[UUID, object]) -> dict[UUID, Job]:
@@ -160,7 +162,7 @@ class Scheduling:
         """A job requested before users were named by subjects may still be active:
         its ledger is where that version kept it, by the user id (ADR 18). By the
         ledger each user has today, for those who have none yet."""
-        if not self._store.may_hold_clear_ledgers():
+        if not self._names.may_hold_clear_ledgers():
             return {}
         legacy = {
             legacy_user_deletions_id(user.request.project_id, user.request.user_id): ledger_id

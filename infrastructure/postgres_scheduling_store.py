@@ -96,12 +96,6 @@ class PostgresSchedulingStore:
             await self._pool.close()
             self._pool = None
 
-    def subject_of(self, project_id: int, user_id: str) -> str:
-        return self._log.subject_of(project_id, user_id)
-
-    def may_hold_clear_ledgers(self) -> bool:
-        return self._log.may_hold_clear_ledgers()
-
     async def aggregates(
         self, aggregate_ids: Collection[UUID], subjects: Collection[str] = ()
     ) -> dict[UUID, Any]:

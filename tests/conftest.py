@@ -169,14 +169,16 @@ def job_now(services: Services, project_id: int, job_id: int) -> JobView:
 
 
 def on_a_loop(services: Services, read: Callable[[], Awaitable[T]]) -> T:
-    """``read`` on a new event loop, between the API's reader's open and close, as
-    the HTTP app runs it."""
+    """``read`` (or scheduling) on a new event loop, between the API's reader's and
+    scheduling's open and close, as the HTTP app runs them."""
 
     async def run() -> T:
         await services.reads.open()
+        await services.scheduling.open()
         try:
             return await read()
         finally:
+            await services.scheduling.close()
             await services.reads.close()
 
     return asyncio.run(run())

@@ -160,7 +160,7 @@ def test_concurrent_requests_for_the_same_users_get_one_job_each(adapters: Adapt
     store = LogSchedulingStore(
         adapters.log, adapters.job_ids, bootstrap(adapters, SystemClock()).read_your_writes, True
     )
-    scheduling = Scheduling(store, SystemClock(), None, ONE_MONTH)
+    scheduling = Scheduling(store, adapters.log, SystemClock(), None, ONE_MONTH)
     users = [f"twin-{n % 8}" for n in range(24)]
 
     async def requests() -> list[int]:

@@ -5,9 +5,8 @@ behind it agree."""
 import asyncio
 import itertools
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import TypeVar
 
 import psycopg
 import pytest
@@ -23,9 +22,8 @@ from infrastructure.chain import verify_chain
 from infrastructure.clock import SystemClock
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
-from tests.conftest import job_now
+from tests.conftest import job_now, on_a_loop
 
-T = TypeVar("T")
 USER_NUMBERS = itertools.count()
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -41,17 +39,6 @@ EVENTS = st.lists(
 )
 AGGREGATE_NUMBERS = itertools.count(1)
 """Each example's events belong to aggregates of their own: examples share a log."""
-
-
-def on_the_loop(services: Services, work: Callable[[], Awaitable[T]]) -> T:
-    async def run() -> T:
-        await services.scheduling.open()
-        try:
-            return await work()
-        finally:
-            await services.scheduling.close()
-
-    return asyncio.run(run())
 
 
 @settings(
@@ -99,7 +86,7 @@ def test_a_projection_that_lags_folds_over_the_rows_scheduling_wrote(
     assert behind < services.log.head()
 
     scheduling = services.scheduling
-    answers = on_the_loop(
+    answers = on_a_loop(
         services,
         lambda: asyncio.gather(
             scheduling.schedule_user_deletion(1, "ada@example.com", "key:k"),
@@ -124,7 +111,7 @@ def test_a_projection_that_lags_folds_over_the_rows_scheduling_wrote(
 
 def test_a_caught_up_projection_moves_past_what_scheduling_wrote(services: Services) -> None:
     scheduling = services.scheduling
-    on_the_loop(services, lambda: scheduling.schedule_user_deletion(1, "dee@example.com", "k"))
+    on_a_loop(services, lambda: scheduling.schedule_user_deletion(1, "dee@example.com", "k"))
     assert services.projector.position() == services.log.head()
     assert list(compare(refold_all(services.log), services.read_model.every_job())) == []
 
