@@ -110,7 +110,7 @@ class Rebuild:
                 while projector.step():
                     progress(projector.position(), self._log.head())
                 _create_deferred_indexes(self._db, table)
-                if self._swap():
+                if self._swap(projector):
                     break
             position = self._live_position()
             return RebuildResult(
@@ -155,14 +155,27 @@ class Rebuild:
             )
             return table, 0
 
-    def _swap(self) -> bool:
+    def _swap(self, projector: Projector) -> bool:
         """Swaps the tables if the rebuild has caught up with the live projection."""
         positions = projection_positions.c
         live_query = select(positions.position).where(positions.name == self._name)
         if self._db.backend == "postgresql":
             live_query = live_query.with_for_update()
         with self._db.writer() as conn:
-            live = int(conn.execute(live_query).scalar_one())
+            if self._db.backend == "postgresql":
+                # Scheduling writes its jobs' rows with its events, and may write some
+                # past the live position: with the live table locked first (as such a
+                # write locks it before the position's row, so the two never deadlock),
+                # none is under way, and the rebuilt table must hold every event so far.
+                conn.execute(text(f'LOCK TABLE "{LIVE_TABLE}" IN ACCESS EXCLUSIVE MODE'))
+                written = self._log.head()
+                # The rebuild takes those last events now (into its own table, in its
+                # own transactions): no more come into the live table meanwhile.
+                while projector.position() < written and projector.step():
+                    pass
+            else:
+                written = 0
+            live = max(int(conn.execute(live_query).scalar_one()), written)
             rebuilt, generation = conn.execute(
                 select(positions.position, positions.generation).where(
                     positions.name == rebuild_name(self._name)
