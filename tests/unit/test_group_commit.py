@@ -116,19 +116,23 @@ def test_two_batches_in_flight_never_decide_for_the_same_key() -> None:
 def test_a_request_whose_caller_stopped_waiting_is_left_out_of_the_next_batch() -> None:
     batches: list[list[int]] = []
 
-    async def decide(requests: Sequence[int]) -> list[int | Exception]:
-        batches.append(list(requests))
-        await asyncio.sleep(0.02)
-        return list(requests)
-
     async def scenario() -> None:
+        release = asyncio.Event()
+
+        async def decide(requests: Sequence[int]) -> list[int | Exception]:
+            batches.append(list(requests))
+            await release.wait()  # the first batch stays under way until released
+            return list(requests)
+
         together: GroupCommit[int, int] = GroupCommit(decide)
         first = asyncio.ensure_future(together.submit(1))
-        await asyncio.sleep(0.005)  # the first batch is under way
+        await asyncio.sleep(0)  # the first batch is under way
         gone = asyncio.ensure_future(together.submit(2))
         kept = asyncio.ensure_future(together.submit(3))
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(0)
         gone.cancel()
+        await asyncio.sleep(0)
+        release.set()
         assert await first == 1 and await kept == 3
 
     asyncio.run(scenario())
