@@ -63,9 +63,10 @@ class RunnerKit:
         lease: timedelta = timedelta(seconds=60),
         retries: int = 5,
         record_interval: float = 0.0,
+        commands: JobCommands | None = None,
     ) -> JobRunner:
         return JobRunner(
-            self.commands,
+            commands or self.commands,
             self.targets(batch_size) if targets is None else targets,
             self.clock,
             RunnerSettings(

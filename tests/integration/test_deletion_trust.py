@@ -8,6 +8,7 @@ import contextlib
 import os
 import shutil
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from api.composition import Services
 from application.audit import compare, refold_all
 from application.commands import JobCommands
 from application.job_records import DueJob
+from application.leases import LONGEST_TICK
 from application.outcome import Outcome
 from application.ports import DeletionTarget
 from application.projection_check import fold_projection
@@ -332,6 +334,17 @@ def test_a_worker_that_lost_its_job_mid_batch_still_counts_what_it_deleted(
     lease = timedelta(seconds=30)
     [real] = kit.targets(batch_size=4)
 
+    thawed = threading.Event()
+
+    class HeartbeatFrozenToo(JobCommands):
+        """A frozen process renews nothing: without this, its heartbeat thread would
+        renew the lease the moment the clock moves, and the rescuer would find the job
+        still held (a race CI's load once lost)."""
+
+        def renew_lease(self, job_id: int, actor: str, attempt: int, until: datetime) -> Outcome:
+            thawed.wait()
+            return super().renew_lease(job_id, actor, attempt, until)
+
     class StallsUntilTakenOver(WrappedTarget):
         """The worker freezes inside its first batch (its heartbeat with it) until
         another worker has taken the job over and finished it."""
@@ -346,11 +359,19 @@ def test_a_worker_that_lost_its_job_mid_batch_still_counts_what_it_deleted(
             if self.calls == 1:
                 kit.clock.advance(lease * 2)
                 rescuer = kit.runner(worker_id="worker:rescuer", batch_size=4, lease=lease)
+                time.sleep(LONGEST_TICK * 3)  # the frozen heartbeat's turns come and go
                 assert rescuer.run(due(kit, job_id)) is RunResult.COMPLETED
+                thawed.set()
             return deleted
 
     frozen = kit.runner(
-        worker_id="worker:frozen", batch_size=4, lease=lease, targets=[StallsUntilTakenOver(real)]
+        worker_id="worker:frozen",
+        batch_size=4,
+        lease=lease,
+        targets=[StallsUntilTakenOver(real)],
+        commands=HeartbeatFrozenToo(
+            kit.services.log, SqlJobIdAllocator(kit.services.database), kit.clock, timedelta(0)
+        ),
     )
     assert frozen.run(due(kit, job_id)) is RunResult.LOST
 
