@@ -1,104 +1,13 @@
-"""Group commit on the event loop: concurrent callers' requests decided together, in
-batches (scheduling's, in the HTTP app).
+"""Group commit on the event loop: concurrent scheduling requests decided together,
+one append and one commit for each batch (infrastructure.batches)."""
 
-No thread and no lock: a request joins the queue and awaits its answer. While
-fewer than ``in_flight`` batches are under way, one starts with every request
-queued so far; requests that arrive meanwhile make the next. Alone, a request is a
-batch of one; under load, many share one append and one commit, and a batch reads
-and decides while the one before it commits.
-
-A request whose ``key`` is in a batch under way waits for a later batch: two
-batches in flight never decide for the same key (for scheduling, the same user),
-so neither decides on what the other is about to change. A request whose caller
-stopped waiting (its deadline) before its batch began is left out of it.
-"""
-
-import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from collections.abc import Hashable
+from typing import Protocol, runtime_checkable
 
 from application.outcome import Outcome
 from application.ports import SchedulingStore
 from application.scheduling import ScheduleRequest, Scheduling
-from infrastructure.async_reads import Overloaded
-
-Request = TypeVar("Request")
-Result = TypeVar("Result")
-
-Decide = Callable[[Sequence[Request]], Awaitable[Sequence[Result | Exception]]]
-
-
-class GroupCommit(Generic[Request, Result]):
-    def __init__(
-        self,
-        decide: Decide[Request, Result],
-        key: Callable[[Request], Hashable] = id,
-        in_flight: int = 1,
-        max_batch: int = 256,
-        max_waiting: int = 1000,
-    ) -> None:
-        """Past ``max_waiting`` requests queued, the next is refused at once
-        (``Overloaded``: a 503) rather than queued to its deadline."""
-        self._decide = decide
-        self._max_waiting = max_waiting
-        self._key = key
-        self._in_flight = in_flight
-        self._max_batch = max_batch
-        self._queue: list[tuple[Request, asyncio.Future[Result]]] = []
-        self._busy: set[Hashable] = set()  # the keys of the batches under way
-        self._batches: set[asyncio.Task[None]] = set()
-
-    async def submit(self, request: Request) -> Result:
-        if len(self._queue) >= self._max_waiting:
-            raise Overloaded(f"{len(self._queue)} requests wait for a batch already")
-        answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._queue.append((request, answer))
-        self._start_batches()
-        # A caller that stops waiting (its deadline) cancels only its own wait: the
-        # batch it joined is decided all the same.
-        return await answer
-
-    def _start_batches(self) -> None:
-        while self._queue and len(self._batches) < self._in_flight:
-            batch: list[tuple[Request, asyncio.Future[Result]]] = []
-            waiting: list[tuple[Request, asyncio.Future[Result]]] = []
-            for queued in self._queue:
-                if queued[1].done():
-                    continue  # its caller stopped waiting before its batch began
-                if len(batch) < self._max_batch and self._key(queued[0]) not in self._busy:
-                    batch.append(queued)
-                else:
-                    waiting.append(queued)
-            if not batch:
-                return
-            self._queue = waiting
-            keys = {self._key(request) for request, _ in batch}
-            self._busy |= keys
-            task = asyncio.create_task(self._decide_batch(batch, keys))
-            self._batches.add(task)
-
-    async def _decide_batch(
-        self, batch: list[tuple[Request, asyncio.Future[Result]]], keys: set[Hashable]
-    ) -> None:
-        try:
-            outcomes = await self._decide([request for request, _ in batch])
-        except Exception as error:  # the batch failed as a whole: so does each
-            outcomes = [error] * len(batch)
-        except BaseException:  # cancelled (the app stops): no answer will come
-            for _, answer in batch:
-                answer.cancel()
-            raise
-        finally:
-            self._busy -= keys
-            self._batches.discard(asyncio.current_task())
-        for (_, answer), outcome in zip(batch, outcomes, strict=True):
-            if answer.done():
-                continue
-            if isinstance(outcome, BaseException):
-                answer.set_exception(outcome)
-            else:
-                answer.set_result(outcome)
-        self._start_batches()
+from infrastructure.batches import Batches
 
 
 @runtime_checkable
@@ -112,7 +21,7 @@ class LoopScheduling:
     decided together, on the store its database has (opened and closed by the app)."""
 
     def __init__(self, scheduling: Scheduling, store: SchedulingStore, in_flight: int) -> None:
-        self._together: GroupCommit[ScheduleRequest, Outcome] = GroupCommit(
+        self._together: Batches[ScheduleRequest, Outcome] = Batches(
             scheduling.schedule, key=_user, in_flight=in_flight
         )
         self._store = store

@@ -1,6 +1,7 @@
 """The jobs read model in SQL: what GET endpoints read and the projection writes."""
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +27,7 @@ from domain.job import job_aggregate_id
 from domain.lifecycle import DUE_WHEN, DueAt, JobStatus
 from domain.request import FORGOTTEN
 from infrastructure.async_reads import AsyncReader
+from infrastructure.batches import Batches
 from infrastructure.database import Database
 from infrastructure.deadline_reads import OWING
 from infrastructure.tables import jobs
@@ -33,10 +35,30 @@ from infrastructure.tables import jobs
 _VIEW_COLUMNS = [jobs.c[name] for name in VIEW_COLUMNS]
 
 
-# Built once: constructing a statement costs more than running it.
-GET_JOB = select(*_VIEW_COLUMNS, jobs.c.damaged).where(
-    jobs.c.job_id == bindparam("job_id"), jobs.c.project_id == bindparam("project_id")
+JOBS_A_READ_TAKES = 32
+"""Single jobs read by one statement at most: GETs that arrive together share it."""
+# Built once: constructing a statement costs more than running it. One statement for
+# any number of jobs up to the most, on either database (the unused places repeat an
+# id), so that PostgreSQL prepares it once.
+JOBS_AMONG = select(*_VIEW_COLUMNS, jobs.c.damaged).where(
+    jobs.c.job_id.in_([bindparam(f"job{place}") for place in range(JOBS_A_READ_TAKES)])
 )
+_JOB_ID, _PROJECT_ID = VIEW_COLUMNS.index("job_id"), VIEW_COLUMNS.index("project_id")
+
+
+def _among_values(job_ids: list[int]) -> dict[str, int]:
+    return {
+        f"job{place}": job_ids[min(place, len(job_ids) - 1)] for place in range(JOBS_A_READ_TAKES)
+    }
+
+
+def _by_id(rows: list[tuple[Any, ...]]) -> dict[int, tuple[Any, ...]]:
+    return {row[_JOB_ID]: row for row in rows}
+
+
+def _theirs(row: tuple[Any, ...] | None, project_id: int) -> tuple[Any, ...] | None:
+    """The row, if the job is the project's: another project's job is not found."""
+    return row if row is not None and row[_PROJECT_ID] == project_id else None
 
 
 def _listing(status: bool, user_prefix: bool = False) -> Select[tuple[object, ...]]:
@@ -81,7 +103,7 @@ def page_values(
 
 
 def job_from_row(job_id: int, row: tuple[Any, ...] | None) -> JobView | None:
-    """The job of a ``GET_JOB`` row; DamagedRecord if the log's record of it cannot
+    """The job of a ``JOBS_AMONG`` row; DamagedRecord if the log's record of it cannot
     be read."""
     if row is None:
         # Also when its Scheduled event is the damaged one: then nobody can tell
@@ -116,12 +138,24 @@ class AsyncJobsReadModel:
     """The read model as the API and the dashboard read it, awaited on the event loop
     (application.ports.AsyncReadModel)."""
 
-    def __init__(self, reader: AsyncReader) -> None:
+    def __init__(self, reader: AsyncReader, deadline: float) -> None:
+        """``deadline``: seconds a read of jobs together may take before each of its
+        requests is answered 503 (a read no caller waits for any more still ends)."""
         self._reader = reader
+        self._deadline = deadline
+        # Two reads under way at once: one runs while the next gathers its requests.
+        self._jobs: Batches[int, tuple[Any, ...] | None] = Batches(
+            self._rows_of, in_flight=2, max_batch=JOBS_A_READ_TAKES
+        )
 
     async def get(self, project_id: int, job_id: int) -> JobView | None:
-        rows = await self._reader.rows(GET_JOB, {"job_id": job_id, "project_id": project_id})
-        return job_from_row(job_id, rows[0] if rows else None)
+        return job_from_row(job_id, _theirs(await self._jobs.submit(job_id), project_id))
+
+    async def _rows_of(self, job_ids: Sequence[int]) -> list[tuple[Any, ...] | None]:
+        async with asyncio.timeout(self._deadline):
+            rows = await self._reader.rows(JOBS_AMONG, _among_values(list(job_ids)))
+        found = _by_id(rows)
+        return [found.get(job_id) for job_id in job_ids]
 
     async def page(
         self,
@@ -166,9 +200,8 @@ class SqlJobsReadModel:
 
     def get(self, project_id: int, job_id: int) -> JobView | None:
         """The job's row; DamagedRecord if the log's record of it cannot be read."""
-        return job_from_row(
-            job_id, self._db.fetch_one(GET_JOB, {"job_id": job_id, "project_id": project_id})
-        )
+        rows = _by_id(self._db.fetch_all(JOBS_AMONG, _among_values([job_id])))
+        return job_from_row(job_id, _theirs(rows.get(job_id), project_id))
 
     def page(self, project_id: int, status: str | None, limit: int, offset: int) -> list[JobView]:
         statement = PAGE_OF_JOBS[status is not None, False]

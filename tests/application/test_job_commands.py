@@ -16,8 +16,8 @@ from application.scheduling import ScheduleRequest, Scheduling
 from domain.deadline import ONE_MONTH
 from domain.errors import JobNotCancellable
 from domain.job import Job, job_aggregate_id
+from infrastructure.batches import Batches
 from infrastructure.clock import SystemClock
-from infrastructure.group_commit import GroupCommit
 from tests.application.bootstrap import Adapters, bootstrap
 from tests.clocks import SteppingClock
 
@@ -164,7 +164,7 @@ def test_concurrent_requests_for_the_same_users_get_one_job_each(adapters: Adapt
     users = [f"twin-{n % 8}" for n in range(24)]
 
     async def requests() -> list[int]:
-        together: GroupCommit[ScheduleRequest, Outcome] = GroupCommit(scheduling.schedule)
+        together: Batches[ScheduleRequest, Outcome] = Batches(scheduling.schedule)
         asked = [together.submit(ScheduleRequest(1, user, "key:k")) for user in users]
         return [outcome.job.job_id for outcome in await asyncio.gather(*asked)]
 

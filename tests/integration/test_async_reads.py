@@ -7,15 +7,18 @@ import functools
 import os
 import sqlite3
 import threading
+from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Executable, text
 
 from api.composition import Services, build_services
 from application.errors import DamagedRecord, JobNotFound
 from application.tenants import Principal
+from infrastructure.async_reads import AsyncReader, Rows
 from infrastructure.database import DatabaseUnavailable
+from infrastructure.read_model import AsyncJobsReadModel
 from infrastructure.settings import Settings
 from tests.conftest import job_now, new_tenant, on_a_loop, postgres_admin_url
 
@@ -45,6 +48,57 @@ def test_another_projects_job_and_a_missing_one_are_not_found_on_the_loop(
     for project_id, wanted in ((mine.project.id, job_id), (theirs.project.id, job_id + 1)):
         with pytest.raises(JobNotFound):
             on_a_loop(services, functools.partial(services.queries.get, project_id, wanted))
+
+
+class CountingReader:
+    """The API's reader, counting the statements it runs."""
+
+    def __init__(self, reader: AsyncReader) -> None:
+        self._reader = reader
+        self.statements = 0
+
+    async def open(self) -> None:
+        await self._reader.open()
+
+    async def close(self) -> None:
+        await self._reader.close()
+
+    async def rows(self, statement: Executable, values: dict[str, Any]) -> Rows:
+        self.statements += 1
+        return await self._reader.rows(statement, values)
+
+
+def test_gets_that_arrive_together_share_reads_and_each_is_answered_for_its_own_project(
+    services: Services,
+) -> None:
+    mine, theirs = new_tenant(services), new_tenant(services, "other org")
+    ids = [scheduled_job(services, mine.project.id, f"user{n}@example.com") for n in range(45)]
+    their_job = scheduled_job(services, theirs.project.id)
+    damaged = ids.pop()
+    with services.database.writer() as conn:
+        conn.execute(
+            text("UPDATE jobs SET damaged = 'undecodable' WHERE job_id = :j"), {"j": damaged}
+        )
+    reader = CountingReader(services.reads)
+    jobs = AsyncJobsReadModel(reader, deadline=5)
+    asked = [(mine.project.id, job_id) for job_id in ids] + [
+        (theirs.project.id, ids[0]),  # in the same read as mine's ids[0]: still not theirs
+        (mine.project.id, their_job),
+        (mine.project.id, damaged),
+        (mine.project.id, their_job + 1000),
+    ]
+
+    async def together() -> list[object]:
+        return await asyncio.gather(*(jobs.get(*ask) for ask in asked), return_exceptions=True)
+
+    answers = on_a_loop(services, together)
+
+    assert answers[: len(ids)] == [job_now(services, mine.project.id, j) for j in ids]
+    assert answers[len(ids) :][:2] == [None, None]  # another project's job, either way
+    assert isinstance(answers[-2], DamagedRecord)
+    assert answers[-1] is None
+    # The first two go alone (nothing else waits yet); the other 46 share two reads.
+    assert reader.statements == 4
 
 
 def test_a_page_read_on_the_loop_is_the_page_the_read_model_gives(services: Services) -> None:

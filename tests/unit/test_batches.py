@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from infrastructure.async_reads import Overloaded
-from infrastructure.group_commit import GroupCommit
+from infrastructure.batches import Batches
 
 
 def test_a_lone_request_is_a_batch_of_one() -> None:
@@ -18,7 +18,7 @@ def test_a_lone_request_is_a_batch_of_one() -> None:
         return [r * 2 for r in requests]
 
     async def scenario() -> int:
-        return await GroupCommit(decide).submit(21)
+        return await Batches(decide).submit(21)
 
     assert asyncio.run(scenario()) == 42
     assert batches == [[21]]
@@ -36,7 +36,7 @@ def test_requests_arriving_during_a_batch_make_the_next_one_and_each_gets_its_an
         return [-r if r % 7 else ValueError(str(r)) for r in requests]
 
     async def scenario() -> list[int | BaseException]:
-        together: GroupCommit[int, int] = GroupCommit(decide)
+        together: Batches[int, int] = Batches(decide)
         first = asyncio.ensure_future(together.submit(1))
         await first_batch_started.wait()
         rest = [asyncio.ensure_future(together.submit(n)) for n in range(2, 41)]
@@ -58,7 +58,7 @@ def test_a_batch_that_fails_as_a_whole_fails_each_request() -> None:
         raise RuntimeError("database down")
 
     async def scenario() -> None:
-        together: GroupCommit[int, int] = GroupCommit(decide)
+        together: Batches[int, int] = Batches(decide)
         await asyncio.gather(together.submit(1), together.submit(2))
 
     with pytest.raises(RuntimeError, match="database down"):
@@ -74,7 +74,7 @@ def test_a_caller_that_stops_waiting_leaves_its_batch_to_be_decided() -> None:
         return list(requests)
 
     async def scenario() -> int:
-        together: GroupCommit[int, int] = GroupCommit(decide)
+        together: Batches[int, int] = Batches(decide)
         impatient = asyncio.ensure_future(together.submit(1))
         patient = asyncio.ensure_future(together.submit(2))
         await asyncio.sleep(0.01)
@@ -100,7 +100,7 @@ def test_two_batches_in_flight_never_decide_for_the_same_key() -> None:
         return [request.upper() for request in requests]
 
     async def scenario() -> list[str]:
-        together: GroupCommit[str, str] = GroupCommit(decide, key=lambda r: r, in_flight=2)
+        together: Batches[str, str] = Batches(decide, key=lambda r: r, in_flight=2)
         asked = ["ann", "bob", "ann", "cy", "bob", "ann", "dee"]
         answers = []
         for name in asked:  # arriving one after another, while batches are under way
@@ -124,7 +124,7 @@ def test_a_request_whose_caller_stopped_waiting_is_left_out_of_the_next_batch() 
             await release.wait()  # the first batch stays under way until released
             return list(requests)
 
-        together: GroupCommit[int, int] = GroupCommit(decide)
+        together: Batches[int, int] = Batches(decide)
         first = asyncio.ensure_future(together.submit(1))
         await asyncio.sleep(0)  # the first batch is under way
         gone = asyncio.ensure_future(together.submit(2))
@@ -145,7 +145,7 @@ def test_past_the_queue_it_holds_a_request_is_refused_at_once() -> None:
         return list(requests)
 
     async def scenario() -> None:
-        together: GroupCommit[int, int] = GroupCommit(decide, max_waiting=3)
+        together: Batches[int, int] = Batches(decide, max_waiting=3)
         waiting = [asyncio.ensure_future(together.submit(n)) for n in range(1, 5)]
         await asyncio.sleep(0.001)  # 1 is being decided; 2, 3 and 4 wait
         with pytest.raises(Overloaded):
