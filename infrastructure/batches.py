@@ -2,11 +2,12 @@
 scheduling's group commit (infrastructure.group_commit) and the API's reads of single
 jobs (infrastructure.read_model).
 
-No thread and no lock: a request joins the queue and awaits its answer. While
-fewer than ``in_flight`` batches are under way, one starts with every request
-queued so far; requests that arrive meanwhile make the next. Alone, a request is a
-batch of one; under load, many share one statement, and one batch runs while the
-one before it is still under way.
+No thread and no lock: a request joins the queue and awaits its answer. On the
+loop's next turn, if no batch is under way, one starts with every request queued so
+far; requests that arrive meanwhile make the next. Beside a batch under way, another
+starts (up to ``in_flight``) once half as many requests wait as that batch holds.
+Alone, a request is a batch of one; under load, many share one statement, and one
+batch runs while the one before it is still under way.
 
 A request whose ``key`` is in a batch under way waits for a later batch: two
 batches in flight never decide for the same key (for scheduling, the same user),
@@ -46,18 +47,29 @@ class Batches(Generic[Request, Result]):
         self._queue: list[tuple[Request, asyncio.Future[Result]]] = []
         self._busy: set[Hashable] = set()  # the keys of the batches under way
         self._batches: set[asyncio.Task[None]] = set()
+        self._last_size = 0  # of the batch started last
+        self._start_pending = False
 
     async def submit(self, request: Request) -> Result:
         if len(self._queue) >= self._max_waiting:
             raise Overloaded(f"{len(self._queue)} requests wait for a batch already")
         answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queue.append((request, answer))
-        self._start_batches()
+        self._start_soon()
         # A caller that stops waiting (its deadline) cancels only its own wait: the
         # batch it joined is decided all the same.
         return await answer
 
+    def _start_soon(self) -> None:
+        """Batches start on the loop's next turn, not at once: the callers woken by
+        the same event (a batch's answers, one read of the sockets) join the same
+        batch, instead of the first of them starting a batch of one."""
+        if not self._start_pending:
+            self._start_pending = True
+            asyncio.get_running_loop().call_soon(self._start_batches)
+
     def _start_batches(self) -> None:
+        self._start_pending = False
         while self._queue and len(self._batches) < self._in_flight:
             batch: list[tuple[Request, asyncio.Future[Result]]] = []
             waiting: list[tuple[Request, asyncio.Future[Result]]] = []
@@ -68,9 +80,14 @@ class Batches(Generic[Request, Result]):
                     batch.append(queued)
                 else:
                     waiting.append(queued)
-            if not batch:
+            if not batch or (self._batches and len(batch) < self._last_size // 2):
+                # While a batch is under way, the next waits for at least half as many
+                # requests as it holds, or for its end: a batch costs about the same
+                # whatever its size, and a stream of batches of one beside it would
+                # spend the loop on fixed costs.
                 return
             self._queue = waiting
+            self._last_size = len(batch)
             keys = {self._key(request) for request, _ in batch} if self._key else set()
             self._busy |= keys
             task = asyncio.create_task(self._decide_batch(batch, keys))
@@ -100,4 +117,4 @@ class Batches(Generic[Request, Result]):
                 answer.set_exception(outcome)
             else:
                 answer.set_result(outcome)
-        self._start_batches()
+        self._start_soon()

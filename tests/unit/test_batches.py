@@ -146,10 +146,56 @@ def test_past_the_queue_it_holds_a_request_is_refused_at_once() -> None:
 
     async def scenario() -> None:
         together: Batches[int, int] = Batches(decide, max_waiting=3)
-        waiting = [asyncio.ensure_future(together.submit(n)) for n in range(1, 5)]
-        await asyncio.sleep(0.001)  # 1 is being decided; 2, 3 and 4 wait
+        waiting = [asyncio.ensure_future(together.submit(1))]
+        await asyncio.sleep(0.001)  # 1 is being decided
+        waiting += [asyncio.ensure_future(together.submit(n)) for n in range(2, 5)]
+        await asyncio.sleep(0.001)  # 2, 3 and 4 wait for it
         with pytest.raises(Overloaded):
             await together.submit(5)
         assert await asyncio.gather(*waiting) == [1, 2, 3, 4]
 
     asyncio.run(scenario())
+
+
+def test_requests_made_in_the_same_turn_of_the_loop_share_one_batch() -> None:
+    batches: list[list[int]] = []
+
+    async def decide(requests: Sequence[int]) -> list[int | Exception]:
+        batches.append(list(requests))
+        return list(requests)
+
+    async def scenario() -> list[int]:
+        together: Batches[int, int] = Batches(decide, in_flight=2)
+        return await asyncio.gather(*(together.submit(n) for n in range(1, 9)))
+
+    assert asyncio.run(scenario()) == list(range(1, 9))
+    assert batches == [list(range(1, 9))]
+
+
+def test_beside_a_batch_under_way_the_next_waits_for_half_as_many_requests_or_its_end() -> None:
+    batches: list[list[int]] = []
+    release = asyncio.Event()
+
+    async def decide(requests: Sequence[int]) -> list[int | Exception]:
+        batches.append(list(requests))
+        if requests[0] == 1:
+            await release.wait()  # the first batch stays under way until released
+        return list(requests)
+
+    async def scenario() -> None:
+        together: Batches[int, int] = Batches(decide, in_flight=2)
+        first = [asyncio.ensure_future(together.submit(n)) for n in range(1, 9)]
+        await asyncio.sleep(0.001)  # 1..8 are being decided
+        alone = asyncio.ensure_future(together.submit(9))
+        await asyncio.sleep(0.001)
+        assert batches == [list(range(1, 9))]  # 9 alone does not start a batch beside it
+        more = [asyncio.ensure_future(together.submit(n)) for n in range(10, 13)]
+        await asyncio.sleep(0.001)
+        assert batches == [list(range(1, 9)), [9, 10, 11, 12]]  # four: half of eight
+        late = asyncio.ensure_future(together.submit(13))
+        await asyncio.sleep(0.001)
+        release.set()
+        await asyncio.gather(*first, alone, *more, late)
+
+    asyncio.run(scenario())
+    assert batches == [list(range(1, 9)), [9, 10, 11, 12], [13]]  # 13 went when one ended
