@@ -1,6 +1,7 @@
 """The jobs read model in SQL: what GET endpoints read and the projection writes."""
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
@@ -30,76 +31,33 @@ from infrastructure.async_reads import AsyncReader
 from infrastructure.batches import Batches
 from infrastructure.database import Database
 from infrastructure.deadline_reads import OWING
+from infrastructure.reads_together import (
+    JOBS_A_READ_TAKES,
+    JOBS_AMONG,
+    PAGES_A_READ_TAKES,
+    PageKind,
+    among_values,
+    by_id,
+    listing,
+    page_values,
+    pages_of,
+    pages_together,
+    slot_values,
+    theirs,
+)
 from infrastructure.tables import jobs
 
 _VIEW_COLUMNS = [jobs.c[name] for name in VIEW_COLUMNS]
 
 
-JOBS_A_READ_TAKES = 32
-"""Single jobs read by one statement at most: GETs that arrive together share it."""
-# Built once: constructing a statement costs more than running it. One statement for
-# any number of jobs up to the most, on either database (the unused places repeat an
-# id), so that PostgreSQL prepares it once.
-JOBS_AMONG = select(*_VIEW_COLUMNS, jobs.c.damaged).where(
-    jobs.c.job_id.in_([bindparam(f"job{place}") for place in range(JOBS_A_READ_TAKES)])
-)
-_JOB_ID, _PROJECT_ID = VIEW_COLUMNS.index("job_id"), VIEW_COLUMNS.index("project_id")
-
-
-def _among_values(job_ids: list[int]) -> dict[str, int]:
-    return {
-        f"job{place}": job_ids[min(place, len(job_ids) - 1)] for place in range(JOBS_A_READ_TAKES)
-    }
-
-
-def _by_id(rows: list[tuple[Any, ...]]) -> dict[int, tuple[Any, ...]]:
-    return {row[_JOB_ID]: row for row in rows}
-
-
-def _theirs(row: tuple[Any, ...] | None, project_id: int) -> tuple[Any, ...] | None:
-    """The row, if the job is the project's: another project's job is not found."""
-    return row if row is not None and row[_PROJECT_ID] == project_id else None
-
-
-def _listing(status: bool, user_prefix: bool = False) -> Select[tuple[object, ...]]:
-    query = select(*_VIEW_COLUMNS).where(jobs.c.project_id == bindparam("project_id"))
-    if status:
-        query = query.where(jobs.c.status == bindparam("status"))
-    if user_prefix:
-        query = query.where(jobs.c.reference_id.like(bindparam("user_like"), escape="/"))
-    # An offset even where it is 0: SQLite's dialect would bind one of its own.
-    return (
-        query.order_by(jobs.c.job_id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
-    )
-
-
-PAGE_OF_JOBS = {
-    (status, prefix): _listing(status, prefix)
-    for status in (False, True)
-    for prefix in (False, True)
-}
-"""A page of a project's jobs, newest first, of any status or of one, of any user or
-of those whose id starts with a prefix."""
 BELOW = {
-    status: _listing(status).where(jobs.c.job_id < bindparam("below")) for status in (False, True)
+    status: listing(status).where(jobs.c.job_id < bindparam("below")) for status in (False, True)
 }
 """The next batch of a project's whole list, below the last job id sent (keyset
 pagination: each batch is its own short read, so a slow client holds no
 transaction open and memory stays one batch deep)."""
 STREAM_BATCH_SIZE = 1000
 _ABOVE_EVERY_ID = 2**63 - 1
-
-
-def page_values(
-    project_id: int, status: str | None, limit: int, offset: int, user_prefix: str | None = None
-) -> dict[str, Any]:
-    values: dict[str, Any] = {"project_id": project_id, "limit": limit, "offset": offset}
-    if status is not None:
-        values["status"] = status
-    if user_prefix:
-        escaped = user_prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
-        values["user_like"] = f"{escaped}%"
-    return values
 
 
 def job_from_row(job_id: int, row: tuple[Any, ...] | None) -> JobView | None:
@@ -147,15 +105,28 @@ class AsyncJobsReadModel:
         self._jobs: Batches[int, tuple[Any, ...] | None] = Batches(
             self._rows_of, in_flight=2, max_batch=JOBS_A_READ_TAKES
         )
+        self._pages: dict[PageKind, Batches[dict[str, Any], list[tuple[Any, ...]]]] = {
+            kind: Batches(
+                functools.partial(self._pages_of, kind), in_flight=2, max_batch=PAGES_A_READ_TAKES
+            )
+            for kind in pages_together
+        }
 
     async def get(self, project_id: int, job_id: int) -> JobView | None:
-        return job_from_row(job_id, _theirs(await self._jobs.submit(job_id), project_id))
+        return job_from_row(job_id, theirs(await self._jobs.submit(job_id), project_id))
 
     async def _rows_of(self, job_ids: Sequence[int]) -> list[tuple[Any, ...] | None]:
         async with asyncio.timeout(self._deadline):
-            rows = await self._reader.rows(JOBS_AMONG, _among_values(list(job_ids)))
-        found = _by_id(rows)
+            rows = await self._reader.rows(JOBS_AMONG, among_values(list(job_ids)))
+        found = by_id(rows)
         return [found.get(job_id) for job_id in job_ids]
+
+    async def _pages_of(
+        self, kind: PageKind, asked: Sequence[dict[str, Any]]
+    ) -> list[list[tuple[Any, ...]]]:
+        async with asyncio.timeout(self._deadline):
+            rows = await self._reader.rows(pages_together[kind], slot_values(kind, asked))
+        return pages_of(rows, len(asked))
 
     async def page(
         self,
@@ -165,9 +136,9 @@ class AsyncJobsReadModel:
         offset: int,
         user_prefix: str | None = None,
     ) -> list[JobView]:
-        statement = PAGE_OF_JOBS[status is not None, bool(user_prefix)]
+        kind = (status is not None, bool(user_prefix))
         values = page_values(project_id, status, limit, offset, user_prefix)
-        return views_of(await self._reader.rows(statement, values))
+        return views_of(await self._pages[kind].submit(values))
 
     async def stream(self, project_id: int, status: str | None) -> AsyncIterator[list[JobView]]:
         values = page_values(project_id, status, STREAM_BATCH_SIZE, 0)
@@ -200,14 +171,14 @@ class SqlJobsReadModel:
 
     def get(self, project_id: int, job_id: int) -> JobView | None:
         """The job's row; DamagedRecord if the log's record of it cannot be read."""
-        rows = _by_id(self._db.fetch_all(JOBS_AMONG, _among_values([job_id])))
-        return job_from_row(job_id, _theirs(rows.get(job_id), project_id))
+        rows = by_id(self._db.fetch_all(JOBS_AMONG, among_values([job_id])))
+        return job_from_row(job_id, theirs(rows.get(job_id), project_id))
 
     def page(self, project_id: int, status: str | None, limit: int, offset: int) -> list[JobView]:
-        statement = PAGE_OF_JOBS[status is not None, False]
-        return views_of(
-            self._db.fetch_all(statement, page_values(project_id, status, limit, offset))
-        )
+        kind = (status is not None, False)
+        values = slot_values(kind, [page_values(project_id, status, limit, offset)])
+        [page] = pages_of(self._db.fetch_all(pages_together[kind], values), 1)
+        return views_of(page)
 
     def every_job(self) -> Iterator[JobRow]:
         """Every job of every project with every column, by job id, in bounded batches."""

@@ -15,6 +15,7 @@ from sqlalchemy import Executable, text
 
 from api.composition import Services, build_services
 from application.errors import DamagedRecord, JobNotFound
+from application.job_records import JobView
 from application.tenants import Principal
 from infrastructure.async_reads import AsyncReader, Rows
 from infrastructure.database import DatabaseUnavailable
@@ -99,6 +100,49 @@ def test_gets_that_arrive_together_share_reads_and_each_is_answered_for_its_own_
     assert answers[-1] is None
     # 48 GETs asked in one turn of the loop: 32 in one statement, 16 in the next.
     assert reader.statements == 2
+
+
+def test_pages_that_arrive_together_share_reads_and_each_is_its_own(services: Services) -> None:
+    mine, theirs = new_tenant(services), new_tenant(services, "other org")
+    ids = [scheduled_job(services, mine.project.id, f"u{n}@example.com") for n in range(12)]
+    their_ids = [scheduled_job(services, theirs.project.id, f"u{n}@example.com") for n in range(3)]
+    for job_id in ids[::3]:
+        services.commands.cancel(mine.project.id, job_id, "test")
+    reader = CountingReader(services.reads)
+    jobs = AsyncJobsReadModel(reader, deadline=5)
+    # (project, status, limit, offset, prefix): ten of one kind, and three of others.
+    asked: list[tuple[int, str | None, int, int, str | None]] = [
+        (mine.project.id, None, limit, offset, None) for limit in (1, 5) for offset in range(5)
+    ]
+    asked += [
+        (theirs.project.id, None, 5, 0, None),
+        (mine.project.id, "cancelled", 2, 1, None),
+        (mine.project.id, None, 50, 0, "u1"),
+    ]
+
+    async def together() -> list[list[JobView]]:
+        return await asyncio.gather(*(jobs.page(*ask) for ask in asked))
+
+    pages = on_a_loop(services, together)
+
+    newest_first = sorted(ids, reverse=True)
+    for (project_id, status, limit, offset, prefix), page in zip(asked, pages, strict=True):
+        if project_id == theirs.project.id:
+            assert [job.job_id for job in page] == sorted(their_ids, reverse=True)
+        elif prefix is not None:
+            assert {job.reference_id for job in page} == {
+                "u1@example.com",
+                "u10@example.com",
+                "u11@example.com",
+            }
+        elif status is not None:
+            assert [job.job_id for job in page] == sorted(ids[::3], reverse=True)[1:3]
+        else:
+            assert [job.job_id for job in page] == newest_first[offset : offset + limit]
+            assert page == services.read_model.page(project_id, None, limit, offset)
+    # Eleven pages of one kind: eight in one statement, three in the next; one each
+    # for the other two kinds.
+    assert reader.statements == 4
 
 
 def test_a_page_read_on_the_loop_is_the_page_the_read_model_gives(services: Services) -> None:
