@@ -80,7 +80,8 @@ def _owing(project: bool) -> Select[tuple[object, ...]]:
     if project:
         query = query.where(jobs.c.project_id == bindparam("project_id"))
     ordered = query.order_by(jobs.c.respond_by, jobs.c.job_id)
-    return ordered.limit(bindparam("limit")).offset(bindparam("offset"))  # as _listing's
+    # Limit and offset both bound, as in reads_together.listing.
+    return ordered.limit(bindparam("limit")).offset(bindparam("offset"))
 
 
 OWING_ANSWERS = {project: _owing(project) for project in (False, True)}
