@@ -1,13 +1,13 @@
 """Requests of concurrent callers on the event loop, handled together in batches:
 scheduling's group commit (infrastructure.group_commit) and the API's reads of single
-jobs (infrastructure.read_model).
+jobs and of pages (infrastructure.read_model).
 
 No thread and no lock: a request joins the queue and awaits its answer. On the
 loop's next turn, if no batch is under way, one starts with every request queued so
 far; requests that arrive meanwhile make the next. Beside a batch under way, another
-starts (up to ``in_flight``) once half as many requests wait as that batch holds.
-Alone, a request is a batch of one; under load, many share one statement, and one
-batch runs while the one before it is still under way.
+starts (up to ``in_flight``) once half as many requests wait as the batch started
+last held. Alone, a request is a batch of one; under load, many share one
+statement, and one batch runs while the one before it is still under way.
 
 A request whose ``key`` is in a batch under way waits for a later batch: two
 batches in flight never decide for the same key (for scheduling, the same user),
@@ -52,7 +52,9 @@ class Batches(Generic[Request, Result]):
 
     async def submit(self, request: Request) -> Result:
         if len(self._queue) >= self._max_waiting:
-            raise Overloaded(f"{len(self._queue)} requests wait for a batch already")
+            self._leave_out_abandoned()
+            if len(self._queue) >= self._max_waiting:
+                raise Overloaded(f"{len(self._queue)} requests wait for a batch already")
         answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queue.append((request, answer))
         self._start_soon()
@@ -68,23 +70,27 @@ class Batches(Generic[Request, Result]):
             self._start_pending = True
             asyncio.get_running_loop().call_soon(self._start_batches)
 
+    def _leave_out_abandoned(self) -> None:
+        """Requests whose callers stopped waiting (their deadline) leave the queue:
+        they count against ``max_waiting`` no longer, and join no batch."""
+        self._queue = [queued for queued in self._queue if not queued[1].done()]
+
     def _start_batches(self) -> None:
         self._start_pending = False
+        self._leave_out_abandoned()
         while self._queue and len(self._batches) < self._in_flight:
             batch: list[tuple[Request, asyncio.Future[Result]]] = []
             waiting: list[tuple[Request, asyncio.Future[Result]]] = []
             for queued in self._queue:
-                if queued[1].done():
-                    continue  # its caller stopped waiting before its batch began
                 if len(batch) < self._max_batch and self._free(queued[0]):
                     batch.append(queued)
                 else:
                     waiting.append(queued)
             if not batch or (self._batches and len(batch) < self._last_size // 2):
                 # While a batch is under way, the next waits for at least half as many
-                # requests as it holds, or for its end: a batch costs about the same
-                # whatever its size, and a stream of batches of one beside it would
-                # spend the loop on fixed costs.
+                # requests as the batch started last, or for the end of one: a batch
+                # costs about the same whatever its size, and a stream of batches of
+                # one beside it would spend the loop on fixed costs.
                 return
             self._queue = waiting
             self._last_size = len(batch)
@@ -101,6 +107,8 @@ class Batches(Generic[Request, Result]):
     ) -> None:
         try:
             outcomes = await self._decide([request for request, _ in batch])
+            if len(outcomes) != len(batch):
+                raise RuntimeError(f"{len(outcomes)} answers to a batch of {len(batch)}")
         except Exception as error:  # the batch failed as a whole: so does each
             outcomes = [error] * len(batch)
         except BaseException:  # cancelled (the app stops): no answer will come

@@ -35,6 +35,7 @@ from infrastructure.reads_together import (
     JOBS_A_READ_TAKES,
     JOBS_AMONG,
     PAGES_A_READ_TAKES,
+    SHARED_PAGE_DEPTH,
     PageKind,
     among_values,
     by_id,
@@ -139,6 +140,9 @@ class AsyncJobsReadModel:
     ) -> list[JobView]:
         kind = (status is not None, bool(user_prefix))
         values = page_values(project_id, status, limit, offset, user_prefix)
+        if user_prefix or offset + limit > SHARED_PAGE_DEPTH:
+            [alone] = await self._pages_of(kind, [values])
+            return views_of(alone)
         return views_of(await self._pages[kind].submit(values))
 
     async def stream(self, project_id: int, status: str | None) -> AsyncIterator[list[JobView]]:

@@ -7,7 +7,15 @@ each statement once and SQLite runs the same text."""
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, bindparam, literal_column, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    CompoundSelect,
+    Select,
+    bindparam,
+    literal_column,
+    select,
+    union_all,
+)
 
 from application.job_records import VIEW_COLUMNS
 from infrastructure.tables import jobs
@@ -18,9 +26,12 @@ JOBS_A_READ_TAKES = 32
 """Single jobs read by one statement at most: GETs that arrive together share it."""
 # Built once: constructing a statement costs more than running it. One statement for
 # any number of jobs up to the most, on either database (the unused places repeat an
-# id), so that PostgreSQL prepares it once.
+# id). Its integers are typed (cast on PostgreSQL): psycopg would otherwise send each
+# as int2, int4 or int8 by its size, and prepare the statement again for each mix.
 JOBS_AMONG = select(*_VIEW_COLUMNS, jobs.c.damaged).where(
-    jobs.c.job_id.in_([bindparam(f"job{place}") for place in range(JOBS_A_READ_TAKES)])
+    jobs.c.job_id.in_(
+        [bindparam(f"job{place}", type_=BigInteger) for place in range(JOBS_A_READ_TAKES)]
+    )
 )
 _JOB_ID, _PROJECT_ID = VIEW_COLUMNS.index("job_id"), VIEW_COLUMNS.index("project_id")
 
@@ -51,13 +62,17 @@ def listing(status: bool, user_prefix: bool = False, place: str = "") -> Select[
     # An offset even where it is 0: SQLite's dialect would bind one of its own.
     return (
         query.order_by(jobs.c.job_id.desc())
-        .limit(bindparam(f"limit{place}"))
-        .offset(bindparam(f"offset{place}"))
+        .limit(bindparam(f"limit{place}", type_=BigInteger))
+        .offset(bindparam(f"offset{place}", type_=BigInteger))
     )
 
 
 PAGES_A_READ_TAKES = 8
 """Pages read by one statement at most."""
+SHARED_PAGE_DEPTH = 1_000
+"""Rows a page may reach down to (offset + limit) and still share a statement. A
+deeper page, or a search by user prefix, may scan much of a project: read alone, it
+keeps other organizations' pages out of its wait."""
 PageKind = tuple[bool, bool]
 """(of one status, of users with a prefix): pages of one kind share a statement."""
 

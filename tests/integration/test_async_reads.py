@@ -20,6 +20,7 @@ from application.tenants import Principal
 from infrastructure.async_reads import AsyncReader, Rows
 from infrastructure.database import DatabaseUnavailable
 from infrastructure.read_model import AsyncJobsReadModel
+from infrastructure.reads_together import SHARED_PAGE_DEPTH
 from infrastructure.settings import Settings
 from tests.conftest import job_now, new_tenant, on_a_loop, postgres_admin_url
 
@@ -118,6 +119,7 @@ def test_pages_that_arrive_together_share_reads_and_each_is_its_own(services: Se
         (theirs.project.id, None, 5, 0, None),
         (mine.project.id, "cancelled", 2, 1, None),
         (mine.project.id, None, 50, 0, "u1"),
+        (mine.project.id, None, 5, SHARED_PAGE_DEPTH, None),  # deep: read alone
     ]
 
     async def together() -> list[list[JobView]]:
@@ -140,9 +142,9 @@ def test_pages_that_arrive_together_share_reads_and_each_is_its_own(services: Se
         else:
             assert [job.job_id for job in page] == newest_first[offset : offset + limit]
             assert page == services.read_model.page(project_id, None, limit, offset)
-    # Eleven pages of one kind: eight in one statement, three in the next; one each
-    # for the other two kinds.
-    assert reader.statements == 4
+    # Eleven shallow pages of one kind: eight in one statement, three in the next; one
+    # each for the other two kinds (a search by prefix is read alone), and the deep one.
+    assert reader.statements == 5
 
 
 def test_a_page_read_on_the_loop_is_the_page_the_read_model_gives(services: Services) -> None:

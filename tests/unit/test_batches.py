@@ -199,3 +199,41 @@ def test_beside_a_batch_under_way_the_next_waits_for_half_as_many_requests_or_it
 
     asyncio.run(scenario())
     assert batches == [list(range(1, 9)), [9, 10, 11, 12], [13]]  # 13 went when one ended
+
+
+def test_requests_whose_callers_stopped_waiting_leave_the_queue_and_count_no_more() -> None:
+    release = asyncio.Event()
+
+    async def decide(requests: Sequence[int]) -> list[int | Exception]:
+        await release.wait()  # the first batch stays under way until released
+        return list(requests)
+
+    async def scenario() -> None:
+        together: Batches[int, int] = Batches(decide, max_waiting=3)
+        first = asyncio.ensure_future(together.submit(1))
+        await asyncio.sleep(0.001)  # 1 is being decided
+        abandoned = [asyncio.ensure_future(together.submit(n)) for n in range(2, 5)]
+        await asyncio.sleep(0.001)
+        for caller in abandoned:
+            caller.cancel()  # their deadlines passed while the batch was under way
+        await asyncio.sleep(0)
+        kept = asyncio.ensure_future(together.submit(5))  # not refused: nobody waits
+        await asyncio.sleep(0.001)
+        release.set()
+        assert await first == 1 and await kept == 5
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_answered_with_the_wrong_number_of_answers_fails_each_request() -> None:
+    async def decide(requests: Sequence[int]) -> list[int | Exception]:
+        return [0]
+
+    async def scenario() -> list[int | BaseException]:
+        together: Batches[int, int] = Batches(decide)
+        return list(
+            await asyncio.gather(together.submit(1), together.submit(2), return_exceptions=True)
+        )
+
+    answers = asyncio.run(scenario())
+    assert all(isinstance(answer, RuntimeError) for answer in answers)
