@@ -100,6 +100,7 @@ def seed_jobs(conninfo: str, schema: str, project_id: int, count: int) -> None:
             {"p": project_id, "count": count, "statuses": list(SEEDED_STATUSES)},
         )
         conn.execute("SELECT setval('jobs_job_id_seq', (SELECT max(job_id) FROM jobs))")
+        conn.execute("ANALYZE jobs")  # as jobtrail's (bench.data.fill_read_model)
 
 
 def _one(conn: psycopg.Connection[Any], sql: str, params: tuple[object, ...] = ()) -> int:
