@@ -17,7 +17,6 @@ from sqlalchemy import (
 from application.errors import DamagedRecord
 from application.job_records import (
     COLUMNS,
-    VIEW_COLUMNS,
     DueJob,
     JobRow,
     JobView,
@@ -36,6 +35,7 @@ from infrastructure.reads_together import (
     JOBS_AMONG,
     PAGES_A_READ_TAKES,
     SHARED_PAGE_DEPTH,
+    VIEW_SELECTED,
     PageKind,
     among_values,
     by_id,
@@ -47,9 +47,6 @@ from infrastructure.reads_together import (
     theirs,
 )
 from infrastructure.tables import jobs
-
-_VIEW_COLUMNS = [jobs.c[name] for name in VIEW_COLUMNS]
-
 
 BELOW = {
     status: listing(status).where(jobs.c.job_id < bindparam("below")) for status in (False, True)
@@ -77,7 +74,7 @@ def _owing(project: bool) -> Select[tuple[object, ...]]:
     # The statuses written into the statement: the API's reader binds only named
     # parameters (infrastructure.async_reads), and these are the domain's constants.
     owing = jobs.c.status.in_([literal_column(f"'{status}'") for status in OWING])
-    query = select(*_VIEW_COLUMNS).where(owing, jobs.c.respond_by <= bindparam("due_by"))
+    query = select(*VIEW_SELECTED).where(owing, jobs.c.respond_by <= bindparam("due_by"))
     if project:
         query = query.where(jobs.c.project_id == bindparam("project_id"))
     ordered = query.order_by(jobs.c.respond_by, jobs.c.job_id)

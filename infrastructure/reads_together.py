@@ -20,7 +20,8 @@ from sqlalchemy import (
 from application.job_records import VIEW_COLUMNS
 from infrastructure.tables import jobs
 
-_VIEW_COLUMNS = [jobs.c[name] for name in VIEW_COLUMNS]
+VIEW_SELECTED = [jobs.c[name] for name in VIEW_COLUMNS]
+"""The jobs table's columns a view shows, in the view's order: every read of views."""
 
 JOBS_A_READ_TAKES = 32
 """Single jobs read by one statement at most: GETs that arrive together share it."""
@@ -28,7 +29,7 @@ JOBS_A_READ_TAKES = 32
 # any number of jobs up to the most, on either database (the unused places repeat an
 # id). Its integers are typed (cast on PostgreSQL): psycopg would otherwise send each
 # as int2, int4 or int8 by its size, and prepare the statement again for each mix.
-JOBS_AMONG = select(*_VIEW_COLUMNS, jobs.c.damaged).where(
+JOBS_AMONG = select(*VIEW_SELECTED, jobs.c.damaged).where(
     jobs.c.job_id.in_(
         [bindparam(f"job{place}", type_=BigInteger) for place in range(JOBS_A_READ_TAKES)]
     )
@@ -54,7 +55,7 @@ def theirs(row: tuple[Any, ...] | None, project_id: int) -> tuple[Any, ...] | No
 def listing(status: bool, user_prefix: bool = False, place: str = "") -> Select[tuple[object, ...]]:
     """A project's jobs, newest first, of any status or of one, of any user or of those
     whose id starts with a prefix; its parameters named with ``place`` after them."""
-    query = select(*_VIEW_COLUMNS).where(jobs.c.project_id == bindparam(f"project_id{place}"))
+    query = select(*VIEW_SELECTED).where(jobs.c.project_id == bindparam(f"project_id{place}"))
     if status:
         query = query.where(jobs.c.status == bindparam(f"status{place}"))
     if user_prefix:
