@@ -21,7 +21,7 @@ from pathlib import Path
 from bench.data import credentials, fill_read_model
 from bench.databases import database, services_on
 from bench.generators import wrk
-from bench.harness import ROOT
+from bench.harness import ROOT, analyze_schema
 from bench.http_reads import GET
 from bench.http_writes import SCHEDULE
 from bench.servers import jobtrail_server
@@ -76,6 +76,8 @@ def main() -> None:
                 method, path = SCHEDULE if args.route == "schedule" else ("GET", GET)
                 path, auth = path.format(project=project_key), {"Authorization": api_key}
                 wrk(server.url, method, path, 2, auth, ids=READ_MODEL_JOBS)  # warm-up
+                if server.schema is not None:
+                    analyze_schema(server.schema)  # as a measured run's tables are
                 output = workdir / "stacks.txt"
                 command = [py_spy, "record", "--pid", str(server.pid), "--format", "raw"]
                 command += ["--duration", str(args.seconds), "--rate", "200", "--nonblocking"]

@@ -1,12 +1,13 @@
-"""One measured HTTP run: a warm-up, then wrk, with the CPU each side used meanwhile
-(the note under the table: who was busy, and was the machine saturated)."""
+"""One measured HTTP run: a warm-up, the server's tables analyzed (PostgreSQL), then
+wrk, with the CPU each side used meanwhile (the note under the table: who was busy,
+and was the machine saturated)."""
 
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.generators import CONNECTIONS, LoadReport, wrk
-from bench.harness import Figure
+from bench.harness import Figure, analyze_schema
 from bench.servers import Server
 
 NO_TARGET = "none: a cost"
@@ -52,6 +53,8 @@ def run(
         # First requests pay for lazy imports, statement caches and new pool
         # connections: every server, jobtrail's or the peer's, gets the same warm-up.
         wrk(server.url, method, path, warmup, headers, ids, connections)
+    if server.schema is not None:
+        analyze_schema(server.schema)
     cpu, machine = server.cpu_seconds(), _machine_ticks()
     report = wrk(server.url, method, path, seconds, headers, ids, connections)
     if report.failed:

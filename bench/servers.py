@@ -15,6 +15,7 @@ import httpx2 as httpx
 
 from api import http_protocol
 from bench.harness import ROOT, free_port
+from infrastructure.database_url import parse_database_url
 
 UVICORN_QUIET = ["--log-level", "warning", "--no-access-log"]
 
@@ -23,6 +24,8 @@ UVICORN_QUIET = ["--log-level", "warning", "--no-access-log"]
 class Server:
     process: "subprocess.Popen[bytes]"
     url: str
+    schema: str | None = None
+    """The PostgreSQL schema it serves from (None: SQLite, or no database)."""
 
     @property
     def pid(self) -> int:
@@ -42,7 +45,11 @@ class Server:
 
 @contextmanager
 def server(
-    command: list[str], env: dict[str, str], workdir: Path, workers: int = 1
+    command: list[str],
+    env: dict[str, str],
+    workdir: Path,
+    workers: int = 1,
+    schema: str | None = None,
 ) -> Iterator[Server]:
     port = free_port()
     command = [part.replace("{port}", str(port)) for part in command]
@@ -57,7 +64,7 @@ def server(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_serving(process, url, port, workers, workdir / f"server-{port}.log")
-        yield Server(process, url)
+        yield Server(process, url, schema)
     finally:
         _signal_group(process, signal.SIGTERM)
         try:
@@ -140,6 +147,7 @@ def jobtrail_server(
         {"JOBTRAIL_DATABASE_URL": database_url, "JOBTRAIL_LOG_LEVEL": "WARNING"},
         workdir,
         workers,
+        parse_database_url(database_url).schema,
     )
 
 
@@ -155,6 +163,7 @@ def peer_server(
         {"PEER_DATABASE_URL": conninfo, "PEER_SCHEMA": schema},
         workdir,
         workers,
+        schema,
     )
 
 
