@@ -85,7 +85,10 @@ class ProjectionTransaction(Protocol):
         """Remembers undecodable events and marks their jobs' rows as damaged."""
         ...
 
-    def advance(self, position: int) -> None: ...
+    def advance(self, position: int) -> int:
+        """Moves the position to ``position``, and past the run of events after it
+        whose rows were written with them, if one starts there: where it now stands."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,8 +32,9 @@ class _InMemoryTransaction:
     def record_damage(self, damage: Sequence[Damage]) -> None:
         self.damage.extend(damage)
 
-    def advance(self, position: int) -> None:
+    def advance(self, position: int) -> int:
         self._position = position
+        return position
 
 
 def fold_projection(log: JobLog, up_to: int, batch: int = 5000) -> dict[int, JobRow]:

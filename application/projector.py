@@ -73,11 +73,11 @@ class Projector:
                     self._left_at = None
                     continue
                 self._projection.write(folded, tx)
-                tx.advance(page.last_position)
+                reached = tx.advance(page.last_position)
             if self._sole_applier:
-                self._left_at = page.last_position
-            self._reached = max(self._reached, page.last_position)
-            return len(page), page.last_position
+                self._left_at = reached
+            self._reached = max(self._reached, reached)
+            return len(page), reached
 
     def catch_up(self) -> int:
         applied = 0

@@ -20,8 +20,12 @@ two to the same bytes for any event.
 ``p_projection`` names a projection whose rows for these events the caller writes in
 the same transaction (scheduling's new jobs; ledgers' events change no row). If
 that projection had applied the whole log before them, its position moves past
-them, and its follower has nothing to fold; if it lags, it folds them in turn,
-over the rows already written (``projection_store.show_jobs``).
+them, and its follower has nothing to fold. If it lags, they are noted as a run of
+written events (``written_from``, ``written_to``), which the projection steps over
+when its position reaches the run (``projection_store``'s ``advance``, ADR 31): under
+a steady stream of batches the follower is always behind the batch that lands while
+it folds, and it folded each such batch again, over the rows already written. A run
+it does not meet at its start (a longer one replaced it) it folds as any events.
 """
 
 from collections.abc import Sequence
@@ -168,8 +172,19 @@ BEGIN
     END LOOP;
     INSERT INTO {chain} (position, hash, prev_hash)
     SELECT * FROM unnest(positions, hashes, previous_hashes);
-    UPDATE {positions} AS p SET position = last_id
-    WHERE p.name = p_projection AND p.position = head_before;
+    -- Every SET below reads the row as it was. Caught up: the position moves past
+    -- these events. Behind: they join the run of written events that ends just
+    -- before them, or start a new one (an event of another writer came between).
+    -- A run covers the positions after the head it found, so that ids a rolled-back
+    -- append took, which hold no event, cannot keep the projection from meeting it.
+    UPDATE {positions} AS p SET
+        position = CASE WHEN p.position = head_before THEN last_id ELSE p.position END,
+        written_from = CASE
+            WHEN p.position = head_before THEN NULL
+            WHEN p.written_to = head_before THEN p.written_from
+            ELSE head_before + 1 END,
+        written_to = CASE WHEN p.position = head_before THEN NULL ELSE last_id END
+    WHERE p.name = p_projection;
     RETURN QUERY SELECT unnest(positions);
 END
 $body$

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 import psycopg
-from sqlalchemy import Connection, Insert, Table, Update, bindparam, select, update
+from sqlalchemy import Connection, Insert, Table, Update, bindparam, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from application.job_records import COLUMNS, EVENT_COLUMNS, Damage, JobRow
@@ -158,13 +158,21 @@ class _SqlProjectionTransaction:
             [{"b_aggregate_id": d.aggregate_id, "b_detail": d.detail} for d in damage],
         )
 
-    def advance(self, position: int) -> None:
-        self._conn.execute(
+    def advance(self, position: int) -> int:
+        positions = projection_positions.c
+        run_starts_here = positions.written_from == position + 1
+        run_still_ahead = positions.written_from > position + 1
+        self._position = self._conn.execute(
             update(projection_positions)
-            .where(projection_positions.c.name == self._name)
-            .values(position=position)
-        )
-        self._position = position
+            .where(positions.name == self._name)
+            .values(
+                position=case((run_starts_here, positions.written_to), else_=position),
+                written_from=case((run_still_ahead, positions.written_from), else_=None),
+                written_to=case((run_still_ahead, positions.written_to), else_=None),
+            )
+            .returning(positions.position)
+        ).scalar_one()
+        return self._position
 
 
 class SqlProjectionStore:

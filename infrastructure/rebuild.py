@@ -188,7 +188,14 @@ class Rebuild:
             conn.execute(
                 update(projection_positions)
                 .where(positions.name == self._name)
-                .values(position=rebuilt, generation=generation, state="live", error=None)
+                .values(
+                    position=rebuilt,
+                    generation=generation,
+                    state="live",
+                    error=None,
+                    written_from=None,  # the live table's run: the rebuilt one has it all
+                    written_to=None,
+                )
             )
             conn.execute(
                 delete(projection_positions).where(positions.name == rebuild_name(self._name))

@@ -76,6 +76,11 @@ projection_positions = Table(
     Column("error", Text, nullable=True),
     # Which generation of the table holds the projection (a rebuild makes the next).
     Column("generation", Integer, nullable=False, server_default="0"),
+    # A run of events past the position whose rows their writer wrote with them
+    # (scheduling's batches appended while the projection was behind): the projection
+    # steps over it when its position reaches the run's first event (ADR 31).
+    Column("written_from", BigInteger, nullable=True),
+    Column("written_to", BigInteger, nullable=True),
 )
 
 # A PostgreSQL sequence hands out job ids to many processes without a lock.

@@ -164,8 +164,10 @@ class _Transaction:
             if row is not None:
                 self._damaged.setdefault(row.job_id, d.detail)  # the first says why
 
-    def advance(self, position: int) -> None:
+    def advance(self, position: int) -> int:
+        # No writer here writes rows with its events: there is never a run to step over.
         self._projections[self._name] = replace(self._projections[self._name], position=position)
+        return position
 
     def committed(self) -> _Tables:
         return _Tables(self._jobs, self._damaged, self._damage, self._projections)
