@@ -55,6 +55,15 @@ def another_writer(services: Services) -> JobCommands:
     )
 
 
+def started_behind_the_projection(services: Services) -> tuple[int, JobCommands]:
+    """Ada's job, scheduled and then started by another writer (as a worker does),
+    whose event the projection has not folded: the projection is behind from here."""
+    others = another_writer(services)
+    ada = services.commands.schedule_user_deletion(1, "ada@example.com", "key:k").job.job_id
+    others.start(ada, "worker:w")
+    return ada, others
+
+
 def scheduled_together(services: Services, *users: str) -> list[JobView]:
     """One batch of scheduling on the event loop, its rows written with its events."""
     scheduling = services.scheduling
@@ -90,8 +99,7 @@ def test_a_batch_that_lands_while_the_projection_folds_is_stepped_over(
     due_at_once: Services,
 ) -> None:
     services = due_at_once
-    ada = services.commands.schedule_user_deletion(1, "ada@example.com", "key:k").job.job_id
-    another_writer(services).start(ada, "worker:w")
+    ada, _ = started_behind_the_projection(services)
     behind, read_up_to = services.projector.position(), services.log.head()
     follower = a_projector_whose_page_ends_at(services, read_up_to)
 
@@ -110,9 +118,7 @@ def test_an_event_of_another_writer_between_two_batches_is_folded(
     due_at_once: Services,
 ) -> None:
     services = due_at_once
-    others = another_writer(services)
-    ada = services.commands.schedule_user_deletion(1, "ada@example.com", "key:k").job.job_id
-    others.start(ada, "worker:w")  # the projection is behind from here
+    _, others = started_behind_the_projection(services)
     behind = services.projector.position()
     (dan,) = scheduled_together(services, "dan@example.com")
     others.cancel(1, dan.job_id, "key:k")
@@ -134,9 +140,7 @@ def test_a_run_never_reaches_back_over_an_event_of_another_writer(
     due_at_once: Services,
 ) -> None:
     services = due_at_once
-    others = another_writer(services)
-    ada = services.commands.schedule_user_deletion(1, "ada@example.com", "key:k").job.job_id
-    others.start(ada, "worker:w")
+    _, others = started_behind_the_projection(services)
     read_up_to = services.log.head()
     follower = a_projector_whose_page_ends_at(services, read_up_to)
     (dan,) = scheduled_together(services, "dan@example.com")
