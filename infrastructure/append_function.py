@@ -5,8 +5,8 @@ projection's position moved past them when the caller writes their rows itself.
 ``jobtrail_append(ids, versions, topics, states, projection)`` takes the events table's lock in
 EXCLUSIVE mode, as eventsourcing's recorder does (so the two writers take turns,
 and notification ids commit in the order they are handed out: a follower reading
-``id > position`` never passes over an id that commits later), wakes the listening
-followers, inserts the events in the order given, then links each to the chain
+``id > position`` never passes over an id that commits later), inserts the events
+in the order given, then links each to the chain
 head with ``sha256(previous hash || entry)`` (domain.log_entry's bytes, built here
 with the same lengths and byte order) and returns their positions. Each statement
 of a volatile function takes a fresh snapshot, so the chain head is read after the
@@ -26,6 +26,11 @@ when its position reaches the run (``projection_store``'s ``advance``, ADR 31): 
 a steady stream of batches the follower is always behind the batch that lands while
 it folds, and it folded each such batch again, over the rows already written. A run
 it does not meet at its start (a longer one replaced it) it folds as any events.
+
+The listening followers are woken (NOTIFY) only when the append leaves them events
+to fold: an append that moved the position past its own events wakes nobody. Under
+a steady stream of batches every one did, and each woke the follower to read the
+position and the log only to find nothing (5 to 8% of the API process's time).
 """
 
 from collections.abc import Sequence
@@ -116,6 +121,7 @@ CREATE OR REPLACE FUNCTION {function}(
 DECLARE
     previous bytea;
     head_before bigint;
+    moved_to bigint;
     first_id bigint;
     last_id bigint;
     appended record;
@@ -137,7 +143,6 @@ BEGIN
     END IF;
     SET LOCAL lock_timeout = '{lock_timeout}s';
     LOCK TABLE {events} IN EXCLUSIVE MODE;
-    NOTIFY {channel};
     SELECT coalesce(max(e.notification_id), 0) INTO head_before FROM {events} AS e;
     WITH inserted AS (
         INSERT INTO {events} (originator_id, originator_version, topic, state)
@@ -184,7 +189,11 @@ BEGIN
             WHEN p.written_to = head_before THEN p.written_from
             ELSE head_before + 1 END,
         written_to = CASE WHEN p.position = head_before THEN NULL ELSE last_id END
-    WHERE p.name = p_projection;
+    WHERE p.name = p_projection
+    RETURNING p.position INTO moved_to;
+    IF moved_to IS DISTINCT FROM last_id THEN
+        NOTIFY {channel};  -- the follower has events to fold
+    END IF;
     RETURN QUERY SELECT unnest(positions);
 END
 $body$

@@ -20,6 +20,7 @@ from application.projector import Projector
 from infrastructure.chain import verify_chain
 from infrastructure.clock import SystemClock
 from infrastructure.job_ids import SqlJobIdAllocator
+from infrastructure.locks import ProjectionLeadership
 from infrastructure.settings import Settings
 from tests.conftest import job_now, on_a_loop
 
@@ -190,3 +191,30 @@ def test_whatever_the_interleaving_the_read_model_is_the_log_refolded(
     services.projector.catch_up()
     assert services.projector.position() == services.log.head()
     read_model_is_the_log_refolded(services)
+
+
+def woken(leadership: ProjectionLeadership) -> bool:
+    """Whether an append woke the projection's follower since the last look."""
+    any_notification = leadership.wait_for_events(0.3)
+    while leadership.wait_for_events(0.05):
+        pass
+    return any_notification
+
+
+def test_the_follower_is_woken_only_when_it_has_events_to_fold(due_at_once: Services) -> None:
+    services = due_at_once
+    leadership = ProjectionLeadership(services.database, services.projector.name)
+    assert leadership.try_acquire()
+    try:
+        woken(leadership)  # listening from here
+        scheduled_together(services, "bob@example.com", "cy@example.com")
+        assert services.projector.position() == services.log.head()
+        assert not woken(leadership)  # the batch moved the position past itself
+
+        started_behind_the_projection(services)
+        assert woken(leadership)  # another writer's event is left to fold
+
+        scheduled_together(services, "dan@example.com")
+        assert woken(leadership)  # a run to step over, behind that event
+    finally:
+        leadership.release()
