@@ -43,7 +43,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy.dialects import postgresql
 
 from application.job_records import COLUMNS, EVENT_COLUMNS, JobRow
-from infrastructure.database_url import LOCK_TIMEOUT_SECONDS
+from infrastructure.database_url import LOCK_TIMEOUT_SECONDS, DatabaseUrl
 from infrastructure.tables import jobs
 
 APPEND_FUNCTION = "jobtrail_append"
@@ -112,7 +112,8 @@ def _json(value: object) -> Jsonb:
     return Jsonb(value, dumps=msgspec.json.encode)
 
 
-def create_append_function(schema: str, events_table: str) -> Composed:
+def create_append_function(url: DatabaseUrl) -> Composed:
+    schema, events_table = url.schema or "public", url.events_table
     return SQL(
         """
 CREATE OR REPLACE FUNCTION {function}(
@@ -204,5 +205,5 @@ $body$
         chain=Identifier(schema, "event_chain"),
         positions=Identifier(schema, "projection_positions"),
         lock_timeout=SQL(str(LOCK_TIMEOUT_SECONDS)),
-        channel=Identifier(events_table.replace(".", "_")),
+        channel=Identifier(url.events_channel),
     )

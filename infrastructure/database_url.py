@@ -32,6 +32,13 @@ class DatabaseUrl:
         return "stored_events" if self.backend == "sqlite" else "jobtrail_events"
 
     @property
+    def events_channel(self) -> str:
+        """Where PostgreSQL says that events were appended (LISTEN/NOTIFY). Channels are
+        the database's, not a schema's: the name holds the schema, or installations in
+        two schemas of one database would wake each other's followers."""
+        return f"{self.schema or 'public'}.{self.events_table}"
+
+    @property
     def libpq_conninfo(self) -> str:
         """The PostgreSQL URL as psycopg takes it (no SQLAlchemy driver name)."""
         return (

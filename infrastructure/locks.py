@@ -106,7 +106,7 @@ class ProjectionLeadership(ExclusiveRole):
             time.sleep(timeout)
             return False
         if not self._listening:
-            channel = self._db.url.events_table.replace(".", "_")
-            conn.execute(psycopg.sql.SQL("LISTEN {0}").format(psycopg.sql.Identifier(channel)))
+            channel = psycopg.sql.Identifier(self._db.url.events_channel)
+            conn.execute(psycopg.sql.SQL("LISTEN {0}").format(channel))
             self._listening = True
         return any(True for _ in conn.notifies(timeout=timeout, stop_after=1))

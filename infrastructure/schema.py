@@ -41,8 +41,7 @@ def prepare_database(database: Database, pool_size: int = 1, max_overflow: int =
         metadata.create_all(database.engine)
         if database.backend == "postgresql":
             with database.writer() as conn:
-                schema = database.url.schema or "public"
-                function = create_append_function(schema, database.url.events_table)
+                function = create_append_function(database.url)
                 conn.exec_driver_sql(function.as_string(conn.connection.driver_connection))
         with database.writer() as conn:  # SQLite: the write lock serialises starters
             for table in metadata.sorted_tables:

@@ -3,9 +3,11 @@
 
 import asyncio
 import itertools
+import uuid
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,7 +24,7 @@ from infrastructure.clock import SystemClock
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.locks import ProjectionLeadership
 from infrastructure.settings import Settings
-from tests.conftest import job_now, on_a_loop
+from tests.conftest import job_now, on_a_loop, postgres_admin_url
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -216,5 +218,31 @@ def test_the_follower_is_woken_only_when_it_has_events_to_fold(due_at_once: Serv
 
         scheduled_together(services, "dan@example.com")
         assert woken(leadership)  # a run to step over, behind that event
+    finally:
+        leadership.release()
+
+
+@pytest.fixture
+def installation_beside(due_at_once: Services) -> Iterator[Services]:
+    """Another jobtrail in a schema of its own in the same database."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    built = build_services(Settings(database_url=f"{postgres_admin_url()}?schema={schema}"))
+    yield built
+    built.close()
+    with psycopg.connect(postgres_admin_url(), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_an_installation_in_another_schema_wakes_no_follower_here(
+    due_at_once: Services, installation_beside: Services
+) -> None:
+    leadership = ProjectionLeadership(due_at_once.database, due_at_once.projector.name)
+    assert leadership.try_acquire()
+    try:
+        woken(leadership)  # listening from here
+        another_writer(installation_beside).schedule_user_deletion(1, "ada@example.com", "k")
+        assert not woken(leadership)
+        another_writer(due_at_once).schedule_user_deletion(1, "ada@example.com", "k")
+        assert woken(leadership)
     finally:
         leadership.release()
