@@ -53,7 +53,9 @@ class SchedulingStore(Protocol):
     ) -> "dict[UUID, Any]":
         """Each aggregate as its events make it: None if it has none, a DamagedRecord
         if one cannot be read. ``subjects``: whose data keys its events are sealed
-        with, if the caller knows."""
+        with, if the caller knows. A store may answer None unread where it expects no
+        events: an append built on a wrong None fails (RecordConflictError), and the
+        store reads again."""
         ...
 
     async def new_job_ids(self, count: int) -> list[int]:

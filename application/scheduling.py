@@ -61,8 +61,13 @@ class Scheduling:
         try:
             return await self._decide_together(requests)
         except RecordConflictError:
-            # Another process touched one of these users meanwhile: one by one, each
-            # against fresh state.
+            pass
+        # Another writer touched one of these users meanwhile (or a store that took
+        # them to be new without reading was wrong): once more, against fresh state;
+        # then one by one.
+        try:
+            return await self._decide_together(requests)
+        except RecordConflictError:
             return [await self._decide_alone(request) for request in requests]
 
     async def _decide_alone(self, request: ScheduleRequest) -> Outcome | Exception:

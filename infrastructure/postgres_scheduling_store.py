@@ -1,6 +1,6 @@
 """Scheduling's store on PostgreSQL, awaited on the event loop (ADR 29).
 
-A batch of scheduling requests costs two statements when its users are new:
+A batch of scheduling requests costs at most two statements when its users are new:
 
 1. its reads, in one snapshot: the destroyed-keys mark, the users' data keys, their
    ledgers' events, and as many job ids as the batch may need (kept for the next
@@ -11,6 +11,15 @@ A batch of scheduling requests costs two statements when its users are new:
    them, and the read model's rows of every job the batch answers with, written as
    they are now (the projection, when it meets those events, finds the rows written
    and leaves them as they are).
+
+When the users of the batch read last were all new, the next batch's users are
+taken to be new too, without the first statement: their ledgers have no events,
+and job ids come from those kept at hand (``ID_RESERVE``). The append checks the
+guess where the log decides anyway: a ledger that has events after all, or a data
+key that exists, fails it on the tables' unique keys with nothing written, and the
+batch is decided again on what a read finds (scheduling retries a conflicting
+batch; the store reads until a batch of new users again). Under a stream of new
+users a batch is then one statement.
 
 The answer then goes out with the read model already showing it: no waiting.
 Aggregates are decoded and folded by eventsourcing's rules and jobtrail's mapper,
@@ -54,6 +63,9 @@ ORDER BY 1, 2, 3
 with the keys it covers, the users' data keys, the aggregates' events in order,
 and job ids for the batch."""
 _JOB_IDS = "SELECT nextval('job_ids') FROM generate_series(1, %s)"
+ID_RESERVE = 32
+"""Job ids a read takes beyond its batch's need, for batches decided without one.
+Few: ids a process holds are handed out after ids other processes take meanwhile."""
 
 
 class PostgresSchedulingStore:
@@ -76,6 +88,8 @@ class PostgresSchedulingStore:
         self._reads = SQL(_READS).format(events=Identifier(schema, url.events_table)).as_bytes(None)
         self._append = append_statement(schema, url.events_table).as_bytes(None)
         self._spare_ids: list[int] = []
+        self._users_were_new = False
+        """Whether the users of the batch read last had no ledger, nor a data key."""
         self._pool: LivelyAsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
 
     async def open(self) -> None:
@@ -101,7 +115,9 @@ class PostgresSchedulingStore:
     ) -> dict[UUID, Any]:
         if not aggregate_ids:
             return {}
-        ids_wanted = max(0, len(subjects) - len(self._spare_ids))
+        if subjects and self._users_were_new and len(subjects) <= len(self._spare_ids):
+            return dict.fromkeys(aggregate_ids)  # new, as the users before them: unread
+        ids_wanted = max(0, len(subjects) + ID_RESERVE - len(self._spare_ids)) if subjects else 0
         values = (KEYS_DESTROYED, list(subjects), list(aggregate_ids), ids_wanted)
         seen = self._vault.forgetting_seen
         async with self._connection() as connection:
@@ -119,6 +135,7 @@ class PostgresSchedulingStore:
                 self._spare_ids.append(number)
         if subjects:
             self._vault.heard(mark, keys, seen)
+            self._users_were_new = not (stored or keys)
         self._spare_ids.sort()
         await self._keys_of_sealed(stored)
         by_aggregate: dict[UUID, list[StoredEvent]] = {}
@@ -186,7 +203,9 @@ class PostgresSchedulingStore:
                 appended = await cursor.fetchall()
         except psycopg.errors.UniqueViolation as error:
             # Another writer appended to one of these aggregates, or stored one of
-            # these keys, first: nothing of this append was written.
+            # these keys, first (or they were not new, as guessed): nothing of this
+            # append was written.
+            self._users_were_new = False
             raise RecordConflictError(str(error)) from error
         return int(appended[-1][0]) if appended else None
 

@@ -1,0 +1,141 @@
+"""Scheduling on PostgreSQL takes a batch's users to be new, without reading, when the
+users of the batch it read last were (infrastructure/postgres_scheduling_store.py):
+the append checks the guess, and a wrong one costs a read, never a wrong answer."""
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from api.composition import Services, build_services
+from application.audit import compare, refold_all
+from application.commands import JobCommands
+from application.outcome import Outcome
+from application.scheduling import ScheduleRequest, Scheduling
+from infrastructure.chain import verify_chain
+from infrastructure.clock import SystemClock
+from infrastructure.job_ids import SqlJobIdAllocator
+from infrastructure.personal_data import PersonalDataVault
+from infrastructure.postgres_scheduling_store import PostgresSchedulingStore
+from infrastructure.settings import Settings
+
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+class CountingStore(PostgresSchedulingStore):
+    """Scheduling's store on PostgreSQL, counting the statements it sends."""
+
+    statements = 0
+
+    def _connection(self) -> Any:
+        self.statements += 1
+        return super()._connection()
+
+
+@pytest.fixture
+def services(database_url: str) -> Iterator[Services]:
+    built = build_services(Settings(database_url=database_url, deletion_delay=timedelta(0)))
+    yield built
+    built.close()
+
+
+def a_store_of_its_own(services: Services) -> CountingStore:
+    """As another API process's: its own data keys' cache, its own job ids at hand."""
+    vault = PersonalDataVault(services.database)
+    return CountingStore(services.database, services.log, vault, size=2, deadline=10)
+
+
+def batches_decided(
+    services: Services, store: CountingStore, *batches: Sequence[str]
+) -> list[tuple[list[Outcome | Exception], int]]:
+    """Each batch of users decided together, in turn: its answers and the statements
+    it took."""
+    settings = services.settings
+    scheduling = Scheduling(
+        store, services.log, SystemClock(), settings.deletion_delay, settings.response_period
+    )
+
+    async def decide() -> list[tuple[list[Outcome | Exception], int]]:
+        await store.open()
+        try:
+            decided = []
+            for users in batches:
+                before = store.statements
+                answers = await scheduling.schedule([ScheduleRequest(1, u, "key:k") for u in users])
+                decided.append((answers, store.statements - before))
+            return decided
+        finally:
+            await store.close()
+
+    return asyncio.run(decide())
+
+
+def job_ids(answers: list[Outcome | Exception]) -> list[int]:
+    return [answer.job.job_id for answer in answers if isinstance(answer, Outcome)]
+
+
+def another_writer(services: Services) -> JobCommands:
+    return JobCommands(
+        services.log, SqlJobIdAllocator(services.database), SystemClock(), timedelta(0)
+    )
+
+
+def read_model_is_the_log_refolded(services: Services) -> None:
+    services.projector.catch_up()
+    assert list(compare(refold_all(services.log), services.read_model.every_job())) == []
+    assert verify_chain(services.log, services.database).intact
+
+
+def test_after_a_batch_of_new_users_a_batch_of_new_users_is_one_statement(
+    services: Services,
+) -> None:
+    store = a_store_of_its_own(services)
+    first, second, third = batches_decided(
+        services, store, ["ada", "bob"], ["cy", "dan", "eve"], ["fay"]
+    )
+    assert first[1] == 2  # its reads, then its append
+    assert second[1] == 1 and third[1] == 1  # the append alone
+    assert len(set(job_ids(first[0] + second[0] + third[0]))) == 6
+    read_model_is_the_log_refolded(services)
+
+
+def test_a_user_another_process_scheduled_meanwhile_is_answered_with_that_job(
+    services: Services,
+) -> None:
+    store = a_store_of_its_own(services)
+    batches_decided(services, store, ["ada"])  # the store now takes users to be new
+    bob = another_writer(services).schedule_user_deletion(1, "bob", "key:k").job
+
+    [(answers, statements)] = batches_decided(services, store, ["cy", "bob", "dan"])
+
+    cy, bob_again, dan = job_ids(answers)
+    assert bob_again == bob.job_id
+    assert len({cy, bob.job_id, dan}) == 3
+    assert statements == 1 + 3  # the guess, refused; the read, bob's job's, the append
+    read_model_is_the_log_refolded(services)
+
+
+def test_after_a_known_user_the_next_batch_is_read(services: Services) -> None:
+    store = a_store_of_its_own(services)
+    ada = another_writer(services).schedule_user_deletion(1, "ada", "key:k").job
+    first, second = batches_decided(services, store, ["ada", "bob"], ["cy"])
+    assert job_ids(first[0])[0] == ada.job_id
+    # A known user costs the read of their job; the batch after is read, as it
+    # may hold known users too.
+    assert first[1] == 3 and second[1] == 2
+    read_model_is_the_log_refolded(services)
+
+
+def test_two_processes_guessing_for_the_same_new_users_give_each_one_job(
+    services: Services,
+) -> None:
+    one, other = a_store_of_its_own(services), a_store_of_its_own(services)
+    batches_decided(services, one, ["ada"])
+    batches_decided(services, other, ["bob"])
+    # Both now take users to be new: the first to append wins, the other reads it.
+    [(first, _)] = batches_decided(services, one, ["cy", "dan"])
+    [(second, _)] = batches_decided(services, other, ["dan", "cy"])
+    assert job_ids(first) == job_ids(second)[::-1]
+    read_model_is_the_log_refolded(services)
