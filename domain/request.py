@@ -5,16 +5,17 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.errors import InvalidJobRequest
 from domain.lookalikes import as_seen
+from domain.name_ids import NameIds
 from domain.redaction import without_user_id as without_user_id  # its home before
 
 DELETE_USER_DATA = "delete_user_data"
 MAX_REFERENCE_ID_LENGTH = 256
-_JOB_NAMESPACE = uuid5(NAMESPACE_URL, "jobtrail:job")
+_JOBS = NameIds(uuid5(NAMESPACE_URL, "jobtrail:job"))
 
 
 def job_aggregate_id(job_id: int) -> UUID:
     """The aggregate id of a public job id: derived, so no lookup table is needed."""
-    return uuid5(_JOB_NAMESPACE, str(job_id))
+    return _JOBS.id_of(str(job_id))
 
 
 def deletion_description(user_id: str) -> str:

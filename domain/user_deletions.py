@@ -15,18 +15,19 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import DomainError
 from domain.job import Job
+from domain.name_ids import NameIds
 
-_NAMESPACE = uuid5(NAMESPACE_URL, "jobtrail:user-deletions")
+_LEDGERS = NameIds(uuid5(NAMESPACE_URL, "jobtrail:user-deletions"))
 
 
 def user_deletions_id(subject: str) -> UUID:
     """The ledger of a subject: the keyed hash of (project, user), never the id itself."""
-    return uuid5(_NAMESPACE, f"subject:{subject}")
+    return _LEDGERS.id_of(f"subject:{subject}")
 
 
 def legacy_user_deletions_id(project_id: int, user_id: str) -> UUID:
     """Where ledgers written before sealing live (an unkeyed hash of the user id)."""
-    return uuid5(_NAMESPACE, f"{project_id}\x00{user_id}")
+    return _LEDGERS.id_of(f"{project_id}\x00{user_id}")
 
 
 class NotForgettable(DomainError):
