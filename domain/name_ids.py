@@ -16,5 +16,7 @@ class NameIds:
         self._namespace = namespace.bytes
 
     def id_of(self, name: str) -> UUID:
-        digest = int.from_bytes(sha1(self._namespace + name.encode()).digest()[:16])
+        # SHA-1 because RFC 4122's version 5 says so: a name's id, not a secret's hash.
+        name_hash = sha1(self._namespace + name.encode(), usedforsecurity=False)
+        digest = int.from_bytes(name_hash.digest()[:16])
         return UUID(int=digest & _VARIANT_AND_VERSION | _RFC_4122_VERSION_5)
