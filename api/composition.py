@@ -21,7 +21,6 @@ from application.ports import (
     ProjectionStore,
     SchedulingStore,
     TenancyStore,
-    UserSessions,
 )
 from application.projection import JobsProjection
 from application.projector import Projector
@@ -81,7 +80,7 @@ class Services:
     read_model: JobsReadModel
     projection_store: ProjectionStore
     history: JobHistory
-    sessions: UserSessions
+    sessions: ConfiguredSessions
     clock: Clock
     forgetting: Forgetting
     log_tree: LogTree

@@ -21,6 +21,8 @@ import anyio
 import anyio.to_thread
 from starlette.requests import Request
 
+from infrastructure.async_reads import Overloaded
+
 T = TypeVar("T")
 
 HANDLER_THREADS = 40
@@ -32,10 +34,6 @@ Retry-After). Forty threads drain 200 waiting requests in five handlers' time
 benchmarks' 16 connections never reach it. A longer queue would only hold
 requests that answer 503 at their deadline anyway, each keeping a client waiting
 for it; a shorter one would refuse bursts that are served in time."""
-
-
-class Overloaded(Exception):
-    """Every thread is busy and the queue is full: the request was not queued."""
 
 
 class HandlerThreads:
@@ -59,7 +57,7 @@ class HandlerThreads:
         thread is busy and ``queued`` requests wait already; cancelled (a deadline),
         it gives up waiting and leaves a started thread to finish on its own."""
         if self._free.locked() and self._waiting >= self._queued:
-            raise Overloaded
+            raise Overloaded("every handler thread is busy and the queue is full")
         self._waiting += 1
         try:
             await self._free.acquire()

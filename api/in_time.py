@@ -9,9 +9,8 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.handler_threads import Overloaded
 from api.responses import errors
-from infrastructure.async_reads import Overloaded as ReadsOverloaded
+from infrastructure.async_reads import Overloaded
 
 log = logging.getLogger("jobtrail.api")
 
@@ -38,7 +37,7 @@ def answered_in_time(endpoint: Endpoint) -> Endpoint:
                 return await endpoint(request)
         except TimeoutError:
             return _too_slow(endpoint, seconds)
-        except (Overloaded, ReadsOverloaded):
+        except Overloaded:
             return _overloaded()
 
     # Its name, docstring and OpenAPI operation are the handler's (see api.documented).

@@ -6,12 +6,8 @@ only the first one's methods: a :class:`Resource` holds every method of its path
 its 405 names them all.
 """
 
-import functools
-import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import cast
 
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,21 +17,8 @@ from starlette.types import Receive, Scope, Send
 from api.convertors import matches_slashes, sent_path_ends_with
 from api.responses import errors
 
-Endpoint = Callable[[Request], Awaitable[Response] | Response]
-AsyncEndpoint = Callable[[Request], Awaitable[Response]]
-
-
-def _on_the_loop(endpoint: Endpoint) -> AsyncEndpoint:
-    """An async endpoint as it is; a plain function in the thread pool, as Starlette
-    runs a plain function given as a route's endpoint."""
-    if inspect.iscoroutinefunction(endpoint):
-        return cast(AsyncEndpoint, endpoint)
-    plain = cast(Callable[[Request], Response], endpoint)
-
-    async def in_thread(request: Request) -> Response:
-        return await run_in_threadpool(plain, request)
-
-    return functools.update_wrapper(in_thread, plain)
+Endpoint = Callable[[Request], Awaitable[Response]]
+"""Every endpoint is async (ADR 28): what blocks runs in a handler thread it asks for."""
 
 
 class Resource(Route):
@@ -65,7 +48,6 @@ class Resource(Route):
         self.endpoints = {method.upper(): endpoint for method, endpoint in endpoints.items()}
         if "GET" in self.endpoints:
             self.endpoints.setdefault("HEAD", self.endpoints["GET"])
-        self._dispatched = {method: _on_the_loop(e) for method, e in self.endpoints.items()}
         super().__init__(
             path, self._dispatch, methods=list(self.endpoints), name=path, middleware=middleware
         )
@@ -90,7 +72,7 @@ class Resource(Route):
         await self.app(scope, receive, send)  # a 405 too: see _dispatch
 
     async def _dispatch(self, request: Request) -> Response:
-        endpoint = self._dispatched.get(request.method)
+        endpoint = self.endpoints.get(request.method)
         if endpoint is None:
             return errors(405, "Method Not Allowed", headers={"Allow": self.allow})
         return await endpoint(request)

@@ -8,7 +8,7 @@ from typing import Any
 
 from application.epoch import epoch_ms
 from application.errors import DamagedRecord, JobNotFound, NoSuchVersion, NotYetCreated
-from application.event_log import JobLog, Undecodable, missing_event
+from application.event_log import JobLog, Undecodable, fold_in_sequence, missing_event
 from application.job_records import COLUMNS, JobRow, JobView, job_row, job_view
 from domain.job import Job, job_aggregate_id
 
@@ -114,7 +114,7 @@ class JobHistory:
 
     def receipt(self, project_id: int | None, job_id: int) -> dict[str, int]:
         """What the job deleted so far, per target, as the aggregate counts it."""
-        return dict(fold(self._job_events(project_id, job_id)).deleted)
+        return dict(fold_in_sequence(None, self._job_events(project_id, job_id)).deleted)
 
     def as_of(
         self, project_id: int | None, job_id: int, at: int | None = None, version: int | None = None
@@ -131,7 +131,7 @@ class JobHistory:
                 raise NotYetCreated(job_id)
         if version is not None:
             events = events[:version]
-        return job_view(fold(events))
+        return job_view(fold_in_sequence(None, events))
 
     def _job_at_version(self, project_id: int | None, job_id: int, version: int) -> Job:
         job = self._log.job(job_id, version=version)
@@ -150,14 +150,6 @@ class JobHistory:
         if project_id is not None and events[0].project_id != project_id:
             raise JobNotFound(job_id)
         return events
-
-
-def fold(events: Iterable[Any]) -> Job:
-    job: Job | None = None
-    for event in events:
-        job = event.mutate(job)
-    assert job is not None
-    return job
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +174,7 @@ def refold_all(log: JobLog, batch: int = 5000) -> dict[int, JobRow]:
         if isinstance(event, Undecodable):
             raise event.damage(logged.position)
         if isinstance(event, Job.Scheduled):
-            jobs[event.originator_id] = fold([event])
+            jobs[event.originator_id] = fold_in_sequence(None, [event])
         elif isinstance(event, Job.Event):
             job = jobs.get(event.originator_id)
             expected = 1 if job is None else job.version + 1

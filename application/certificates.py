@@ -15,7 +15,7 @@ import msgspec
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification, StoredEvent
 
-from application.audit import fold, plain
+from application.audit import plain
 from application.certificate_shape import (
     CERTIFICATE_FORMAT,
     Certificate,
@@ -24,6 +24,7 @@ from application.certificate_shape import (
     SignedCheckpoint,
 )
 from application.errors import JobNotFound
+from application.event_log import fold_in_sequence
 from application.job_records import job_view
 from domain.job import Job
 from domain.merkle import consistency_path, inclusion_path
@@ -49,7 +50,7 @@ class ProofTree(Protocol):
 def statements(events: Sequence[DomainEventProtocol[UUID]]) -> dict[str, Any]:
     """What a certificate says of the job, from its events: the issuer and the checker
     both call this, so the two cannot disagree on what the events mean."""
-    job: Job = fold(events)
+    job: Job = fold_in_sequence(None, events)
     view = msgspec.to_builtins(job_view(job))
     checks = [vars(e)["remaining"] for e in events if vars(e).get("remaining") is not None]
     forgotten = any(type(e).__name__ == Job.PersonalDataForgotten.__name__ for e in events)

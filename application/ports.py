@@ -9,7 +9,6 @@ from uuid import UUID
 
 from application.identities import Findings, Identities
 from application.job_records import Damage, DueJob, JobRow, JobView
-from application.sessions import SessionView
 from application.tenants import (
     KeyRecord,
     Organization,
@@ -315,18 +314,6 @@ class TenancyImport(Protocol):
         """A key of the organization was used since then (epoch ms), or a dashboard
         login of it opened since then is not ended."""
         ...
-
-
-class UserSessions(Protocol):
-    def of_user(
-        self,
-        project_id: int,
-        user_id: str,
-        start: int | None,
-        end: int | None,
-        limit: int,
-        offset: int,
-    ) -> list[SessionView]: ...
 
 
 class OpenReplaySource(Protocol):

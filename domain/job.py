@@ -29,7 +29,6 @@ from domain.errors import (
 from domain.lifecycle import JobStatus, add_deletions, is_due, lease_expired
 from domain.remains import RemainsPlace, RemainsSearch
 from domain.request import DELETE_USER_DATA as DELETE_USER_DATA
-from domain.request import MAX_REFERENCE_ID_LENGTH as MAX_REFERENCE_ID_LENGTH
 from domain.request import deletion_description, is_forgotten, validate_user_id
 from domain.request import job_aggregate_id as job_aggregate_id
 

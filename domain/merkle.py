@@ -4,9 +4,9 @@ Pure arithmetic on 32-byte SHA-256 hashes; the log's storage, checkpoints and si
 build on it (issue 27). The byte layouts and the verification steps are written out for
 auditors in docs/merkle.md.
 
-Generation asks a ``Subtrees`` for the hashes it needs: over a list of leaf hashes each
-is computed (O(n) per proof, for tests and small trees), over the stored tree each is read
-(O(log n), infrastructure.log_tree). Verification follows RFC 9162 2.1.3.2 and 2.1.4.2
+Generation asks a ``Subtrees`` for the hashes it needs: over the stored tree each is read
+(O(log n), infrastructure.log_tree); the tests' reference (tests/merkle_reference.py)
+computes each over a list of leaf hashes. Verification follows RFC 9162 2.1.3.2 and 2.1.4.2
 step by step and answers ``False``, never an exception, for any malformed input: a proof
 is evidence handed over by someone else, so a bad one is a failed check, not a crash.
 """
@@ -32,21 +32,6 @@ def leaf_hash(data: bytes) -> bytes:
 def node_hash(left: bytes, right: bytes) -> bytes:
     """SHA-256(0x01 || left || right)."""
     return hashlib.sha256(_NODE_PREFIX + left + right).digest()
-
-
-def root_hash(leaves: Sequence[bytes]) -> bytes:
-    """MTH(D[n]) of the tree whose leaf hashes are ``leaves``, in log order."""
-    return _subtree(leaves, 0, len(leaves)) if leaves else EMPTY_ROOT
-
-
-def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
-    """PATH(index, D[n]) over a list of leaf hashes (see ``inclusion_path``)."""
-    return inclusion_path(_over(leaves), len(leaves), index)
-
-
-def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
-    """PROOF(old_size, D[n]) over a list of leaf hashes (see ``consistency_path``)."""
-    return consistency_path(_over(leaves), len(leaves), old_size)
 
 
 def inclusion_path(subtree: Subtrees, size: int, index: int) -> list[bytes]:
@@ -157,18 +142,6 @@ def verify_consistency(
 def split_point(n: int) -> int:
     """The largest power of two smaller than ``n`` (n > 1): where MTH splits a tree."""
     return 1 << ((n - 1).bit_length() - 1)
-
-
-def _subtree(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
-    """MTH(D[lo:hi]) for lo < hi, on indices rather than slices so a proof copies nothing."""
-    if hi - lo == 1:
-        return leaves[lo]
-    mid = lo + split_point(hi - lo)
-    return node_hash(_subtree(leaves, lo, mid), _subtree(leaves, mid, hi))
-
-
-def _over(leaves: Sequence[bytes]) -> Subtrees:
-    return lambda lo, hi: _subtree(leaves, lo, hi)
 
 
 def _is_hash(value: object) -> bool:

@@ -6,7 +6,6 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from domain.errors import InvalidJobRequest
 from domain.lookalikes import as_seen
 from domain.name_ids import NameIds
-from domain.redaction import without_user_id as without_user_id  # its home before
 
 DELETE_USER_DATA = "delete_user_data"
 MAX_REFERENCE_ID_LENGTH = 256

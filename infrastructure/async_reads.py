@@ -45,7 +45,8 @@ Rows = list[tuple[Any, ...]]
 
 class Overloaded(DatabaseUnavailable):
     """Too many wait already (reads for a connection, scheduling requests for a
-    batch): answered 503 at once, with Retry-After (api.in_time)."""
+    batch, blocking handlers for a thread): answered 503 at once, with Retry-After
+    (api.in_time)."""
 
 
 class AsyncReader(Protocol):

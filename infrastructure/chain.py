@@ -18,7 +18,6 @@ from eventsourcing.persistence import InterfaceError, OperationalError, StoredEv
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
-from psycopg.sql import SQL
 from sqlalchemy import select
 
 from application.event_log import JobLog
@@ -29,15 +28,10 @@ from infrastructure.personal_data import keys_to_store
 from infrastructure.tables import event_chain
 
 GENESIS = "0" * 64
-CHAIN_TABLE = "event_chain"
 _SQLITE_HEAD = "SELECT hash FROM event_chain ORDER BY position DESC LIMIT 1"
 _SQLITE_APPEND = "INSERT INTO event_chain (position, hash, prev_hash) VALUES (?, ?, ?)"
 _SQLITE_STORE_KEYS = (
     "INSERT INTO personal_data_keys (subject, generation, data_key, created_at) VALUES (?, ?, ?, ?)"
-)
-_POSTGRES_STORE_KEYS = SQL(
-    "INSERT INTO {0}.personal_data_keys (subject, generation, data_key, created_at) "
-    "VALUES (%s, %s, %s, %s)"
 )
 
 

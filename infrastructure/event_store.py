@@ -18,7 +18,6 @@ from infrastructure.mapper import MsgspecMapper
 from infrastructure.personal_data import NewKey, PersonalDataVault
 from infrastructure.recorders import PostgresRecorder, SQLiteRecorder
 
-MAPPER_TOPIC = "infrastructure.mapper:MsgspecMapper"
 RECORDER_TOPICS = {
     "sqlite": "infrastructure.recorders:SQLiteRecorder",
     "postgresql": "infrastructure.recorders:PostgresRecorder",
@@ -128,7 +127,6 @@ def open_job_log(
     env: dict[str, Any] = dict(url.eventsourcing_env)
     env["POSTGRES_POOL_SIZE"] = str(pool_size)
     env["POSTGRES_MAX_OVERFLOW"] = str(max_overflow)
-    env["MAPPER_TOPIC"] = MAPPER_TOPIC
     env["APPLICATION_RECORDER_TOPIC"] = RECORDER_TOPICS[url.backend]
     env["CREATE_TABLE"] = "y" if create_tables else "n"
     # Recently used aggregates stay in memory and are brought up to date with only

@@ -111,6 +111,10 @@ class FilePattern:
             except OSError as error:
                 raise self.error(parts, error) from None
 
+    def remove_user_objects(self, project_id: int, user_id: str, limit: int) -> int:
+        """At most ``limit`` of the files the pattern names for the user (no session)."""
+        return self.remove(project_id, user_id, "", limit)
+
     def remove_sessions(self, project_id: int, user_id: str, session_ids: list[object]) -> int:
         """Everything of these sessions; a failure part way still counts what went."""
         removed = 0
@@ -216,26 +220,3 @@ def _count_entry(parent: int, name: str) -> int:
         return sum(_count_entry(folder, n) if is_folder else 1 for n, is_folder in found)
     finally:
         os.close(folder)
-
-
-class UserFilesTarget:
-    """Files or a folder named by the user: deleted ``limit`` files at a time."""
-
-    def __init__(self, pattern: FilePattern) -> None:
-        self._pattern = pattern
-
-    @property
-    def name(self) -> str:
-        return self._pattern.name
-
-    def check(self) -> None:
-        self._pattern.check()
-
-    def describe(self) -> list[str]:
-        return [self._pattern.describe()]
-
-    def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
-        return {self.name: self._pattern.remove(project_id, user_id, "", limit)}
-
-    def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
-        return {self.name: self._pattern.count(project_id, user_id)}

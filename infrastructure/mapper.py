@@ -19,10 +19,10 @@ from uuid import UUID
 import msgspec
 from eventsourcing.domain import DomainEvent, DomainEventProtocol
 from eventsourcing.persistence import (
+    JSONTranscoder,
     Mapper,
     MapperDeserialisationError,
     StoredEvent,
-    Transcoder,
 )
 from eventsourcing.utils import get_topic, resolve_topic
 
@@ -32,16 +32,6 @@ from infrastructure.personal_data import SealBroken
 
 _ENVELOPE_FIELDS = frozenset({"originator_id", "originator_version"})
 _encoder = msgspec.json.Encoder(order="sorted")
-
-
-class MsgspecTranscoder(Transcoder):
-    """Plain msgspec JSON, for callers that want the transcoder on its own."""
-
-    def encode(self, obj: Any) -> bytes:
-        return _encoder.encode(obj)
-
-    def decode(self, data: bytes) -> Any:
-        return msgspec.json.decode(data)
 
 
 @cache
@@ -109,14 +99,8 @@ class NoVault(LookupError):
 class MsgspecMapper(Mapper[UUID]):
     """Stores an event's fields as canonical msgspec JSON; decodes them back typed."""
 
-    def __init__(
-        self,
-        transcoder: Transcoder | None = None,
-        vault: Sealer | None = None,
-        open_sealed: bool = True,
-        **_: Any,
-    ) -> None:
-        super().__init__(transcoder or MsgspecTranscoder())
+    def __init__(self, vault: Sealer | None = None, open_sealed: bool = True) -> None:
+        super().__init__(JSONTranscoder())  # never asked: msgspec encodes, below
         self._vault = vault
         self._open_sealed = open_sealed
 

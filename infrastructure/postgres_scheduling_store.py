@@ -118,8 +118,23 @@ class PostgresSchedulingStore:
         if subjects and self._users_were_new and len(subjects) <= len(self._spare_ids):
             return dict.fromkeys(aggregate_ids)  # new, as the users before them: unread
         ids_wanted = max(0, len(subjects) + ID_RESERVE - len(self._spare_ids)) if subjects else 0
-        values = (KEYS_DESTROYED, list(subjects), list(aggregate_ids), ids_wanted)
+        stored = await self._read(list(subjects), list(aggregate_ids), ids_wanted)
+        # The keys that events sealed with, where the cache does not have them.
+        missing = {ref for ref in sealed_key_refs(stored) if not self._vault.is_cached(ref)}
+        if missing:
+            await self._read(sorted({subject for subject, _ in missing}), [], 0)
+        by_aggregate: dict[UUID, list[StoredEvent]] = {}
+        for event in stored:
+            by_aggregate.setdefault(UUID(str(event.originator_id)), []).append(event)
+        return aggregates_from(self._log.mapper.to_domain_event, by_aggregate, aggregate_ids)
+
+    async def _read(
+        self, subjects: list[str], aggregate_ids: list[UUID], ids_wanted: int
+    ) -> list[StoredEvent]:
+        """One snapshot of ``_READS``: the aggregates' events; the subjects' keys go to
+        the vault (with the destroyed mark they were read with), job ids to the spares."""
         seen = self._vault.forgetting_seen
+        values = (KEYS_DESTROYED, subjects, aggregate_ids, ids_wanted)
         async with self._connection() as connection:
             cursor = await connection.execute(self._reads, values, prepare=True)
             rows = await cursor.fetchall()
@@ -135,30 +150,10 @@ class PostgresSchedulingStore:
                 self._spare_ids.append(number)
         if subjects:
             self._vault.heard(mark, keys, seen)
-            self._users_were_new = not (stored or keys)
+            if aggregate_ids:  # the users' own read, not the keys of sealed events
+                self._users_were_new = not (stored or keys)
         self._spare_ids.sort()
-        await self._keys_of_sealed(stored)
-        by_aggregate: dict[UUID, list[StoredEvent]] = {}
-        for event in stored:
-            by_aggregate.setdefault(UUID(str(event.originator_id)), []).append(event)
-        return aggregates_from(self._log.mapper.to_domain_event, by_aggregate, aggregate_ids)
-
-    async def _keys_of_sealed(self, stored: list[StoredEvent]) -> None:
-        """The keys that events sealed with, where the cache does not have them."""
-        missing = {ref for ref in sealed_key_refs(stored) if not self._vault.is_cached(ref)}
-        if not missing:
-            return
-        subjects = sorted({subject for subject, _ in missing})
-        values: tuple[Any, ...] = (KEYS_DESTROYED, subjects, [], 0)
-        seen = self._vault.forgetting_seen
-        async with self._connection() as connection:
-            cursor = await connection.execute(self._reads, values, prepare=True)
-            rows = await cursor.fetchall()
-        mark = next((text for kind, _, _, text, _ in rows if kind == _MARK), None)
-        found = {
-            (text, number): bytes(data) for kind, _, number, text, data in rows if kind == _KEY
-        }
-        self._vault.heard(mark, found, seen)
+        return stored
 
     async def new_job_ids(self, count: int) -> list[int]:
         if count > len(self._spare_ids):

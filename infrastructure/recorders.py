@@ -94,15 +94,7 @@ class PostgresRecorder(ChainedPostgresApplicationRecorder):
             params.append(limit)
         with self.datastore.get_connection() as connection, connection.cursor() as cursor:
             cursor.execute(statement, params, prepare=True)
-            return [
-                StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=_bytes_or_none(row["state"]),
-                )
-                for row in cursor.fetchall()
-            ]
+            return [_stored_event(row) for row in cursor.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_notifications(
@@ -152,14 +144,7 @@ class PostgresRecorder(ChainedPostgresApplicationRecorder):
         with self.datastore.get_connection() as connection, connection.cursor() as cursor:
             cursor.execute(statement, (list(originator_ids),), prepare=True)
             for row in cursor.fetchall():
-                found[row["originator_id"]].append(
-                    StoredEvent(
-                        originator_id=row["originator_id"],
-                        originator_version=row["originator_version"],
-                        topic=row["topic"],
-                        state=_bytes_or_none(row["state"]),
-                    )
-                )
+                found[row["originator_id"]].append(_stored_event(row))
         return found
 
     def select_positioned_events(self, originator_id: UUID) -> list[Notification]:
@@ -170,6 +155,15 @@ class PostgresRecorder(ChainedPostgresApplicationRecorder):
         with self.datastore.get_connection() as connection, connection.cursor() as cursor:
             cursor.execute(statement, (originator_id,))
             return [_notification(row) for row in cursor.fetchall()]
+
+
+def _stored_event(row: dict[str, Any]) -> StoredEvent:
+    return StoredEvent(
+        originator_id=row["originator_id"],
+        originator_version=row["originator_version"],
+        topic=row["topic"],
+        state=_bytes_or_none(row["state"]),
+    )
 
 
 def _notification(row: dict[str, Any]) -> Notification:

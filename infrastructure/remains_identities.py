@@ -3,17 +3,15 @@ find``): the keys of their sessions (with ``follow_device``, of the device's
 anonymous sessions too: the rows a job would delete), and the anonymous ids their
 sessions carry, theirs alone (infrastructure.person_identities' rule)."""
 
-from typing import Any
-
-from sqlalchemy import Table, select
+from sqlalchemy import select
 
 from application.identities import Identities
 from infrastructure.database import Database
 from infrastructure.person_identities import PersonIdentities
 from infrastructure.sql_errors import reported_as
 from infrastructure.sql_owner import whose_rows
-from infrastructure.sql_tables import reflected
-from infrastructure.target_config import ConfigError, SqlTargetConfig
+from infrastructure.sql_tables import key_column, reflected
+from infrastructure.target_config import SqlTargetConfig
 
 
 def sql_session_identities(
@@ -21,7 +19,7 @@ def sql_session_identities(
 ) -> Identities:
     with reported_as(f"{config.name}: table {config.table}"):
         table = reflected(config, database)
-        key = _key(config, table)
+        key = key_column(config, table)
         owner = {"project_id": project_id, "user_id": user_id}
         with database.reader() as conn:
             keys = frozenset(
@@ -41,12 +39,3 @@ def sql_session_identities(
             else set()
         )
     return Identities(user_id, frozenset(theirs), keys, frozenset(carried - theirs))
-
-
-def _key(config: SqlTargetConfig, table: Table) -> Any:
-    if config.id_column:
-        return table.c[config.id_column]
-    primary = list(table.primary_key.columns)
-    if len(primary) != 1:
-        raise ConfigError(f"Target {config.name}: set id_column (no single-column primary key).")
-    return primary[0]

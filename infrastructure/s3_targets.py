@@ -258,26 +258,3 @@ def _shown_endpoint(url: str | None) -> str:
     parts = urlsplit(url)
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname}{port}"
-
-
-class S3UserObjectsTarget:
-    """Objects named by the user (no session): deleted ``limit`` at a time."""
-
-    def __init__(self, objects: S3Objects) -> None:
-        self._objects = objects
-
-    @property
-    def name(self) -> str:
-        return self._objects.name
-
-    def check(self) -> None:
-        self._objects.check()
-
-    def describe(self) -> list[str]:
-        return [self._objects.describe()]
-
-    def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
-        return {self.name: self._objects.remove_user_objects(project_id, user_id, limit)}
-
-    def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
-        return {self.name: self._objects.count(project_id, user_id)}

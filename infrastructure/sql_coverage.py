@@ -34,32 +34,25 @@ def check_covered(
             default = default_schema(conn)
             sqlite = conn.dialect.name == "sqlite"
 
-            def identity(table: Table) -> tuple[str, str]:
-                schema, name = table.schema or default, table.name
+            def identity(schema: str | None, name: str) -> tuple[str, str]:
+                schema = schema or default
                 return (schema.lower(), name.lower()) if sqlite else (schema, name)
 
-            covered = {
-                (identity(c.resolved()), identity(c.parent.resolved()), *_columns(c))
-                for c in children
-            }
+            def of(table: Table) -> tuple[str, str]:
+                return identity(table.schema, table.name)
+
+            covered = {(of(c.resolved()), of(c.parent.resolved()), *_columns(c)) for c in children}
             seen: set[tuple[str, str]] = set()
             for node in [root, *children]:
                 table = node.resolved()
-                if identity(table) in seen:
+                if of(table) in seen:
                     continue
-                seen.add(identity(table))
+                seen.add(of(table))
                 for ref in references_to(conn, table.schema, table.name):
-                    referring = (
-                        (ref.schema.lower(), ref.table.lower())
-                        if sqlite
-                        else (
-                            ref.schema,
-                            ref.table,
-                        )
-                    )
-                    if referring == identity(table):
+                    referring = identity(ref.schema, ref.table)
+                    if referring == of(table):
                         raise ConfigError(_itself(target, ref))
-                    if (referring, identity(table), ref.columns, ref.referred) not in covered:
+                    if (referring, of(table), ref.columns, ref.referred) not in covered:
                         raise ConfigError(_uncovered(target, node, table, ref))
     except DBAPIError as error:
         reason = str(error.orig).strip().splitlines()[0]

@@ -2,13 +2,13 @@
 one-line errors every SQL-backed target gives (sql, child, values, scrub)."""
 
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import MetaData, Table
 from sqlalchemy.exc import DBAPIError, NoSuchTableError
 
 from infrastructure.database import Database
-from infrastructure.target_config import ConfigError
+from infrastructure.target_config import ConfigError, SqlTargetConfig
 
 
 class NamedTable(Protocol):
@@ -39,3 +39,13 @@ def checked_table(
         if column is not None and column not in table.c:
             raise ConfigError(f"Target {target}: table {shown!r} has no column {column!r}.")
     return table
+
+
+def key_column(config: SqlTargetConfig, table: Table) -> Any:
+    """The column that names a sql target's rows: its id_column, or its primary key."""
+    if config.id_column:
+        return table.c[config.id_column]
+    primary = list(table.primary_key.columns)
+    if len(primary) != 1:
+        raise ConfigError(f"Target {config.name}: set id_column (no single-column primary key).")
+    return primary[0]

@@ -19,7 +19,7 @@ from infrastructure.sql_children import children_of, unique
 from infrastructure.sql_coverage import check_covered
 from infrastructure.sql_errors import reported_as
 from infrastructure.sql_owner import whose_rows
-from infrastructure.sql_tables import checked_table, reflected
+from infrastructure.sql_tables import checked_table, key_column, reflected
 from infrastructure.target_config import ConfigError, SqlTargetConfig
 
 
@@ -82,7 +82,7 @@ class SqlTarget:
                 f"Target {self.name}: column {config.user_id_column!r} of table "
                 f"{config.table!r} is not text: a user id is compared as text."
             )
-        key = self._key(table)
+        key = key_column(self._config, table)
         if self._children and not unique(table, [key.name], self._database):
             # Children are found by the key alone: a key shared with another user's
             # row would take that user's child rows too.
@@ -186,11 +186,11 @@ class SqlTarget:
         return self._table
 
     def key_names(self) -> list[str]:
-        return [self._key(self.resolved()).name]
+        return [key_column(self._config, self.resolved()).name]
 
     def values(self, names: list[str], sessions: Any) -> Any:
         table = self.resolved()
-        key = self._key(table)
+        key = key_column(self._config, table)
         if names == [key.name]:
             return sessions
         return select(*(table.c[name] for name in names)).where(key.in_(sessions))
@@ -202,7 +202,7 @@ class SqlTarget:
         return self._statements[kind]
 
     def _statements_of(self, table: Table) -> dict[str, Any]:
-        key = self._key(table)
+        key = key_column(self._config, table)
         whose = whose_rows(table, self._config)
         postgres = self._database.backend == "postgresql"
         # A batch is chosen by the rows' own identity (whatever the key), and the
@@ -238,14 +238,6 @@ class SqlTarget:
             statements[f"delete {child.name}"] = child.delete(bindparam("keys", expanding=True))
             statements[f"count {child.name}"] = child.count(sessions.scalar_subquery())
         return statements
-
-    def _key(self, table: Table) -> Any:
-        if self._config.id_column:
-            return table.c[self._config.id_column]
-        primary = list(table.primary_key.columns)
-        if len(primary) != 1:
-            raise ConfigError(f"Target {self.name}: set id_column (no single-column primary key).")
-        return primary[0]
 
 
 def _unindexed(column: Any) -> Any:

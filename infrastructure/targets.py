@@ -6,12 +6,12 @@ from typing import NamedTuple
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.clickhouse_targets import ClickHouseServers, ClickHouseTarget, clickhouse_target
 from infrastructure.database import Database, parse_database_url
-from infrastructure.file_targets import FilePattern, UserFilesTarget
+from infrastructure.file_targets import FilePattern
 from infrastructure.key_patterns import path_segment
 from infrastructure.person_target_config import PersonTargetConfig
 from infrastructure.person_targets import PersonTarget, person_target
-from infrastructure.s3_targets import S3Objects, S3UserObjectsTarget
-from infrastructure.sql_targets import SessionFiles, SqlTarget
+from infrastructure.s3_targets import S3Objects
+from infrastructure.sql_targets import SqlTarget
 from infrastructure.target_config import (
     DEFAULT_CONFIG,
     DEFAULT_RECORDINGS,
@@ -41,7 +41,28 @@ __all__ = [
     "service_targets",
 ]
 
-CheckedTarget = SqlTarget | UserFilesTarget | S3UserObjectsTarget | PersonTarget | ClickHouseTarget
+
+class UserObjectsTarget:
+    """Files or objects named by the user (no session): deleted ``limit`` at a time."""
+
+    def __init__(self, objects: FilePattern | S3Objects) -> None:
+        self.name = objects.name
+        self._objects = objects
+
+    def check(self) -> None:
+        self._objects.check()
+
+    def describe(self) -> list[str]:
+        return [self._objects.describe()]
+
+    def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
+        return {self.name: self._objects.remove_user_objects(project_id, user_id, limit)}
+
+    def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
+        return {self.name: self._objects.count(project_id, user_id)}
+
+
+CheckedTarget = SqlTarget | UserObjectsTarget | PersonTarget | ClickHouseTarget
 
 
 class ServiceTargets(NamedTuple):
@@ -61,7 +82,7 @@ def build_targets(config: TargetsConfig, service_database: Database) -> list[Che
             databases[url] = Database(parse_database_url(url))
         return databases[url]
 
-    named: dict[str, tuple[str | None, SessionFiles]] = {}
+    named: dict[str, tuple[str | None, FilePattern | S3Objects]] = {}
     for t in config.targets:
         if isinstance(t, FilesTargetConfig):
             named[t.name] = (t.sessions_from, FilePattern(t))
@@ -84,11 +105,7 @@ def build_targets(config: TargetsConfig, service_database: Database) -> list[Che
         elif isinstance(target, ClickHouseTargetConfig):
             targets.extend(clickhouse_target(target, config.targets, servers))
         elif not isinstance(target, SqlTargetConfig) and target.sessions_from is None:
-            files = named[target.name][1]
-            if isinstance(files, FilePattern):
-                targets.append(UserFilesTarget(files))
-            elif isinstance(files, S3Objects):
-                targets.append(S3UserObjectsTarget(files))
+            targets.append(UserObjectsTarget(named[target.name][1]))
     return targets
 
 

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Select, exists, func, select, text, update
+from sqlalchemy import Connection, CursorResult, Select, exists, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from application.epoch import epoch_ms
@@ -14,8 +14,8 @@ from infrastructure.clock import SystemClock
 from infrastructure.database import Database
 from infrastructure.tables import api_keys, dashboard_logins, organizations, projects
 
-_PROJECTS = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
-_ORGANIZATIONS = select(organizations.c.id, organizations.c.name)
+PROJECTS = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
+ORGANIZATIONS = select(organizations.c.id, organizations.c.name)
 
 
 @contextmanager
@@ -56,18 +56,19 @@ class SqlTenancyImport:
         self._now = epoch_ms(SystemClock().now())
 
     def default_organization(self) -> Organization | None:
-        return self._organization(_ORGANIZATIONS.where(organizations.c.is_default.is_(True)))
+        return self._organization(ORGANIZATIONS.where(organizations.c.is_default.is_(True)))
+
+    def organization(self, org_id: int) -> Organization | None:
+        return self._organization(ORGANIZATIONS.where(organizations.c.id == org_id))
 
     def organization_named(self, name: str) -> Organization | None:
-        return self._organization(_ORGANIZATIONS.where(organizations.c.name == name))
+        return self._organization(ORGANIZATIONS.where(organizations.c.name == name))
 
-    def add_organization(self, name: str) -> Organization:
+    def add_organization(self, name: str, is_default: bool = False) -> Organization:
         result = self._conn.execute(
-            organizations.insert().values(name=name, is_default=False, created_at=self._now)
+            organizations.insert().values(name=name, is_default=is_default, created_at=self._now)
         )
-        key = result.inserted_primary_key
-        assert key is not None
-        return Organization(int(key[0]), name)
+        return Organization(new_id(result), name)
 
     def key(self, key_id: str) -> StoredKey | None:
         c = api_keys.c
@@ -89,10 +90,13 @@ class SqlTenancyImport:
         )
 
     def project(self, project_id: int) -> Project | None:
-        return self._project(_PROJECTS.where(projects.c.id == project_id))
+        return self._project(PROJECTS.where(projects.c.id == project_id))
 
     def project_by_key(self, project_key: str) -> Project | None:
-        return self._project(_PROJECTS.where(projects.c.project_key == project_key))
+        return self._project(PROJECTS.where(projects.c.project_key == project_key))
+
+    def first_project(self) -> Project | None:
+        return self._project(PROJECTS.order_by(projects.c.id).limit(1))
 
     def highest_project_id(self) -> int:
         highest = self._conn.execute(select(func.max(projects.c.id))).scalar()
@@ -130,3 +134,9 @@ class SqlTenancyImport:
     def _project(self, query: Select[Any]) -> Project | None:
         row = self._conn.execute(query).first()
         return None if row is None else Project(*row)
+
+
+def new_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])

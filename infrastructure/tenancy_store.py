@@ -1,9 +1,8 @@
 """Organizations, projects and API keys in plain transactional tables."""
 
 from contextlib import AbstractContextManager
-from typing import Any
 
-from sqlalchemy import CursorResult, Select, bindparam, exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from application.epoch import epoch_ms
@@ -11,13 +10,17 @@ from application.tenants import InvalidName, KeyRecord, Organization, Principal,
 from infrastructure.clock import SystemClock
 from infrastructure.database import Database
 from infrastructure.tables import api_keys, dashboard_logins, organizations, projects
-from infrastructure.tenancy_import import SqlTenancyImport, import_transaction
-
-_PROJECTS = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
+from infrastructure.tenancy_import import (
+    ORGANIZATIONS,
+    PROJECTS,
+    SqlTenancyImport,
+    import_transaction,
+    new_id,
+)
 
 # What every request reads, built once (the API's reader runs them too).
-PROJECT_BY_KEY = _PROJECTS.where(projects.c.project_key == bindparam("project_key"))
-PROJECTS_OF = _PROJECTS.where(projects.c.org_id == bindparam("org_id")).order_by(projects.c.id)
+PROJECT_BY_KEY = PROJECTS.where(projects.c.project_key == bindparam("project_key"))
+PROJECTS_OF = PROJECTS.where(projects.c.org_id == bindparam("org_id")).order_by(projects.c.id)
 KEY = select(
     api_keys.c.key_id,
     api_keys.c.org_id,
@@ -41,12 +44,7 @@ class SqlTenancyStore:
     def add_organization(self, name: str, is_default: bool) -> Organization:
         try:
             with self._db.writer() as conn:
-                result = conn.execute(
-                    organizations.insert().values(
-                        name=name, is_default=is_default, created_at=self._now()
-                    )
-                )
-                return Organization(_new_id(result), name)
+                return SqlTenancyImport(conn).add_organization(name, is_default)
         except IntegrityError:
             if not is_default:
                 raise InvalidName(f"An organization named {name!r} exists already.") from None
@@ -57,26 +55,20 @@ class SqlTenancyStore:
             return existing
 
     def default_organization(self) -> Organization | None:
-        query = select(organizations.c.id, organizations.c.name).where(
-            organizations.c.is_default.is_(True)
-        )
         with self._db.reader() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else Organization(*row)
+            return SqlTenancyImport(conn).default_organization()
 
     def organization(self, org_id: int) -> Organization | None:
-        query = select(organizations.c.id, organizations.c.name).where(organizations.c.id == org_id)
         with self._db.reader() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else Organization(*row)
+            return SqlTenancyImport(conn).organization(org_id)
 
     def organizations(self) -> list[Organization]:
-        query = select(organizations.c.id, organizations.c.name).order_by(organizations.c.id)
+        query = ORGANIZATIONS.order_by(organizations.c.id)
         with self._db.reader() as conn:
             return [Organization(*row) for row in conn.execute(query)]
 
     def projects(self, org_id: int | None) -> list[Project]:
-        query = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
+        query = PROJECTS
         if org_id is not None:
             query = query.where(projects.c.org_id == org_id)
         with self._db.reader() as conn:
@@ -89,36 +81,26 @@ class SqlTenancyStore:
                     org_id=org_id, name=name, project_key=project_key, created_at=self._now()
                 )
             )
-            return Project(_new_id(result), org_id, name, project_key)
+            return Project(new_id(result), org_id, name, project_key)
 
     def importing(self) -> AbstractContextManager[SqlTenancyImport]:
         return import_transaction(self._db)
 
     def project(self, project_id: int) -> Project | None:
-        return self._one_project(_PROJECTS.where(projects.c.id == project_id))
+        with self._db.reader() as conn:
+            return SqlTenancyImport(conn).project(project_id)
 
     def project_by_key(self, project_key: str) -> Project | None:
         row = self._db.fetch_one(PROJECT_BY_KEY, {"project_key": project_key})
         return None if row is None else Project(*row)
 
     def first_project(self) -> Project | None:
-        return self._one_project(_PROJECTS.order_by(projects.c.id).limit(1))
-
-    def _one_project(self, query: Select[Any]) -> Project | None:
         with self._db.reader() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else Project(*row)
+            return SqlTenancyImport(conn).first_project()
 
     def add_key(self, key: StoredKey) -> None:
         with self._db.writer() as conn:
-            conn.execute(
-                api_keys.insert().values(
-                    key_id=key.key_id,
-                    org_id=key.org_id,
-                    secret_sha256=key.secret_sha256,
-                    created_at=self._now(),
-                )
-            )
+            SqlTenancyImport(conn).add_key(key)
 
     def key(self, key_id: str) -> StoredKey | None:
         row = self._db.fetch_one(KEY, {"key_id": key_id})
@@ -189,9 +171,3 @@ class SqlTenancyStore:
             has_key = conn.execute(select(exists().where(api_keys.c.id.is_not(None)))).scalar()
             has_project = conn.execute(select(exists().where(projects.c.id.is_not(None)))).scalar()
         return not has_key and not has_project
-
-
-def _new_id(result: CursorResult[object]) -> int:
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])

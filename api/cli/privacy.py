@@ -3,7 +3,6 @@
 import dataclasses
 import json
 import sys
-from datetime import UTC, datetime
 
 import click
 import msgspec
@@ -11,7 +10,7 @@ import msgspec
 from api.cli.audit import audit as audit  # `jobtrail audit`, with prove added here
 from api.cli.remains import search_line
 from api.cli.support import open_services, project_named
-from api.wording import counted
+from api.wording import counted, iso
 from application.audit import plain
 from application.proof import ProvenJob, prove
 from domain.errors import InvalidJobRequest
@@ -90,13 +89,9 @@ def _line(proven: ProvenJob) -> str:
     receipt = ", ".join(f"{target} {count}" for target, count in sorted(proven.receipt.items()))
     return (
         f"job {job.job_id}  project {job.project_id}  {job.status}  "
-        f"requested {_iso(job.created_at)}  last change {_iso(job.updated_at)}  "
+        f"requested {iso(job.created_at)}  last change {iso(job.updated_at)}  "
         f"deleted: {receipt or 'nothing'}{'  (user forgotten)' if proven.forgotten else ''}"
     )
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
 
 
 audit.add_command(prove_command)  # `jobtrail audit prove`, beside audit's own commands

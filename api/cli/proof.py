@@ -3,7 +3,6 @@ auditor checks without the operator's database (ADR 27, docs/audit-proof.md)."""
 
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -12,6 +11,7 @@ import msgspec
 from api.cli.privacy import audit
 from api.cli.support import open_services
 from api.composition import Services
+from api.wording import iso
 from application.certificate_check import CertificateInvalid, Verified, check_certificate
 from application.certificate_shape import SignedCheckpoint, encode
 from application.certificates import CannotCertify
@@ -137,7 +137,7 @@ def check(file: Path, public_key: Path, published: tuple[Path, ...]) -> None:
     click.echo(
         f"Verified: job {job['jobId']} ({job['status']}), {len(result.certificate.events)} events "
         f"in the log {result.checkpoint.origin} under its checkpoint of {size} events signed "
-        f"{_iso(result.checkpoint.signed_at)} by key {key.fingerprint[:16]}…; receipt: "
+        f"{iso(result.checkpoint.signed_at)} by key {key.fingerprint[:16]}…; receipt: "
         f"{sum(result.certificate.receipt.values())} deleted in "
         f"{len(result.certificate.receipt)} places."
     )
@@ -182,10 +182,6 @@ def _public_key(path: Path) -> PublicKey:
 
 def _line(signed: SignedCheckpoint) -> str:
     return (
-        f"{_iso(signed.signed_at)}  size {signed.size}  root {signed.root}  "
+        f"{iso(signed.signed_at)}  size {signed.size}  root {signed.root}  "
         f"key {signed.key_fingerprint[:16]}…"
     )
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")

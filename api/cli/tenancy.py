@@ -5,7 +5,7 @@ import json
 import click
 
 from api.cli.support import open_services
-from application.tenants import InvalidName, OrganizationNotFound
+from application.tenants import InvalidName, OrganizationNotFound, Project
 
 
 @click.group()
@@ -56,13 +56,7 @@ def create_project(name: str, org_id: int | None, as_json: bool) -> None:
             project = services.tenancy.create_project(name, org_id)
         except InvalidName as error:
             raise click.ClickException(str(error)) from None
-    record = {
-        "projectId": project.id,
-        "projectKey": project.project_key,
-        "name": project.name,
-        "orgId": project.org_id,
-    }
-    click.echo(json.dumps(record) if as_json else project.project_key)
+    click.echo(json.dumps(_record(project)) if as_json else project.project_key)
 
 
 @projects.command("list")
@@ -79,11 +73,14 @@ def list_projects(org_id: int | None, as_json: bool) -> None:
             raise OrganizationNotFound(org_id)
         found = services.tenancy.projects(org_id)
     for project in found:
-        record = {
-            "projectId": project.id,
-            "projectKey": project.project_key,
-            "name": project.name,
-            "orgId": project.org_id,
-        }
         line = f"{project.project_key}  id {project.id}  org {project.org_id}  {project.name}"
-        click.echo(json.dumps(record) if as_json else line)
+        click.echo(json.dumps(_record(project)) if as_json else line)
+
+
+def _record(project: Project) -> dict[str, object]:
+    return {
+        "projectId": project.id,
+        "projectKey": project.project_key,
+        "name": project.name,
+        "orgId": project.org_id,
+    }

@@ -14,7 +14,8 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.composition import Services
-from api.handler_threads import HANDLER_THREADS, HandlerThreads, Overloaded
+from api.handler_threads import HANDLER_THREADS, HandlerThreads
+from infrastructure.async_reads import Overloaded
 from infrastructure.settings import Settings
 
 T = TypeVar("T")

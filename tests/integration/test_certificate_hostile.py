@@ -21,12 +21,13 @@ from application.certificate_check import CertificateInvalid
 from application.certificates import CannotCertify, statements
 from domain.job import job_aggregate_id
 from domain.log_entry import event_entry
-from domain.merkle import inclusion_proof, leaf_hash, root_hash
+from domain.merkle import leaf_hash
 from infrastructure.chain import verify_chain
 from infrastructure.mapper import keyless_mapper
 from infrastructure.signing import SigningKey
 from tests.certificates import check, completed_job, issue
 from tests.log_rewriting import recompute_chain_and_tree, sql
+from tests.merkle_reference import inclusion_proof, root_hash
 from tests.runner_support import RunnerKit
 
 Document = dict[str, Any]

@@ -10,13 +10,13 @@ from domain.merkle import (
     consistency_path,
     inclusion_path,
     leaf_hash,
-    root_hash,
     verify_consistency,
     verify_inclusion,
 )
 from infrastructure.chain import stored_entry
 from infrastructure.log_tree import LogTree, roots_from_log
 from tests.certificates import new_key
+from tests.merkle_reference import root_hash
 
 
 def schedule(services: Services, count: int, prefix: str) -> None:

@@ -8,7 +8,7 @@ import pytest
 from domain.errors import IllegalTransition, InvalidJobRequest, JobNotCancellable
 from domain.job import DELETE_USER_DATA, Job, job_aggregate_id
 from domain.lifecycle import JobStatus
-from domain.request import without_user_id
+from domain.redaction import without_user_id
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -9,16 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.merkle import (
-    EMPTY_ROOT,
-    consistency_proof,
-    inclusion_proof,
-    leaf_hash,
-    node_hash,
-    root_hash,
-    verify_consistency,
-    verify_inclusion,
-)
+from domain.merkle import EMPTY_ROOT, leaf_hash, node_hash, verify_consistency, verify_inclusion
+from tests.merkle_reference import consistency_proof, inclusion_proof, root_hash
 
 
 def sha256(data: bytes) -> bytes:

@@ -16,10 +16,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Message
 
-from api.handler_threads import Overloaded
 from api.in_time import answered_in_time
 from api.metrics import Metrics
 from api.middleware import BodyLimit, Observe
+from infrastructure.async_reads import Overloaded
 
 Sent = list[Message]
 
