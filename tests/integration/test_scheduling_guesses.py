@@ -3,13 +3,13 @@ users of the batch it read last were (infrastructure/postgres_scheduling_store.p
 the append checks the guess, and a wrong one costs a read, never a wrong answer."""
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from api.composition import Services, build_services
+from api.composition import Services
 from application.audit import compare, refold_all
 from application.commands import JobCommands
 from application.outcome import Outcome
@@ -19,7 +19,6 @@ from infrastructure.clock import SystemClock
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.personal_data import PersonalDataVault
 from infrastructure.postgres_scheduling_store import PostgresSchedulingStore
-from infrastructure.settings import Settings
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -32,13 +31,6 @@ class CountingStore(PostgresSchedulingStore):
     def _connection(self) -> Any:
         self.statements += 1
         return super()._connection()
-
-
-@pytest.fixture
-def services(database_url: str) -> Iterator[Services]:
-    built = build_services(Settings(database_url=database_url, deletion_delay=timedelta(0)))
-    yield built
-    built.close()
 
 
 def a_store_of_its_own(services: Services) -> CountingStore:
@@ -89,8 +81,9 @@ def read_model_is_the_log_refolded(services: Services) -> None:
 
 
 def test_after_a_batch_of_new_users_a_batch_of_new_users_is_one_statement(
-    services: Services,
+    due_at_once: Services,
 ) -> None:
+    services = due_at_once
     store = a_store_of_its_own(services)
     first, second, third = batches_decided(
         services, store, ["ada", "bob"], ["cy", "dan", "eve"], ["fay"]
@@ -102,8 +95,9 @@ def test_after_a_batch_of_new_users_a_batch_of_new_users_is_one_statement(
 
 
 def test_a_user_another_process_scheduled_meanwhile_is_answered_with_that_job(
-    services: Services,
+    due_at_once: Services,
 ) -> None:
+    services = due_at_once
     store = a_store_of_its_own(services)
     batches_decided(services, store, ["ada"])  # the store now takes users to be new
     bob = another_writer(services).schedule_user_deletion(1, "bob", "key:k").job
@@ -117,7 +111,8 @@ def test_a_user_another_process_scheduled_meanwhile_is_answered_with_that_job(
     read_model_is_the_log_refolded(services)
 
 
-def test_after_a_known_user_the_next_batch_is_read(services: Services) -> None:
+def test_after_a_known_user_the_next_batch_is_read(due_at_once: Services) -> None:
+    services = due_at_once
     store = a_store_of_its_own(services)
     ada = another_writer(services).schedule_user_deletion(1, "ada", "key:k").job
     first, second = batches_decided(services, store, ["ada", "bob"], ["cy"])
@@ -129,8 +124,9 @@ def test_after_a_known_user_the_next_batch_is_read(services: Services) -> None:
 
 
 def test_two_processes_guessing_for_the_same_new_users_give_each_one_job(
-    services: Services,
+    due_at_once: Services,
 ) -> None:
+    services = due_at_once
     one, other = a_store_of_its_own(services), a_store_of_its_own(services)
     batches_decided(services, one, ["ada"])
     batches_decided(services, other, ["bob"])

@@ -5,7 +5,6 @@ behind it agree."""
 import asyncio
 import itertools
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import psycopg
@@ -63,13 +62,6 @@ def test_the_database_links_any_event_as_verify_does(
     report = verify_chain(services.log, services.database)
     assert report.intact, report.reason
     assert report.head_position == positions[-1][0]
-
-
-@pytest.fixture
-def due_at_once(database_url: str) -> Iterator[Services]:
-    built = build_services(Settings(database_url=database_url, deletion_delay=timedelta(0)))
-    yield built
-    built.close()
 
 
 def test_a_projection_that_lags_folds_over_the_rows_scheduling_wrote(

@@ -44,13 +44,6 @@ class CountingProjection(JobsProjection):
         return super().fold(events, known)
 
 
-@pytest.fixture
-def due_at_once(database_url: str) -> Iterator[Services]:
-    built = build_services(Settings(database_url=database_url, deletion_delay=timedelta(0)))
-    yield built
-    built.close()
-
-
 def another_writer(services: Services) -> JobCommands:
     """Commands whose events no one waits for: the projection is left behind them."""
     return JobCommands(
