@@ -1,6 +1,6 @@
-"""Reading over HTTP (figures 2, 3a, 3b, 10 and 11): one job, a page of 50, and the
-whole unpaged list, jobtrail against the constant endpoint, the CRUD peer, and
-itself at a larger volume."""
+"""Reading over HTTP (figures 2, 3a, 3b, 10, 10b and 11): one job (at 16 and 64
+connections), a page of 50, and the whole unpaged list, jobtrail against the constant
+endpoint, the CRUD peer, and itself at a larger volume."""
 
 from pathlib import Path
 
@@ -8,6 +8,7 @@ import httpx2 as httpx
 
 from bench.data import credentials, fill_read_model
 from bench.databases import PeerDatabase, Sizes, database, services_on
+from bench.generators import CONNECTIONS
 from bench.harness import Figure, rss_kib
 from bench.runs import Run, run, versus_peer
 from bench.servers import Server, jobtrail_server
@@ -16,10 +17,22 @@ GET = "/api/v1/{project}/jobs/{{id}}"
 PAGE = "/api/v1/{project}/jobs?page=1&limit=50"
 
 
-def _reads(server: Server, project_key: str, api_key: str, sizes: Sizes, path: str) -> Run:
+MANY_CONNECTIONS = 64
+"""Figure 10b's load, as figure 9b's."""
+
+
+def _reads(
+    server: Server,
+    project_key: str,
+    api_key: str,
+    sizes: Sizes,
+    path: str,
+    connections: int = CONNECTIONS,
+) -> Run:
     auth = {"Authorization": api_key}
     path = path.format(project=project_key)
-    return run(server, "GET", path, sizes.seconds, sizes.warmup, auth, sizes.small_read_model)
+    jobs = sizes.small_read_model
+    return run(server, "GET", path, sizes.seconds, sizes.warmup, auth, jobs, connections)
 
 
 def reading(
@@ -33,10 +46,11 @@ def reading(
     """Every GET figure; the peer's runs (jobs 1..small_read_model, as jobtrail's)
     go right before jobtrail's."""
 
-    def peer_reads(path: str) -> Run | None:
+    def peer_reads(path: str, connections: int = CONNECTIONS) -> Run | None:
         if peer is None or peer_db is None:
             return None
-        return _reads(peer, peer_db.reads_project, peer_db.tenant.api_key, sizes, path)
+        keys = (peer_db.reads_project, peer_db.tenant.api_key)
+        return _reads(peer, *keys, sizes, path, connections)
 
     figures: list[Figure] = []
     with database(backend, workdir, "reads") as url, services_on(url) as services:
@@ -45,6 +59,8 @@ def reading(
         with jobtrail_server(url, workdir) as server:
             peer_get = peer_reads(GET)
             get = _reads(server, project_key, api_key, sizes, GET)
+            peer_get_many = peer_reads(GET, MANY_CONNECTIONS)
+            get_many = _reads(server, project_key, api_key, sizes, GET, MANY_CONNECTIONS)
             peer_page = peer_reads(PAGE)
             small_page = _reads(server, project_key, api_key, sizes, PAGE)
             # The same project on the same server, grown to the large volume.
@@ -68,9 +84,11 @@ def reading(
             constant.latency,
         )
     )
-    if peer_get is not None and peer_page is not None:
+    if peer_get is not None and peer_get_many is not None and peer_page is not None:
         name = f"GET /jobs/{{jobId}}, {backend} (vs CRUD peer on PostgreSQL)"
         figures.append(versus_peer("10", name, get, peer_get))
+        name = f"GET /jobs/{{jobId}}, {backend}, {MANY_CONNECTIONS} connections (vs CRUD peer)"
+        figures.append(versus_peer("10b", name, get_many, peer_get_many))
         name = (
             f"GET /jobs?page=1&limit=50 of {sizes.small_read_model:,} jobs, {backend} "
             "(vs CRUD peer on PostgreSQL)"
