@@ -107,15 +107,8 @@ class Services:
         settings = self.settings
         key = self.signing_key()
         targets = targets or service_targets(settings.config_path, self.database)
-        commands = JobCommands(
-            self.log,
-            SqlJobIdAllocator(self.database),
-            self.clock,
-            settings.deletion_delay,
-            response_period=settings.response_period,
-        )
         runner = JobRunner(
-            commands,
+            JobCommands(self.log, self.clock),
             targets.targets,
             self.clock,
             RunnerSettings(
@@ -186,20 +179,11 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         settings.pool_size + settings.pool_max_overflow,
         settings.read_your_writes_timeout,
     )
-    job_ids = SqlJobIdAllocator(database)
-    commands = JobCommands(
-        log,
-        job_ids,
-        clock,
-        settings.deletion_delay,
-        after_write=read_your_writes,
-        response_period=settings.response_period,
-    )
     # On PostgreSQL a batch reads and decides while the one before it commits; SQLite
     # has one writer, and its batches go one at a time.
     in_flight = 1 if database.backend == "sqlite" else SCHEDULING_BATCHES_IN_FLIGHT
     store: SchedulingStore = (
-        LogSchedulingStore(log, job_ids, read_your_writes, in_thread=True)
+        LogSchedulingStore(log, SqlJobIdAllocator(database), read_your_writes, in_thread=True)
         if database.backend == "sqlite"
         else PostgresSchedulingStore(
             database, log, vault, in_flight + 1, settings.read_your_writes_timeout
@@ -211,7 +195,7 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         database=database,
         log=log,
         projector=projector,
-        commands=commands,
+        commands=JobCommands(log, clock, after_write=read_your_writes),
         queries=JobQueries(AsyncJobsReadModel(reads, settings.read_your_writes_timeout)),
         reads=reads,
         scheduling=LoopScheduling(scheduling, store, in_flight),

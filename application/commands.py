@@ -1,64 +1,30 @@
 """The commands that change jobs. Each loads fresh state, decides, and appends,
 retried against the state that won when another writer's append came first
 (application/outcome.py). Scheduling, the one command that makes a job, is its own
-use case (application/scheduling.py), reached from here one request at a time."""
+use case (application/scheduling.py)."""
 
-import asyncio
-from collections.abc import Callable, Coroutine, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from application.errors import JobNotFound
 from application.event_log import JobLog
 from application.job_records import job_view
-from application.log_scheduling_store import LogSchedulingStore
 from application.outcome import Outcome, retry_on_conflict
-from application.ports import Clock, JobIdAllocator
-from application.scheduling import ScheduleRequest, Scheduling
-from domain.deadline import ONE_MONTH, Period
+from application.ports import Clock
 from domain.job import Job
 from domain.remains import RemainsPlace
-
-T = TypeVar("T")
-
-
-def run_to_the_end(work: Coroutine[Any, Any, T]) -> T:
-    """An awaitable use case run from synchronous code: on a loop of its own, in a
-    thread of its own if this thread runs a loop already (a caller inside async code,
-    such as a test driving a browser)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(work)
-    with ThreadPoolExecutor(1) as thread:
-        return thread.submit(asyncio.run, work).result()
 
 
 class JobCommands:
     def __init__(
         self,
         log: JobLog,
-        job_ids: JobIdAllocator,
         clock: Clock,
-        deletion_delay: timedelta | None,
         after_write: Callable[[int], None] = lambda position: None,
-        response_period: Period = ONE_MONTH,
     ) -> None:
         self._log = log
         self._clock = clock
         self._after_write = after_write
-        store = LogSchedulingStore(log, job_ids, lambda position: self._after_write(position))
-        self._scheduling = Scheduling(store, log, clock, deletion_delay, response_period)
-
-    def schedule_user_deletion(self, project_id: int, user_id: str, actor: str) -> Outcome:
-        """One request, decided alone (the HTTP app's concurrent requests are decided
-        together, on its event loop: infrastructure/group_commit.py)."""
-        request = ScheduleRequest(project_id, user_id, actor)
-        (answer,) = run_to_the_end(self._scheduling.schedule([request]))
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
 
     def cancel(self, project_id: int, job_id: int, actor: str) -> Outcome:
         def attempt(job: Job) -> None:

@@ -1,6 +1,7 @@
 """The volumes of each mode, and the databases the figures run on: jobtrail's on
 either backend, the CRUD peer's on PostgreSQL."""
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -8,8 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from api.composition import Services, build_services
+from application.log_scheduling_store import LogSchedulingStore
+from application.outcome import Outcome
+from application.scheduling import ScheduleRequest, Scheduling
 from bench.harness import POSTGRES_ADMIN_URL, postgres_schema, scratch_schema
 from bench.peer.schema import PeerTenant, create, seed_jobs
+from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
 
 
@@ -48,6 +53,25 @@ def services_on(url: str) -> Iterator[Services]:
         yield built
     finally:
         built.close()
+
+
+def schedule_alone(services: Services, project_id: int, user_id: str) -> Outcome:
+    """A user's deletion scheduled from synchronous code: one request decided alone,
+    on the log's scheduling store, its answer waiting for the read model."""
+    settings = services.settings
+    store = LogSchedulingStore(
+        services.log,
+        SqlJobIdAllocator(services.database),
+        lambda position: services.projector.wait_for(position, settings.read_your_writes_timeout),
+    )
+    scheduling = Scheduling(
+        store, services.log, services.clock, settings.deletion_delay, settings.response_period
+    )
+    request = ScheduleRequest(project_id, user_id, "key:bench")
+    (answer,) = asyncio.run(scheduling.schedule([request]))
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from api.composition import Services
 from application.job_records import DueJob
 from application.runner import JobRunner, RunnerSettings
 from bench.data import fill_sessions
-from bench.databases import Sizes, database, services_on
+from bench.databases import Sizes, database, schedule_alone, services_on
 from bench.harness import Figure
 from bench.log_figures import rate
 from infrastructure.settings import Settings
@@ -40,7 +40,7 @@ def deletion(backend: str, workdir: Path, sizes: Sizes) -> list[Figure]:
 
 
 def _delete_through_a_job(services: Services) -> None:
-    job = services.commands.schedule_user_deletion(1, "heavy@example.com", "key:bench").job
+    job = schedule_alone(services, 1, "heavy@example.com").job
     config = TargetsConfig(
         targets=[SqlTargetConfig(name="sessions", table="sessions", id_column="session_id")]
     )

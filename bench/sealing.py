@@ -18,7 +18,7 @@ from unittest import mock
 from eventsourcing.application import Application
 
 from api.composition import Services
-from bench.databases import database, services_on
+from bench.databases import database, schedule_alone, services_on
 from bench.harness import Figure
 from infrastructure.event_store import SealedJobLog
 from infrastructure.mapper import MsgspecMapper
@@ -61,7 +61,7 @@ def schedule_new_users(services: Services, seconds: float) -> int:
     def schedule(slot: int) -> None:
         while time.perf_counter() < deadline:
             user = f"user-{slot}-{counts[slot]}@example.com"
-            services.commands.schedule_user_deletion(1, user, "key:bench")
+            schedule_alone(services, 1, user)
             counts[slot] += 1
 
     threads = [threading.Thread(target=schedule, args=(n,)) for n in range(THREADS)]

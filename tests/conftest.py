@@ -16,13 +16,13 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.composition import Services, build_services
-from application.commands import JobCommands
 from application.errors import JobNotFound
 from application.job_records import JobView
 from application.tenants import IssuedKey, Project
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
 from tests.clocks import SteppingClock
+from tests.scheduling import SchedulingCommands
 from tests.throwaway_postgres import NOT_INSTALLED, ThrowawayPostgres, remove, started_cluster
 
 T = TypeVar("T")
@@ -211,10 +211,10 @@ def tenant(app_services: Services) -> Tenant:
     return new_tenant(app_services)
 
 
-def tomorrows_commands(services: Services) -> JobCommands:
+def tomorrows_commands(services: Services) -> SchedulingCommands:
     """Commands whose clock is a day ahead: jobs scheduled today (they start at the
     next UTC midnight) are due for them, as they would be for a worker tomorrow."""
-    return JobCommands(
+    return SchedulingCommands(
         services.log,
         SqlJobIdAllocator(services.database),
         SteppingClock(datetime.now(UTC) + timedelta(days=1)),

@@ -23,6 +23,7 @@ from infrastructure.targets import (
     build_targets,
 )
 from tests.clocks import SteppingClock
+from tests.scheduling import SchedulingCommands
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 
@@ -47,7 +48,7 @@ class RunnerKit:
     services: Services
     clock: SteppingClock
     recordings: Path
-    commands: JobCommands
+    commands: SchedulingCommands
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def targets(self, batch_size: int = 1000) -> list[DeletionTarget]:
@@ -112,7 +113,7 @@ def runner_kit(
     services: Services, tmp_path: Path, delay: timedelta | None = timedelta(0)
 ) -> RunnerKit:
     clock = SteppingClock(T0)
-    commands = JobCommands(services.log, SqlJobIdAllocator(services.database), clock, delay)
+    commands = SchedulingCommands(services.log, SqlJobIdAllocator(services.database), clock, delay)
     return RunnerKit(services, clock, tmp_path / "recordings", commands)
 
 

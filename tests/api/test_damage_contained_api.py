@@ -10,13 +10,13 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.composition import Services
-from application.commands import JobCommands
 from domain.job import job_aggregate_id
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
 from tests.clocks import SteppingClock
 from tests.conftest import Tenant, new_tenant
 from tests.damaging import DAMAGES, Damage, damage
+from tests.scheduling import SchedulingCommands
 
 BEFORE = "damaged before the projection met it"
 AFTER = "damaged after the projection met it"
@@ -38,7 +38,7 @@ def running_job(services: Services, tenant: Tenant, projected: bool) -> int:
     """A job of three events (Scheduled, Started, BatchDeleted), still cancellable;
     ``projected``: the read model holds it before anything is damaged."""
     clock = SteppingClock(datetime.now(UTC))
-    commands = JobCommands(
+    commands = SchedulingCommands(
         services.log,
         SqlJobIdAllocator(services.database),
         clock,

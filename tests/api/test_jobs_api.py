@@ -12,6 +12,7 @@ from api.composition import Services
 from domain.job import job_aggregate_id
 from infrastructure.settings import Settings
 from tests.conftest import Tenant, new_tenant, tomorrows_commands
+from tests.scheduling import SchedulingCommands
 
 OPENREPLAY_JOB_FIELDS = {
     "jobId",
@@ -179,7 +180,9 @@ def test_listing_without_a_limit_streams_past_one_batch(
     client: TestClient, tenant: Tenant, app_services: Services
 ) -> None:
     def schedule(n: int) -> None:
-        app_services.commands.schedule_user_deletion(tenant.project.id, f"bulk-{n}", "k")
+        SchedulingCommands.of(app_services).schedule_user_deletion(
+            tenant.project.id, f"bulk-{n}", "k"
+        )
 
     # Concurrent requests share appends (group commit): a sequential loop is 30 s on PostgreSQL.
     with ThreadPoolExecutor(16) as pool:

@@ -18,6 +18,7 @@ from api.logs import configure_logging
 from infrastructure.session_store import seed_sessions
 from infrastructure.settings import Settings
 from tests.conftest import Tenant, new_tenant
+from tests.scheduling import SchedulingCommands
 
 
 @pytest.fixture
@@ -53,8 +54,8 @@ def test_metrics_report_jobs_lag_requests_and_worker_progress(
         worker = services.worker(threading.Event(), observe=client.app.state.metrics.observe_batch)  # type: ignore[attr-defined]
         worker.run_due_jobs()
         client.get(tenant.url("/jobs/999999"), headers=tenant.headers)
-        services.commands._after_write = lambda position: None
-        services.commands.schedule_user_deletion(tenant.project.id, "lagging", "key:k")
+        lagging = SchedulingCommands.of(services, after_write=lambda position: None)
+        lagging.schedule_user_deletion(tenant.project.id, "lagging", "key:k")
 
         response = client.get("/metrics")
         assert response.status_code == 200

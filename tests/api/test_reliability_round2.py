@@ -13,13 +13,13 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.composition import Services
-from application.commands import JobCommands
 from application.epoch import epoch_ms
 from domain.job import job_aggregate_id
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
 from infrastructure.tenancy_store import KEY
 from tests.conftest import Tenant, new_tenant
+from tests.scheduling import SchedulingCommands
 
 
 def schedule(client: TestClient, tenant: Tenant, user: str) -> int:
@@ -57,7 +57,7 @@ def test_a_damaged_event_answers_409_for_its_job_and_no_other(
 ) -> None:
     bystander = schedule(client, tenant, "bystander@example.com")
     # Written straight to the log, and damaged before the projection meets it.
-    quiet = JobCommands(
+    quiet = SchedulingCommands(
         app_services.log, SqlJobIdAllocator(app_services.database), app_services.clock, None
     )
     victim = quiet.schedule_user_deletion(tenant.project.id, "victim@example.com", "k").job.job_id
@@ -350,7 +350,9 @@ def test_a_damaged_job_is_never_handed_to_a_worker(
 
     quick = build_services(msgspec.structs.replace(settings, deletion_delay=timedelta(0)))
     try:
-        quiet = JobCommands(quick.log, SqlJobIdAllocator(quick.database), quick.clock, timedelta(0))
+        quiet = SchedulingCommands(
+            quick.log, SqlJobIdAllocator(quick.database), quick.clock, timedelta(0)
+        )
         started = quiet.schedule_user_deletion(tenant.project.id, "broken@example.com", "k")
         job_id = started.job.job_id
         quiet.start(job_id, "worker:w", quick.clock.now() + timedelta(seconds=1))

@@ -7,18 +7,18 @@ from datetime import UTC, datetime, timedelta
 from starlette.testclient import TestClient
 
 from api.composition import Services
-from application.commands import JobCommands
 from application.deadlines import Deadlines
 from application.epoch import epoch_ms
 from domain.deadline import LATEST, ONE_MONTH
 from infrastructure.job_ids import SqlJobIdAllocator
 from tests.clocks import SteppingClock
 from tests.conftest import Tenant
+from tests.scheduling import SchedulingCommands
 
 
-def commands_at(services: Services, moment: datetime) -> tuple[JobCommands, SteppingClock]:
+def commands_at(services: Services, moment: datetime) -> tuple[SchedulingCommands, SteppingClock]:
     clock = SteppingClock(moment)
-    commands = JobCommands(
+    commands = SchedulingCommands(
         services.log,
         SqlJobIdAllocator(services.database),
         clock,

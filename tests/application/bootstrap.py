@@ -11,7 +11,6 @@ from pathlib import Path
 import psycopg
 
 from api.composition import build_services
-from application.commands import JobCommands
 from application.deadlines import Deadlines
 from application.event_log import JobLog
 from application.forgetting import Forgetting
@@ -32,6 +31,7 @@ from infrastructure.settings import Settings
 from tests.conftest import BACKENDS as DATABASES
 from tests.conftest import postgres_admin_url, require_postgres
 from tests.in_memory import InMemoryJobIds, InMemoryJobLog, InMemoryJobs, InMemoryVault
+from tests.scheduling import SchedulingCommands
 
 MEMORY = "memory"
 BACKENDS = (MEMORY, *DATABASES)
@@ -94,7 +94,7 @@ def _on_database(url: str) -> Iterator[Adapters]:
 
 @dataclass(frozen=True)
 class UseCases:
-    commands: JobCommands
+    commands: SchedulingCommands
     deadlines: Deadlines
     forgetting: Forgetting
     projector: Projector
@@ -115,7 +115,7 @@ def bootstrap(
     def read_your_writes(position: int) -> None:
         projector.wait_for(position, 10.0)
 
-    commands = JobCommands(
+    commands = SchedulingCommands(
         adapters.log,
         adapters.job_ids,
         clock,

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from application.commands import JobCommands
 from application.errors import JobNotFound
 from application.event_log import JobLog
 from application.log_scheduling_store import LogSchedulingStore
@@ -20,11 +19,14 @@ from infrastructure.batches import Batches
 from infrastructure.clock import SystemClock
 from tests.application.bootstrap import Adapters, bootstrap
 from tests.clocks import SteppingClock
+from tests.scheduling import SchedulingCommands
 
 NOON = datetime(2026, 3, 14, 12, 30, tzinfo=UTC)
 
 
-def commands(adapters: Adapters, clock: SteppingClock, delay: timedelta | None) -> JobCommands:
+def commands(
+    adapters: Adapters, clock: SteppingClock, delay: timedelta | None
+) -> SchedulingCommands:
     return bootstrap(adapters, clock, delay).commands
 
 

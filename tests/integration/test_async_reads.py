@@ -23,10 +23,11 @@ from infrastructure.read_model import AsyncJobsReadModel
 from infrastructure.reads_together import SHARED_PAGE_DEPTH
 from infrastructure.settings import Settings
 from tests.conftest import job_now, new_tenant, on_a_loop, postgres_admin_url
+from tests.scheduling import SchedulingCommands
 
 
 def scheduled_job(services: Services, project_id: int, user: str = "ada@example.com") -> int:
-    outcome = services.commands.schedule_user_deletion(project_id, user, "test")
+    outcome = SchedulingCommands.of(services).schedule_user_deletion(project_id, user, "test")
     return outcome.job.job_id
 
 

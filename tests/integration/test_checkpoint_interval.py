@@ -16,6 +16,7 @@ from api.composition import Services, build_services
 from application.runner import RunResult
 from infrastructure.settings import Settings
 from tests.certificates import new_key
+from tests.scheduling import SchedulingCommands
 
 
 class StopsAfter(threading.Event):
@@ -68,7 +69,7 @@ def run_passes(services: Services, passes: int) -> None:
 
 def cancelled_job(services: Services, user: str) -> None:
     """A job that grows the log and leaves no work for the worker."""
-    job_id = services.commands.schedule_user_deletion(1, user, "key:k").job.job_id
+    job_id = SchedulingCommands.of(services).schedule_user_deletion(1, user, "key:k").job.job_id
     services.commands.cancel(1, job_id, "key:k")
 
 
@@ -97,7 +98,7 @@ def test_a_log_that_grew_is_signed_at_the_next_due_interval(due_every_pass: Serv
 
 def test_a_completed_job_is_signed_at_once_whatever_the_interval(due_hourly: Services) -> None:
     worker = due_hourly.worker(threading.Event())
-    due_hourly.commands.schedule_user_deletion(1, "cy@example.com", "key:k")
+    SchedulingCommands.of(due_hourly).schedule_user_deletion(1, "cy@example.com", "key:k")
 
     assert worker.run_due_jobs() == {RunResult.COMPLETED: 1}
 

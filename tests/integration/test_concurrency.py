@@ -15,6 +15,7 @@ from domain.job import Job, job_aggregate_id
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
 from tests.conftest import job_now, require_postgres
+from tests.scheduling import SchedulingCommands
 
 LEGAL_HISTORIES = {
     (Job.Scheduled, Job.Cancelled),
@@ -52,7 +53,11 @@ def test_two_threads_cancelling_and_starting_one_job_leave_a_legal_log(
     )
     try:
         for round_ in range(15):
-            job_id = services.commands.schedule_user_deletion(1, f"racer-{round_}", "k").job.job_id
+            job_id = (
+                SchedulingCommands.of(services)
+                .schedule_user_deletion(1, f"racer-{round_}", "k")
+                .job.job_id
+            )
             won = race(
                 cancel=partial(services.commands.cancel, 1, job_id, "key:k"),
                 start=partial(services.commands.start, job_id, "worker:w"),

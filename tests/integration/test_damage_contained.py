@@ -26,6 +26,7 @@ from infrastructure.settings import Settings
 from tests.clocks import SteppingClock
 from tests.conftest import job_now
 from tests.damaging import DAMAGES, NULL_TOPIC, Damage, damage
+from tests.scheduling import SchedulingCommands
 from tests.waiting import eventually
 
 USERS = ("ann", "bob", "cy")
@@ -47,7 +48,11 @@ def ended(settings: Settings) -> Iterator[Ended]:
     project = built.tenancy.create_project("shop")
     jobs = {}
     for user in USERS:
-        job_id = built.commands.schedule_user_deletion(project.id, user, "key:k").job.job_id
+        job_id = (
+            SchedulingCommands.of(built)
+            .schedule_user_deletion(project.id, user, "key:k")
+            .job.job_id
+        )
         started = built.commands.start(job_id, "worker:w")
         built.commands.complete(job_id, "worker:w", started.attempt, {"sessions": 0})
         jobs[user] = job_id
@@ -167,7 +172,9 @@ def test_a_running_worker_forgets_the_others_every_round_and_logs_the_damage(
     built = build_services(quick)
     jobs = {}
     for user in USERS:
-        jobs[user] = built.commands.schedule_user_deletion(1, user, "key:k").job.job_id
+        jobs[user] = (
+            SchedulingCommands.of(built).schedule_user_deletion(1, user, "key:k").job.job_id
+        )
         built.commands.cancel(1, jobs[user], "key:k")
     damage(built, job_aggregate_id(jobs[VICTIM]), Damage(NULL_TOPIC, 2))
     built.close()

@@ -29,7 +29,6 @@ from application.worker import Worker
 from domain.errors import IllegalTransition
 from domain.job import Job, job_aggregate_id
 from infrastructure.database import Database, parse_database_url
-from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.session_store import seed_sessions
 from infrastructure.sessions import sessions
 from infrastructure.tables import jobs
@@ -369,9 +368,7 @@ def test_a_worker_that_lost_its_job_mid_batch_still_counts_what_it_deleted(
         batch_size=4,
         lease=lease,
         targets=[StallsUntilTakenOver(real)],
-        commands=HeartbeatFrozenToo(
-            kit.services.log, SqlJobIdAllocator(kit.services.database), kit.clock, timedelta(0)
-        ),
+        commands=HeartbeatFrozenToo(kit.services.log, kit.clock),
     )
     assert frozen.run(due(kit, job_id)) is RunResult.LOST
 
@@ -540,7 +537,7 @@ def test_a_database_blip_in_a_lease_renewal_does_not_fail_the_job(
             kit.clock.advance(timedelta(seconds=1.5))  # a renewal is due before each batch
             return self._inner.delete_batch(project_id, user_id, limit)
 
-    commands = BlipOnce(services.log, SqlJobIdAllocator(services.database), kit.clock, None)
+    commands = BlipOnce(services.log, kit.clock)
     [real] = kit.targets(batch_size=3)
     runner = JobRunner(
         commands,

@@ -27,6 +27,7 @@ from infrastructure.settings import Settings
 from infrastructure.targets import FilesTargetConfig, TargetsConfig, build_targets
 from tests.conftest import job_now
 from tests.runner_support import T0, RunnerKit, forgetting_at, runner_kit
+from tests.scheduling import SchedulingCommands
 from tests.waiting import eventually
 
 FORGOTTEN_USER = "forget-me.7d1f@example.com"
@@ -228,7 +229,11 @@ def test_a_running_worker_forgets_on_its_own(database_url: str, tmp_path: Path) 
     services = build_services(settings)
     stopping = threading.Event()
     try:
-        job_id = services.commands.schedule_user_deletion(1, FORGOTTEN_USER, "key:k").job.job_id
+        job_id = (
+            SchedulingCommands.of(services)
+            .schedule_user_deletion(1, FORGOTTEN_USER, "key:k")
+            .job.job_id
+        )
         services.commands.cancel(1, job_id, "key:k")
         worker = services.worker(stopping)
         thread = threading.Thread(target=worker.run_until_stopped, args=(0.05,))
@@ -257,7 +262,9 @@ def test_a_key_already_stored_for_a_new_user_is_used_not_overwritten(
     vault.provide([(subject, 0)])
     vault.forget_cached([(subject, 0)])  # as if another process had made it
 
-    job = services.commands.schedule_user_deletion(1, "orphan@example.com", "key:k").job
+    job = (
+        SchedulingCommands.of(services).schedule_user_deletion(1, "orphan@example.com", "key:k").job
+    )
 
     elsewhere = build_services(services.settings)  # no key in its cache
     try:

@@ -21,7 +21,6 @@ from starlette.testclient import TestClient
 
 from api.composition import Services
 from api.logs import configure_logging
-from application.commands import JobCommands
 from application.forgetting import Forgetting
 from domain.lifecycle import JobStatus
 from domain.request import FORGOTTEN
@@ -33,6 +32,7 @@ from tests.conftest import Tenant
 from tests.process.conftest import free_port
 from tests.runner_support import RunnerKit
 from tests.s3_server import CREDENTIALS
+from tests.scheduling import SchedulingCommands
 
 USER_IN_URL = "zo%C3%AB%20smith@example.com"
 TRACE = "smith"
@@ -89,7 +89,7 @@ def test_a_failed_jobs_error_keeps_no_trace_of_the_user_once_forgotten(
     services = app_services
     # A worker a day later: the job (due at the next UTC midnight) is due for it.
     clock = SteppingClock(datetime.now(UTC) + timedelta(days=1))
-    commands = JobCommands(
+    commands = SchedulingCommands(
         services.log,
         SqlJobIdAllocator(services.database),
         clock,

@@ -17,11 +17,14 @@ from infrastructure.chain import stored_entry
 from infrastructure.log_tree import LogTree, roots_from_log
 from tests.certificates import new_key
 from tests.merkle_reference import root_hash
+from tests.scheduling import SchedulingCommands
 
 
 def schedule(services: Services, count: int, prefix: str) -> None:
     for n in range(count):
-        services.commands.schedule_user_deletion(1, f"{prefix}-{n}@example.com", "key:k")
+        SchedulingCommands.of(services).schedule_user_deletion(
+            1, f"{prefix}-{n}@example.com", "key:k"
+        )
 
 
 def leaves_of_the_log(services: Services) -> list[bytes]:

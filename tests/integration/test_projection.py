@@ -14,14 +14,15 @@ from infrastructure.projection_store import SqlProjectionStore
 from infrastructure.settings import Settings
 from infrastructure.tables import jobs
 from tests.conftest import job_now
+from tests.scheduling import SchedulingCommands
 
 
 def schedule_without_projecting(services: Services, count: int, prefix: str = "u") -> list[int]:
     """Commands whose read-your-writes wait is switched off, so the log runs ahead."""
     services.commands._after_write = lambda position: None
+    commands = SchedulingCommands.of(services, after_write=lambda position: None)
     return [
-        services.commands.schedule_user_deletion(1, f"{prefix}{n}", "k").job.job_id
-        for n in range(count)
+        commands.schedule_user_deletion(1, f"{prefix}{n}", "k").job.job_id for n in range(count)
     ]
 
 
@@ -132,7 +133,7 @@ def test_an_event_the_projection_cannot_apply_stops_it_at_that_event(services: S
 
 
 def test_a_command_response_is_already_in_the_read_model(services: Services) -> None:
-    outcome = services.commands.schedule_user_deletion(1, "zoe", "k")
+    outcome = SchedulingCommands.of(services).schedule_user_deletion(1, "zoe", "k")
     assert outcome.position is not None
     assert services.projector.position() >= outcome.position
     assert job_now(services, 1, outcome.job.job_id) == outcome.job

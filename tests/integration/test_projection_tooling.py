@@ -18,6 +18,7 @@ from infrastructure.settings import Settings
 from infrastructure.tables import jobs
 from tests.conftest import new_tenant, tomorrows_commands
 from tests.integration.test_projection import Stranger, schedule_without_projecting
+from tests.scheduling import SchedulingCommands
 from tests.waiting import eventually
 
 
@@ -111,7 +112,7 @@ def test_a_rebuild_reproduces_the_read_model_and_can_run_again(services: Service
         assert rows(services) == before
     records = {r.name for r in services.projection_store.records()}
     assert records == {"jobs"}
-    services.commands.schedule_user_deletion(1, "after-rebuild", "k")
+    SchedulingCommands.of(services).schedule_user_deletion(1, "after-rebuild", "k")
     services.projector.catch_up()  # the live projection goes on into the new table
     assert len(rows(services)) == 31
 
@@ -128,9 +129,9 @@ def test_a_rebuild_writes_awkward_text_exactly_as_the_live_projection(
     services: Services,
 ) -> None:
     for user_id in AWKWARD_USER_IDS:
-        services.commands.schedule_user_deletion(1, user_id, "k")
+        SchedulingCommands.of(services).schedule_user_deletion(1, user_id, "k")
     # User ids hold no control characters; an error text may (tabs, line feeds).
-    failing = services.commands.schedule_user_deletion(1, "fails", "k").job.job_id
+    failing = SchedulingCommands.of(services).schedule_user_deletion(1, "fails", "k").job.job_id
     worker = tomorrows_commands(services)
     worker.start(failing, "worker:w")
     worker.fail(failing, "worker:w", 1, "tab\there\nnew line\r\n\\N and \\t")

@@ -11,7 +11,6 @@ import pytest
 
 from api.composition import Services
 from application.audit import compare, refold_all
-from application.commands import JobCommands
 from application.outcome import Outcome
 from application.scheduling import ScheduleRequest, Scheduling
 from infrastructure.chain import verify_chain
@@ -19,6 +18,7 @@ from infrastructure.clock import SystemClock
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.personal_data import PersonalDataVault
 from infrastructure.postgres_scheduling_store import PostgresSchedulingStore
+from tests.scheduling import SchedulingCommands
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -68,8 +68,8 @@ def job_ids(answers: list[Outcome | Exception]) -> list[int]:
     return [answer.job.job_id for answer in answers if isinstance(answer, Outcome)]
 
 
-def another_writer(services: Services) -> JobCommands:
-    return JobCommands(
+def another_writer(services: Services) -> SchedulingCommands:
+    return SchedulingCommands(
         services.log, SqlJobIdAllocator(services.database), SystemClock(), timedelta(0)
     )
 

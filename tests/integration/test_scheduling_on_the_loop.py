@@ -5,7 +5,6 @@ behind it agree."""
 import asyncio
 import itertools
 import uuid
-from datetime import timedelta
 
 import psycopg
 import pytest
@@ -19,9 +18,9 @@ from application.commands import JobCommands
 from infrastructure.append_function import append_statement, append_values
 from infrastructure.chain import verify_chain
 from infrastructure.clock import SystemClock
-from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
 from tests.conftest import job_now, on_a_loop
+from tests.scheduling import SchedulingCommands
 
 USER_NUMBERS = itertools.count()
 
@@ -48,7 +47,7 @@ def test_the_database_links_any_event_as_verify_does(
     services: Services, events: list[tuple[int, str, bytes]]
 ) -> None:
     # Between appends of eventsourcing's recorder, which links in Python.
-    services.commands.schedule_user_deletion(1, f"user-{next(USER_NUMBERS)}", "key:k")
+    SchedulingCommands.of(services).schedule_user_deletion(1, f"user-{next(USER_NUMBERS)}", "key:k")
     url = services.database.url
     assert url.schema is not None
     append = append_statement(url.schema, url.events_table, with_rows=False)
@@ -68,11 +67,13 @@ def test_a_projection_that_lags_folds_over_the_rows_scheduling_wrote(
     due_at_once: Services,
 ) -> None:
     services = due_at_once
-    running = services.commands.schedule_user_deletion(1, "ada@example.com", "key:k").job.job_id
-    # A worker's start, which no one waits on: the projection has not applied it.
-    worker = JobCommands(
-        services.log, SqlJobIdAllocator(services.database), SystemClock(), timedelta(0)
+    running = (
+        SchedulingCommands.of(services)
+        .schedule_user_deletion(1, "ada@example.com", "key:k")
+        .job.job_id
     )
+    # A worker's start, which no one waits on: the projection has not applied it.
+    worker = JobCommands(services.log, SystemClock())
     worker.start(running, "worker:w")
     behind = services.projector.position()
     assert behind < services.log.head()

@@ -14,6 +14,7 @@ from infrastructure.settings import Settings
 from tests.conftest import require_postgres
 from tests.invariants import check_log
 from tests.processes import run_in_processes
+from tests.scheduling import SchedulingCommands
 
 USERS = [f"contested-{n}@example.com" for n in range(6)]
 FAR = datetime(2999, 1, 1, tzinfo=UTC)
@@ -22,7 +23,7 @@ FAR = datetime(2999, 1, 1, tzinfo=UTC)
 def hammer(services: Services, actor: str, rounds: int, seed: int) -> int:
     """Random commands on a few users' jobs; returns how many succeeded."""
     rng = random.Random(seed)
-    commands = services.commands
+    commands = SchedulingCommands.of(services)
     known: list[int] = []
     done = 0
     for _ in range(rounds):

@@ -10,18 +10,19 @@ from infrastructure.chain import GENESIS, verify_chain
 from infrastructure.settings import Settings
 from tests.conftest import require_postgres
 from tests.processes import run_in_processes
+from tests.scheduling import SchedulingCommands
 
 
 @pytest.fixture
 def log_of_events(services: Services) -> Services:
     """A log of 17 events: five jobs (three events each), two of them cancelled."""
     ids = [
-        services.commands.schedule_user_deletion(1, f"user-{n}", "key:k").job.job_id
+        SchedulingCommands.of(services).schedule_user_deletion(1, f"user-{n}", "key:k").job.job_id
         for n in range(4)
     ]
     services.commands.cancel(1, ids[0], "key:k")
     services.commands.cancel(1, ids[2], "key:k")
-    services.commands.schedule_user_deletion(1, "user-last", "key:k")
+    SchedulingCommands.of(services).schedule_user_deletion(1, "user-last", "key:k")
     assert services.log.head() == 17
     return services
 
@@ -154,7 +155,11 @@ def _schedule_many(database_url: str, writer: int, count: int) -> None:
     services = build_services(Settings(database_url=database_url, deletion_delay=timedelta(0)))
     try:
         for n in range(count):
-            job = services.commands.schedule_user_deletion(1, f"w{writer}-{n}", "key:k").job
+            job = (
+                SchedulingCommands.of(services)
+                .schedule_user_deletion(1, f"w{writer}-{n}", "key:k")
+                .job
+            )
             if n % 3 == 0:
                 services.commands.cancel(1, job.job_id, "key:k")
     finally:
@@ -184,7 +189,7 @@ def test_concurrent_writer_threads_extend_one_chain(services: Services) -> None:
 
     def write(writer: int) -> None:
         for n in range(15):
-            services.commands.schedule_user_deletion(1, f"t{writer}-{n}", "key:k")
+            SchedulingCommands.of(services).schedule_user_deletion(1, f"t{writer}-{n}", "key:k")
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
     for thread in threads:

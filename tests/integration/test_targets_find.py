@@ -39,6 +39,7 @@ from tests.remains_installation import (
     installation,
 )
 from tests.runner_support import RunnerKit, runner_kit
+from tests.scheduling import SchedulingCommands
 
 
 @pytest.fixture
@@ -223,7 +224,7 @@ def test_jobtrails_own_tables_are_its_record_and_not_searched(
     try:
         seed_sessions(services.database, WEB, [ALICE, "bob"], 3, None)
         # Her job names her in jobtrail's own tables (the read model's row).
-        services.commands.schedule_user_deletion(WEB, ALICE, "key:k1")
+        SchedulingCommands.of(services).schedule_user_deletion(WEB, ALICE, "key:k1")
         recordings = tmp_path / "recordings"
         recordings.mkdir()
         config = TargetsConfig(

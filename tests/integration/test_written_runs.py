@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from api.composition import Services, build_services
 from application.audit import compare, refold_all
-from application.commands import JobCommands
 from application.event_log import LoggedEvent
 from application.job_records import JobView
 from application.projection import FoldedBatch, JobsProjection, KnownRows
@@ -25,6 +24,7 @@ from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.locks import ProjectionLeadership
 from infrastructure.settings import Settings
 from tests.conftest import job_now, on_a_loop, postgres_admin_url
+from tests.scheduling import SchedulingCommands
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -44,18 +44,22 @@ class CountingProjection(JobsProjection):
         return super().fold(events, known)
 
 
-def another_writer(services: Services) -> JobCommands:
+def another_writer(services: Services) -> SchedulingCommands:
     """Commands whose events no one waits for: the projection is left behind them."""
-    return JobCommands(
+    return SchedulingCommands(
         services.log, SqlJobIdAllocator(services.database), SystemClock(), timedelta(0)
     )
 
 
-def started_behind_the_projection(services: Services) -> tuple[int, JobCommands]:
+def started_behind_the_projection(services: Services) -> tuple[int, SchedulingCommands]:
     """Ada's job, scheduled and then started by another writer (as a worker does),
     whose event the projection has not folded: the projection is behind from here."""
     others = another_writer(services)
-    ada = services.commands.schedule_user_deletion(1, "ada@example.com", "key:k").job.job_id
+    ada = (
+        SchedulingCommands.of(services)
+        .schedule_user_deletion(1, "ada@example.com", "key:k")
+        .job.job_id
+    )
     others.start(ada, "worker:w")
     return ada, others
 

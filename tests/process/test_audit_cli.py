@@ -13,6 +13,7 @@ from api.composition import Services, build_services
 from infrastructure.settings import Settings
 from infrastructure.tables import jobs
 from tests.process.conftest import jobtrail
+from tests.scheduling import SchedulingCommands
 
 
 @pytest.fixture
@@ -20,10 +21,18 @@ def services(database_url: str) -> Iterator[Services]:
     built = build_services(Settings(database_url=database_url, deletion_delay=timedelta(0)))
     project_a = built.tenancy.create_project("a")
     project_b = built.tenancy.create_project("b")
-    first = built.commands.schedule_user_deletion(project_a.id, "ann", "key:k1").job.job_id
+    first = (
+        SchedulingCommands.of(built)
+        .schedule_user_deletion(project_a.id, "ann", "key:k1")
+        .job.job_id
+    )
     built.commands.start(first, "worker:w")
     built.commands.complete(first, "worker:w", 1)
-    second = built.commands.schedule_user_deletion(project_b.id, "bob", "key:k2").job.job_id
+    second = (
+        SchedulingCommands.of(built)
+        .schedule_user_deletion(project_b.id, "bob", "key:k2")
+        .job.job_id
+    )
     built.commands.cancel(project_b.id, second, "key:k2")
     yield built
     built.close()

@@ -18,6 +18,7 @@ from infrastructure.session_store import seed_sessions
 from infrastructure.settings import Settings
 from infrastructure.signing import PublicKey
 from tests.process.conftest import JOBTRAIL, RunningServer, jobtrail, start_server
+from tests.scheduling import SchedulingCommands
 from tests.waiting import eventually, job_reaches
 
 KEY_VARIABLE = "JOBTRAIL_SIGNING_KEY_FILE"
@@ -172,7 +173,7 @@ def test_without_a_signing_key_no_checkpoint_is_signed(database_url: str) -> Non
 def test_a_signed_checkpoint_is_printed_and_listed(
     services: Services, database_url: str, key: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services.commands.schedule_user_deletion(1, "someone@example.com", "key:k")
+    SchedulingCommands.of(services).schedule_user_deletion(1, "someone@example.com", "key:k")
     monkeypatch.setenv(KEY_VARIABLE, str(key))
     fingerprint = PublicKey.load(public(key)).fingerprint
     size = log_size(database_url)
@@ -195,7 +196,7 @@ def test_checkpoints_check_until_the_log_is_edited_behind_jobtrails_back(
     monkeypatch.setenv(KEY_VARIABLE, str(key))
     jobtrail(database_url, "audit", "checkpoint")  # the empty log
     for user in ("ann@example.com", "bob@example.com", "cy@example.com"):
-        services.commands.schedule_user_deletion(1, user, "key:k")
+        SchedulingCommands.of(services).schedule_user_deletion(1, user, "key:k")
     size = log_size(database_url)
     jobtrail(database_url, "audit", "checkpoint")
     monkeypatch.delenv(KEY_VARIABLE)  # an auditor holds the public key alone
@@ -242,7 +243,7 @@ def test_a_private_key_given_as_the_public_key_is_refused_in_one_line(
 def test_a_database_from_before_checkpoints_lists_none(
     services: Services, database_url: str
 ) -> None:
-    services.commands.schedule_user_deletion(1, "someone@example.com", "key:k")
+    SchedulingCommands.of(services).schedule_user_deletion(1, "someone@example.com", "key:k")
     with services.database.writer() as conn:  # as the release before issue 27 left it
         for table in ("log_checkpoints", "log_nodes", "log_leaves"):
             conn.execute(text(f"DROP TABLE {table}"))
@@ -279,7 +280,11 @@ def test_no_certificate_is_written_from_a_log_edited_after_its_checkpoint(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    job_id = at_once.commands.schedule_user_deletion(1, "ann@example.com", "key:k").job.job_id
+    job_id = (
+        SchedulingCommands.of(at_once)
+        .schedule_user_deletion(1, "ann@example.com", "key:k")
+        .job.job_id
+    )
     at_once.commands.start(job_id, "worker:w")
     at_once.commands.complete(job_id, "worker:w", 1)
     monkeypatch.setenv(KEY_VARIABLE, str(key))

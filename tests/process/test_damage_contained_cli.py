@@ -23,6 +23,7 @@ from tests.damaging import (
     damage,
 )
 from tests.process.conftest import jobtrail
+from tests.scheduling import SchedulingCommands
 
 USERS = ("ann.51c0@example.com", "bob.8e2d@example.com", "cy.07fa@example.com")
 KINDS = [
@@ -44,7 +45,11 @@ def victim(database_url: str, request: pytest.FixtureRequest) -> Iterator[int]:
     project = built.tenancy.create_project("shop")
     jobs = []
     for user in USERS:
-        job_id = built.commands.schedule_user_deletion(project.id, user, "key:k").job.job_id
+        job_id = (
+            SchedulingCommands.of(built)
+            .schedule_user_deletion(project.id, user, "key:k")
+            .job.job_id
+        )
         started = built.commands.start(job_id, "worker:w")
         built.commands.complete(job_id, "worker:w", started.attempt, {"sessions": 0})
         jobs.append(job_id)

@@ -12,6 +12,7 @@ from api.composition import Services, build_services
 from infrastructure.settings import Settings
 from tests.api.test_reliability_round2 import damage
 from tests.process.conftest import jobtrail
+from tests.scheduling import SchedulingCommands
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def services(database_url: str) -> Iterator[Services]:
     built = build_services(Settings(database_url=database_url, deletion_delay=timedelta(0)))
     project = built.tenancy.create_project("a")
     for user in ("ann", "bob", "cy"):
-        built.commands.schedule_user_deletion(project.id, user, "key:k")
+        SchedulingCommands.of(built).schedule_user_deletion(project.id, user, "key:k")
     yield built
     built.close()
 

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from api.composition import build_services
-from application.commands import JobCommands
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
 from tests.clocks import SteppingClock
 from tests.process.conftest import RunningServer
 from tests.process.test_dashboard_browser import browser_page as browser_page
 from tests.process.test_dashboard_browser import server_with_jobs as server_with_jobs
+from tests.scheduling import SchedulingCommands
 
 
 def overdue_job(server: RunningServer, database_url: str) -> int:
@@ -23,7 +23,7 @@ def overdue_job(server: RunningServer, database_url: str) -> int:
     try:
         project = services.tenancy.find_project(server.project_key)
         assert project is not None
-        commands = JobCommands(
+        commands = SchedulingCommands(
             services.log,
             SqlJobIdAllocator(services.database),
             SteppingClock(datetime.now(UTC) - timedelta(days=40)),

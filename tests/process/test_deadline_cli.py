@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from api.composition import Services, build_services
-from application.commands import JobCommands
 from application.epoch import epoch_ms
 from domain.deadline import LATEST, ONE_MONTH
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
 from tests.clocks import SteppingClock
 from tests.process.conftest import jobtrail
+from tests.scheduling import SchedulingCommands
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def services(database_url: str) -> Iterator[Services]:
 
 def requested(services: Services, user_id: str, days_ago: float, project: str = "shop") -> int:
     clock = SteppingClock(datetime.now(UTC) - timedelta(days=days_ago))
-    commands = JobCommands(services.log, SqlJobIdAllocator(services.database), clock, None)
+    commands = SchedulingCommands(services.log, SqlJobIdAllocator(services.database), clock, None)
     [found] = [p for p in services.tenancy.projects() if p.name == project]
     job_id = commands.schedule_user_deletion(found.id, user_id, "key:k").job.job_id
     services.projector.catch_up()

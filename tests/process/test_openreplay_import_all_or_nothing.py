@@ -21,12 +21,12 @@ import psycopg
 import pytest
 
 from api.composition import build_services
-from application.commands import JobCommands
 from application.tenants import FIRST_START_PROJECT
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
 from tests.conftest import postgres_admin_url, require_postgres
 from tests.process.conftest import RunningServer, jobtrail, start_server
+from tests.scheduling import SchedulingCommands
 
 KEY_A, KEY_B = "orKeyTenantA7x9Q2mW4z", "orKeyTenantB3k8L1pV6n"
 TENANTS: list[tuple[Any, ...]] = [(1, "Shop", KEY_A), (2, "Agency", KEY_B)]
@@ -324,7 +324,7 @@ def test_a_job_the_read_model_has_not_reached_yet_keeps_the_default_project_in_p
     try:
         services.tenancy.issue_key()
         own = services.tenancy.create_project(FIRST_START_PROJECT)
-        log_only = JobCommands(
+        log_only = SchedulingCommands(
             services.log, SqlJobIdAllocator(services.database), services.clock, None
         )
         log_only.schedule_user_deletion(own.id, "erin", actor="test")

@@ -9,6 +9,7 @@ import pytest
 from api.composition import Services, build_services
 from infrastructure.settings import Settings
 from tests.process.conftest import jobtrail
+from tests.scheduling import SchedulingCommands
 
 USER = "ann.4c2e@example.com"
 
@@ -17,7 +18,9 @@ USER = "ann.4c2e@example.com"
 def services(database_url: str) -> Iterator[Services]:
     built = build_services(Settings(database_url=database_url, deletion_delay=timedelta(0)))
     project = built.tenancy.create_project("shop")
-    job_id = built.commands.schedule_user_deletion(project.id, USER, "key:k1").job.job_id
+    job_id = (
+        SchedulingCommands.of(built).schedule_user_deletion(project.id, USER, "key:k1").job.job_id
+    )
     started = built.commands.start(job_id, "worker:w")
     built.commands.complete(job_id, "worker:w", started.attempt, {"sessions": 0})
     yield built

@@ -22,6 +22,7 @@ from tests.remains_installation import (
     Installation,
     installation,
 )
+from tests.scheduling import SchedulingCommands
 
 
 @dataclass
@@ -86,7 +87,11 @@ def test_after_a_job_nothing_is_found_and_audit_prove_shows_the_search(
     operator: Operator, database_url: str
 ) -> None:
     operator.targets(scrub_shared_text=True)
-    job_id = operator.services.commands.schedule_user_deletion(WEB, ALICE, "key:k1").job.job_id
+    job_id = (
+        SchedulingCommands.of(operator.services)
+        .schedule_user_deletion(WEB, ALICE, "key:k1")
+        .job.job_id
+    )
     worked = jobtrail(database_url, "worker", "--once")
     assert worked.returncode == 0, worked.stderr
 
