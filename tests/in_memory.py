@@ -16,6 +16,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
@@ -99,6 +100,15 @@ class InMemoryJobLog(JobLog):
 
     def may_hold_clear_ledgers(self) -> bool:
         return False  # it began sealed
+
+    def aggregates_as_read(self, aggregate_ids: Collection[UUID]) -> dict[UUID, Any]:
+        found: dict[UUID, Any] = {}
+        for aggregate_id in aggregate_ids:
+            try:
+                found[aggregate_id] = self.aggregate_or_none(aggregate_id)
+            except DamagedRecord as damage:
+                found[aggregate_id] = damage
+        return found
 
 
 class InMemoryJobIds:
