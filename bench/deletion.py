@@ -13,7 +13,8 @@ from bench.databases import Sizes, database, schedule_alone, services_on
 from bench.harness import Figure
 from bench.log_figures import rate
 from infrastructure.settings import Settings
-from infrastructure.targets import SqlTargetConfig, TargetsConfig, build_targets
+from infrastructure.target_config import SqlTargetConfig, TargetsConfig
+from infrastructure.targets import build_targets
 
 
 def deletion(backend: str, workdir: Path, sizes: Sizes) -> list[Figure]:

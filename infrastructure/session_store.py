@@ -11,8 +11,9 @@ from sqlalchemy.types import String
 
 from application.sessions import SessionView
 from infrastructure.database import Database, parse_database_url
+from infrastructure.key_patterns import path_segment
 from infrastructure.sessions import sessions
-from infrastructure.targets import SqlTargetConfig, load_config, path_segment
+from infrastructure.target_config import SqlTargetConfig, load_config
 
 _VIEW_COLUMNS = (
     "project_id",

@@ -7,7 +7,6 @@ from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.clickhouse_targets import ClickHouseServers, ClickHouseTarget, clickhouse_target
 from infrastructure.database import Database, parse_database_url
 from infrastructure.file_targets import FilePattern
-from infrastructure.key_patterns import path_segment
 from infrastructure.person_target_config import PersonTargetConfig
 from infrastructure.person_targets import PersonTarget, person_target
 from infrastructure.s3_targets import S3Objects
@@ -15,7 +14,6 @@ from infrastructure.sql_targets import SqlTarget
 from infrastructure.target_config import (
     DEFAULT_CONFIG,
     DEFAULT_RECORDINGS,
-    ConfigError,
     FilesTargetConfig,
     S3TargetConfig,
     SqlTargetConfig,
@@ -23,23 +21,6 @@ from infrastructure.target_config import (
     load_config,
     resolve_directories,
 )
-
-__all__ = [
-    "DEFAULT_CONFIG",
-    "CheckedTarget",
-    "ConfigError",
-    "FilesTargetConfig",
-    "S3TargetConfig",
-    "ServiceTargets",
-    "SqlTargetConfig",
-    "TargetsConfig",
-    "build_targets",
-    "check_targets",
-    "default_recordings",
-    "load_config",
-    "path_segment",
-    "service_targets",
-]
 
 
 class UserObjectsTarget:

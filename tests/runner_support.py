@@ -16,12 +16,8 @@ from application.runner import JobRunner, RunnerSettings
 from application.worker import Worker
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.sessions import sessions
-from infrastructure.targets import (
-    FilesTargetConfig,
-    SqlTargetConfig,
-    TargetsConfig,
-    build_targets,
-)
+from infrastructure.target_config import FilesTargetConfig, SqlTargetConfig, TargetsConfig
+from infrastructure.targets import build_targets
 from tests.clocks import SteppingClock
 from tests.scheduling import SchedulingCommands
 

@@ -9,7 +9,8 @@ from api.composition import NoDatabase, Services, build_services
 from application.errors import DamagedRecord
 from application.tenants import OrganizationNotFound, OrganizationRequired, Project
 from infrastructure.settings import Settings, SettingsError
-from infrastructure.targets import ConfigError, ServiceTargets, service_targets
+from infrastructure.target_config import ConfigError
+from infrastructure.targets import ServiceTargets, service_targets
 
 
 @contextmanager

@@ -9,14 +9,8 @@ from sqlalchemy import text
 from api.composition import Services
 from domain.lifecycle import JobStatus
 from infrastructure.session_store import seed_sessions
-from infrastructure.targets import (
-    ConfigError,
-    SqlTargetConfig,
-    TargetsConfig,
-    build_targets,
-    check_targets,
-    load_config,
-)
+from infrastructure.target_config import ConfigError, SqlTargetConfig, TargetsConfig, load_config
+from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.integration.test_deletion_targets import write
 from tests.integration.test_s3_target import session_ids

@@ -11,7 +11,8 @@ from api.composition import Services
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.clickhouse_targets import ClickHouseServers
 from infrastructure.remains_clickhouse import clickhouse_session_identities
-from infrastructure.targets import TargetsConfig, build_targets, check_targets
+from infrastructure.target_config import TargetsConfig
+from infrastructure.targets import build_targets, check_targets
 from tests.openreplay_clickhouse import SESSION_COLUMNS, T0, clickhouse_url, fresh_installation
 
 VALUES = "experimental.search_values"

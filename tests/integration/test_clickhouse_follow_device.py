@@ -19,13 +19,8 @@ from infrastructure.clickhouse_targets import ClickHouseServers
 from infrastructure.database import Database, parse_database_url
 from infrastructure.openreplay_clickhouse import openreplay_clickhouse_targets
 from infrastructure.remains_clickhouse import clickhouse_session_identities
-from infrastructure.targets import (
-    ConfigError,
-    TargetsConfig,
-    build_targets,
-    check_targets,
-    load_config,
-)
+from infrastructure.target_config import ConfigError, TargetsConfig, load_config
+from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.integration.test_deletion_targets import write
 from tests.openreplay_clickhouse import (

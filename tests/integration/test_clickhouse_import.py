@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from api.cli import main
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.openreplay_clickhouse import clickhouse_targets_of
-from infrastructure.targets import ConfigError, load_config
+from infrastructure.target_config import ConfigError, load_config
 from tests.integration.test_deletion_targets import write
 from tests.openreplay_clickhouse import clickhouse_url, fresh_installation
 from tests.openreplay_postgresql import openreplay_postgresql

@@ -14,7 +14,8 @@ from domain.lifecycle import JobStatus
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.database import Database, parse_database_url
 from infrastructure.openreplay_clickhouse import openreplay_clickhouse_targets
-from infrastructure.targets import ConfigError, TargetsConfig, build_targets, check_targets
+from infrastructure.target_config import ConfigError, TargetsConfig
+from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.openreplay_clickhouse import (
     PERSON,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from infrastructure.key_patterns import is_separator, path_segment
-from infrastructure.targets import ConfigError, S3TargetConfig, load_config
+from infrastructure.target_config import ConfigError, S3TargetConfig, load_config
 from tests.integration.test_deletion_targets import write
 
 SESSIONS = '[[targets]]\nkind = "sql"\nname = "sessions"\ntable = "sessions"\n'

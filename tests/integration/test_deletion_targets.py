@@ -6,16 +6,16 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from infrastructure.database import Database, parse_database_url
-from infrastructure.targets import (
+from infrastructure.key_patterns import path_segment
+from infrastructure.target_config import (
     DEFAULT_CONFIG,
     ConfigError,
     FilesTargetConfig,
     SqlTargetConfig,
     TargetsConfig,
-    build_targets,
     load_config,
-    path_segment,
 )
+from infrastructure.targets import build_targets
 
 
 def write(tmp_path: Path, toml: str) -> str:

@@ -32,14 +32,14 @@ from infrastructure.database import Database, parse_database_url
 from infrastructure.session_store import seed_sessions
 from infrastructure.sessions import sessions
 from infrastructure.tables import jobs
-from infrastructure.targets import (
+from infrastructure.target_config import (
     ConfigError,
     FilesTargetConfig,
     SqlTargetConfig,
     TargetsConfig,
-    build_targets,
     load_config,
 )
+from infrastructure.targets import build_targets
 from tests.conftest import job_now
 from tests.runner_support import RunnerKit, WrappedTarget, runner_kit
 

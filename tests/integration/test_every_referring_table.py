@@ -15,7 +15,8 @@ from api.composition import Services
 from domain.lifecycle import JobStatus
 from infrastructure.database import Database, parse_database_url
 from infrastructure.sql_targets import SqlTarget
-from infrastructure.targets import ConfigError, TargetsConfig, build_targets, check_targets
+from infrastructure.target_config import ConfigError, TargetsConfig
+from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.openreplay_postgresql import (
     MOBILE,

@@ -15,7 +15,8 @@ import pytest
 
 from api.composition import Services
 from domain.lifecycle import JobStatus
-from infrastructure.targets import ConfigError, SqlTargetConfig, TargetsConfig, build_targets
+from infrastructure.target_config import ConfigError, SqlTargetConfig, TargetsConfig
+from infrastructure.targets import build_targets
 from tests.conftest import job_now
 from tests.openreplay_postgresql import (
     PERSON,

@@ -24,7 +24,8 @@ from infrastructure.chain import verify_chain
 from infrastructure.rebuild import Rebuild
 from infrastructure.session_store import seed_sessions
 from infrastructure.settings import Settings
-from infrastructure.targets import FilesTargetConfig, TargetsConfig, build_targets
+from infrastructure.target_config import FilesTargetConfig, TargetsConfig
+from infrastructure.targets import build_targets
 from tests.conftest import job_now
 from tests.runner_support import T0, RunnerKit, forgetting_at, runner_kit
 from tests.scheduling import SchedulingCommands

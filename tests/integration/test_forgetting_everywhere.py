@@ -26,7 +26,8 @@ from domain.lifecycle import JobStatus
 from domain.request import FORGOTTEN
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.settings import Settings
-from infrastructure.targets import S3TargetConfig, TargetsConfig, build_targets
+from infrastructure.target_config import S3TargetConfig, TargetsConfig
+from infrastructure.targets import build_targets
 from tests.clocks import SteppingClock
 from tests.conftest import Tenant
 from tests.process.conftest import free_port

@@ -20,15 +20,14 @@ from infrastructure.openreplay_person_targets import (
 )
 from infrastructure.openreplay_targets import openreplay_targets, targets_toml
 from infrastructure.person_target_config import ScrubTargetConfig, ValuesTargetConfig
-from infrastructure.target_config import TargetConfig
-from infrastructure.targets import (
+from infrastructure.target_config import (
     S3TargetConfig,
     SqlTargetConfig,
+    TargetConfig,
     TargetsConfig,
-    build_targets,
-    check_targets,
     load_config,
 )
+from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now, postgres_admin_url, require_postgres
 from tests.integration.test_deletion_targets import write
 from tests.runner_support import runner_kit

@@ -13,13 +13,8 @@ from api.composition import Services
 from domain.lifecycle import JobStatus
 from infrastructure.openreplay_source import SqlOpenReplaySource
 from infrastructure.openreplay_targets import openreplay_targets, targets_toml
-from infrastructure.targets import (
-    SqlTargetConfig,
-    TargetsConfig,
-    build_targets,
-    check_targets,
-    load_config,
-)
+from infrastructure.target_config import SqlTargetConfig, TargetsConfig, load_config
+from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.openreplay_postgresql import (
     PERSON,

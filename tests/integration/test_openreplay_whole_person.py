@@ -22,7 +22,8 @@ from api.wording import counted
 from domain.lifecycle import JobStatus
 from domain.request import FORGOTTEN
 from infrastructure.openreplay_targets import targets_toml
-from infrastructure.targets import load_config, service_targets
+from infrastructure.target_config import load_config
+from infrastructure.targets import service_targets
 from tests.conftest import job_now
 from tests.openreplay_clickhouse import clickhouse_url
 from tests.openreplay_installation import (

@@ -14,14 +14,8 @@ from sqlalchemy import text
 from api.composition import Services
 from domain.lifecycle import JobStatus
 from infrastructure.person_target_config import ScrubTargetConfig, ValuesTargetConfig
-from infrastructure.targets import (
-    ConfigError,
-    SqlTargetConfig,
-    TargetsConfig,
-    build_targets,
-    check_targets,
-    load_config,
-)
+from infrastructure.target_config import ConfigError, SqlTargetConfig, TargetsConfig, load_config
+from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.integration.test_deletion_targets import write
 from tests.runner_support import RunnerKit, runner_kit

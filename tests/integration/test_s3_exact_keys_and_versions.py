@@ -17,14 +17,8 @@ from domain.lifecycle import JobStatus
 from infrastructure.openreplay_recordings import recordings_target
 from infrastructure.s3_targets import S3Objects, S3TargetError
 from infrastructure.session_store import seed_sessions
-from infrastructure.targets import (
-    ConfigError,
-    S3TargetConfig,
-    SqlTargetConfig,
-    TargetsConfig,
-    build_targets,
-    check_targets,
-)
+from infrastructure.target_config import ConfigError, S3TargetConfig, SqlTargetConfig, TargetsConfig
+from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.integration.test_s3_target import session_ids
 from tests.runner_support import RunnerKit, runner_kit

@@ -12,15 +12,14 @@ from api.composition import Services
 from application.ports import DeletionTarget
 from domain.lifecycle import JobStatus
 from infrastructure.session_store import seed_sessions
-from infrastructure.targets import (
+from infrastructure.target_config import (
     ConfigError,
     S3TargetConfig,
     SqlTargetConfig,
     TargetsConfig,
-    build_targets,
-    check_targets,
     load_config,
 )
+from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.integration.test_deletion_targets import write
 from tests.runner_support import RunnerKit, runner_kit

@@ -9,7 +9,8 @@ from sqlalchemy import text
 from api.composition import Services
 from domain.lifecycle import JobStatus
 from infrastructure.person_target_config import ScrubTargetConfig
-from infrastructure.targets import TargetsConfig, build_targets, check_targets
+from infrastructure.target_config import TargetsConfig
+from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.runner_support import runner_kit
 

@@ -10,13 +10,8 @@ from sqlalchemy import text
 
 from api.composition import Services
 from application.ports import DeletionTarget
-from infrastructure.targets import (
-    S3TargetConfig,
-    SqlTargetConfig,
-    TargetsConfig,
-    build_targets,
-    check_targets,
-)
+from infrastructure.target_config import S3TargetConfig, SqlTargetConfig, TargetsConfig
+from infrastructure.targets import build_targets, check_targets
 from tests.process.conftest import free_port
 from tests.s3_server import CREDENTIALS
 

@@ -19,14 +19,13 @@ from domain.lifecycle import JobStatus
 from infrastructure.remains_search import TargetsRemains
 from infrastructure.session_store import seed_sessions
 from infrastructure.settings import Settings
-from infrastructure.target_config import load_config
-from infrastructure.targets import (
+from infrastructure.target_config import (
     FilesTargetConfig,
     SqlTargetConfig,
     TargetsConfig,
-    build_targets,
-    check_targets,
+    load_config,
 )
+from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now, postgres_admin_url
 from tests.remains_installation import (
     ALICE,

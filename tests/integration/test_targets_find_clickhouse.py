@@ -12,7 +12,8 @@ from api.composition import Services
 from application.remains import find_remains
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.remains_search import TargetsRemains
-from infrastructure.targets import TargetsConfig, build_targets, check_targets
+from infrastructure.target_config import TargetsConfig
+from infrastructure.targets import build_targets, check_targets
 from tests.openreplay_clickhouse import clickhouse_url, client
 
 if TYPE_CHECKING:
