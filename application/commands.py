@@ -134,9 +134,7 @@ class JobCommands:
             recordings = self._log.save(job)
             return Outcome(job_view(job), recordings[-1].notification.id, job.attempts)
 
-        return self._written(retry_on_conflict(attempt))
-
-    def _written(self, outcome: Outcome) -> Outcome:
+        outcome = retry_on_conflict(attempt)
         if outcome.position is not None:
             self._after_write(outcome.position)
         return outcome
