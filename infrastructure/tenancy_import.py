@@ -16,6 +16,13 @@ from infrastructure.tables import api_keys, dashboard_logins, organizations, pro
 
 PROJECTS = select(projects.c.id, projects.c.org_id, projects.c.name, projects.c.project_key)
 ORGANIZATIONS = select(organizations.c.id, organizations.c.name)
+KEYS = select(
+    api_keys.c.key_id,
+    api_keys.c.org_id,
+    api_keys.c.secret_sha256,
+    api_keys.c.revoked_at,
+    api_keys.c.expires_at,
+)
 
 
 @contextmanager
@@ -71,12 +78,7 @@ class SqlTenancyImport:
         return Organization(new_id(result), name)
 
     def key(self, key_id: str) -> StoredKey | None:
-        c = api_keys.c
-        row = self._conn.execute(
-            select(c.key_id, c.org_id, c.secret_sha256, c.revoked_at, c.expires_at).where(
-                c.key_id == key_id
-            )
-        ).first()
+        row = self._conn.execute(KEYS.where(api_keys.c.key_id == key_id)).first()
         return None if row is None else StoredKey(*row)
 
     def add_key(self, key: StoredKey) -> None:

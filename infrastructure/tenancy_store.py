@@ -11,6 +11,7 @@ from infrastructure.clock import SystemClock
 from infrastructure.database import Database
 from infrastructure.tables import api_keys, dashboard_logins, organizations, projects
 from infrastructure.tenancy_import import (
+    KEYS,
     ORGANIZATIONS,
     PROJECTS,
     SqlTenancyImport,
@@ -21,13 +22,7 @@ from infrastructure.tenancy_import import (
 # What every request reads, built once (the API's reader runs them too).
 PROJECT_BY_KEY = PROJECTS.where(projects.c.project_key == bindparam("project_key"))
 PROJECTS_OF = PROJECTS.where(projects.c.org_id == bindparam("org_id")).order_by(projects.c.id)
-KEY = select(
-    api_keys.c.key_id,
-    api_keys.c.org_id,
-    api_keys.c.secret_sha256,
-    api_keys.c.revoked_at,
-    api_keys.c.expires_at,
-).where(api_keys.c.key_id == bindparam("key_id"))
+KEY = KEYS.where(api_keys.c.key_id == bindparam("key_id"))
 OPEN_DASHBOARD_LOGIN = select(dashboard_logins.c.key_id, dashboard_logins.c.org_id).where(
     dashboard_logins.c.login_id == bindparam("login_id"), dashboard_logins.c.ended_at.is_(None)
 )
