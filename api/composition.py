@@ -83,7 +83,6 @@ class Services:
     sessions: ConfiguredSessions
     clock: Clock
     forgetting: Forgetting
-    log_tree: LogTree
     checkpoints: CheckpointStore
 
     def signing_key(self) -> SigningKey | None:
@@ -171,7 +170,6 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         projector.wait_for(position, settings.read_your_writes_timeout)
 
     clock = SystemClock()
-    log_tree = LogTree(database, log)
     tenancy_store = SqlTenancyStore(database)
     read_model = SqlJobsReadModel(database)
     reads = async_reader(
@@ -209,8 +207,7 @@ def build_services(settings: Settings, create: bool = True) -> Services:
         forgetting=Forgetting(
             log, read_model, vault, clock, settings.forget_after, after_write=read_your_writes
         ),
-        log_tree=log_tree,
-        checkpoints=CheckpointStore(database, log_tree, clock),
+        checkpoints=CheckpointStore(database, LogTree(database, log), clock),
     )
 
 

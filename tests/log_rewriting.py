@@ -6,6 +6,7 @@ from sqlalchemy import text
 from api.composition import Services
 from domain.job import job_aggregate_id
 from infrastructure.chain import GENESIS, chain_links, verify_chain
+from infrastructure.log_tree import LogTree
 
 
 def position(services: Services) -> str:
@@ -54,7 +55,7 @@ def recompute_chain_and_tree(services: Services) -> None:
             text("INSERT INTO event_chain (position, hash, prev_hash) VALUES (:p, :h, :v)"),
             [{"p": p, "h": h, "v": v} for p, h, v in links],
         )
-    services.log_tree.extend()
+    LogTree(services.database, services.log).extend()
     assert verify_chain(services.log, services.database).intact  # the chain alone is fooled
 
 

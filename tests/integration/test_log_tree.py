@@ -33,13 +33,14 @@ def leaves_of_the_log(services: Services) -> list[bytes]:
 
 
 def test_the_stored_tree_has_the_root_of_the_log_at_every_size(services: Services) -> None:
+    stored = LogTree(services.database, services.log)
     for step, count in enumerate((1, 2, 5, 8)):  # the tree is extended four times
         schedule(services, count, f"step{step}")
-        services.log_tree.extend()
+        stored.extend()
     leaves = leaves_of_the_log(services)
-    assert services.log_tree.size() == len(leaves) == services.log.head()
+    assert stored.size() == len(leaves) == services.log.head()
 
-    with services.log_tree.reading() as tree:
+    with stored.reading() as tree:
         for size in range(len(leaves) + 1):
             assert tree.root(size) == root_hash(leaves[:size])
     assert roots_from_log(services.log, range(len(leaves) + 1)) == {
@@ -49,10 +50,11 @@ def test_the_stored_tree_has_the_root_of_the_log_at_every_size(services: Service
 
 def test_every_event_has_an_inclusion_proof_of_logarithmic_length(services: Services) -> None:
     schedule(services, 20, "user")
-    size = services.log_tree.extend()
+    stored = LogTree(services.database, services.log)
+    size = stored.extend()
     leaves = leaves_of_the_log(services)
 
-    with services.log_tree.reading() as tree:
+    with stored.reading() as tree:
         root = tree.root(size)
         for index, leaf in enumerate(leaves):
             proof = inclusion_path(tree.subtrees, size, index)
@@ -73,7 +75,7 @@ def test_consistency_proofs_hold_between_every_pair_of_a_series_of_checkpoints(
         signed.append(checkpoint.checkpoint)
     assert [c.size for c in signed] == [0, 3, 6, 15, 27, 48, 96]  # three events a job
 
-    with services.log_tree.reading() as tree:
+    with LogTree(services.database, services.log).reading() as tree:
         for old in signed:
             for new in signed:
                 if old.size > new.size:
@@ -108,6 +110,6 @@ def test_extenders_racing_in_several_threads_build_one_tree(services: Services) 
         thread.join()
 
     leaves = leaves_of_the_log(services)
-    with services.log_tree.reading() as tree:
+    with LogTree(services.database, services.log).reading() as tree:
         assert tree.size() == len(leaves)
         assert tree.root(len(leaves)) == root_hash(leaves)
