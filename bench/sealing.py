@@ -1,6 +1,6 @@
 """Figure 8: what sealing personal data costs scheduling (issue 13).
 
-The same in-process scheduling load (16 threads through the group-commit path,
+The same in-process scheduling load (16 threads, each request decided alone,
 new users only) twice on the same database kind: once as shipped, once with
 sealing switched off for the benchmark only (the fields stored in the clear, no
 data keys made). Rounds alternate, and each side keeps its best round.
@@ -53,7 +53,7 @@ def schedules_per_second(backend: str, workdir: Path, seconds: float, sealed: bo
 
 
 def schedule_new_users(services: Services, seconds: float) -> int:
-    """THREADS threads schedule new users through the group-commit path for ``seconds``;
+    """THREADS threads schedule new users, one request at a time, for ``seconds``;
     how many jobs they scheduled."""
     counts = [0] * THREADS
     deadline = time.perf_counter() + seconds
