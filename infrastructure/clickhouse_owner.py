@@ -39,8 +39,3 @@ def whose_rows(
         config.device_column, user, config.project_id_column, project_id, user_id
     )
     return Whose(owned, [[(user, NOBODY), (config.device_column, devices)]])
-
-
-def within(condition: Condition, column: str, values: list[object]) -> Condition:
-    """The condition's rows whose ``column`` is one of ``values``."""
-    return [[(column, values), *members] for members in condition]

@@ -19,7 +19,7 @@ from collections.abc import Collection, Sequence
 from application.ports import BatchInterrupted, TransientTargetError
 from infrastructure.clickhouse_conditions import Condition
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
-from infrastructure.clickhouse_owner import whose_rows, within
+from infrastructure.clickhouse_owner import whose_rows
 from infrastructure.clickhouse_server import ClickHouseServer, ClickHouseTargetError
 from infrastructure.clickhouse_tables import ClickHouseTable
 
@@ -157,11 +157,14 @@ class ClickHouseUserTarget:
             for child in self._children:
                 if sessions or child.deletes_by_user():
                     counts[child.name] = child.delete(project_id, sessions, user_id)
-            # The batch's rows, the device's first; once no session of the person's
-            # is left, any row of theirs without a session.
+            # The batch's sessions, the device's first, by session: a sessions table
+            # may hold several versions of one (a ReplacingMergeTree's rows before a
+            # merge), and an older one, written before the user id was, would become
+            # the session again. Once no session of the person's is left, any row of
+            # theirs without a session.
             session = self._config.session_column
-            mine = within(whose.owned, session, owned) if sessions else whose.owned
-            for rows in (within(whose.linked, session, linked), mine):
+            mine = [[(session, owned)]] if sessions else whose.owned
+            for rows in ([[(session, linked)]], mine):
                 counts[self.name] += self._table.delete(project, project_id, rows)
         except BatchInterrupted as interrupted:
             for name, count in interrupted.deleted.items():
