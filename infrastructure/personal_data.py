@@ -23,6 +23,7 @@ from contextvars import ContextVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.persistence import RecordConflictError
 from sqlalchemy import select
 
 from infrastructure.data_key_table import DataKeyTable, KeyRef
@@ -44,7 +45,10 @@ key again for every request more than that far apart."""
 NewKey = tuple[str, int, bytes, int]
 """A key made for the events being appended: (subject, generation, key, created ms)."""
 
-_with_next_append: ContextVar[tuple[NewKey, ...]] = ContextVar("jobtrail_new_keys", default=())
+_with_next_append: ContextVar[tuple[NewKey, ...] | None] = ContextVar(
+    "jobtrail_new_keys", default=None
+)
+"""The keys made for the append under way (None: no append is under way)."""
 
 
 def keys_to_store() -> tuple[NewKey, ...]:
@@ -52,14 +56,18 @@ def keys_to_store() -> tuple[NewKey, ...]:
     them: the recorder stores them in the append's own transaction, so a key exists
     exactly when the events it seals do. A key made meanwhile by another writer
     makes the insert fail, and the append with it: a conflict, retried."""
-    return _with_next_append.get()
+    return _with_next_append.get() or ()
 
 
 def _made_for_this_append(ref: KeyRef) -> AESGCM | None:
-    for subject, generation, data_key, _ in _with_next_append.get():
+    for subject, generation, data_key, _ in keys_to_store():
         if (subject, generation) == ref:
             return AESGCM(data_key)
     return None
+
+
+class KeyGoneMeanwhile(RecordConflictError):
+    """A conflict: the events being appended were prepared with a key since destroyed."""
 
 
 class SealBroken(ValueError):
@@ -238,6 +246,11 @@ class PersonalDataVault:
 
     def seal(self, ref: KeyRef, aad: bytes, plaintext: bytes) -> str:
         key = _made_for_this_append(ref) or self._key(ref)
+        if key is None and _with_next_append.get() is not None:
+            # The append's keys were decided with a key that is gone now (destroyed
+            # meanwhile): made here, it would be stored outside the append, and stay
+            # when the append is refused. The append is decided again instead.
+            raise KeyGoneMeanwhile(f"the data key of {ref[0][:8]}… was destroyed meanwhile")
         if key is None:
             self.provide([ref])
             key = self._key(ref)

@@ -169,17 +169,23 @@ class PostgresSchedulingStore:
     async def append(self, aggregates: Sequence[Any], shown: Sequence[Any]) -> int | None:
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         made = keys_to_make(self._vault, events, look_up=False)
-        with self._vault.stored_with_next_append(made):
-            to_stored = self._log.mapper.to_stored_event
-            stored = [to_stored(event) for event in events]
-            rows = [
-                job_row(aggregate)
-                for aggregate in [*aggregates, *shown]
-                if isinstance(aggregate, Job)
-            ]
-            # The new jobs' rows are written here: the projection need not fold them.
-            projection = JobsProjection.name if JobsProjection.only_schedules(events) else None
-            return await self._write(stored, made, rows, projection)
+        try:
+            with self._vault.stored_with_next_append(made):
+                to_stored = self._log.mapper.to_stored_event
+                stored = [to_stored(event) for event in events]
+                rows = [
+                    job_row(aggregate)
+                    for aggregate in [*aggregates, *shown]
+                    if isinstance(aggregate, Job)
+                ]
+                # The new jobs' rows are written here: the projection need not fold them.
+                projection = JobsProjection.name if JobsProjection.only_schedules(events) else None
+                return await self._write(stored, made, rows, projection)
+        except RecordConflictError:
+            # Another writer came first, or a key went meanwhile, or the users were
+            # not new as guessed: nothing was written, and the next batch is read.
+            self._users_were_new = False
+            raise
 
     async def _write(
         self,
@@ -198,9 +204,7 @@ class PostgresSchedulingStore:
                 appended = await cursor.fetchall()
         except psycopg.errors.UniqueViolation as error:
             # Another writer appended to one of these aggregates, or stored one of
-            # these keys, first (or they were not new, as guessed): nothing of this
-            # append was written.
-            self._users_were_new = False
+            # these keys, first (or they were not new, as guessed).
             raise RecordConflictError(str(error)) from error
         return int(appended[-1][0]) if appended else None
 

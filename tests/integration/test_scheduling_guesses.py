@@ -8,16 +8,20 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
-from api.composition import Services
+from api.composition import Services, build_services
 from application.audit import compare, refold_all
 from application.outcome import Outcome
 from application.scheduling import ScheduleRequest, Scheduling
+from infrastructure import postgres_scheduling_store
 from infrastructure.chain import verify_chain
 from infrastructure.clock import SystemClock
+from infrastructure.event_store import keys_to_make
 from infrastructure.job_ids import SqlJobIdAllocator
 from infrastructure.personal_data import PersonalDataVault
 from infrastructure.postgres_scheduling_store import PostgresSchedulingStore
+from infrastructure.settings import Settings
 from tests.scheduling import SchedulingCommands
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -135,3 +139,65 @@ def test_two_processes_guessing_for_the_same_new_users_give_each_one_job(
     [(second, _)] = batches_decided(services, other, ["dan", "cy"])
     assert job_ids(first) == job_ids(second)[::-1]
     read_model_is_the_log_refolded(services)
+
+
+def test_a_forgotten_user_taken_as_new_gets_no_key_of_the_generation_forgotten(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API process scheduled ada (her key of generation 0 cached); another process
+    cancels and forgets her (that key destroyed); the API process, whose last batch
+    held only new users, takes her to be new again: her ledger opened anew, sealed
+    with generation 0. Its vault hears of the destroyed key between the making of the
+    batch's keys (none: the key was cached) and the sealing. The sealing must not make
+    the key itself, outside the append: the append is refused (her ledger exists), and
+    a key made beside it would stay, and her forgotten job would read as damaged."""
+    settings = Settings(
+        database_url=database_url, deletion_delay=timedelta(0), forget_after=timedelta(0)
+    )
+    api, worker = build_services(settings), build_services(settings)
+    store = api.scheduling._store  # the service's own store: it seals with the log's vault
+    assert isinstance(store, PostgresSchedulingStore)
+    scheduling = Scheduling(
+        store, api.log, SystemClock(), settings.deletion_delay, settings.response_period
+    )
+
+    def then_the_vault_looks_again(vault: Any, events: Any, look_up: bool) -> Any:
+        made = keys_to_make(vault, events, look_up)
+        vault._next_look = 0.0  # its once-a-second look is due before the sealing
+        return made
+
+    async def schedule_forget_schedule() -> tuple[Outcome | Exception, Outcome | Exception]:
+        await store.open()
+        try:
+            (first,) = await scheduling.schedule([ScheduleRequest(1, "ada", "key:k")])
+            assert isinstance(first, Outcome)
+            another_writer(worker).cancel(1, first.job.job_id, "key:k")
+            await asyncio.to_thread(worker.projector.catch_up)
+            assert (await asyncio.to_thread(worker.forgetting.forget_due)).keys == 1
+            monkeypatch.setattr(
+                postgres_scheduling_store, "keys_to_make", then_the_vault_looks_again
+            )
+            (again,) = await scheduling.schedule([ScheduleRequest(1, "ada", "key:k")])
+            return first, again
+        finally:
+            await store.close()
+
+    try:
+        first, again = asyncio.run(schedule_forget_schedule())
+        assert isinstance(first, Outcome) and isinstance(again, Outcome), again
+        assert again.job.reference_id == "ada" and again.job.job_id != first.job.job_id
+        auditor = build_services(settings)  # a process of its own: nothing in memory
+        try:
+            forgotten = auditor.log.job(first.job.job_id)
+            assert forgotten is not None and forgotten.reference_id == "[forgotten]"
+            with auditor.database.reader() as conn:
+                generations = conn.execute(
+                    text("SELECT generation FROM personal_data_keys WHERE subject = :s"),
+                    {"s": auditor.log.subject_of(1, "ada")},
+                ).scalars()
+                assert sorted(generations) == [1]
+        finally:
+            auditor.close()
+    finally:
+        api.close()
+        worker.close()
