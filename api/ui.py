@@ -229,9 +229,13 @@ async def job(request: Request) -> Response:
         view = await services.queries.get(project.id, job_id)
         # The job's story is read from the log, by eventsourcing, in a thread.
         history = services.history
-        timeline, deleted = await in_thread(
+        timeline, deleted, unconfirmed = await in_thread(
             request,
-            lambda: (history.timeline(project.id, job_id), history.receipt(project.id, job_id)),
+            lambda: (
+                history.timeline(project.id, job_id),
+                history.receipt(project.id, job_id),
+                history.receipt_unconfirmed(project.id, job_id),
+            ),
         )
     except JobNotFound:
         return await _page(request, "not_found.html", 404, message="No such job in this project.")
@@ -250,6 +254,7 @@ async def job(request: Request) -> Response:
         status=JobStatus(view.status),
         timeline=timeline,
         deleted=deleted,
+        unconfirmed=unconfirmed,
     )
 
 

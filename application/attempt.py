@@ -6,6 +6,7 @@ from datetime import datetime
 
 from application.job_records import DueJob
 from application.leases import LeaseKeeper
+from domain.lifecycle import add_deletions
 
 
 class LeaseLost(Exception):
@@ -19,16 +20,29 @@ class Receipt:
         self._interval = interval
         self._last = time.monotonic()
         self.pending: dict[str, int] = {}
+        self.after_the_lease: dict[str, int] = {}
+        """The part of ``pending`` that batches ending after the lease ran out
+        reported: exact while the job is still this attempt's, unconfirmed once
+        another worker took it over (``LateBatchDeleted``)."""
 
-    def add(self, deleted: dict[str, int]) -> None:
-        for target, count in deleted.items():
-            self.pending[target] = self.pending.get(target, 0) + count
+    def add(self, deleted: dict[str, int], within_the_lease: bool = True) -> None:
+        add_deletions(self.pending, deleted)
+        if not within_the_lease:
+            add_deletions(self.after_the_lease, deleted)
+
+    def confirmed(self) -> dict[str, int]:
+        """What is pending, less what batches after the lease reported."""
+        return {
+            target: count - self.after_the_lease.get(target, 0)
+            for target, count in self.pending.items()
+        }
 
     def due(self) -> bool:
         return time.monotonic() - self._last >= self._interval
 
     def clear(self) -> None:
         self.pending = {}
+        self.after_the_lease = {}
         self._last = time.monotonic()
 
 
@@ -49,6 +63,14 @@ class Attempt:
         self.keeper.renew_soon()
         if not self.keeper.holds():
             raise LeaseLost(f"job {self.due.job_id}: the lease could not be renewed in time")
+
+    def count(self, deleted: dict[str, int], exactly: bool) -> None:
+        """A batch's deletions, as it ends: within the lease, or after it ran out (a
+        stall), when another worker may have taken the job over meanwhile and deleted
+        the same items. Counts of a target that ``counts_exactly`` are its own all the
+        same."""
+        within = exactly or self.keeper is None or self.keeper.holds()
+        self.receipt.add(deleted, within_the_lease=within)
 
     def keeper_confirms(self, until: datetime) -> None:
         if self.keeper is not None:

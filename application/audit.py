@@ -116,6 +116,11 @@ class JobHistory:
         """What the job deleted so far, per target, as the aggregate counts it."""
         return dict(fold_in_sequence(None, self._job_events(project_id, job_id)).deleted)
 
+    def receipt_unconfirmed(self, project_id: int | None, job_id: int) -> dict[str, int]:
+        """What workers reported deleted after their lease had run out and the job was
+        taken over: at most this more than the receipt (``LateBatchDeleted``)."""
+        return dict(fold_in_sequence(None, self._job_events(project_id, job_id)).unconfirmed)
+
     def as_of(
         self, project_id: int | None, job_id: int, at: int | None = None, version: int | None = None
     ) -> JobView:

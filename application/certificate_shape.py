@@ -65,7 +65,9 @@ class Consistency(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fi
     proof: list[Hash]
 
 
-class Certificate(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+class Certificate(
+    msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True, omit_defaults=True
+):
     format: str
     job: dict[str, Any]
     """The job as the API shows it, without the fields that name the person."""
@@ -81,6 +83,10 @@ class Certificate(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fi
     earlier_checkpoints: list[Consistency]
     public_key_fingerprint: Hash
     issued_at: int
+    receipt_unconfirmed: dict[str, int] | None = None
+    """What a worker reported deleted after its lease had run out and the job was
+    taken over (the worker that took it over may have counted the same items): the
+    job deleted ``receipt``, and at most this more. Absent when there is none."""
 
 
 def encode(document: Certificate | SignedCheckpoint | list[SignedCheckpoint]) -> bytes:

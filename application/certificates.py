@@ -58,6 +58,7 @@ def statements(events: Sequence[DomainEventProtocol[UUID]]) -> dict[str, Any]:
         "job": {key: value for key, value in view.items() if key not in NAMES_THE_PERSON},
         "personal_data": "forgotten" if forgotten else "sealed",
         "receipt": dict(job.deleted),
+        "receipt_unconfirmed": dict(job.unconfirmed) or None,
         "remaining": dict(checks[-1]) if checks else None,
         "last_remains_search": plain(job.remains_searches[-1]) if job.remains_searches else None,
     }

@@ -66,9 +66,18 @@ class JobCommands:
             ),
         )
 
-    def account_late(self, job_id: int, actor: str, deleted: dict[str, int]) -> Outcome:
+    def account_late(
+        self,
+        job_id: int,
+        actor: str,
+        deleted: dict[str, int],
+        unconfirmed: dict[str, int] | None = None,
+    ) -> Outcome:
         return self.change(
-            job_id, lambda job: job.account_late(actor=actor, deleted=deleted, at=self._clock.now())
+            job_id,
+            lambda job: job.account_late(
+                actor=actor, deleted=deleted, at=self._clock.now(), unconfirmed=unconfirmed
+            ),
         )
 
     def record_remains_search(

@@ -210,6 +210,14 @@ class DeletionTarget(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def counts_exactly(self) -> bool:
+        """Whether a batch counts only what it deleted itself, even while another
+        worker deletes the same person's data (a database's row locks make the second
+        deleter wait, then find nothing): not so for a store that answers an item
+        already gone as deleted (S3) or counts before it deletes (ClickHouse)."""
+        ...
+
     def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
         """Deletes at most ``limit`` items of the user in the project, and says how many
         per receipt name: nothing deleted means done."""

@@ -90,6 +90,10 @@ class _Pending:
         return {}
 
     @property
+    def unconfirmed(self) -> dict[str, int]:
+        return {}
+
+    @property
     def former_owners(self) -> set[str]:
         return set()
 

@@ -184,11 +184,12 @@ class JobRunner:
                 partial(
                     target.delete_batch, due.project_id, due.user_id, self._settings.batch_size
                 ),
-                attempt.receipt,
+                attempt,
+                target.counts_exactly,
             )
             if not any(deleted.values()):
                 return None
-            attempt.receipt.add(deleted)
+            attempt.count(deleted, target.counts_exactly)
             self._observe(deleted)
             # Every batch looks for a cancel; the counts are recorded at least
             # every record_interval, and always before the worker stops.
@@ -237,7 +238,10 @@ class JobRunner:
             )
         except (NotTheOwner, IllegalTransition):
             # Taken over, or ended meanwhile: the rows are gone all the same.
-            self._commands.account_late(attempt.due.job_id, self.worker_id, dict(pending))
+            receipt = attempt.receipt
+            self._commands.account_late(
+                attempt.due.job_id, self.worker_id, receipt.confirmed(), receipt.after_the_lease
+            )
         except Exception:
             log.exception("job %s: could not record its last deletions", attempt.due.job_id)
             return
@@ -267,22 +271,24 @@ class JobRunner:
             return RunResult.CANCELLED
         return RunResult.FAILED
 
-    def _with_retries(self, action: Callable[[], T], receipt: "Receipt | None" = None) -> T:
+    def _with_retries(
+        self, action: Callable[[], T], attempt: "Attempt | None" = None, exactly: bool = True
+    ) -> T:
         """Runs ``action``, retrying transient target errors with backoff. What a failed
-        batch removed for good before it failed goes into ``receipt`` all the same."""
-        for attempt in range(self._settings.retries):
+        batch removed for good before it failed is counted in ``attempt`` all the same."""
+        for retry in range(self._settings.retries):
             try:
                 return action()
             except BatchInterrupted as interrupted:
-                if receipt is not None:
-                    receipt.add(interrupted.deleted)
+                if attempt is not None:
+                    attempt.count(interrupted.deleted, exactly)
                     self._observe(interrupted.deleted)
                 error: Exception = interrupted.cause
             except TransientTargetError as transient:
                 error = transient
-            if not isinstance(error, TransientTargetError) or attempt == self._settings.retries - 1:
+            if not isinstance(error, TransientTargetError) or retry == self._settings.retries - 1:
                 raise error
-            self._sleep(self._settings.retry_backoff * 2**attempt)
+            self._sleep(self._settings.retry_backoff * 2**retry)
         raise AssertionError("unreachable")
 
     def _lease_until(self) -> datetime:

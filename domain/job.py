@@ -80,6 +80,10 @@ class Job(Aggregate):
         self.attempts = 0
         self.former_owners: set[str] = set()
         self.deleted: dict[str, int] = {}
+        self.unconfirmed: dict[str, int] = {}
+        """Deletions a worker reported after its lease had run out and the job was
+        taken over: the worker that took it over may have counted the same items
+        (see ``LateBatchDeleted``). The receipt is ``deleted``, and at most this more."""
         self.remains_searches: list[RemainsSearch] = []
 
     @classmethod
@@ -157,15 +161,29 @@ class Job(Aggregate):
             self.BatchDeleted, timestamp=at, actor=actor, deleted=deleted, lease_until=lease_until
         )
 
-    def account_late(self, *, actor: str, deleted: dict[str, int], at: datetime) -> None:
+    def account_late(
+        self,
+        *,
+        actor: str,
+        deleted: dict[str, int],
+        at: datetime,
+        unconfirmed: dict[str, int] | None = None,
+    ) -> None:
         """Counts what a worker deleted before it learned that it had lost the job, or
         that the job had ended (its own record of them failed, say, and then it failed
-        the job): the data is gone, so the receipt must say so."""
+        the job): the data is gone, so the receipt must say so. ``unconfirmed``: what
+        it reported deleted after its lease had run out (see ``LateBatchDeleted``)."""
         lost = actor in self.former_owners
         ended = self.status.is_terminal and actor == self.owner
         if not (lost or ended):
             raise NotTheOwner(self.job_id, actor, self.owner)
-        self.trigger_event(self.LateBatchDeleted, timestamp=at, actor=actor, deleted=deleted)
+        self.trigger_event(
+            self.LateBatchDeleted,
+            timestamp=at,
+            actor=actor,
+            deleted=deleted,
+            unconfirmed=unconfirmed or None,
+        )
 
     def release(self, *, actor: str, attempt: int, at: datetime) -> None:
         self._require(JobStatus.RUNNING, "released")

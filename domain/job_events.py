@@ -95,13 +95,22 @@ class LateBatchDeleted(Aggregate.Event):
     """What an attempt that has since lost the job deleted before it learned so.
 
     An account, not a command: it steers nothing (no lease, no status), but the
-    rows are gone, so the receipt must count them."""
+    rows are gone, so the receipt must count them.
+
+    ``unconfirmed``: what the attempt's targets reported deleted in batches that
+    ended after its lease had run out. Another worker may have taken the job over
+    meanwhile and deleted and counted the same items: a target that holds no lock
+    (an object store, ClickHouse) reports an item already gone as deleted, or
+    counted it before deleting. Those counts are kept apart: the receipt is
+    ``deleted``, and at most ``unconfirmed`` more."""
 
     actor: str
     deleted: dict[str, int]
+    unconfirmed: dict[str, int] | None = None
 
     def apply(self, job: JobState) -> None:
         add_deletions(job.deleted, self.deleted)
+        add_deletions(job.unconfirmed, self.unconfirmed or {})
 
 
 class LeaseReleased(Aggregate.Event):

@@ -65,6 +65,7 @@ class JobState(Protocol):
     attempts: int
     former_owners: set[str]
     deleted: dict[str, int]
+    unconfirmed: dict[str, int]
     error: str | None
     reference_id: str
     description: str

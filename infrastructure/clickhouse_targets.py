@@ -105,6 +105,8 @@ class ClickHouseUserTarget:
     that links a device first would strand its anonymous sessions, which nothing
     could then find."""
 
+    counts_exactly = False  # a mutation's rows are counted before it runs
+
     def __init__(
         self,
         config: ClickHouseTargetConfig,
@@ -247,6 +249,8 @@ class ClickHouseIdentities:
 class ClickHouseValuesTarget:
     """Rows whose value is the person: in a row of a user id type, the user id; in a
     row of an anonymous id type, one of their own anonymous ids."""
+
+    counts_exactly = False  # a mutation's rows are counted before it runs
 
     def __init__(
         self,

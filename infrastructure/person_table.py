@@ -24,6 +24,8 @@ Config = TypeVar("Config", bound=TableTargetConfig)
 
 
 class PersonTable(Generic[Config]):
+    counts_exactly = True  # a row two workers delete or change at once counts once
+
     def __init__(self, config: Config, database: Database, identities: PersonIdentities) -> None:
         self._config = config
         self._database = database

@@ -38,6 +38,8 @@ class SessionFiles(Protocol):
 
 
 class SqlTarget:
+    counts_exactly = True  # the batch's rows are locked, its files follow them
+
     def __init__(
         self,
         config: SqlTargetConfig,

@@ -123,6 +123,10 @@ class WrappedTarget:
     def name(self) -> str:
         return self._inner.name
 
+    @property
+    def counts_exactly(self) -> bool:
+        return self._inner.counts_exactly
+
     def delete_batch(self, project_id: int, user_id: str, limit: int) -> dict[str, int]:
         return self._inner.delete_batch(project_id, user_id, limit)
 

@@ -13,7 +13,7 @@ from api.cli.support import open_services
 from api.composition import Services
 from api.wording import iso
 from application.certificate_check import CertificateInvalid, Verified, check_certificate
-from application.certificate_shape import SignedCheckpoint, encode
+from application.certificate_shape import Certificate, SignedCheckpoint, encode
 from application.certificates import CannotCertify
 from application.errors import JobNotFound
 from infrastructure.checkpoints import consistency_failures
@@ -139,7 +139,17 @@ def check(file: Path, public_key: Path, published: tuple[Path, ...]) -> None:
         f"in the log {result.checkpoint.origin} under its checkpoint of {size} events signed "
         f"{iso(result.checkpoint.signed_at)} by key {key.fingerprint[:16]}…; receipt: "
         f"{sum(result.certificate.receipt.values())} deleted in "
-        f"{len(result.certificate.receipt)} places."
+        f"{len(result.certificate.receipt)} places{_unconfirmed(result.certificate)}."
+    )
+
+
+def _unconfirmed(certificate: Certificate) -> str:
+    more = sum((certificate.receipt_unconfirmed or {}).values())
+    if not more:
+        return ""
+    return (
+        f", and at most {more} more that a worker reported after its lease had run out "
+        "(the worker that took the job over may have counted them)"
     )
 
 

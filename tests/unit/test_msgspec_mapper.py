@@ -14,7 +14,7 @@ from infrastructure.database import Database, parse_database_url
 from infrastructure.mapper import MsgspecMapper
 from infrastructure.personal_data import PersonalDataVault
 from infrastructure.schema import prepare_database
-from tests.unit.test_job_transitions import at, job_in
+from tests.unit.test_job_transitions import at, job_in, scheduled_job
 
 
 @pytest.fixture
@@ -101,3 +101,24 @@ def test_a_sealed_field_moved_to_another_event_does_not_open(mapper: MsgspecMapp
     )
     with pytest.raises(MapperDeserialisationError):
         mapper.to_domain_event(moved)
+
+
+def test_a_late_account_stored_before_unconfirmed_counts_reads_as_having_none(
+    mapper: MsgspecMapper,
+) -> None:
+    job = scheduled_job()
+    job.start(actor="worker:w1", at=at(1), lease_until=at(30))
+    job.take_over(actor="worker:w2", at=at(60), lease_until=at(90))
+    job.account_late(actor="worker:w1", deleted={"sessions": 2}, at=at(61))
+    late = job.collect_events()[-1]
+    stored = mapper.to_stored_event(late)
+    state = msgspec.json.decode(stored.state)
+    del state["unconfirmed"]  # as the version before it stored the account
+    older = StoredEvent(
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=msgspec.json.encode(state, order="sorted"),
+    )
+    decoded = mapper.to_domain_event(older)
+    assert isinstance(decoded, Job.LateBatchDeleted) and decoded.unconfirmed is None
