@@ -236,12 +236,17 @@ class JobRunner:
                 dict(pending),
                 self._lease_until(),
             )
-        except (NotTheOwner, IllegalTransition):
-            # Taken over, or ended meanwhile: the rows are gone all the same.
+        except NotTheOwner:
+            # Taken over: the rows are gone all the same. What a target without locks
+            # reported after the lease ran out may be what the worker that took over
+            # deleted and counted: kept apart (ADR 33).
             receipt = attempt.receipt
             self._commands.account_late(
                 attempt.due.job_id, self.worker_id, receipt.confirmed(), receipt.after_the_lease
             )
+        except IllegalTransition:
+            # Ended meanwhile, still this worker's job: nobody else deleted anything.
+            self._commands.account_late(attempt.due.job_id, self.worker_id, dict(pending))
         except Exception:
             log.exception("job %s: could not record its last deletions", attempt.due.job_id)
             return
