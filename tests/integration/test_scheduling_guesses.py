@@ -3,7 +3,8 @@ users of the batch it read last were (infrastructure/postgres_scheduling_store.p
 the append checks the guess, and a wrong one costs a read, never a wrong answer."""
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -37,10 +38,21 @@ class CountingStore(PostgresSchedulingStore):
         return super()._connection()
 
 
-def a_store_of_its_own(services: Services) -> CountingStore:
-    """As another API process's: its own data keys' cache, its own job ids at hand."""
-    vault = PersonalDataVault(services.database)
-    return CountingStore(services.database, services.log, vault, size=2, deadline=10)
+def a_store_of_its_own(process: Services) -> CountingStore:
+    """As the API process's own store: sealing with the vault its log's mapper uses."""
+    vault: PersonalDataVault = process.log.vault  # type: ignore[attr-defined]
+    return CountingStore(process.database, process.log, vault, size=2, deadline=10)
+
+
+@contextmanager
+def another_process(services: Services) -> Iterator[Services]:
+    """Another API process on the same database: its own log, its own data keys' cache,
+    its own job ids at hand."""
+    other = build_services(services.settings)
+    try:
+        yield other
+    finally:
+        other.close()
 
 
 def batches_decided(
@@ -88,10 +100,10 @@ def test_after_a_batch_of_new_users_a_batch_of_new_users_is_one_statement(
     due_at_once: Services,
 ) -> None:
     services = due_at_once
-    store = a_store_of_its_own(services)
-    first, second, third = batches_decided(
-        services, store, ["ada", "bob"], ["cy", "dan", "eve"], ["fay"]
-    )
+    with another_process(services) as api:
+        first, second, third = batches_decided(
+            api, a_store_of_its_own(api), ["ada", "bob"], ["cy", "dan", "eve"], ["fay"]
+        )
     assert first[1] == 2  # its reads, then its append
     assert second[1] == 1 and third[1] == 1  # the append alone
     assert len(set(job_ids(first[0] + second[0] + third[0]))) == 6
@@ -102,11 +114,12 @@ def test_a_user_another_process_scheduled_meanwhile_is_answered_with_that_job(
     due_at_once: Services,
 ) -> None:
     services = due_at_once
-    store = a_store_of_its_own(services)
-    batches_decided(services, store, ["ada"])  # the store now takes users to be new
-    bob = another_writer(services).schedule_user_deletion(1, "bob", "key:k").job
+    with another_process(services) as api:
+        store = a_store_of_its_own(api)
+        batches_decided(api, store, ["ada"])  # the store now takes users to be new
+        bob = another_writer(services).schedule_user_deletion(1, "bob", "key:k").job
 
-    [(answers, statements)] = batches_decided(services, store, ["cy", "bob", "dan"])
+        [(answers, statements)] = batches_decided(api, store, ["cy", "bob", "dan"])
 
     cy, bob_again, dan = job_ids(answers)
     assert bob_again == bob.job_id
@@ -117,9 +130,9 @@ def test_a_user_another_process_scheduled_meanwhile_is_answered_with_that_job(
 
 def test_after_a_known_user_the_next_batch_is_read(due_at_once: Services) -> None:
     services = due_at_once
-    store = a_store_of_its_own(services)
     ada = another_writer(services).schedule_user_deletion(1, "ada", "key:k").job
-    first, second = batches_decided(services, store, ["ada", "bob"], ["cy"])
+    with another_process(services) as api:
+        first, second = batches_decided(api, a_store_of_its_own(api), ["ada", "bob"], ["cy"])
     assert job_ids(first[0])[0] == ada.job_id
     # A known user costs the read of their job; the batch after is read, as it
     # may hold known users too.
@@ -131,12 +144,13 @@ def test_two_processes_guessing_for_the_same_new_users_give_each_one_job(
     due_at_once: Services,
 ) -> None:
     services = due_at_once
-    one, other = a_store_of_its_own(services), a_store_of_its_own(services)
-    batches_decided(services, one, ["ada"])
-    batches_decided(services, other, ["bob"])
-    # Both now take users to be new: the first to append wins, the other reads it.
-    [(first, _)] = batches_decided(services, one, ["cy", "dan"])
-    [(second, _)] = batches_decided(services, other, ["dan", "cy"])
+    with another_process(services) as api_one, another_process(services) as api_two:
+        one, two = a_store_of_its_own(api_one), a_store_of_its_own(api_two)
+        batches_decided(api_one, one, ["ada"])
+        batches_decided(api_two, two, ["bob"])
+        # Both now take users to be new: the first to append wins, the other reads it.
+        [(first, _)] = batches_decided(api_one, one, ["cy", "dan"])
+        [(second, _)] = batches_decided(api_two, two, ["dan", "cy"])
     assert job_ids(first) == job_ids(second)[::-1]
     read_model_is_the_log_refolded(services)
 
