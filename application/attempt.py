@@ -20,6 +20,9 @@ class Receipt:
         self._interval = interval
         self._last = time.monotonic()
         self.pending: dict[str, int] = {}
+        self.number = 1
+        """The record ``pending`` is sent as, the same until it is recorded: sent
+        again (its commit's answer lost), the log does not count it twice."""
         self.after_the_lease: dict[str, int] = {}
         """The part of ``pending`` that batches ending after the lease ran out
         reported: exact while the job is still this attempt's, unconfirmed once
@@ -43,6 +46,7 @@ class Receipt:
     def clear(self) -> None:
         self.pending = {}
         self.after_the_lease = {}
+        self.number += 1
         self._last = time.monotonic()
 
 

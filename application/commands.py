@@ -53,7 +53,13 @@ class JobCommands:
         )
 
     def record_batch(
-        self, job_id: int, actor: str, attempt: int, deleted: dict[str, int], lease_until: datetime
+        self,
+        job_id: int,
+        actor: str,
+        attempt: int,
+        deleted: dict[str, int],
+        lease_until: datetime,
+        record: int | None = None,
     ) -> Outcome:
         return self.change(
             job_id,
@@ -63,6 +69,7 @@ class JobCommands:
                 deleted=deleted,
                 at=self._clock.now(),
                 lease_until=lease_until,
+                record=record,
             ),
         )
 

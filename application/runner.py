@@ -217,7 +217,12 @@ class JobRunner:
             return False
         lease_until = self._lease_until()
         outcome = self._commands.record_batch(
-            attempt.due.job_id, self.worker_id, attempt.number, dict(pending), lease_until
+            attempt.due.job_id,
+            self.worker_id,
+            attempt.number,
+            dict(pending),
+            lease_until,
+            attempt.receipt.number,
         )
         attempt.receipt.clear()
         attempt.keeper_confirms(lease_until)
@@ -235,6 +240,7 @@ class JobRunner:
                 attempt.number,
                 dict(pending),
                 self._lease_until(),
+                attempt.receipt.number,
             )
         except NotTheOwner:
             # Taken over: the rows are gone all the same. What a target without locks

@@ -80,6 +80,8 @@ class Job(Aggregate):
         self.attempts = 0
         self.former_owners: set[str] = set()
         self.deleted: dict[str, int] = {}
+        self.last_record = (0, 0)
+        """The attempt and number of the last numbered ``BatchDeleted``."""
         self.unconfirmed: dict[str, int] = {}
         """Deletions a worker reported after its lease had run out and the job was
         taken over: the worker that took it over may have counted the same items
@@ -150,15 +152,25 @@ class Job(Aggregate):
         deleted: dict[str, int],
         at: datetime,
         lease_until: datetime,
+        record: int | None = None,
     ) -> None:
+        """``record``: the attempt's number for this record; a number the job holds
+        already is a record sent again, and changes nothing."""
         self._require_holder(actor, attempt)
+        if record is not None and self.last_record >= (attempt, record):
+            return
         # A batch that finished after a cancel still happened: it is recorded.
         ran = self.status is JobStatus.RUNNING
         cancelled_while_running = self.status is JobStatus.CANCELLED and self.attempts > 0
         if not (ran or cancelled_while_running):
             raise IllegalTransition(self.job_id, self.status, "given deletions")
         self.trigger_event(
-            self.BatchDeleted, timestamp=at, actor=actor, deleted=deleted, lease_until=lease_until
+            self.BatchDeleted,
+            timestamp=at,
+            actor=actor,
+            deleted=deleted,
+            lease_until=lease_until,
+            record=record,
         )
 
     def account_late(

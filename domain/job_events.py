@@ -79,14 +79,21 @@ class LeaseRenewed(Aggregate.Event):
 
 
 class BatchDeleted(Aggregate.Event):
-    """What one batch deleted, per target; it also extends the owner's lease."""
+    """What one batch deleted, per target; it also extends the owner's lease.
+
+    ``record``: the attempt's number for this record. A record sent again under the
+    same number (its commit's answer was lost, and the worker recorded again before
+    it failed the job) is not appended twice. Absent in records stored before."""
 
     actor: str
     deleted: dict[str, int]
     lease_until: datetime
+    record: int | None = None
 
     def apply(self, job: JobState) -> None:
         add_deletions(job.deleted, self.deleted)
+        if self.record is not None:
+            job.last_record = (job.attempts, self.record)
         if job.status is JobStatus.RUNNING:
             job.lease_until = self.lease_until
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from api.composition import Services
 from application.certificates import statements
@@ -29,6 +30,7 @@ from domain.job import job_aggregate_id
 from infrastructure.clickhouse_targets import ClickHouseUserTarget
 from infrastructure.openreplay_clickhouse import openreplay_clickhouse_targets
 from infrastructure.s3_targets import S3Objects
+from infrastructure.session_store import seed_sessions
 from infrastructure.target_config import S3TargetConfig, TargetsConfig
 from infrastructure.targets import UserObjectsTarget, build_targets, check_targets
 from tests.openreplay_clickhouse import clickhouse_url, fresh_installation, load
@@ -207,3 +209,40 @@ def test_clickhouse_rows_the_rescuer_deleted_are_not_counted_again_by_the_worker
     assert job is not None
     assert job.deleted == {users: 1}
     assert job.unconfirmed == {users: 1}
+
+
+def test_a_record_that_committed_but_answered_with_an_error_is_not_counted_twice(
+    kit: RunnerKit,
+) -> None:
+    """The database commits a batch's record, then the connection drops before the
+    answer reaches the worker. The job fails on that error, and its failure records
+    what it had not recorded yet: the same batch must not be counted again."""
+    seed_sessions(kit.services.database, 1, ["dora"], 4, kit.recordings)
+    job_id = kit.schedule("dora")
+
+    class CommitThenDrop(JobCommands):
+        drops = 0
+
+        def record_batch(
+            self,
+            job_id: int,
+            actor: str,
+            attempt: int,
+            deleted: dict[str, int],
+            lease_until: datetime,
+            record: int | None = None,
+        ) -> Outcome:
+            recorded = super().record_batch(job_id, actor, attempt, deleted, lease_until, record)
+            if not self.drops:
+                self.drops += 1
+                raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+            return recorded
+
+    commands = CommitThenDrop(kit.services.log, kit.clock)
+
+    kit.runner(batch_size=10, commands=commands).run(due(kit, job_id))
+
+    job = kit.services.log.job(job_id)
+    assert job is not None
+    assert commands.drops == 1
+    assert job.deleted == {"sessions": 4, "recordings": 4}
