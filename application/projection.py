@@ -58,8 +58,8 @@ class _Pending:
 
     __slots__ = (
         "action", "attempts", "created_on", "description", "error", "id", "is_new", "job_id",
-        "last_record", "lease_until", "modified_on", "owner", "project_id", "reference_id",
-        "respond_by", "start_at", "status", "version",
+        "lease_until", "modified_on", "owner", "project_id", "reference_id", "respond_by",
+        "start_at", "status", "version",
     )  # fmt: skip
     is_new: bool
     id: UUID
@@ -81,7 +81,6 @@ class _Pending:
         # What the domain's apply methods touch; only some of it becomes the row.
         self.owner: str | None = None
         self.attempts = 0
-        self.last_record = (0, 0)
 
     # The read model keeps neither the receipt nor who owned the job before: events
     # may add to these, but a fresh container each time lets that go at once (a
@@ -92,6 +91,10 @@ class _Pending:
 
     @property
     def unconfirmed(self) -> dict[str, int]:
+        return {}
+
+    @property
+    def records(self) -> dict[int, int]:
         return {}
 
     @property

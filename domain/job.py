@@ -80,8 +80,8 @@ class Job(Aggregate):
         self.attempts = 0
         self.former_owners: set[str] = set()
         self.deleted: dict[str, int] = {}
-        self.last_record = (0, 0)
-        """The attempt and number of the last numbered ``BatchDeleted``."""
+        self.records: dict[int, int] = {}
+        """Per attempt, the number of its last numbered ``BatchDeleted``."""
         self.unconfirmed: dict[str, int] = {}
         """Deletions a worker reported after its lease had run out and the job was
         taken over: the worker that took it over may have counted the same items
@@ -155,10 +155,11 @@ class Job(Aggregate):
         record: int | None = None,
     ) -> None:
         """``record``: the attempt's number for this record; a number the job holds
-        already is a record sent again, and changes nothing."""
-        self._require_holder(actor, attempt)
-        if record is not None and self.last_record >= (attempt, record):
+        already for the attempt is a record sent again (its commit's answer was lost),
+        and changes nothing, also once the job has been taken over since."""
+        if record is not None and record <= self.records.get(attempt, 0):
             return
+        self._require_holder(actor, attempt)
         # A batch that finished after a cancel still happened: it is recorded.
         ran = self.status is JobStatus.RUNNING
         cancelled_while_running = self.status is JobStatus.CANCELLED and self.attempts > 0

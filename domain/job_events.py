@@ -93,7 +93,7 @@ class BatchDeleted(Aggregate.Event):
     def apply(self, job: JobState) -> None:
         add_deletions(job.deleted, self.deleted)
         if self.record is not None:
-            job.last_record = (job.attempts, self.record)
+            job.records[job.attempts] = self.record
         if job.status is JobStatus.RUNNING:
             job.lease_until = self.lease_until
 

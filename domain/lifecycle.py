@@ -66,7 +66,7 @@ class JobState(Protocol):
     former_owners: set[str]
     deleted: dict[str, int]
     unconfirmed: dict[str, int]
-    last_record: tuple[int, int]
+    records: dict[int, int]
     error: str | None
     reference_id: str
     description: str

@@ -2,6 +2,9 @@
 lost the job is counted when its batch ended within its lease, kept apart as
 unconfirmed when it ended after."""
 
+import pytest
+
+from domain.errors import NotTheOwner
 from domain.job import Job
 from tests.unit.test_job_transitions import at, scheduled_job
 
@@ -85,3 +88,37 @@ def test_a_new_attempt_numbers_its_records_anew() -> None:
     )
 
     assert job.deleted == {"sessions": 5}
+
+
+def test_a_record_sent_again_after_a_takeover_counts_once_and_a_new_one_is_refused() -> None:
+    job = scheduled_job()
+    job.start(actor="worker:w1", at=at(1), lease_until=at(30))
+    job.record_batch(
+        actor="worker:w1",
+        attempt=1,
+        deleted={"sessions": 3},
+        at=at(2),
+        lease_until=at(31),
+        record=1,
+    )
+    job.take_over(actor="worker:w2", at=at(60), lease_until=at(90))
+
+    job.record_batch(  # its answer was lost: sent again, after the takeover
+        actor="worker:w1",
+        attempt=1,
+        deleted={"sessions": 3},
+        at=at(61),
+        lease_until=at(91),
+        record=1,
+    )
+    with pytest.raises(NotTheOwner):
+        job.record_batch(
+            actor="worker:w1",
+            attempt=1,
+            deleted={"sessions": 1},
+            at=at(62),
+            lease_until=at(92),
+            record=2,
+        )
+
+    assert job.deleted == {"sessions": 3}
