@@ -148,7 +148,10 @@ class JobCommands:
                 raise JobNotFound(job_id)
             decide(job)
             recordings = self._log.save(job)
-            return Outcome(job_view(job), recordings[-1].notification.id, job.attempts)
+            # A command that changed nothing (a record the job holds already) wrote
+            # nothing: no position to wait for.
+            position = recordings[-1].notification.id if recordings else None
+            return Outcome(job_view(job), position, job.attempts)
 
         outcome = retry_on_conflict(attempt)
         if outcome.position is not None:

@@ -212,7 +212,7 @@ def test_clickhouse_rows_the_rescuer_deleted_are_not_counted_again_by_the_worker
 
 
 def test_a_record_that_committed_but_answered_with_an_error_is_not_counted_twice(
-    kit: RunnerKit,
+    kit: RunnerKit, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The database commits a batch's record, then the connection drops before the
     answer reaches the worker. The job fails on that error, and its failure records
@@ -246,3 +246,4 @@ def test_a_record_that_committed_but_answered_with_an_error_is_not_counted_twice
     assert job is not None
     assert commands.drops == 1
     assert job.deleted == {"sessions": 4, "recordings": 4}
+    assert "could not record" not in caplog.text  # sent again, and taken as recorded
