@@ -185,7 +185,6 @@ class JobRunner:
                     target.delete_batch, due.project_id, due.user_id, self._settings.batch_size
                 ),
                 attempt,
-                target.counts_exactly,
             )
             if not any(deleted.values()):
                 return None
@@ -282,17 +281,17 @@ class JobRunner:
             return RunResult.CANCELLED
         return RunResult.FAILED
 
-    def _with_retries(
-        self, action: Callable[[], T], attempt: "Attempt | None" = None, exactly: bool = True
-    ) -> T:
+    def _with_retries(self, action: Callable[[], T], attempt: "Attempt | None" = None) -> T:
         """Runs ``action``, retrying transient target errors with backoff. What a failed
-        batch removed for good before it failed is counted in ``attempt`` all the same."""
+        batch removed for good before it failed is counted in ``attempt`` all the same:
+        not exactly, whatever the target, since the failure may have let go of the rows'
+        locks (files removed before the rows' transaction failed)."""
         for retry in range(self._settings.retries):
             try:
                 return action()
             except BatchInterrupted as interrupted:
                 if attempt is not None:
-                    attempt.count(interrupted.deleted, exactly)
+                    attempt.count(interrupted.deleted, exactly=False)
                     self._observe(interrupted.deleted)
                 error: Exception = interrupted.cause
             except TransientTargetError as transient:

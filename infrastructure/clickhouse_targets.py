@@ -17,7 +17,7 @@ table lists every session it holds events of.
 from collections.abc import Collection, Sequence
 
 from application.ports import BatchInterrupted, TransientTargetError
-from infrastructure.clickhouse_conditions import Condition
+from infrastructure.clickhouse_conditions import NOBODY, Condition
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.clickhouse_owner import whose_rows
 from infrastructure.clickhouse_server import ClickHouseServer, ClickHouseTargetError
@@ -159,14 +159,14 @@ class ClickHouseUserTarget:
             for child in self._children:
                 if sessions or child.deletes_by_user():
                     counts[child.name] = child.delete(project_id, sessions, user_id)
-            # The batch's sessions, the device's first, by session: a sessions table
-            # may hold several versions of one (a ReplacingMergeTree's rows before a
-            # merge), and an older one, written before the user id was, would become
-            # the session again. Once no session of the person's is left, any row of
-            # theirs without a session.
-            session = self._config.session_column
-            mine = [[(session, owned)]] if sessions else whose.owned
-            for rows in ([[(session, linked)]], mine):
+            # The batch's sessions, the device's first, every version of them that names
+            # the person or nobody: a sessions table may hold several versions of one
+            # (a ReplacingMergeTree's rows before a merge), and an older one, written
+            # before the user id was, would become the session again; a version naming
+            # someone else is theirs. Once no session of the person's is left, any row
+            # of theirs without a session.
+            batches = [self._versions(linked, user_id), self._versions(owned, user_id)]
+            for rows in batches if sessions else [whose.owned]:
                 counts[self.name] += self._table.delete(project, project_id, rows)
         except BatchInterrupted as interrupted:
             for name, count in interrupted.deleted.items():
@@ -187,6 +187,11 @@ class ClickHouseUserTarget:
             for child in self._children:
                 left[child.name] = child.count(project_id, sessions, user_id)
         return left
+
+    def _versions(self, sessions: list[object], user_id: str) -> Condition:
+        """The rows of these sessions that name the person, or nobody."""
+        session = self._config.session_column
+        return [[(session, sessions), (self._user, named)] for named in ([user_id], NOBODY)]
 
     def _sessions(
         self, project_id: int, condition: Condition, limit: int | None = None

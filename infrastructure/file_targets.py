@@ -36,6 +36,8 @@ class TargetFileError(OSError):
 
 
 class FilePattern:
+    counts_exactly = True  # a file counts only when this process removed it
+
     def __init__(self, config: FilesTargetConfig) -> None:
         self.name = config.name
         self.root = Path(config.directory)

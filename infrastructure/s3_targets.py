@@ -87,6 +87,8 @@ def s3_client(config: S3TargetConfig) -> "S3Client":
 class S3Objects:
     """The objects a target's prefix and exact keys name for a project, user and session."""
 
+    counts_exactly = False  # S3 answers Deleted for a key already gone
+
     def __init__(self, config: S3TargetConfig, client: "S3Client | None" = None) -> None:
         self.name = config.name
         self.bucket = config.bucket

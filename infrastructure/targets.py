@@ -26,10 +26,9 @@ from infrastructure.target_config import (
 class UserObjectsTarget:
     """Files or objects named by the user (no session): deleted ``limit`` at a time."""
 
-    counts_exactly = False  # nothing locks a file or an object
-
     def __init__(self, objects: FilePattern | S3Objects) -> None:
         self.name = objects.name
+        self.counts_exactly = objects.counts_exactly
         self._objects = objects
 
     def check(self) -> None:

@@ -58,3 +58,28 @@ def test_an_older_version_of_her_session_does_not_come_back_after_the_job(
     assert ch.query(HER_SESSION).result_rows == []
     job = kit.services.log.job(job_id)
     assert job is not None and job.deleted["experimental.sessions"] == 2  # both versions
+
+
+def test_a_newer_version_naming_someone_else_stays_theirs(kit: RunnerKit) -> None:
+    """A session whose older row names her and whose newest names bob is bob's: the job
+    deletes her row of it, and leaves his."""
+    ch = fresh_installation()
+    device = UUID("dd000000-0000-4000-8000-00000000000e")
+    for user, written in [("zed", T0), ("bob", T0 + timedelta(minutes=1))]:
+        ch.insert(
+            "experimental.sessions",
+            [[9002, 1, device, user, "anon-9002", "Firefox", T0, 10, "a shared seat", written]],
+            column_names=[*SESSION_COLUMNS, "_timestamp"],
+        )
+    targets = build_targets(
+        TargetsConfig(5, list(openreplay_clickhouse_targets(clickhouse_url()))),
+        kit.services.database,
+    )
+    check_targets(targets)
+
+    job_id = kit.schedule("zed", 1)
+    kit.worker(kit.runner(batch_size=5, targets=[*targets])).run_due_jobs()
+
+    assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
+    every_version = "SELECT user_id FROM experimental.sessions WHERE session_id = 9002"
+    assert ch.query(every_version).result_rows == [("bob",)]
