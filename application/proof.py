@@ -24,6 +24,9 @@ class ProvenJob:
     forgotten: bool
     last_search: RemainsSearch | None = None
     """What the last ``targets find`` after the job found of the user, if one ran."""
+    unconfirmed: dict[str, int] | None = None
+    """At most this more, per target: what a worker reported after its lease ran out
+    and the job was taken over (ADR 33); None when there is none."""
 
 
 def prove(log: JobLog, user_id: str, project_ids: Iterable[int]) -> list[ProvenJob]:
@@ -46,4 +49,5 @@ def _proven(log: JobLog, job_id: int) -> ProvenJob:
     if job is None:
         raise DamagedRecord(str(job_id), "a user's ledger names a job the log does not hold")
     last = job.remains_searches[-1] if job.remains_searches else None
-    return ProvenJob(job_view(job), dict(job.deleted), job.is_forgotten, last)
+    unconfirmed = dict(job.unconfirmed) or None
+    return ProvenJob(job_view(job), dict(job.deleted), job.is_forgotten, last, unconfirmed)

@@ -79,6 +79,7 @@ def _plain(proven: ProvenJob) -> dict[str, object]:
     return {
         **msgspec.to_builtins(proven.job),
         "receipt": proven.receipt,
+        **({"receiptUnconfirmed": proven.unconfirmed} if proven.unconfirmed else {}),
         "forgotten": proven.forgotten,
         "lastSearch": plain(proven.last_search),
     }
@@ -87,6 +88,9 @@ def _plain(proven: ProvenJob) -> dict[str, object]:
 def _line(proven: ProvenJob) -> str:
     job = proven.job
     receipt = ", ".join(f"{target} {count}" for target, count in sorted(proven.receipt.items()))
+    if proven.unconfirmed:
+        more = ", ".join(f"{t} {n}" for t, n in sorted(proven.unconfirmed.items()))
+        receipt += f" (and at most {more} more, reported after a lost lease)"
     return (
         f"job {job.job_id}  project {job.project_id}  {job.status}  "
         f"requested {iso(job.created_at)}  last change {iso(job.updated_at)}  "
