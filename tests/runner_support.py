@@ -10,8 +10,11 @@ from sqlalchemy import func, select
 
 from api.composition import Services
 from application.commands import JobCommands
+from application.event_log import JobLog
 from application.forgetting import Forgetting
-from application.ports import DeletionTarget
+from application.job_records import DueJob
+from application.outcome import Outcome
+from application.ports import Clock, DeletionTarget
 from application.runner import JobRunner, RunnerSettings
 from application.worker import Worker
 from infrastructure.job_ids import SqlJobIdAllocator
@@ -146,3 +149,24 @@ def forgetting_at(
         forget_after,
         after_write=lambda position: services.projector.wait_for(position, 10),
     )
+
+
+def due(kit: RunnerKit, job_id: int) -> DueJob:
+    """The job as a worker is handed it."""
+    job = kit.services.log.job(job_id)
+    assert job is not None
+    return DueJob(job_id, job.project_id, job.reference_id)
+
+
+class HeartbeatFrozenToo(JobCommands):
+    """The commands of a frozen process: it renews nothing until ``thawed`` is set.
+    Without this, its heartbeat thread would renew the lease the moment the clock
+    moves, and the rescuer would find the job still held (a race CI's load once lost)."""
+
+    def __init__(self, log: JobLog, clock: Clock, thawed: threading.Event) -> None:
+        super().__init__(log, clock)
+        self._thawed = thawed
+
+    def renew_lease(self, job_id: int, actor: str, attempt: int, until: datetime) -> Outcome:
+        self._thawed.wait()
+        return super().renew_lease(job_id, actor, attempt, until)

@@ -4,6 +4,7 @@ the person's sessions, not only the rows that name her."""
 
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import pytest
@@ -17,6 +18,9 @@ from tests.conftest import job_now
 from tests.openreplay_clickhouse import SESSION_COLUMNS, T0, clickhouse_url, fresh_installation
 from tests.runner_support import RunnerKit, runner_kit
 
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
+
 HER_SESSION = (
     "SELECT user_id, user_anonymous_id FROM experimental.sessions FINAL "
     "WHERE project_id = 1 AND session_id = 9001"
@@ -28,6 +32,33 @@ def kit(services: Services, tmp_path: Path) -> RunnerKit:
     return runner_kit(services, tmp_path)
 
 
+def a_session_in_two_parts(session_id: int, first: str | None, then: str) -> "Client":
+    """One session written twice (two inserts: two parts, not merged yet), the second a
+    minute later: the first naming ``first`` (None: nobody yet), the second ``then``."""
+    ch = fresh_installation()
+    device = UUID(int=session_id)
+    for user, written in [(first, T0), (then, T0 + timedelta(minutes=1))]:
+        ch.insert(
+            "experimental.sessions",
+            [[session_id, 1, device, user, f"anon-{session_id}", "Firefox", T0, 10, "", written]],
+            column_names=[*SESSION_COLUMNS, "_timestamp"],
+        )
+    return ch
+
+
+def deleted_by_a_job(kit: RunnerKit, user_id: str) -> int:
+    """Runs a job for the user over OpenReplay's ClickHouse targets; its id."""
+    targets = build_targets(
+        TargetsConfig(5, list(openreplay_clickhouse_targets(clickhouse_url()))),
+        kit.services.database,
+    )
+    check_targets(targets)
+    job_id = kit.schedule(user_id, 1)
+    kit.worker(kit.runner(batch_size=5, targets=[*targets])).run_due_jobs()
+    assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
+    return job_id
+
+
 def test_an_older_version_of_her_session_does_not_come_back_after_the_job(
     kit: RunnerKit,
 ) -> None:
@@ -36,25 +67,11 @@ def test_an_older_version_of_her_session_does_not_come_back_after_the_job(
     names her would leave the older one to become the session again, whole: her
     device, her anonymous id, her metadata, as OpenReplay reads it (FINAL), while the
     job's check, asking by user id, finds nothing."""
-    ch = fresh_installation()
-    device = UUID("dd000000-0000-4000-8000-00000000000d")
-    for user, written in [(None, T0), ("zed", T0 + timedelta(minutes=1))]:
-        ch.insert(
-            "experimental.sessions",
-            [[9001, 1, device, user, "anon-zed", "Firefox", T0, 10, "seat of zed", written]],
-            column_names=[*SESSION_COLUMNS, "_timestamp"],
-        )
-    assert ch.query(HER_SESSION).result_rows == [("zed", "anon-zed")]
-    targets = build_targets(
-        TargetsConfig(5, list(openreplay_clickhouse_targets(clickhouse_url()))),
-        kit.services.database,
-    )
-    check_targets(targets)
+    ch = a_session_in_two_parts(9001, None, "zed")
+    assert ch.query(HER_SESSION).result_rows == [("zed", "anon-9001")]
 
-    job_id = kit.schedule("zed", 1)
-    kit.worker(kit.runner(batch_size=5, targets=[*targets])).run_due_jobs()
+    job_id = deleted_by_a_job(kit, "zed")
 
-    assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
     assert ch.query(HER_SESSION).result_rows == []
     job = kit.services.log.job(job_id)
     assert job is not None and job.deleted["experimental.sessions"] == 2  # both versions
@@ -63,23 +80,9 @@ def test_an_older_version_of_her_session_does_not_come_back_after_the_job(
 def test_a_newer_version_naming_someone_else_stays_theirs(kit: RunnerKit) -> None:
     """A session whose older row names her and whose newest names bob is bob's: the job
     deletes her row of it, and leaves his."""
-    ch = fresh_installation()
-    device = UUID("dd000000-0000-4000-8000-00000000000e")
-    for user, written in [("zed", T0), ("bob", T0 + timedelta(minutes=1))]:
-        ch.insert(
-            "experimental.sessions",
-            [[9002, 1, device, user, "anon-9002", "Firefox", T0, 10, "a shared seat", written]],
-            column_names=[*SESSION_COLUMNS, "_timestamp"],
-        )
-    targets = build_targets(
-        TargetsConfig(5, list(openreplay_clickhouse_targets(clickhouse_url()))),
-        kit.services.database,
-    )
-    check_targets(targets)
+    ch = a_session_in_two_parts(9002, "zed", "bob")
 
-    job_id = kit.schedule("zed", 1)
-    kit.worker(kit.runner(batch_size=5, targets=[*targets])).run_due_jobs()
+    deleted_by_a_job(kit, "zed")
 
-    assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
     every_version = "SELECT user_id FROM experimental.sessions WHERE session_id = 9002"
     assert ch.query(every_version).result_rows == [("bob",)]

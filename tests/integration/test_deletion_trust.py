@@ -19,7 +19,6 @@ from sqlalchemy.exc import OperationalError
 from api.composition import Services
 from application.audit import compare, refold_all
 from application.commands import JobCommands
-from application.job_records import DueJob
 from application.leases import LONGEST_TICK
 from application.outcome import Outcome
 from application.ports import DeletionTarget
@@ -41,18 +40,12 @@ from infrastructure.target_config import (
 )
 from infrastructure.targets import build_targets
 from tests.conftest import job_now
-from tests.runner_support import RunnerKit, WrappedTarget, runner_kit
+from tests.runner_support import HeartbeatFrozenToo, RunnerKit, WrappedTarget, due, runner_kit
 
 
 @pytest.fixture
 def kit(services: Services, tmp_path: Path) -> RunnerKit:
     return runner_kit(services, tmp_path)
-
-
-def due(kit: RunnerKit, job_id: int) -> DueJob:
-    job = kit.services.log.job(job_id)
-    assert job is not None
-    return DueJob(job_id, job.project_id, job.reference_id)
 
 
 def history(kit: RunnerKit, job_id: int) -> list[object]:
@@ -335,15 +328,6 @@ def test_a_worker_that_lost_its_job_mid_batch_still_counts_what_it_deleted(
 
     thawed = threading.Event()
 
-    class HeartbeatFrozenToo(JobCommands):
-        """A frozen process renews nothing: without this, its heartbeat thread would
-        renew the lease the moment the clock moves, and the rescuer would find the job
-        still held (a race CI's load once lost)."""
-
-        def renew_lease(self, job_id: int, actor: str, attempt: int, until: datetime) -> Outcome:
-            thawed.wait()
-            return super().renew_lease(job_id, actor, attempt, until)
-
     class StallsUntilTakenOver(WrappedTarget):
         """The worker freezes inside its first batch (its heartbeat with it) until
         another worker has taken the job over and finished it."""
@@ -368,7 +352,7 @@ def test_a_worker_that_lost_its_job_mid_batch_still_counts_what_it_deleted(
         batch_size=4,
         lease=lease,
         targets=[StallsUntilTakenOver(real)],
-        commands=HeartbeatFrozenToo(kit.services.log, kit.clock),
+        commands=HeartbeatFrozenToo(kit.services.log, kit.clock, thawed),
     )
     assert frozen.run(due(kit, job_id)) is RunResult.LOST
 

@@ -22,7 +22,6 @@ from sqlalchemy.exc import OperationalError
 from api.composition import Services
 from application.certificates import statements
 from application.commands import JobCommands
-from application.job_records import DueJob
 from application.leases import LONGEST_TICK
 from application.outcome import Outcome
 from application.runner import RunResult
@@ -34,7 +33,7 @@ from infrastructure.session_store import seed_sessions
 from infrastructure.target_config import S3TargetConfig, TargetsConfig
 from infrastructure.targets import UserObjectsTarget, build_targets, check_targets
 from tests.openreplay_clickhouse import clickhouse_url, fresh_installation, load
-from tests.runner_support import RunnerKit, runner_kit
+from tests.runner_support import HeartbeatFrozenToo, RunnerKit, due, runner_kit
 from tests.s3_server import CREDENTIALS, moto_server
 
 if TYPE_CHECKING:
@@ -64,12 +63,6 @@ def kit(services: Services, tmp_path: Path) -> RunnerKit:
     return runner_kit(services, tmp_path)
 
 
-def due(kit: RunnerKit, job_id: int) -> DueJob:
-    job = kit.services.log.job(job_id)
-    assert job is not None
-    return DueJob(job_id, job.project_id, job.reference_id)
-
-
 def test_s3_objects_deleted_by_the_rescuer_are_not_counted_again_by_the_worker_that_lost_the_job(
     kit: RunnerKit, s3: Any, moto: str
 ) -> None:
@@ -87,11 +80,6 @@ def test_s3_objects_deleted_by_the_rescuer_are_not_counted_again_by_the_worker_t
     job_id = kit.schedule("carol")
     lease = timedelta(seconds=30)
     thawed = threading.Event()
-
-    class HeartbeatFrozenToo(JobCommands):
-        def renew_lease(self, job_id: int, actor: str, attempt: int, until: datetime) -> Outcome:
-            thawed.wait()
-            return super().renew_lease(job_id, actor, attempt, until)
 
     class FreezesBeforeDeleting:
         """boto3's client, but the first DeleteObjects waits until the job is taken
@@ -127,7 +115,7 @@ def test_s3_objects_deleted_by_the_rescuer_are_not_counted_again_by_the_worker_t
         worker_id="worker:frozen",
         lease=lease,
         targets=[frozen_target],
-        commands=HeartbeatFrozenToo(kit.services.log, kit.clock),
+        commands=HeartbeatFrozenToo(kit.services.log, kit.clock, thawed),
     )
     assert frozen.run(due(kit, job_id)) is RunResult.LOST
 
@@ -166,11 +154,6 @@ def test_clickhouse_rows_the_rescuer_deleted_are_not_counted_again_by_the_worker
     lease = timedelta(seconds=30)
     thawed = threading.Event()
 
-    class HeartbeatFrozenToo(JobCommands):
-        def renew_lease(self, job_id: int, actor: str, attempt: int, until: datetime) -> Outcome:
-            thawed.wait()
-            return super().renew_lease(job_id, actor, attempt, until)
-
     assert isinstance(frozen_target, ClickHouseUserTarget)
     table = frozen_target._table
     real_client = table._client
@@ -199,7 +182,7 @@ def test_clickhouse_rows_the_rescuer_deleted_are_not_counted_again_by_the_worker
         worker_id="worker:frozen",
         lease=lease,
         targets=[frozen_target],
-        commands=HeartbeatFrozenToo(kit.services.log, kit.clock),
+        commands=HeartbeatFrozenToo(kit.services.log, kit.clock, thawed),
     )
     assert frozen.run(due(kit, job_id)) is RunResult.LOST
 

@@ -7,13 +7,12 @@ from pathlib import Path
 import pytest
 
 from api.composition import Services
-from application.job_records import DueJob
 from application.ports import DeletionTarget, TransientTargetError
 from application.runner import RunResult
 from domain.job import Job, job_aggregate_id
 from infrastructure.session_store import seed_sessions
 from tests.conftest import job_now
-from tests.runner_support import RunnerKit, WrappedTarget, runner_kit
+from tests.runner_support import RunnerKit, WrappedTarget, due, runner_kit
 
 
 @pytest.fixture
@@ -23,12 +22,6 @@ def kit(services: Services, tmp_path: Path) -> RunnerKit:
 
 def history(kit: RunnerKit, job_id: int) -> list[object]:
     return list(kit.services.log.events.get(job_aggregate_id(job_id)))
-
-
-def due(kit: RunnerKit, job_id: int) -> DueJob:
-    job = kit.services.log.job(job_id)
-    assert job is not None
-    return DueJob(job_id, job.project_id, job.reference_id)
 
 
 def test_a_due_job_deletes_every_session_and_recording_of_the_user_and_nothing_else(
