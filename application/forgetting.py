@@ -100,6 +100,7 @@ class Forgetting:
             if may_forget(job, now, self._forget_after):
                 job.forget_personal_data(actor=FORGETTER, at=now)
                 self._save(job)
+                self._read_model.forget_in_unfinished_rebuild([job.job_id])
                 report.unsealed_jobs += 1
                 report.jobs += 1
             return
@@ -117,6 +118,7 @@ class Forgetting:
         report.users += 1
         report.jobs += len(jobs)
         report.keys += self._keys.destroy([(job.subject, generation)])
+        self._read_model.forget_in_unfinished_rebuild([forgotten.job_id for forgotten in jobs])
 
     def _forget_unused_keys(self, ended_by: int, report: ForgetReport) -> None:
         """A key made for a request whose append then failed, or made again by a

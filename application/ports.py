@@ -160,6 +160,12 @@ class JobsReadModel(Protocol):
         forgotten, above ``after_job_id`` in order: candidates, the domain decides."""
         ...
 
+    def forget_in_unfinished_rebuild(self, job_ids: Collection[int]) -> None:
+        """An interrupted rebuild keeps the rows it folded, to resume from them: the
+        personal fields of these jobs, whose user was just forgotten, are forgotten
+        there too, now, not when (if ever) it resumes."""
+        ...
+
 
 class AsyncReadModel(Protocol):
     """The read model as the API and the dashboard read it: awaited on the event loop,

@@ -2,16 +2,18 @@
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    MetaData,
     Select,
     and_,
     bindparam,
     literal_column,
     or_,
     select,
+    update,
 )
 
 from application.errors import DamagedRecord
@@ -23,9 +25,10 @@ from application.job_records import (
     view_of,
     views_of,
 )
+from application.projection import JobsProjection
 from domain.job import job_aggregate_id
 from domain.lifecycle import DUE_WHEN, DueAt, JobStatus
-from domain.request import FORGOTTEN
+from domain.request import FORGOTTEN, FORGOTTEN_PERSONAL_DATA
 from infrastructure.async_reads import AsyncReader
 from infrastructure.batches import Batches
 from infrastructure.database import Database
@@ -46,7 +49,8 @@ from infrastructure.reads_together import (
     slot_values,
     theirs,
 )
-from infrastructure.tables import jobs
+from infrastructure.rebuild import REBUILD_TABLE, rebuild_name
+from infrastructure.tables import jobs, projection_positions
 
 BELOW = {
     status: listing(status).where(jobs.c.job_id < bindparam("below")) for status in (False, True)
@@ -170,6 +174,28 @@ _DUE_AT = {DueAt.START: jobs.c.start_at, DueAt.LEASE_END: jobs.c.lease_until}
 class SqlJobsReadModel:
     def __init__(self, database: Database) -> None:
         self._db = database
+
+    def forget_in_unfinished_rebuild(self, job_ids: Collection[int]) -> None:
+        if not job_ids:
+            return
+        forgotten = {
+            "reference_id": FORGOTTEN_PERSONAL_DATA["reference_id"],
+            "description": FORGOTTEN_PERSONAL_DATA["description"],
+        }
+        with self._db.writer() as conn:
+            # The rebuild's own position exists while its table is unfinished.
+            unfinished = conn.execute(
+                select(projection_positions.c.name).where(
+                    projection_positions.c.name == rebuild_name(JobsProjection.name)
+                )
+            ).first()
+            if unfinished is not None:
+                rebuilding = jobs.to_metadata(MetaData(), name=REBUILD_TABLE)
+                conn.execute(
+                    update(rebuilding)
+                    .where(rebuilding.c.job_id.in_(list(job_ids)))
+                    .values(**forgotten)
+                )
 
     def get(self, project_id: int, job_id: int) -> JobView | None:
         """The job's row; DamagedRecord if the log's record of it cannot be read."""

@@ -282,6 +282,9 @@ class InMemoryJobs:
             and row.job_id > after_job_id
         ][:limit]
 
+    def forget_in_unfinished_rebuild(self, job_ids: Collection[int]) -> None:
+        pass  # nothing here rebuilds
+
     def _by_job_id(self, newest_first: bool = False) -> list[JobRow]:
         return sorted(self._tables.jobs.values(), key=lambda row: row.job_id, reverse=newest_first)
 

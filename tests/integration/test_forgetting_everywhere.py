@@ -25,13 +25,14 @@ from application.forgetting import Forgetting
 from domain.lifecycle import JobStatus
 from domain.request import FORGOTTEN
 from infrastructure.job_ids import SqlJobIdAllocator
+from infrastructure.rebuild import REBUILD_TABLE, Rebuild
 from infrastructure.settings import Settings
 from infrastructure.target_config import S3TargetConfig, TargetsConfig
 from infrastructure.targets import build_targets
 from tests.clocks import SteppingClock
 from tests.conftest import Tenant
 from tests.process.conftest import free_port
-from tests.runner_support import RunnerKit
+from tests.runner_support import RunnerKit, forgetting_at, runner_kit
 from tests.s3_server import CREDENTIALS
 from tests.scheduling import SchedulingCommands
 
@@ -129,3 +130,31 @@ def test_a_failed_jobs_error_keeps_no_trace_of_the_user_once_forgotten(
     lines = [line for line in log.getvalue().splitlines() if json.loads(line)["logger"] != "httpx2"]
     assert any(f"job {job_id} failed" in line for line in lines)
     assert not any(shows_the_user(line) for line in lines), lines
+
+
+def test_an_interrupted_rebuild_keeps_no_forgotten_user_id(
+    services: Services, tmp_path: Path
+) -> None:
+    """An operator's `projections rebuild` was interrupted (Ctrl-C, a deploy): its
+    half-built table holds the rows folded so far, kept to resume from. Forgetting the
+    user afterwards leaves the id there no more than in the live read model."""
+    kit = runner_kit(services, tmp_path)
+    job = kit.commands.schedule_user_deletion(1, "zoë smith@example.com", "key:k").job
+    kit.commands.cancel(1, job.job_id, "key:k")
+    for n in range(12):  # more events, so the rebuild stops after its first batch
+        kit.commands.schedule_user_deletion(1, f"other-{n}@example.com", "key:k")
+    services.projector.catch_up()
+
+    def interrupted(position: int, head: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Rebuild(services.log, services.database, batch_size=4).run(interrupted)
+    report = forgetting_at(services, kit.clock.current + timedelta(days=31)).forget_due()
+
+    assert report.users == 1
+    with services.database.reader() as conn:
+        held = conn.execute(text(f'SELECT reference_id, description FROM "{REBUILD_TABLE}"'))
+        assert not any(
+            shows_the_user(f"{reference} {description}") for reference, description in held
+        )
