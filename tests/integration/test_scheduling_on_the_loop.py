@@ -29,7 +29,7 @@ pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=Tr
 EVENTS = st.lists(
     st.tuples(
         st.integers(min_value=1, max_value=2**40),
-        st.text(st.characters(exclude_characters="\x00"), max_size=80),
+        st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=80),
         st.binary(max_size=300),
     ),
     min_size=1,
