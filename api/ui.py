@@ -229,12 +229,11 @@ async def job(request: Request) -> Response:
         view = await services.queries.get(project.id, job_id)
         # The job's story is read from the log, by eventsourcing, in a thread.
         history = services.history
-        timeline, deleted, unconfirmed = await in_thread(
+        timeline, (deleted, unconfirmed) = await in_thread(
             request,
             lambda: (
                 history.timeline(project.id, job_id),
-                history.receipt(project.id, job_id),
-                history.receipt_unconfirmed(project.id, job_id),
+                history.receipt_in_full(project.id, job_id),
             ),
         )
     except JobNotFound:

@@ -114,12 +114,15 @@ class JobHistory:
 
     def receipt(self, project_id: int | None, job_id: int) -> dict[str, int]:
         """What the job deleted so far, per target, as the aggregate counts it."""
-        return dict(fold_in_sequence(None, self._job_events(project_id, job_id)).deleted)
+        return self.receipt_in_full(project_id, job_id)[0]
 
-    def receipt_unconfirmed(self, project_id: int | None, job_id: int) -> dict[str, int]:
-        """What workers reported deleted after their lease had run out and the job was
-        taken over: at most this more than the receipt (``LateBatchDeleted``)."""
-        return dict(fold_in_sequence(None, self._job_events(project_id, job_id)).unconfirmed)
+    def receipt_in_full(
+        self, project_id: int | None, job_id: int
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """The receipt, and what workers reported deleted after their lease had run out
+        and the job was taken over: at most that more (``LateBatchDeleted``)."""
+        job = fold_in_sequence(None, self._job_events(project_id, job_id))
+        return dict(job.deleted), dict(job.unconfirmed)
 
     def as_of(
         self, project_id: int | None, job_id: int, at: int | None = None, version: int | None = None

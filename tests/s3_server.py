@@ -14,8 +14,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import boto3
+import pytest
 
 from tests.process.conftest import free_port
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -140,3 +147,13 @@ def s3_proxy(upstream: str, faults: Faults) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def fresh_bucket(endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch) -> "S3Client":
+    """moto emptied, and one empty bucket in it, reached with the test credentials."""
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+    client = boto3.client("s3", endpoint_url=endpoint)
+    client.create_bucket(Bucket=bucket)
+    return client

@@ -9,7 +9,6 @@ the receipt is what was surely deleted, and at most the unconfirmed more."""
 
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,7 +33,7 @@ from infrastructure.target_config import S3TargetConfig, TargetsConfig
 from infrastructure.targets import UserObjectsTarget, build_targets, check_targets
 from tests.openreplay_clickhouse import clickhouse_url, fresh_installation, load
 from tests.runner_support import HeartbeatFrozenToo, RunnerKit, due, runner_kit
-from tests.s3_server import CREDENTIALS, moto_server
+from tests.s3_server import fresh_bucket, moto_server
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -50,12 +49,7 @@ def moto() -> Iterator[str]:
 
 @pytest.fixture
 def s3(moto: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    urllib.request.urlopen(urllib.request.Request(f"{moto}/moto-api/reset", method="POST"))
-    client = boto3.client("s3", endpoint_url=moto)
-    client.create_bucket(Bucket=BUCKET)
-    return client
+    return fresh_bucket(moto, BUCKET, monkeypatch)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ real S3 HTTP endpoint (moto's server), through the real runner with the sessions
 table on both backends: every version of exactly the person's objects goes,
 counted, and nobody else's."""
 
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,7 @@ from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.integration.test_s3_target import session_ids
 from tests.runner_support import RunnerKit, runner_kit
-from tests.s3_server import CREDENTIALS, Faults, moto_server, s3_proxy
+from tests.s3_server import Faults, fresh_bucket, moto_server, s3_proxy
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -39,12 +38,7 @@ def moto() -> Iterator[str]:
 
 @pytest.fixture
 def s3(moto: str, monkeypatch: pytest.MonkeyPatch) -> "S3Client":
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    urllib.request.urlopen(urllib.request.Request(f"{moto}/moto-api/reset", method="POST"))
-    client = boto3.client("s3", endpoint_url=moto)
-    client.create_bucket(Bucket=BUCKET)
-    return client
+    return fresh_bucket(moto, BUCKET, monkeypatch)
 
 
 @pytest.fixture
