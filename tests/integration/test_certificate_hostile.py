@@ -334,3 +334,31 @@ def test_a_completion_appended_behind_jobtrails_back_is_not_certified(
         return
     with pytest.raises(CertificateInvalid):
         check(document, key.public)
+
+
+def test_a_published_checkpoint_that_states_a_field_twice_is_refused(
+    tmp_path: Path, honest: Document, key: SigningKey
+) -> None:
+    """The checkpoint an auditor keeps is a document the operator handed over. One that
+    names its size and root twice says two things: a reader that keeps the first holds
+    a large, recent size; the checker (which keeps the last, the pair signed) pins the
+    log only up to a small, old one. Refused, as a certificate naming a key twice is."""
+    earlier = honest["earlierCheckpoints"][0]["checkpoint"]
+    signed_pair = f'"size": {earlier["size"]}, "root": "{earlier["root"]}"'
+    claimed = f'"size": {earlier["size"] + 10_000}, "root": "{"f" * 64}", '
+    text = json.dumps(earlier).replace(signed_pair, claimed + signed_pair, 1)
+    assert text.count('"size"') == 2
+    published = tmp_path / "published.json"
+    published.write_text(text)
+    certificate, public = tmp_path / "certificate.json", tmp_path / "installation.pub"
+    certificate.write_bytes(json.dumps(honest).encode())
+    public.write_bytes(key.public.pem())
+
+    result = CliRunner().invoke(
+        main,
+        ["audit", "check", str(certificate), "--public-key", str(public),
+         "--published", str(published)],
+    )  # fmt: skip
+
+    assert result.exit_code != 0, result.output
+    assert "twice" in result.output
