@@ -183,6 +183,17 @@ def _job_events(events: Sequence[ProvenEvent], decode: Decode) -> list[DomainEve
     return decoded
 
 
+def published_checkpoints(document: bytes, what: str) -> list[SignedCheckpoint]:
+    """The checkpoints of a file an auditor kept (one, or a list): like a certificate,
+    it names no key twice in one object, or it says two things (docs/audit-proof.md)."""
+    _each_key_once(document, what)
+    try:
+        found = msgspec.json.decode(document, type=SignedCheckpoint | list[SignedCheckpoint])
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise CertificateInvalid(f"{what} is not a checkpoint: {error}") from error
+    return found if isinstance(found, list) else [found]
+
+
 def _each_key_once(data: bytes, what: str) -> None:
     """Canonical JSON never names a key twice in one object, and readers differ on which
     of the two counts (the last, the first, or neither): such a document says two things."""

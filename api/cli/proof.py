@@ -6,13 +6,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
-import msgspec
 
 from api.cli.privacy import audit
 from api.cli.support import open_services
 from api.composition import Services
 from api.wording import iso
-from application.certificate_check import CertificateInvalid, Verified, check_certificate
+from application.certificate_check import (
+    CertificateInvalid,
+    Verified,
+    check_certificate,
+    published_checkpoints,
+)
 from application.certificate_shape import Certificate, SignedCheckpoint, encode
 from application.certificates import CannotCertify
 from application.errors import JobNotFound
@@ -163,12 +167,9 @@ def _checked(document: bytes, key: PublicKey, published: Sequence[SignedCheckpoi
 
 def _published(path: Path) -> list[SignedCheckpoint]:
     try:
-        found = msgspec.json.decode(
-            path.read_bytes(), type=SignedCheckpoint | list[SignedCheckpoint]
-        )
-    except (msgspec.DecodeError, msgspec.ValidationError) as error:
-        raise click.ClickException(f"{path} is not a checkpoint: {error}") from None
-    return found if isinstance(found, list) else [found]
+        return published_checkpoints(path.read_bytes(), str(path))
+    except CertificateInvalid as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _signing_key(services: Services, required: bool = True) -> SigningKey:
