@@ -5,8 +5,9 @@ the log), and forgetting a user does not reach it: it must never hold the id. Th
 targets build their messages from their configuration; this is the net behind
 them. A library may write the id as it is, percent-encoded once or more (with any
 safe characters, either case of hex, ``+`` for a space; botocore's URLs encode
-an already encoded prefix again), or as JSON or Python escapes (``\\u00eb``,
-``\\xad``, ``\\\\``, ``\\'``), and any nesting of these.
+an already encoded prefix again), as JSON or Python escapes (``\\u00eb``,
+``\\xad``, ``\\\\``, ``\\'``), or as a bytes value's repr (its UTF-8, a byte
+at a time: ``zo\\xc3\\xab``), and any nesting of these.
 
 The text is read as a chart: for every position, every character that the text
 from there can be read as (itself, or an escape of it, whose own ``%`` or ``\\``
@@ -18,7 +19,7 @@ or ``x`` are read only as they are; that keeps the chart small.
 
 import re
 import unicodedata
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 
 REDACTED = "[user]"
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -180,7 +181,8 @@ class _Chart:
             elif character == "\\":
                 pending += self._backslash_escaped(position, end)
 
-    # Percent-encoding: %XX for each UTF-8 byte, each % perhaps itself encoded.
+    # Escaped bytes: %XX (percent-encoding) or \\xXX (a bytes value's repr) for each
+    # UTF-8 byte, each % or backslash perhaps itself escaped.
 
     def _hex(self, position: int, digits: int) -> int | None:
         found = self._text[position : position + digits]
@@ -188,22 +190,29 @@ class _Chart:
             return int(found, 16)
         return None
 
-    def _bytes_from(self, position: int) -> Iterator[tuple[int, int]]:
+    def _percent_byte(self, position: int) -> Iterator[tuple[int, int]]:
         for end in self._readings[position].get("%", ()):
             byte = self._hex(end, 2)
             if byte is not None:
                 yield end + 2, byte
 
-    def _percent_encoded(self, after_percent: int) -> Iterator[Reading]:
-        first = self._hex(after_percent, 2)
-        if first is None:
-            return
-        sequences = [(after_percent + 2, bytes([first]))]
+    def _backslash_byte(self, position: int) -> Iterator[tuple[int, int]]:
+        for end in self._readings[position].get("\\", ()):
+            byte = self._hex(end + 1, 2) if self._text[end : end + 1] == "x" else None
+            if byte is not None:
+                yield end + 3, byte
+
+    def _utf8(
+        self, first: int, after_first: int, next_byte: Callable[[int], Iterator[tuple[int, int]]]
+    ) -> Iterator[Reading]:
+        """The characters whose UTF-8 begins with byte ``first`` and goes on with the
+        bytes ``next_byte`` reads, escaped alike."""
+        sequences = [(after_first, bytes([first]))]
         for _ in range(_UTF8_WIDTH[first] - 1):
             sequences = [
                 (end, read + bytes([byte]))
                 for position, read in sequences
-                for end, byte in self._bytes_from(position)
+                for end, byte in next_byte(position)
                 if 0x80 <= byte <= 0xBF
             ]
         for end, read in sequences:
@@ -211,6 +220,11 @@ class _Chart:
                 yield end, read.decode()
             except UnicodeDecodeError:
                 continue  # not UTF-8 (an overlong form, a lone byte): read as it is
+
+    def _percent_encoded(self, after_percent: int) -> Iterator[Reading]:
+        first = self._hex(after_percent, 2)
+        if first is not None:
+            yield from self._utf8(first, after_percent + 2, self._percent_byte)
 
     # Backslash escapes: JSON's and Python's.
 
@@ -239,6 +253,8 @@ class _Chart:
             yield from self._surrogate_pair(code, end)
         elif not 0xD800 <= code <= 0xDFFF:
             yield end, chr(code)
+        if kind == "x" and code >= 0x80:  # or a byte of UTF-8, as bytes' repr writes it
+            yield from self._utf8(code, end, self._backslash_byte)
 
     def _surrogate_pair(self, high: int, after_high: int) -> Iterator[Reading]:
         """JSON writes a character beyond U+FFFF as two escapes: ``\\ud83d\\ude00``."""

@@ -1,7 +1,8 @@
 """The runner's last net (ADR 18): a failed job's error text is kept for good, so
 it is kept without its user's id in any encoding a library may have written it in:
 as it is, percent-encoded once or more (with any safe characters, either case of
-hex, ``+`` for a space), as JSON or Python escapes, or any nesting of these."""
+hex, ``+`` for a space), as JSON or Python escapes, as a bytes value's repr, or
+any nesting of these."""
 
 import json
 import re
@@ -54,6 +55,9 @@ def test_a_users_id_is_taken_out_in_whatever_encoding_it_was_written(
         ("a b: a+b", "a b", "[user]: [user]"),
         ("a+b: a b", "a+b", "[user]: a b"),  # a space is never an encoded "+"
         ("50%off and 50%25off", "50%off", "[user] and [user]"),
+        # A bytes value's repr: each byte of the id's UTF-8 escaped on its own.
+        ("params: (b'zo\\xc3\\xab smith',)", "zoë smith", "params: (b'[user]',)"),
+        ("key b'\\xf0\\x9f\\x98\\x80x' gone", "\U0001f600x", "key b'[user]' gone"),
     ],
 )
 def test_escapes_of_python_json_and_forms_are_read(message: str, user_id: str, kept: str) -> None:
@@ -89,7 +93,8 @@ def _lower_hex(text: str) -> str:
 def encoders(draw: st.DrawFn) -> Encoder:
     safe = "".join(draw(st.sets(st.sampled_from(_PUNCTUATION.replace("%", "")))))
     lower = draw(st.booleans())
-    kind = draw(st.sampled_from(["quote", "quote_plus", "json", "json_utf8", "repr"]))
+    kinds = ["quote", "quote_plus", "json", "json_utf8", "repr", "bytes_repr"]
+    kind = draw(st.sampled_from(kinds))
 
     def encode(text: str) -> str:
         if kind == "quote":
@@ -100,8 +105,10 @@ def encoders(draw: st.DrawFn) -> Encoder:
             encoded = json.dumps(text)[1:-1]
         elif kind == "json_utf8":
             encoded = json.dumps(text, ensure_ascii=False)[1:-1]
-        else:
+        elif kind == "repr":
             encoded = repr(text)[1:-1]
+        else:  # a bytes value's repr (b'...'): its UTF-8, a byte at a time
+            encoded = repr(text.encode())[2:-1]
         return _lower_hex(encoded) if lower else encoded
 
     return encode
