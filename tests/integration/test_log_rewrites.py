@@ -127,3 +127,13 @@ def test_another_events_edit_leaves_this_certificate_true_but_the_checkpoints_sa
     check(issue(services, signed_job, key), key.public)  # what it proves is still so
     failures = consistency_failures(services.log, services.checkpoints.all(), key.public)
     assert len(failures) == 1 and "the log was rewritten" in failures[0]
+
+
+def test_a_checkpoint_whose_root_is_not_hex_is_a_failure_not_a_crash(
+    kit: RunnerKit, key: SigningKey, signed_job: int
+) -> None:
+    services = kit.services
+    sql(services, "UPDATE log_checkpoints SET root_hash = 'not hex'")
+
+    failures = consistency_failures(services.log, services.checkpoints.all(), key.public)
+    assert len(failures) == 1 and "is malformed" in failures[0]
