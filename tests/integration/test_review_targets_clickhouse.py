@@ -1,0 +1,64 @@
+"""Hostile review of the ClickHouse targets: a session some version of which names
+someone else is not the person's alone."""
+
+from datetime import timedelta
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from api.composition import Services
+from domain.lifecycle import JobStatus
+from infrastructure.openreplay_clickhouse import openreplay_clickhouse_targets
+from infrastructure.target_config import TargetsConfig
+from infrastructure.targets import build_targets, check_targets
+from tests.conftest import job_now
+from tests.openreplay_clickhouse import SESSION_COLUMNS, T0, clickhouse_url, fresh_installation
+from tests.runner_support import RunnerKit, runner_kit
+
+
+@pytest.fixture
+def kit(services: Services, tmp_path: Path) -> RunnerKit:
+    return runner_kit(services, tmp_path)
+
+
+def run_job(kit: RunnerKit, user_id: str) -> int:
+    targets = build_targets(
+        TargetsConfig(5, list(openreplay_clickhouse_targets(clickhouse_url()))),
+        kit.services.database,
+    )
+    check_targets(targets)
+    job_id = kit.schedule(user_id, 1)
+    kit.worker(kit.runner(batch_size=5, targets=[*targets])).run_due_jobs()
+    assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
+    return job_id
+
+
+def test_events_of_a_session_whose_newest_version_is_someone_elses_stay(kit: RunnerKit) -> None:
+    """Session 9002 was first written naming zed, then (a minute later, zed logged out
+    and bob logged in on the same tab) naming bob: OpenReplay reads it (FINAL) as bob's,
+    and PostgreSQL's one row of it says bob. A job for zed deletes zed's version of the
+    session row and leaves bob's (the rule of ADR 33), but it deleted every event of
+    the session, bob's clicks included: data of someone else."""
+    ch = fresh_installation()
+    for user, written in [("zed", T0), ("bob", T0 + timedelta(minutes=1))]:
+        ch.insert(
+            "experimental.sessions",
+            [[9002, 1, UUID(int=9002), user, "anon-9002", "Firefox", T0, 10, "", written]],
+            column_names=[*SESSION_COLUMNS, "_timestamp"],
+        )
+    ch.insert(
+        "experimental.events",
+        [[9002, 1, "CLICK", T0 + timedelta(seconds=s), "bob's click", "{}", s] for s in range(3)],
+        column_names=[
+            "session_id", "project_id", "event_type", "datetime", "label", "payload", "message_id"
+        ],
+    )
+    final = "SELECT user_id FROM experimental.sessions FINAL WHERE session_id = 9002"
+    assert ch.query(final).result_rows == [("bob",)]
+
+    run_job(kit, "zed")
+
+    events = "SELECT count() FROM experimental.events WHERE session_id = 9002"
+    assert ch.query(events).result_rows == [(3,)]  # bob's session's events: his
+    assert ch.query(final).result_rows == [("bob",)]
