@@ -62,3 +62,27 @@ def test_events_of_a_session_whose_newest_version_is_someone_elses_stay(kit: Run
     events = "SELECT count() FROM experimental.events WHERE session_id = 9002"
     assert ch.query(events).result_rows == [(3,)]  # bob's session's events: his
     assert ch.query(final).result_rows == [("bob",)]
+
+
+def test_events_of_her_session_whose_newest_version_names_nobody_go(kit: RunnerKit) -> None:
+    """The guard beside it: a session whose older version names zed and whose newest
+    names nobody (no user id sent again) is still zed's alone: its events go."""
+    ch = fresh_installation()
+    for user, written in [("zed", T0), (None, T0 + timedelta(minutes=1))]:
+        ch.insert(
+            "experimental.sessions",
+            [[9003, 1, UUID(int=9003), user, "anon-9003", "Firefox", T0, 10, "", written]],
+            column_names=[*SESSION_COLUMNS, "_timestamp"],
+        )
+    ch.insert(
+        "experimental.events",
+        [[9003, 1, "CLICK", T0 + timedelta(seconds=s), "zed's click", "{}", s] for s in range(3)],
+        column_names=[
+            "session_id", "project_id", "event_type", "datetime", "label", "payload", "message_id"
+        ],
+    )
+
+    run_job(kit, "zed")
+
+    events = "SELECT count() FROM experimental.events WHERE session_id = 9003"
+    assert ch.query(events).result_rows == [(0,)]
