@@ -30,6 +30,11 @@ if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
 _WRAPPERS = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")
+_VERSIONED = frozenset(
+    {"ReplacingMergeTree", "CollapsingMergeTree", "VersionedCollapsingMergeTree"}
+)
+"""Engines whose rows are versions of one thing until a merge: read as of now with
+FINAL (a plain MergeTree refuses FINAL)."""
 
 
 class ClickHouseTable:
@@ -40,6 +45,7 @@ class ClickHouseTable:
         self._server = server
         self._full = f"{quoted(self.database)}.{quoted(self._name)}"
         self._types: dict[str, str] = {}
+        self._engine: str | None = None
 
     @property
     def label(self) -> str:
@@ -104,16 +110,39 @@ class ClickHouseTable:
         project_id: int,
         condition: Condition,
         limit: int | None = None,
+        unless_newest_names: tuple[str, str] | None = None,
     ) -> list[Any]:
+        """``unless_newest_names``: (an owner column, a user id): not the ``column``
+        values whose newest version (FINAL, where the table keeps versions) names
+        another owner; that thing is theirs now."""
         with Scratch(self) as scratch:
             where = self._where(scratch, project_column, condition)
             if where is None:
                 return []
+            if unless_newest_names is not None and self.engine() in _VERSIONED:
+                owner, user_id = unless_newest_names
+                user = scratch.set_of([user_id], self.types()[owner])
+                c, o = quoted(column), quoted(owner)
+                where += (
+                    f" AND {c} NOT IN (SELECT {c} FROM {self._full} FINAL "  # noqa: S608 - names quoted, values in scratch tables
+                    f"WHERE {quoted(project_column)} = {{project:Int64}} "
+                    f"AND notEmpty(ifNull({o}, '')) AND {o} NOT IN {user})"
+                )
             bound = "" if limit is None else f" LIMIT {int(limit)}"
             return self._select(
                 f"SELECT DISTINCT {quoted(column)} FROM {self._full} WHERE {where}{bound}",  # noqa: S608 - names quoted, values in scratch tables
                 {"project": project_id},
             )
+
+    def engine(self) -> str:
+        if self._engine is None:
+            found = self._select(
+                "SELECT engine FROM system.tables WHERE database = {d:String} "
+                "AND name = {t:String}",
+                {"d": self.database, "t": self._name},
+            )
+            self._engine = str(found[0]) if found else ""
+        return self._engine
 
     def exclusive(
         self, value: str, owner: str, project_column: str, project_id: int, user_id: str

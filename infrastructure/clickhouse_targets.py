@@ -153,8 +153,8 @@ class ClickHouseUserTarget:
                 for rows in (whose.linked, whose.owned):  # the device's sessions first
                     counts[self.name] += self._table.delete(project, project_id, rows)
                 return counts
-            linked = self._sessions(project_id, whose.linked, limit)
-            owned = self._sessions(project_id, whose.owned, limit - len(linked))
+            linked = self._sessions(project_id, user_id, whose.linked, limit)
+            owned = self._sessions(project_id, user_id, whose.owned, limit - len(linked))
             sessions = linked + owned
             for child in self._children:
                 if sessions or child.deletes_by_user():
@@ -183,7 +183,7 @@ class ClickHouseUserTarget:
         whose = whose_rows(self._config, self._table, project_id, user_id)
         left = {self.name: self._table.count(project, project_id, whose.any)}
         if self._children:
-            sessions = self._sessions(project_id, whose.any)
+            sessions = self._sessions(project_id, user_id, whose.any)
             for child in self._children:
                 left[child.name] = child.count(project_id, sessions, user_id)
         return left
@@ -194,9 +194,13 @@ class ClickHouseUserTarget:
         return [[(session, sessions), (self._user, named)] for named in ([user_id], NOBODY)]
 
     def _sessions(
-        self, project_id: int, condition: Condition, limit: int | None = None
+        self, project_id: int, user_id: str, condition: Condition, limit: int | None = None
     ) -> list[object]:
-        """The sessions of the condition's rows (at most ``limit``)."""
+        """The sessions of the condition's rows (at most ``limit``), but a session
+        whose newest version names someone else: an older version named the person
+        (they logged out, another logged in), and the session and its rows in other
+        tables are the other's now. The person's version of it still goes, with their
+        rows outside any session of theirs (the last batch's ``whose.owned``)."""
         if limit is not None and limit <= 0:
             return []
         found = self._table.distinct(
@@ -205,6 +209,7 @@ class ClickHouseUserTarget:
             project_id,
             condition,
             limit,
+            unless_newest_names=(self._user, user_id),
         )
         return [session for session in found if session is not None]
 

@@ -51,7 +51,13 @@ def test_events_of_a_session_whose_newest_version_is_someone_elses_stay(kit: Run
         "experimental.events",
         [[9002, 1, "CLICK", T0 + timedelta(seconds=s), "bob's click", "{}", s] for s in range(3)],
         column_names=[
-            "session_id", "project_id", "event_type", "datetime", "label", "payload", "message_id"
+            "session_id",
+            "project_id",
+            "event_type",
+            "datetime",
+            "label",
+            "payload",
+            "message_id",
         ],
     )
     final = "SELECT user_id FROM experimental.sessions FINAL WHERE session_id = 9002"
@@ -78,7 +84,13 @@ def test_events_of_her_session_whose_newest_version_names_nobody_go(kit: RunnerK
         "experimental.events",
         [[9003, 1, "CLICK", T0 + timedelta(seconds=s), "zed's click", "{}", s] for s in range(3)],
         column_names=[
-            "session_id", "project_id", "event_type", "datetime", "label", "payload", "message_id"
+            "session_id",
+            "project_id",
+            "event_type",
+            "datetime",
+            "label",
+            "payload",
+            "message_id",
         ],
     )
 
