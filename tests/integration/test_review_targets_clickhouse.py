@@ -98,3 +98,54 @@ def test_events_of_her_session_whose_newest_version_names_nobody_go(kit: RunnerK
 
     events = "SELECT count() FROM experimental.events WHERE session_id = 9003"
     assert ch.query(events).result_rows == [(0,)]
+
+
+def test_a_row_of_hers_without_a_session_does_not_strand_her_sessions_events(
+    kit: RunnerKit,
+) -> None:
+    """A sessions table whose session column may be NULL (any ClickHouse table can be a
+    target): a batch of one session found only her row without a session, so it took
+    the batch for "no session of hers left" and deleted every row of hers by user id,
+    her real session's row with it, before its events: those stayed, found by nothing
+    (remaining() finds events through the sessions), and the job said completed."""
+    ch = fresh_installation()
+    ch.command(
+        "CREATE TABLE experimental.visits (seq UInt8, session_id Nullable(UInt64), "
+        "project_id UInt16, user_id String) ENGINE = MergeTree ORDER BY (project_id, seq)"
+    )
+    ch.command(
+        "CREATE TABLE experimental.clicks (session_id UInt64, project_id UInt16, label String) "
+        "ENGINE = MergeTree ORDER BY project_id"
+    )
+    # One part, in this order: the row without a session is read first.
+    ch.insert(
+        "experimental.visits",
+        [[0, None, 1, "zed"], [1, 77, 1, "zed"]],
+        column_names=["seq", "session_id", "project_id", "user_id"],
+    )
+    ch.insert(
+        "experimental.clicks",
+        [[77, 1, "zed's click"]],
+        column_names=["session_id", "project_id", "label"],
+    )
+    from infrastructure.clickhouse_config import ClickHouseTargetConfig
+
+    url = clickhouse_url()
+    config = TargetsConfig(
+        1,
+        [
+            ClickHouseTargetConfig(
+                name="visits", url=url, table="experimental.visits", user_id_column="user_id"
+            ),
+            ClickHouseTargetConfig(
+                name="clicks", url=url, table="experimental.clicks", sessions_from="visits"
+            ),
+        ],
+    )
+    targets = build_targets(config, kit.services.database)
+    check_targets(targets)
+    job_id = kit.schedule("zed", 1)
+    kit.worker(kit.runner(batch_size=1, targets=[*targets])).run_due_jobs()
+
+    assert ch.query("SELECT count() FROM experimental.clicks").result_rows == [(0,)]
+    assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
