@@ -128,6 +128,8 @@ class ClickHouseTable:
                     f"WHERE {quoted(project_column)} = {{project:Int64}} "
                     f"AND notEmpty(ifNull({o}, '')) AND {o} NOT IN {user})"
                 )
+            # NULL is no value: counted in a LIMIT, it would stand for a real one.
+            where += f" AND isNotNull({quoted(column)})"
             bound = "" if limit is None else f" LIMIT {int(limit)}"
             return self._select(
                 f"SELECT DISTINCT {quoted(column)} FROM {self._full} WHERE {where}{bound}",  # noqa: S608 - names quoted, values in scratch tables
