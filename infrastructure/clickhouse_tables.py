@@ -123,9 +123,12 @@ class ClickHouseTable:
                 owner, user_id = unless_newest_names
                 user = scratch.set_of([user_id], self.types()[owner])
                 c, o = quoted(column), quoted(owner)
+                # Only the candidates are read as of now: FINAL over a project's
+                # whole table at every batch would cost as much as the table.
+                candidates = f"SELECT {c} FROM {self._full} WHERE {where}"  # noqa: S608 - names quoted, values in scratch tables
                 where += (
                     f" AND {c} NOT IN (SELECT {c} FROM {self._full} FINAL "  # noqa: S608 - names quoted, values in scratch tables
-                    f"WHERE {quoted(project_column)} = {{project:Int64}} "
+                    f"WHERE {quoted(project_column)} = {{project:Int64}} AND {c} IN ({candidates}) "
                     f"AND notEmpty(ifNull({o}, '')) AND {o} NOT IN {user})"
                 )
             # NULL is no value: counted in a LIMIT, it would stand for a real one.
