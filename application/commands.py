@@ -12,7 +12,24 @@ from application.job_records import job_view
 from application.outcome import Outcome, retry_on_conflict
 from application.ports import Clock
 from domain.job import Job
+from domain.lifecycle import JobStatus
 from domain.remains import RemainsPlace
+
+_NEVER_AFTER_A_CANCEL = frozenset(
+    event.__name__
+    for event in (
+        Job.Scheduled,
+        Job.Started,
+        Job.TakenOver,
+        Job.LeaseRenewed,
+        Job.LeaseReleased,
+        Job.DeadlineExtended,
+        Job.BatchDeleted,
+    )
+)
+"""Events that never follow an unseen cancel: the job refuses them once cancelled,
+but for the one BatchDeleted of the batch that ran across the cancel, appended by the
+attempt holding the job, which its answer told of the cancel (and which then stops)."""
 
 
 class JobCommands:
@@ -98,8 +115,17 @@ class JobCommands:
         )
 
     def was_cancelled(self, job_id: int) -> bool:
-        """Whether the job's last event is a cancel, from the log (the read model may lag)."""
-        return self._log.latest_event_type(job_id) == Job.Cancelled.__name__
+        """Whether the job is cancelled, from the log (the read model may lag). Its last
+        event's type answers, cheaply, when it is a cancel or an event appended only to
+        a job that is not cancelled; any other (a search for remains, a lost attempt's
+        account, which may follow a cancel) is answered by the job itself."""
+        latest = self._log.latest_event_type(job_id)
+        if latest == Job.Cancelled.__name__:
+            return True
+        if latest in _NEVER_AFTER_A_CANCEL:
+            return False
+        job = self._log.job(job_id)
+        return job is not None and job.status is JobStatus.CANCELLED
 
     def release(self, job_id: int, actor: str, attempt: int) -> Outcome:
         return self.change(

@@ -36,9 +36,7 @@ class CancelThenSearchDuringSecondBatch(WrappedTarget):
         if self.batches == 2:
             self._kit.commands.cancel(project_id, self._job_id, "key:impatient")
             place = RemainsPlace("target", "sessions", 40, "rows", "sessions")
-            self._kit.commands.record_remains_search(
-                self._job_id, FINDER, [place], {"user ids": 1}
-            )
+            self._kit.commands.record_remains_search(self._job_id, FINDER, [place], {"user ids": 1})
         return self._inner.delete_batch(project_id, user_id, limit)
 
 
