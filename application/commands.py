@@ -11,25 +11,9 @@ from application.event_log import JobLog
 from application.job_records import job_view
 from application.outcome import Outcome, retry_on_conflict
 from application.ports import Clock
-from domain.job import Job
+from domain.job import Job, cancelled_after
 from domain.lifecycle import JobStatus
 from domain.remains import RemainsPlace
-
-_NEVER_AFTER_A_CANCEL = frozenset(
-    event.__name__
-    for event in (
-        Job.Scheduled,
-        Job.Started,
-        Job.TakenOver,
-        Job.LeaseRenewed,
-        Job.LeaseReleased,
-        Job.DeadlineExtended,
-        Job.BatchDeleted,
-    )
-)
-"""Events that never follow an unseen cancel: the job refuses them once cancelled,
-but for the one BatchDeleted of the batch that ran across the cancel, appended by the
-attempt holding the job, which its answer told of the cancel (and which then stops)."""
 
 
 class JobCommands:
@@ -119,11 +103,9 @@ class JobCommands:
         event's type answers, cheaply, when it is a cancel or an event appended only to
         a job that is not cancelled; any other (a search for remains, a lost attempt's
         account, which may follow a cancel) is answered by the job itself."""
-        latest = self._log.latest_event_type(job_id)
-        if latest == Job.Cancelled.__name__:
-            return True
-        if latest in _NEVER_AFTER_A_CANCEL:
-            return False
+        told = cancelled_after(self._log.latest_event_type(job_id))
+        if told is not None:
+            return told
         job = self._log.job(job_id)
         return job is not None and job.status is JobStatus.CANCELLED
 

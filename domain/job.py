@@ -311,3 +311,28 @@ class Job(Aggregate):
         # The fence: a worker whose attempt was taken over cannot steer the job again.
         if not self.holds(actor, attempt):
             raise NotTheOwner(self.job_id, actor, self.owner)
+
+
+_TAKEN_ONLY_UNCANCELLED = frozenset(
+    event.__name__
+    for event in (
+        Job.Scheduled,
+        Job.Started,
+        Job.TakenOver,
+        Job.LeaseRenewed,
+        Job.LeaseReleased,
+        Job.DeadlineExtended,
+        Job.BatchDeleted,
+    )
+)
+
+
+def cancelled_after(latest_event: str | None) -> bool | None:
+    """Whether a job is cancelled, where its last event's name alone says so: yes after
+    ``Cancelled``; no after an event a cancelled job refuses (a ``BatchDeleted`` after
+    a cancel is the record of the batch that ran across it, whose answer tells its
+    attempt of the cancel). None after an event an ended job still takes (a search for
+    remains, a lost attempt's account, forgetting): only its status can say."""
+    if latest_event == Job.Cancelled.__name__:
+        return True
+    return False if latest_event in _TAKEN_ONLY_UNCANCELLED else None
