@@ -13,7 +13,7 @@ from bench.databases import PeerDatabase, Sizes, database, services_on
 from bench.generators import CONNECTIONS
 from bench.harness import Figure, rss_kib
 from bench.runs import NO_TARGET, Run, run, versus_peer
-from bench.servers import Server, jobtrail_server, peer_server
+from bench.servers import Server, constant_server, jobtrail_server, peer_server
 
 SCHEDULE = "DELETE", "/api/v1/{project}/users/{{user}}@example.com"
 KNOWN_USERS = 500
@@ -85,6 +85,37 @@ def _versus_peer_on_postgresql(
     return figures
 
 
+def http_floor(workdir: Path, sizes: Sizes, peer: Server, peer_db: PeerDatabase) -> list[Figure]:
+    """Figure 9d: what 9 and 9b could reach at most. The constant endpoint (the same
+    HTTP stack, no work at all) answers scheduling's requests, against the peer that
+    schedules them, each at 16 and 64 connections right after the other."""
+    method, path = SCHEDULE
+    figures = []
+    with constant_server(workdir) as constant:
+        for connections in (CONNECTIONS, 64):
+            theirs = schedule_on(
+                peer, peer_db.writes_project, peer_db.tenant.api_key, sizes, connections
+            )
+            floor = run(constant, method, path.format(project="constant"), sizes.seconds,
+                        sizes.warmup, {"Authorization": "constant"}, 1, connections)  # fmt: skip
+            figures.append(
+                Figure(
+                    "9d",
+                    f"the HTTP floor: a constant endpoint answering scheduling's requests, "
+                    f"{connections} connections (vs CRUD peer scheduling)",
+                    floor.rps,
+                    theirs.rps,
+                    "req/s",
+                    NO_TARGET,
+                    None,
+                    f"{floor.describe('constant')}; {theirs.describe('peer')}",
+                    floor.latency,
+                    theirs.latency,
+                )
+            )
+    return figures
+
+
 def scheduling(
     backend: str,
     workdir: Path,
@@ -147,10 +178,11 @@ def scheduling(
                     peer_run,
                 )
             )
-        if backend == "postgresql" and peer_run is not None and peer_db is not None:
+        if backend == "postgresql" and peer and peer_run and peer_db:
             figures += more_versus_peer
             jobtrail_keys = (api_key, project_key)
             figures += _scale_out(url, jobtrail_keys, workdir, sizes, ours, peer_run, peer_db)
+            figures += http_floor(workdir, sizes, peer, peer_db)
     figures.append(
         Figure(
             "7",

@@ -49,12 +49,22 @@ def test_the_benchmarks_run_and_report_every_figure(tmp_path: Path) -> None:
     }
     expected["0"] = 1
     if backend == "both":
-        expected |= {"9": 2, "9b": 1, "9c": 1, "10": 2, "10b": 2, "11": 2, "12": 2, "12b": 1}
+        expected |= {
+            "9": 2,
+            "9b": 1,
+            "9c": 1,
+            "9d": 2,
+            "10": 2,
+            "10b": 2,
+            "11": 2,
+            "12": 2,
+            "12b": 1,
+        }
     assert {number: numbers.count(number) for number in set(numbers)} == expected
     for row in rows:
         ratio = row.split("|")[5].strip()
         assert float(ratio) > 0, row
     for row in rows:  # every HTTP figure against the peer shows both sides' latency
-        if row.split("|")[1].strip() in {"9", "9b", "9c", "10", "10b", "11", "12", "12b"}:
+        if row.split("|")[1].strip() in {"9", "9b", "9c", "9d", "10", "10b", "11", "12", "12b"}:
             assert row.count("p50") == 2 and row.count("p99") == 2, row
     assert "CPUs" in report and "UTC" in report and "wrk" in report
