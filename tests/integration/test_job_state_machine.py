@@ -1,12 +1,14 @@
 """Random lives of deletion jobs, on both backends, checked after every step.
 
 Several workers start, delete, record, renew, release, complete and fail jobs,
-while leases expire, jobs are cancelled and taken over, and a worker may stall
-between deleting a batch and recording it. After every step:
+while leases expire, jobs are cancelled and taken over, an operator searches for
+what is left of an ended job's user, and a worker may stall between deleting a batch
+and recording it. After every step:
 
 - the read model equals the aggregate on every field it keeps (lease included);
 - no event of an attempt that lost the job steered it (only its account counts);
-- every receipt together equals the rows and files actually removed.
+- every receipt together equals the rows and files actually removed;
+- a worker between two records, looking for a cancel, finds the job's status.
 """
 
 import contextlib
@@ -24,8 +26,11 @@ from api.composition import Services
 from application.audit import compare
 from application.errors import ConcurrencyConflict
 from application.job_records import job_row
+from application.remains import FINDER
 from domain.errors import DomainError
 from domain.job import Job, job_aggregate_id
+from domain.lifecycle import JobStatus
+from domain.remains import RemainsPlace
 from infrastructure.session_store import seed_sessions
 from tests.runner_support import RunnerKit, runner_kit
 
@@ -144,6 +149,13 @@ class JobLives(RuleBasedStateMachine):
             self.kit.commands.cancel(self.project, self.job_id, "key:user")
 
     @rule()
+    def search_for_remains(self) -> None:
+        """`jobtrail targets find`, kept on the user's latest job once it has ended."""
+        place = RemainsPlace("target", "sessions", 1, "rows", "sessions")
+        with contextlib.suppress(DomainError):
+            self.kit.commands.record_remains_search(self.job_id, FINDER, [place], {"ids": 1})
+
+    @rule()
     def lease_expires(self) -> None:
         self.kit.clock.advance(LEASE)
 
@@ -197,6 +209,16 @@ class JobLives(RuleBasedStateMachine):
             for name, count in memory.unrecorded.items():
                 counted[name] += count  # deleted, and about to be recorded
         assert counted == removed
+
+    @invariant()
+    def a_worker_between_records_finds_a_cancel(self) -> None:
+        job = self.kit.services.log.job(self.job_id)
+        assert job is not None
+        seen = self.kit.commands.was_cancelled(self.job_id)
+        last = self.kit.services.log.latest_event_type(self.job_id)
+        if job.status is JobStatus.CANCELLED and last == Job.BatchDeleted.__name__:
+            return  # the record of the batch that ran across the cancel: its answer said so
+        assert seen == (job.status is JobStatus.CANCELLED), last
 
     def _left(self) -> dict[str, int]:
         return {
