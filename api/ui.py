@@ -3,7 +3,8 @@
 Sign in with an organization API key. The login lives on the server (a row that
 names the key, never its secret) and the cookie carries only its signed id, so
 signing out, or revoking the key, ends it for every copy of the cookie. It lasts
-eight hours. Form posts from another site are refused (CSRF).
+eight hours. Form posts from another site are refused (CSRF). The cookie is Secure
+whenever the browser reached us over https, also behind a proxy that terminates TLS.
 """
 
 from datetime import UTC, datetime
@@ -105,6 +106,24 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(source).netloc in hosts - {None}
 
 
+def _over_https(request: Request) -> bool:
+    """Whether the browser reached this server over https. Behind a proxy that
+    terminates TLS the request here is http, but the browser's page says https in the
+    Origin it sends on every form post (or the Referer), and ``--proxy-headers`` makes
+    the proxy's X-Forwarded-Proto the request's scheme. A plain-http dashboard on this
+    machine (``make serve``) says http in all of them."""
+    if request.url.scheme == "https":
+        return True
+    sources = (request.headers.get("origin"), request.headers.get("referer"))
+    return any(source and urlsplit(source).scheme == "https" for source in sources)
+
+
+def _cookie_attributes(request: Request) -> dict[str, Any]:
+    """The login cookie's attributes, the same when it is set and when it is cleared:
+    Secure whenever the browser speaks https to us, so it never travels in the clear."""
+    return {"path": "/", "httponly": True, "samesite": "strict", "secure": _over_https(request)}
+
+
 async def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
     if "signed_in" not in context:
         context["signed_in"] = await _principal(request) is not None
@@ -144,10 +163,7 @@ async def sign_in(request: Request) -> Response:
         COOKIE,
         _signer(request).dumps(login_id),
         max_age=LOGIN_SECONDS,
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
+        **_cookie_attributes(request),
     )
     return response
 
@@ -159,7 +175,7 @@ async def sign_out(request: Request) -> Response:
     if login_id is not None:
         await in_thread(request, _services(request).tenancy.end_dashboard_login, login_id)
     response = RedirectResponse("/ui", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(COOKIE, **_cookie_attributes(request))
     return response
 
 
