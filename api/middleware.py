@@ -2,7 +2,9 @@
 
 The access log names the route template (not the path, which carries user ids,
 personal data) and the API key by its id. Uvicorn's own access log is switched
-off because it prints raw paths.
+off because it prints raw paths. The request metrics are labelled by route template
+and by method, any method but the standard ones being ``OTHER``: nothing a client
+sends adds a series.
 """
 
 import logging
@@ -94,6 +96,14 @@ _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
 _HEADER = b"x-request-id"
 
 
+_METHOD_LABELS = {
+    method: method for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+}
+"""The methods a request series is labelled with; any other a client makes up is
+``OTHER``, so clients cannot add series (each kept in memory) without bound. Routes
+are bounded already: a route's template, or ``<unrouted>``."""
+
+
 def _new_request_id() -> bytes:
     """32 hex digits, as uuid4().hex, from the random module's generator: a request id
     is for finding a request's lines, not a secret (a client may choose its own), so
@@ -143,7 +153,8 @@ class Observe:
         finally:
             elapsed = perf_counter() - started
             route = _template(scope.get("route"))
-            self.metrics.observe_request(route or "<unrouted>", scope["method"], status, elapsed)
+            method = _METHOD_LABELS.get(scope["method"], "OTHER")
+            self.metrics.observe_request(route or "<unrouted>", method, status, elapsed)
             if access.isEnabledFor(logging.INFO):
                 _log_access(scope, route, status, elapsed)
             request_id.reset(token)
