@@ -7,7 +7,8 @@ device's: it is not the person's, and nothing is deleted or scrubbed for it. Ses
 with no user id (NULL, or empty as some SDKs send it) do not make it shared (they are
 the device's before anyone logged in): the rule ClickHouse's targets keep too. Nor
 is one that is another user id of the project (user ``bob7``, and ``bob7`` the
-person's anonymous id): a text or a value that says it may mean that user.
+person's anonymous id): a text or a value that says it may mean that user. Ids are
+compared exactly (infrastructure.sql_exact): ``Alice`` is not ``alice``.
 """
 
 from sqlalchemy import Table, and_, exists, select
@@ -16,6 +17,7 @@ from sqlalchemy.exc import NoSuchTableError
 from domain.scrubbing import identities
 from infrastructure.database import Database
 from infrastructure.sql_errors import reported_as
+from infrastructure.sql_exact import exactly
 from infrastructure.sql_tables import reflected
 from infrastructure.target_config import ConfigError, SqlTargetConfig
 
@@ -67,23 +69,27 @@ class PersonIdentities:
         shared = exists().where(
             and_(
                 other.c[config.project_id_column] == project_id,
-                other.c[config.anonymous_id_column] == anonymous,
+                exactly(other.c[config.anonymous_id_column], anonymous),
                 other.c[config.user_id_column].is_not(None),
-                other.c[config.user_id_column] != "",
-                other.c[config.user_id_column] != user_id,
+                ~exactly(other.c[config.user_id_column], ""),
+                ~exactly(other.c[config.user_id_column], user_id),
             )
         )
         # Nor one that is another user's id in the project: a shared text or an untyped
         # value naming it may name that user.
         someones = exists().where(
             other.c[config.project_id_column] == project_id,
-            other.c[config.user_id_column] == anonymous,
+            exactly(other.c[config.user_id_column], anonymous),
         )
         query = (
             select(anonymous)
             .distinct()
             .where(
-                project == project_id, user == user_id, anonymous.is_not(None), ~shared, ~someones
+                project == project_id,
+                exactly(user, user_id),
+                anonymous.is_not(None),
+                ~shared,
+                ~someones,
             )
         )
         with reported_as(f"{config.name}: table {config.table}"), self._database.reader() as conn:

@@ -7,7 +7,8 @@ system's; SQLite's sqlite_master) is read, whatever the targets name:
   the person: the user id or one of their anonymous ids, as a whole identifier, in
   any encoding (domain.scrubbing's rule, the one scrub targets remove by);
 - its columns named like a session key (``session_id``…), for the person's
-  sessions' keys, compared as text.
+  sessions' keys, compared as text, exactly (infrastructure.sql_exact: a column that
+  folds case would take ``AB`` for ``ab``).
 Rows are those of the project where the table has a project column; a table
 without one is read whole. jobtrail's own tables (the log, the read model, keys)
 are its record of the deletion, kept and forgotten by its own rules (ADR 18): not
@@ -28,6 +29,7 @@ from infrastructure.rebuild import REBUILD_TABLE, RETIRED_TABLE
 from infrastructure.remains_coverage import Coverage, Through
 from infrastructure.sql_catalog import default_schema
 from infrastructure.sql_errors import reported_as
+from infrastructure.sql_exact import exactly_in
 from infrastructure.tables import metadata
 
 _JOBTRAIL_MARKS = frozenset({"event_chain", "projection_positions"})
@@ -227,7 +229,7 @@ def _keyed(conn: Any, relation: Any, key: Any, in_project: Any, ids: list[str]) 
     total = 0
     for start in range(0, len(ids), _KEYS_PER_QUERY):
         chunk = ids[start : start + _KEYS_PER_QUERY]
-        matches = cast(key, Text).in_(chunk) if chunk else false()
+        matches = exactly_in(cast(key, Text), chunk) if chunk else false()
         query = select(func.count()).select_from(relation).where(in_project, matches)
         total += int(conn.execute(query).scalar_one())
     return total

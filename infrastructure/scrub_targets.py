@@ -7,7 +7,9 @@ Only the project's rows are read and written, unless the target says the table h
 no project column (``all_projects``). A batch reads the candidates (rows whose text
 holds an id's letters and digits, in order: every encoding of it keeps them), finds
 the person in them, and writes each changed row back only if it still holds what
-was read: the row's key (where it has one) and the old value of each column changed.
+was read: the row's key (where it has one) and the old value of each column changed,
+compared exactly (infrastructure.sql_exact): in a column that folds case, a row
+``Called Alice back`` beside ``Called alice back`` is another row, and stays.
 """
 
 from typing import Any
@@ -35,6 +37,7 @@ from domain.scrubbing import (
 from infrastructure.person_table import PersonTable
 from infrastructure.person_target_config import ScrubTargetConfig
 from infrastructure.sql_errors import reported_as
+from infrastructure.sql_exact import exactly
 from infrastructure.sql_tables import checked_table
 from infrastructure.target_config import ConfigError
 
@@ -142,8 +145,9 @@ class ScrubTarget(PersonTable[ScrubTargetConfig]):
     def _update(self, project_id: int, old: dict[str, Any], new: dict[str, str]) -> Any:
         table = self._resolved()
         read = self._read_columns()
-        same_key = [c == old[f"key_{n}"] for n, c in enumerate(table.primary_key.columns)]
-        unchanged = [read[name] == old[name] for name in new]
+        keys = enumerate(table.primary_key.columns)
+        same_key = [exactly(c, old[f"key_{n}"]) for n, c in keys]
+        unchanged = [exactly(read[name], old[name]) for name in new]
         values = {
             table.c[name]: self._written(table.c[name], name, value) for name, value in new.items()
         }

@@ -13,6 +13,7 @@ from application.sessions import SessionView
 from infrastructure.database import Database, parse_database_url
 from infrastructure.key_patterns import path_segment
 from infrastructure.sessions import sessions
+from infrastructure.sql_exact import exactly
 from infrastructure.target_config import SqlTargetConfig, load_config
 
 _VIEW_COLUMNS = (
@@ -37,7 +38,8 @@ _TEXT_COLUMNS = {"session_id", "user_uuid", "user_agent", "user_os", "user_brows
 
 class SqlUserSessions:
     """A user's sessions in the sessions target's table: jobtrail's own embedded one,
-    or the one the configuration names (an OpenReplay installation's, say)."""
+    or the one the configuration names (an OpenReplay installation's, say). The user
+    id is compared exactly (infrastructure.sql_exact): ``Alice``'s are not ``alice``'s."""
 
     def __init__(
         self,
@@ -65,7 +67,8 @@ class SqlUserSessions:
         table = self._resolved()
         started = table.c.start_ts
         query = select(*self._columns(table)).where(
-            table.c[self._project_column] == project_id, table.c[self._user_column] == user_id
+            table.c[self._project_column] == project_id,
+            exactly(table.c[self._user_column], user_id),
         )
         if start is not None:
             query = query.where(started >= start)

@@ -5,7 +5,8 @@ the user's devices.
 A device another user id of the project also used is not followed: its
 anonymous sessions could be that person's (a shared computer, a family tablet),
 and a job deletes exactly one person's data. An empty device (``''``, a zero UUID)
-is none, as NULL is."""
+is none, as NULL is. Ids and devices are compared exactly (infrastructure.sql_exact):
+``Alice`` is another user than ``alice``, whatever the column's collation."""
 
 import uuid
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import String, Table, Uuid, bindparam, exists
 
+from infrastructure.sql_exact import exactly
 from infrastructure.target_config import SqlTargetConfig
 
 
@@ -31,27 +33,27 @@ class Whose:
 def whose_rows(table: Table, config: SqlTargetConfig) -> Whose:
     project = table.c[config.project_id_column]
     user = table.c[config.user_id_column]
-    owned = (project == bindparam("project_id")) & (user == bindparam("user_id"))
+    owned = (project == bindparam("project_id")) & exactly(user, bindparam("user_id"))
     if not config.follow_device or config.device_column is None:
         return Whose(owned, None)
     device = table.c[config.device_column]
     mine, others = table.alias("mine"), table.alias("others")
 
     def same_device(rows: Any) -> Any:
-        return (rows.c[project.name] == project) & (rows.c[device.name] == device)
+        return (rows.c[project.name] == project) & exactly(rows.c[device.name], device)
 
     on_the_users_device = exists().where(
-        same_device(mine) & (mine.c[user.name] == bindparam("user_id"))
+        same_device(mine) & exactly(mine.c[user.name], bindparam("user_id"))
     )
     shared = exists().where(
         same_device(others)
         & others.c[user.name].is_not(None)
-        & (others.c[user.name] != "")  # an empty user id is nobody's, as NULL is
-        & (others.c[user.name] != bindparam("user_id"))
+        & ~exactly(others.c[user.name], "")  # an empty user id is nobody's, as NULL is
+        & ~exactly(others.c[user.name], bindparam("user_id"))
     )
     linked = (
         (project == bindparam("project_id"))
-        & (user.is_(None) | (user == ""))  # no user id, as for ``shared``
+        & (user.is_(None) | exactly(user, ""))  # no user id, as for ``shared``
         & _some_device(device)
         & on_the_users_device
         & ~shared

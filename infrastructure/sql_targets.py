@@ -18,6 +18,7 @@ from infrastructure.database import Database
 from infrastructure.sql_children import children_of, unique
 from infrastructure.sql_coverage import check_covered
 from infrastructure.sql_errors import reported_as
+from infrastructure.sql_exact import exactly
 from infrastructure.sql_owner import whose_rows
 from infrastructure.sql_tables import checked_table, key_column, reflected
 from infrastructure.target_config import ConfigError, SqlTargetConfig
@@ -221,7 +222,7 @@ class SqlTarget:
             whose.owned
             if postgres
             else (_unindexed(project) == bindparam("project_id"))
-            & (_unindexed(user) == bindparam("user_id"))
+            & exactly(_unindexed(user), bindparam("user_id"))
         )
         deleting = delete(table).where(row_id.in_(batch) & recheck)
         keyed = key.in_(bindparam("keys", expanding=True))

@@ -4,7 +4,9 @@ key leads to them from the sessions, so nothing cascades to them.
 A row goes when, in the project, its value is the user id (in a row of a user id
 type, where the table has a type column) or one of the person's own anonymous ids
 (in a row of an anonymous id type): a value another user's sessions also carry is
-not the person's (infrastructure.person_identities), and stays.
+not the person's (infrastructure.person_identities), and stays. A value is the id
+exactly (infrastructure.sql_exact): ``Alice`` is not ``alice``, whatever the
+column's collation.
 """
 
 from collections.abc import Iterator
@@ -24,6 +26,7 @@ from domain.scrubbing import identities
 from infrastructure.person_table import PersonTable
 from infrastructure.person_target_config import ValuesTargetConfig
 from infrastructure.sql_errors import reported_as
+from infrastructure.sql_exact import exactly_in
 from infrastructure.sql_tables import checked_table
 from infrastructure.target_config import ConfigError
 
@@ -90,15 +93,15 @@ class ValueRowsTarget(PersonTable[ValuesTargetConfig]):
         found = self._identities.anonymous_ids(project_id, user_id)
         if config.type_column is None:
             for chunk in _chunks(identities(user_id, found)):
-                yield and_(project, value.in_(chunk))
+                yield and_(project, exactly_in(value, chunk))
             return
         kind = table.c[config.type_column]
         user, anonymous = identities(user_id, []), identities("", found)
         if config.user_id_types and user:
-            yield and_(project, kind.in_(config.user_id_types), value.in_(user))
+            yield and_(project, kind.in_(config.user_id_types), exactly_in(value, user))
         if config.anonymous_id_types:
             for chunk in _chunks(anonymous):
-                yield and_(project, kind.in_(config.anonymous_id_types), value.in_(chunk))
+                yield and_(project, kind.in_(config.anonymous_id_types), exactly_in(value, chunk))
 
 
 def _chunks(values: list[str]) -> Iterator[list[str]]:
