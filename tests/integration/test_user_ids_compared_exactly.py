@@ -8,17 +8,10 @@ and neither the job's remains check nor `targets find` takes Alice's rows for he
 The installation is on the backend of jobtrail's own database, which runs on both.
 """
 
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from api.composition import Services
 from application.remains import RemainsReport, find_remains
@@ -30,8 +23,9 @@ from infrastructure.remains_search import TargetsRemains
 from infrastructure.session_store import SqlUserSessions
 from infrastructure.target_config import SqlTargetConfig, TargetsConfig
 from infrastructure.targets import build_targets, check_targets
-from tests.conftest import job_now, postgres_admin_url, require_postgres
+from tests.conftest import job_now
 from tests.runner_support import RunnerKit, runner_kit
+from tests.sql_installation import Installation, installed
 
 ALICE = "alice"
 PROJECT = 1
@@ -66,41 +60,12 @@ NOTES = [
 ]
 
 
-class Installation:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def execute(self, sql: str, rows: list[dict[str, Any]] | None = None) -> None:
-        engine = _engine(self.url)
-        try:
-            with engine.begin() as conn:
-                conn.execute(text(sql), rows or [{}])
-        finally:
-            engine.dispose()
-
-    def rows(self) -> dict[str, set[tuple[Any, ...]]]:
-        engine = _engine(self.url)
-        queries = {
-            "sessions": "SELECT session_id, user_id, user_anonymous_id, user_uuid FROM sessions",
-            "events": "SELECT event_id, session_id FROM events",
-            "autocomplete": "SELECT value, type FROM autocomplete",
-            "notes": "SELECT body FROM notes",
-        }
-        try:
-            with engine.connect() as conn:
-                return {
-                    name: {tuple(row) for row in conn.execute(text(query))}
-                    for name, query in queries.items()
-                }
-        finally:
-            engine.dispose()
-
-
-def _engine(url: str) -> Any:
-    parsed = make_url(url)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, poolclass=NullPool)
+EVERY_ROW = {
+    "sessions": "SELECT session_id, user_id, user_anonymous_id, user_uuid FROM sessions",
+    "events": "SELECT event_id, session_id FROM events",
+    "autocomplete": "SELECT value, type FROM autocomplete",
+    "notes": "SELECT body FROM notes",
+}
 
 
 def load(installation: Installation, folding: str) -> None:
@@ -134,30 +99,14 @@ def load(installation: Installation, folding: str) -> None:
     )
 
 
-@contextmanager
-def installed(backend: str, folder: Path) -> Iterator[Installation]:
-    if backend == "sqlite":
-        made = Installation(f"sqlite:///{folder / 'installation.db'}")
-        load(made, "TEXT COLLATE NOCASE")
-        yield made
-        return
-    require_postgres()
-    name = f"folding_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_admin_url(), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        made = Installation(postgres_admin_url().rsplit("/", 1)[0] + f"/{name}")
-        made.execute("CREATE EXTENSION citext")
-        load(made, "CITEXT")
-        yield made
-    finally:
-        with psycopg.connect(postgres_admin_url(), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture
 def installation(services: Services, tmp_path: Path) -> Iterator[Installation]:
     with installed(services.database.backend, tmp_path) as made:
+        if made.backend == "sqlite":
+            load(made, "TEXT COLLATE NOCASE")
+        else:
+            made.execute("CREATE EXTENSION citext")
+            load(made, "CITEXT")
         yield made
 
 
@@ -215,7 +164,7 @@ def search(kit: RunnerKit, installation: Installation) -> RemainsReport:
 def test_a_job_for_alice_takes_all_of_hers_and_nothing_of_Alices_and_counts_hers_alone(
     kit: RunnerKit, installation: Installation
 ) -> None:
-    before = installation.rows()
+    before = installation.rows(EVERY_ROW)
     targets = build_targets(targets_config(installation), kit.services.database)
     check_targets(targets)
 
@@ -229,7 +178,7 @@ def test_a_job_for_alice_takes_all_of_hers_and_nothing_of_Alices_and_counts_hers
         "events": 3,
         "sessions": 3,
     }
-    assert installation.rows() == {
+    assert installation.rows(EVERY_ROW) == {
         "sessions": {row for row in before["sessions"] if row[0] not in ALICES_SESSIONS},
         "events": {row for row in before["events"] if row[1] not in ALICES_SESSIONS},
         "autocomplete": {(v, t) for v, t, hers in AUTOCOMPLETE if not hers},
@@ -246,7 +195,7 @@ def test_targets_find_counts_alices_rows_alone_and_after_her_job_finds_nothing(
         ("notes", 1, "notes"),
         ("events", 3, "events"),
         ("sessions", 3, "sessions"),
-        (f"{'' if installation.url.startswith('sqlite') else 'public.'}notes.body", 1, "notes"),
+        (f"{'' if installation.backend == 'sqlite' else 'public.'}notes.body", 1, "notes"),
     }
     assert report.identities == {
         "userIds": 1,
