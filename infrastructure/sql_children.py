@@ -1,12 +1,14 @@
 """A sql target's child tables: rows that refer to the batch's sessions, directly or
 through other children (a chain, at any depth), whatever their foreign key's
 ON DELETE. Each is deleted by a statement of its own, deepest first, in the
-parent's transaction: its rowcount is that table's count on the receipt."""
+parent's transaction: its rowcount is that table's count on the receipt. A row that
+also refers to someone else's session is not the person's alone, nor are the rows
+that refer to it (infrastructure.sql_shared_rows)."""
 
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Table, delete, func, inspect, select, tuple_
+from sqlalchemy import Table, and_, delete, false, func, inspect, not_, or_, select, tuple_
 
 from infrastructure.database import Database
 from infrastructure.sql_tables import checked_table, reflected
@@ -29,6 +31,11 @@ class Parent(Protocol):
         parameter or a query), as the right side of an IN."""
         ...
 
+    def persons(self) -> Any:
+        """The keys of every session of the person still there (a query with the
+        owner's parameters, project_id and user_id)."""
+        ...
+
 
 class ChildRows:
     def __init__(self, config: SqlTargetConfig, database: Database, parent: Parent) -> None:
@@ -39,6 +46,8 @@ class ChildRows:
         self._config = config
         self._database = database
         self._table: Table | None = None
+        self.others: tuple[ChildRows, ...] = ()
+        """The other children of its table, once found (sql_shared_rows.find_shared)."""
 
     @property
     def referred(self) -> list[str]:
@@ -62,12 +71,34 @@ class ChildRows:
         return primary
 
     def values(self, names: list[str], sessions: Any) -> Any:
+        # A row also of someone else's session stays: so do the rows that refer to it.
         table = self.resolved()
-        return select(*(table.c[name] for name in names)).where(self.where(sessions))
+        mine = and_(self.where(sessions), not_(self.someone_elses()))
+        return select(*(table.c[name] for name in names)).where(mine)
 
-    def where(self, sessions: Any) -> Any:
-        """Its rows that refer to the parent's rows of ``sessions``."""
-        table = self.resolved()
+    def persons(self) -> Any:
+        return self.parent.persons()
+
+    def someone_elses(self, table: Table | None = None) -> Any:
+        """Its rows that refer, through another child of its table, to a row that is
+        not of the person's sessions (anybody else's, or none). Never NULL: an IN that
+        SQL cannot decide (a NULL among the keys) is taken as not the person's."""
+        table = self.resolved() if table is None else table
+        return or_(
+            false(),
+            *(
+                and_(
+                    *(table.c[name].is_not(None) for name in other.columns),
+                    not_(func.coalesce(other.where(self.persons(), table), false())),
+                )
+                for other in self.others
+            ),
+        )
+
+    def where(self, sessions: Any, table: Table | None = None) -> Any:
+        """Its rows that refer to the parent's rows of ``sessions`` (as rows of
+        ``table``: its table, as another child of it reflected it)."""
+        table = self.resolved() if table is None else table
         mine = [table.c[name] for name in self.columns]
         left = mine[0] if len(mine) == 1 else tuple_(*mine)
         return left.in_(self.parent.values(self.referred, sessions))

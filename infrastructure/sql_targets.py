@@ -3,7 +3,9 @@ and the files named by those rows' keys.
 
 Every statement filters on the project and the user, the DELETE itself included:
 the key chooses a batch, never whose rows go, so a key that is not unique (a
-session id reused across projects) cannot take another user's rows with it.
+session id reused across projects) cannot take another user's rows with it. A child
+row that also refers to someone else's session is never deleted: it is detached
+from the person's, or the batch fails (infrastructure.sql_shared_rows).
 """
 
 from collections.abc import Sequence
@@ -17,9 +19,10 @@ from application.ports import BatchInterrupted
 from infrastructure.database import Database
 from infrastructure.sql_children import children_of, unique
 from infrastructure.sql_coverage import check_covered
-from infrastructure.sql_errors import reported_as
+from infrastructure.sql_errors import SqlTargetError, reported_as
 from infrastructure.sql_exact import exactly
 from infrastructure.sql_owner import whose_rows
+from infrastructure.sql_shared_rows import SharedRows, find_shared
 from infrastructure.sql_tables import checked_table, key_column, reflected
 from infrastructure.target_config import ConfigError, SqlTargetConfig
 
@@ -56,6 +59,7 @@ class SqlTarget:
         self._children = children_of(self, child_configs, database)
         self._table: Table | None = None
         self._statements: dict[str, Any] = {}
+        self._shared: dict[str, SharedRows] | None = None
 
     @property
     def _label(self) -> str:
@@ -120,12 +124,7 @@ class SqlTarget:
                     keys = self._batch(conn, owner, limit)
                     if not keys:
                         return counts
-                    # Child rows first, deepest first, in the same transaction, each
-                    # whatever its ON DELETE: counted by its own DELETE (a cascade's
-                    # rows would go uncounted), and no foreign key refuses the parent.
-                    for child in self._children:
-                        deleting = self._statement(f"delete {child.name}")
-                        counts[child.name] = int(conn.execute(deleting, {"keys": keys}).rowcount)
+                    self._delete_children(conn, {**owner, "keys": keys}, counts)
                     result = conn.execute(self._statement("delete_keys"), {**owner, "keys": keys})
                 else:
                     result = conn.execute(self._statement("delete"), {**owner, "limit": limit})
@@ -146,11 +145,29 @@ class SqlTarget:
             # objects removed before the failure are gone: the receipt counts them.
             gone = {files.name: counts[files.name] for files in self._session_files}
             if any(gone.values()):
-                came_back = dict.fromkeys([self.name, *(c.name for c in self._children)], 0)
+                came_back = {name: 0 for name in counts if name not in gone}
                 raise BatchInterrupted({**came_back, **gone}, error) from error
             raise
         counts[self.name] = len(deleted)
         return counts
+
+    def _delete_children(self, conn: Any, batch: dict[str, Any], counts: dict[str, int]) -> None:
+        """Child rows first, deepest first, in the batch's transaction, each whatever its
+        ON DELETE: counted by its own DELETE (a cascade's rows would go uncounted), and
+        no foreign key refuses the parent. A row that also refers to someone else's
+        session is detached from the person's, or else refuses the batch."""
+        for child in self._children:
+            shared = self._shared_rows().get(child.name)
+            if shared is not None and shared.detachable:
+                detaching = self._statement(f"detach {child.name}")
+                counts[shared.detached] = int(conn.execute(detaching, batch).rowcount)
+            elif (
+                shared is not None
+                and conn.execute(self._statement(f"count shared {child.name}"), batch).scalar_one()
+            ):
+                raise SqlTargetError(shared.refusal())
+            deleting = self._statement(f"delete {child.name}")
+            counts[child.name] = int(conn.execute(deleting, batch).rowcount)
 
     def _batch(self, conn: Any, owner: dict[str, Any], limit: int) -> list[Any]:
         """The batch's keys, locked. Sessions linked by a device go before the
@@ -198,6 +215,17 @@ class SqlTarget:
             return sessions
         return select(*(table.c[name] for name in names)).where(key.in_(sessions))
 
+    def persons(self) -> Any:
+        table = self.resolved()
+        key = key_column(self._config, table)
+        return select(key).where(whose_rows(table, self._config).any).scalar_subquery()
+
+    def _shared_rows(self) -> dict[str, SharedRows]:
+        """The children whose table another child also reads, found once."""
+        if self._shared is None:
+            self._shared = find_shared(self._children, self._database)
+        return self._shared
+
     def _statement(self, kind: str) -> Any:
         """The target's statements, built once with the owner's filter in each."""
         if not self._statements:
@@ -237,9 +265,16 @@ class SqlTarget:
         if whose.linked is not None:
             linked = select(key).where(whose.linked).limit(bindparam("limit"))
             statements["batch_linked"] = linked.with_for_update()
+        shared = self._shared_rows()
+        keys: Any = bindparam("keys", expanding=True)
         for child in self._children:
-            statements[f"delete {child.name}"] = child.delete(bindparam("keys", expanding=True))
-            statements[f"count {child.name}"] = child.count(sessions.scalar_subquery())
+            statements[f"delete {child.name}"] = child.delete(keys)
+            statements[f"count {child.name}"] = child.count(self.persons())
+            if child.name in shared:
+                rows = shared[child.name]
+                statements[f"delete {child.name}"] = rows.delete(keys)
+                statements[f"detach {child.name}"] = rows.detach(keys)
+                statements[f"count shared {child.name}"] = rows.count(keys)
         return statements
 
 
