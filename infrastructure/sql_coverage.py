@@ -1,5 +1,7 @@
 """`targets check`: a table whose foreign key refers to a sql target's table, or to
-one of its children's, must be a configured child of it.
+one of its children's, must be a configured child of it: of each child of that
+table, as each finds other rows of it (a table of two keys to the sessions is
+reached through either key, and a child finds the rows of its parent's rows only).
 
 Otherwise deleting the person's rows goes wrong by its ON DELETE rule: NO ACTION
 or RESTRICT refuses the delete (the job fails), SET NULL or SET DEFAULT keeps the
@@ -41,18 +43,26 @@ def check_covered(
             def of(table: Table) -> tuple[str, str]:
                 return identity(table.schema, table.name)
 
-            covered = {(of(c.resolved()), of(c.parent.resolved()), *_columns(c)) for c in children}
-            seen: set[tuple[str, str]] = set()
+            under = {(id(c.parent), of(c.resolved()), *_columns(c)) for c in children}
+            anywhere = {(of(c.resolved()), of(c.parent.resolved()), *_columns(c)) for c in children}
+            found: dict[tuple[str, str], list[Reference]] = {}
             for node in [root, *children]:
                 table = node.resolved()
-                if of(table) in seen:
-                    continue
-                seen.add(of(table))
-                for ref in references_to(conn, table.schema, table.name):
+                if of(table) not in found:
+                    found[of(table)] = references_to(conn, table.schema, table.name)
+                path = [of(n.resolved()) for n in _path(node)]
+                for ref in found[of(table)]:
                     referring = identity(ref.schema, ref.table)
                     if referring == of(table):
                         raise ConfigError(_itself(target, ref))
-                    if (referring, of(table), ref.columns, ref.referred) not in covered:
+                    key = (ref.columns, ref.referred)
+                    if referring in path:
+                        # A cycle (it refers back to a table this node is reached from):
+                        # a child of it by this key anywhere, or the chain never ends.
+                        covered = (referring, of(table), *key) in anywhere
+                    else:
+                        covered = (id(node), referring, *key) in under
+                    if not covered:
                         raise ConfigError(_uncovered(target, node, table, ref))
     except DBAPIError as error:
         reason = str(error.orig).strip().splitlines()[0]
@@ -67,11 +77,29 @@ def _uncovered(target: str, node: Parent, table: Table, ref: Reference) -> str:
     fix += f"session_column = {_toml(ref.columns)}"
     if list(ref.referred) != _default_key(node):
         fix += f", parent_column = {_toml(ref.referred)}"
+    where = ""
+    if isinstance(node, ChildRows):
+        steps = [_step(n) for n in _path(node) if isinstance(n, ChildRows)]
+        where = f" where it refers to the rows reached through {', then '.join(steps)}"
     return (
         f"Target {target}: table {ref.qualified} refers to {_shown(table)} ({referred}) "
-        f"ON DELETE {ref.rule}, and {WHY.get(ref.rule, 'it is not covered')}: add a sql "
-        f"target with {fix} (or run jobtrail openreplay import again, to a new --config-out)."
+        f"ON DELETE {ref.rule}, and {WHY.get(ref.rule, 'it is not covered')}{where}: add a "
+        f"sql target with {fix} (or run jobtrail openreplay import again, to a new "
+        "--config-out)."
     )
+
+
+def _path(node: Parent) -> list[Parent]:
+    """The nodes a child's rows are reached through, from the target's table to its own."""
+    path = [node]
+    while isinstance(path[0], ChildRows):
+        path.insert(0, path[0].parent)
+    return path
+
+
+def _step(child: ChildRows) -> str:
+    columns = child.columns[0] if len(child.columns) == 1 else f"({', '.join(child.columns)})"
+    return f"{child.name} ({_shown(child.resolved())}.{columns})"
 
 
 def _itself(target: str, ref: Reference) -> str:
