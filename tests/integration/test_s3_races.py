@@ -1,0 +1,88 @@
+"""What S3 does between a batch's listing and its delete, on a real S3 HTTP
+endpoint (moto's server), through the real runner: the bucket begins keeping
+versions, or a new object or version of the person's lands. Every version goes,
+and the receipt counts what the person had, once."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+
+from api.composition import Services
+from domain.lifecycle import JobStatus
+from infrastructure.s3_targets import S3Objects
+from infrastructure.target_config import S3TargetConfig
+from infrastructure.targets import UserObjectsTarget
+from tests.conftest import job_now
+from tests.runner_support import RunnerKit, runner_kit
+from tests.s3_server import fresh_bucket, moto_server
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+BUCKET = "mobs"
+Version = tuple[str, str]
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3(moto: str, monkeypatch: pytest.MonkeyPatch) -> "S3Client":
+    return fresh_bucket(moto, BUCKET, monkeypatch)
+
+
+@pytest.fixture
+def kit(services: Services, tmp_path: Path) -> RunnerKit:
+    return runner_kit(services, tmp_path)
+
+
+def keep_versions(s3: "S3Client") -> None:
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+
+
+def stored(s3: "S3Client") -> tuple[set[Version], set[Version]]:
+    versions: set[Version] = set()
+    markers: set[Version] = set()
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET):
+        versions |= {(v["Key"], v["VersionId"]) for v in page.get("Versions", [])}
+        markers |= {(m["Key"], m["VersionId"]) for m in page.get("DeleteMarkers", [])}
+    return versions, markers
+
+
+def once_before_deleting(client: "S3Client", act: Any) -> None:
+    done: list[bool] = []
+
+    def hook(**_: Any) -> None:
+        if not done:
+            done.append(True)
+            act()
+
+    client.meta.events.register_first("before-call.s3.DeleteObjects", hook)
+
+
+def test_a_bucket_that_begins_keeping_versions_during_a_users_batch_counts_each_object_once(
+    kit: RunnerKit, s3: "S3Client", moto: str
+) -> None:
+    for n in range(5):
+        s3.put_object(Bucket=BUCKET, Key=f"exports/1/frank/{n}.json", Body=b"{}")
+    s3.put_object(Bucket=BUCKET, Key="exports/1/frankie/0.json", Body=b"{}")
+    worker = boto3.client("s3", endpoint_url=moto)
+    once_before_deleting(worker, lambda: keep_versions(s3))  # by the operator, mid-batch
+    config = S3TargetConfig(
+        name="exports", bucket=BUCKET, endpoint_url=moto, prefix="exports/{projectId}/{userId}/"
+    )
+    target = UserObjectsTarget(S3Objects(config, worker))
+
+    job_id = kit.schedule("frank")
+    kit.worker(kit.runner(batch_size=10, targets=[target])).run_due_jobs()
+
+    assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
+    # 5 objects; the delete markers the worker's own deletes made are not his data.
+    assert kit.services.history.receipt(1, job_id) == {"exports": 5}
+    assert stored(s3) == ({("exports/1/frankie/0.json", "null")}, set())
