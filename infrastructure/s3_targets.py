@@ -18,9 +18,11 @@ id, and **one unit of a receipt's count is one version or one delete marker** (a
 marker holds no data, but its key can name the person: it goes, and is counted);
 in a bucket without versions, one object. ``remaining`` counts the same units, so
 an object with old versions left is never "0 remaining". A bucket that begins
-keeping versions while a batch deletes is asked again after it, and what the
-deletes left behind goes too. ``check`` refuses a bucket whose versions the worker
-could not delete: object lock or MFA delete on, or versions it may not list.
+keeping versions while a batch deletes is asked again after it (a batch of a
+user's objects leaves that to the next), and what the deletes left behind goes too;
+the delete markers the worker's own deletes made then go uncounted. ``check``
+refuses a bucket whose versions the worker could not delete: object lock or MFA
+delete on, or versions it may not list.
 
 Credentials come from the standard AWS chain (environment, profile, instance role),
 never from jobtrail's configuration. Throttling and server errors are transient
@@ -98,6 +100,9 @@ class S3Objects:
         self._endpoint = _shown_endpoint(config.endpoint_url)
         self._client = client or s3_client(config)
         self._versions = False  # once a bucket keeps versions, it always does
+        self._made: set[str] = set()
+        """Delete markers the worker's own deletes made (the bucket began keeping
+        versions since it was asked): never the person's data, never counted."""
 
     def check(self) -> None:
         try:
@@ -129,7 +134,8 @@ class S3Objects:
 
     def remove_user_objects(self, project_id: int, user_id: str, limit: int) -> int:
         """At most ``limit`` of the user's objects, or versions of them (no session:
-        the next batch finds what this one leaves, whatever the bucket became)."""
+        the next batch finds what this one leaves, whatever the bucket became, and
+        the delete markers this one made go uncounted)."""
         found = self._found(project_id, user_id, [""], self._keeps_versions(), limit)
         return self.delete(found[:limit])[0]
 
@@ -139,14 +145,17 @@ class S3Objects:
     def delete(self, found: list[Stored], uncounted: Collection[str] = ()) -> tuple[int, set[str]]:
         """Deletes what was found; a failure after some are gone is a BatchInterrupted
         that counts them (they are gone for good: the receipt must say so). Returns
-        how many went, but ``uncounted`` versions, and the delete markers made."""
+        how many went, but ``uncounted`` versions and markers the worker made, and the
+        delete markers made."""
         deleted, made = 0, set[str]()
         for chunk in s3_listing.chunks(found):
             try:
                 with self._errors():
-                    done = s3_listing.delete(self._client, self.bucket, chunk, uncounted)
+                    mine = {*uncounted, *self._made}
+                    done = s3_listing.delete(self._client, self.bucket, chunk, mine)
                 deleted += done.gone
                 made |= done.made
+                self._made |= done.made
                 if done.error:
                     raise self._error(done.error)
             except (S3TargetError, TransientTargetError) as error:
