@@ -12,10 +12,13 @@ import pytest
 
 from api.composition import Services
 from domain.lifecycle import JobStatus
+from infrastructure.openreplay_recordings import recordings_target
 from infrastructure.s3_targets import S3Objects
-from infrastructure.target_config import S3TargetConfig
-from infrastructure.targets import UserObjectsTarget
+from infrastructure.session_store import seed_sessions
+from infrastructure.target_config import S3TargetConfig, SqlTargetConfig, TargetsConfig
+from infrastructure.targets import UserObjectsTarget, build_targets
 from tests.conftest import job_now
+from tests.integration.test_s3_target import session_ids
 from tests.runner_support import RunnerKit, runner_kit
 from tests.s3_server import fresh_bucket, moto_server
 
@@ -86,3 +89,41 @@ def test_a_bucket_that_begins_keeping_versions_during_a_users_batch_counts_each_
     # 5 objects; the delete markers the worker's own deletes made are not his data.
     assert kit.services.history.receipt(1, job_id) == {"exports": 5}
     assert stored(s3) == ({("exports/1/frankie/0.json", "null")}, set())
+
+
+@pytest.mark.parametrize("versions", [False, True], ids=["plain", "versioned"])
+def test_a_recording_written_while_a_batch_deletes_its_session_goes_with_it(
+    kit: RunnerKit, s3: "S3Client", moto: str, versions: bool
+) -> None:
+    if versions:
+        keep_versions(s3)
+    seed_sessions(kit.services.database, 1, ["alice", "bob"], 2, None)
+    alice, bob = session_ids(kit, "alice"), session_ids(kit, "bob")
+    for session_id in alice + bob:
+        s3.put_object(Bucket=BUCKET, Key=f"{session_id}/dom.mobs", Body=b"start")
+    worker = boto3.client("s3", endpoint_url=moto)
+
+    def the_recorder_writes() -> None:  # after the worker listed, before it deletes
+        s3.put_object(Bucket=BUCKET, Key=f"{alice[0]}/dom.mobe", Body=b"end")
+        s3.put_object(Bucket=BUCKET, Key=f"{alice[0]}/dom.mobs", Body=b"start, again")
+
+    once_before_deleting(worker, the_recorder_writes)
+    config = TargetsConfig(
+        targets=[
+            SqlTargetConfig(name="sessions", table="sessions", id_column="session_id"),
+            recordings_target(BUCKET, moto, None, sessions_from="sessions"),
+        ]
+    )
+    [sessions] = build_targets(config, kit.services.database)
+    sessions._session_files = [S3Objects(config.targets[1], worker)]  # type: ignore[union-attr]
+
+    job_id = kit.schedule("alice")
+    kit.worker(kit.runner(batch_size=10, targets=[sessions])).run_due_jobs()
+
+    assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
+    left = {key for key, _ in stored(s3)[0] | stored(s3)[1]}
+    assert left == {f"{session_id}/dom.mobs" for session_id in bob}
+    # Plain: 2 objects (one of them rewritten), then the one that landed. Versioned:
+    # 2 versions, then the 2 that landed.
+    recordings = 4 if versions else 3
+    assert kit.services.history.receipt(1, job_id) == {"sessions": 2, "recordings": recordings}
