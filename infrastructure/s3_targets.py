@@ -16,7 +16,9 @@ a deleted object's data in its older versions, and puts a delete marker in front
 There every version and every delete marker of each matched key goes, by version
 id, and **one unit of a receipt's count is one version or one delete marker** (a
 marker holds no data, but its key can name the person: it goes, and is counted);
-in a bucket without versions, one object. ``remaining`` counts the same units, so
+in a bucket without versions, one object. A batch's sessions are listed again
+after their deletes, and what landed meanwhile goes too (their rows are the only
+way to find their objects). ``remaining`` counts the same units, so
 an object with old versions left is never "0 remaining". A bucket that begins
 keeping versions while a batch deletes is asked again after it (a batch of a
 user's objects leaves that to the next), and what the deletes left behind goes too;
@@ -62,6 +64,11 @@ _TRANSIENT_CODES = frozenset(
         "500",
     }
 )
+
+
+_PASSES = 3
+"""How many times a batch deletes what its sessions' patterns name, each time
+listing again, before it gives up on objects that keep appearing."""
 
 
 class S3TargetError(Exception):
@@ -122,15 +129,33 @@ class S3Objects:
 
     def remove_sessions(self, project_id: int, user_id: str, session_ids: list[object]) -> int:
         """Everything of these sessions, every version: their rows are about to go, and
-        with them the only way to find these objects again."""
-        versions = self._keeps_versions()
-        deleted, made = self.delete(self._found(project_id, user_id, session_ids, versions))
-        if not versions and self._keeps_versions():
-            # Versioning came on while these went: a delete may have made a marker in
-            # front of the data instead. Both go; the marker made here is not counted.
-            found = self._found(project_id, user_id, session_ids, versions=True)
-            deleted += self.delete(found, uncounted=made)[0]
-        return deleted
+        with them the only way to find these objects again. So they are listed again
+        after the deletes, and what landed meanwhile (a recording's last object, a new
+        version, the data behind the markers of a bucket that began keeping versions)
+        goes too, until a listing finds nothing; one that still finds some after
+        ``_PASSES`` deletes fails the batch, transiently (the rows stay)."""
+        deleted = 0
+        for passes in range(_PASSES + 1):
+            found = self._found(project_id, user_id, session_ids, self._keeps_versions())
+            if not found:
+                return deleted
+            if passes == _PASSES:
+                break
+            try:
+                deleted += self.delete(found)[0]
+            except BatchInterrupted as interrupted:
+                gone = deleted + interrupted.deleted.get(self.name, 0)
+                raise BatchInterrupted({self.name: gone}, interrupted.cause) from interrupted
+            except (S3TargetError, TransientTargetError) as error:
+                if deleted:
+                    raise BatchInterrupted({self.name: deleted}, error) from error
+                raise
+        appearing = TransientTargetError(
+            f"{self.name}: objects of these sessions kept appearing as they were deleted"
+        )
+        if deleted:
+            raise BatchInterrupted({self.name: deleted}, appearing)
+        raise appearing
 
     def remove_user_objects(self, project_id: int, user_id: str, limit: int) -> int:
         """At most ``limit`` of the user's objects, or versions of them (no session:

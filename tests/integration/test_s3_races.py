@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from api.composition import Services
+from application.ports import BatchInterrupted, TransientTargetError
 from domain.lifecycle import JobStatus
 from infrastructure.openreplay_recordings import recordings_target
 from infrastructure.s3_targets import S3Objects
@@ -108,14 +109,15 @@ def test_a_recording_written_while_a_batch_deletes_its_session_goes_with_it(
         s3.put_object(Bucket=BUCKET, Key=f"{alice[0]}/dom.mobs", Body=b"start, again")
 
     once_before_deleting(worker, the_recorder_writes)
+    recordings = recordings_target(BUCKET, moto, None, sessions_from="sessions")
     config = TargetsConfig(
         targets=[
             SqlTargetConfig(name="sessions", table="sessions", id_column="session_id"),
-            recordings_target(BUCKET, moto, None, sessions_from="sessions"),
+            recordings,
         ]
     )
     [sessions] = build_targets(config, kit.services.database)
-    sessions._session_files = [S3Objects(config.targets[1], worker)]  # type: ignore[union-attr]
+    sessions._session_files = [S3Objects(recordings, worker)]  # type: ignore[union-attr]
 
     job_id = kit.schedule("alice")
     kit.worker(kit.runner(batch_size=10, targets=[sessions])).run_due_jobs()
@@ -125,5 +127,30 @@ def test_a_recording_written_while_a_batch_deletes_its_session_goes_with_it(
     assert left == {f"{session_id}/dom.mobs" for session_id in bob}
     # Plain: 2 objects (one of them rewritten), then the one that landed. Versioned:
     # 2 versions, then the 2 that landed.
-    recordings = 4 if versions else 3
-    assert kit.services.history.receipt(1, job_id) == {"sessions": 2, "recordings": recordings}
+    counted = 4 if versions else 3
+    assert kit.services.history.receipt(1, job_id) == {"sessions": 2, "recordings": counted}
+
+
+def test_a_sessions_objects_that_keep_appearing_fail_the_batch_counting_what_went(
+    s3: "S3Client", moto: str
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key="7/dom.mobs", Body=b"start")
+    worker = boto3.client("s3", endpoint_url=moto)
+    landed: list[int] = []
+
+    def the_recorder_never_stops(**_: Any) -> None:
+        landed.append(1)
+        s3.put_object(Bucket=BUCKET, Key=f"7/canvas-{len(landed)}.mp4", Body=b"frame")
+
+    worker.meta.events.register_first("before-call.s3.DeleteObjects", the_recorder_never_stops)
+    objects = S3Objects(recordings_target(BUCKET, moto, None, "sessions"), worker)
+
+    with pytest.raises(BatchInterrupted) as interrupted:
+        objects.remove_sessions(1, "u", [7])
+
+    assert isinstance(interrupted.value.cause, TransientTargetError)
+    assert str(interrupted.value.cause) == (
+        "recordings: objects of these sessions kept appearing as they were deleted"
+    )
+    assert interrupted.value.deleted == {"recordings": 3}  # what each pass listed
+    assert {key for key, _ in stored(s3)[0]} == {"7/canvas-3.mp4"}
