@@ -1,0 +1,130 @@
+"""Hostile names on a real S3 HTTP endpoint (moto's server): user ids that start
+other user ids, that hold ``/``, ``..``, ``*``, ``%``, ``+``, spaces, unicode in two
+normalizations or another case, keys under another project's prefix, and more
+than a page of keys and versions. Each job takes exactly the person's objects,
+every version and delete marker of them, and counts each once."""
+
+import unicodedata
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from infrastructure.key_patterns import path_segment
+from infrastructure.s3_targets import S3Objects
+from infrastructure.target_config import S3TargetConfig
+from tests.s3_server import fresh_bucket, moto_server
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+BUCKET = "exports"
+Version = tuple[str, str]
+PREFIX = "exports/{projectId}/{userId}/"
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3(moto: str, monkeypatch: pytest.MonkeyPatch) -> "S3Client":
+    return fresh_bucket(moto, BUCKET, monkeypatch)
+
+
+def keep_versions(s3: "S3Client") -> None:
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+
+
+def stored(s3: "S3Client") -> tuple[set[Version], set[Version]]:
+    versions: set[Version] = set()
+    markers: set[Version] = set()
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET):
+        versions |= {(v["Key"], v["VersionId"]) for v in page.get("Versions", [])}
+        markers |= {(m["Key"], m["VersionId"]) for m in page.get("DeleteMarkers", [])}
+    return versions, markers
+
+
+def user_objects(moto: str, prefix: str = PREFIX, keys: list[str] | None = None) -> S3Objects:
+    return S3Objects(
+        S3TargetConfig(
+            name="exports", bucket=BUCKET, endpoint_url=moto, prefix=prefix, keys=keys or []
+        )
+    )
+
+
+def delete_all(objects: S3Objects, project_id: int, user_id: str) -> int:
+    total = 0
+    while True:
+        gone = objects.remove_user_objects(project_id, user_id, 1000)
+        if not gone:
+            return total
+        total += gone
+
+
+USERS = [
+    "alice",
+    "alice2",
+    "ali",
+    "Alice",
+    "ALICE",
+    "a/b",
+    "a",
+    "a%2Fb",
+    "..",
+    ".",
+    "%2E%2E",
+    "*",
+    "a*",
+    "50%",
+    "a+b",
+    "a b",
+    "a%20b",
+    unicodedata.normalize("NFC", "jos\u00e9"),
+    unicodedata.normalize("NFD", "jos\u00e9"),
+    "\u00e9",
+    "\u0130",  # İ: lowercases to two code points
+    "x\x01y",
+    "tab\there",
+    "new\nline",
+    "amp&lt;",
+    "quote'\"",
+    "back\\slash",
+    "\U0001f600",
+]
+
+
+@pytest.mark.parametrize("versions", [False, True], ids=["plain", "versioned"])
+def test_each_users_objects_go_with_their_own_job_and_nobody_elses(
+    s3: "S3Client", moto: str, versions: bool
+) -> None:
+    if versions:
+        keep_versions(s3)
+    objects = user_objects(moto)
+    owned: dict[tuple[int, str], set[str]] = {}
+    for project in (1, 12):
+        for user in USERS:
+            folder = f"exports/{project}/{path_segment(user)}/"
+            names = {f"{folder}data.json", f"{folder}deep/x y+z%41.bin"}
+            for key in names:
+                s3.put_object(Bucket=BUCKET, Key=key, Body=user.encode())
+                if versions:
+                    s3.put_object(Bucket=BUCKET, Key=key, Body=b"second")
+            if versions:
+                s3.delete_object(Bucket=BUCKET, Key=f"{folder}data.json")  # a marker
+            owned[(project, user)] = names
+    assert len({k for names in owned.values() for k in names}) == 4 * len(USERS)
+
+    for (project, user), names in owned.items():
+        before_versions, before_markers = stored(s3)
+        expected = 2 * len(names) + 1 if versions else len(names)
+        assert objects.count(project, user) == expected, (project, user)
+        assert delete_all(objects, project, user) == expected, (project, user)
+        after_versions, after_markers = stored(s3)
+        assert {k for k, _ in before_versions - after_versions} == names, (project, user)
+        assert {k for k, _ in before_markers - after_markers} <= names
+        assert not {k for k, _ in after_versions | after_markers} & names
+        assert objects.count(project, user) == 0
+    assert stored(s3) == (set(), set())
