@@ -94,3 +94,23 @@ def test_more_than_a_page_of_a_users_objects_go_a_batch_at_a_time_counted_once(
     assert objects.count(1, "ann") == 0
     versions, markers = stored(s3)
     assert {key for key, _ in versions} == set(theirs) and not markers
+
+
+def test_more_than_a_page_of_a_users_objects_in_a_plain_bucket_go_and_no_neighbours(
+    s3: "S3Client", moto: str
+) -> None:
+    mine = [f"exports/1/bo/{n:05}" for n in range(1001)]
+    theirs = ["exports/1/bo2/0", "exports/1/b/0", "exports/1/bo.d/0", "exports/12/bo/0"]
+    put_many(s3, mine + theirs)
+    objects = S3Objects(
+        S3TargetConfig(
+            name="exports", bucket=BUCKET, endpoint_url=moto, prefix="exports/{projectId}/{userId}/"
+        )
+    )
+    assert objects.count(1, "bo") == 1001
+
+    assert objects.remove_user_objects(1, "bo", 1000) == 1000
+    assert objects.count(1, "bo") == 1
+    assert objects.remove_user_objects(1, "bo", 1000) == 1
+    assert objects.remove_user_objects(1, "bo", 1000) == 0
+    assert stored(s3) == ({(key, "null") for key in theirs}, set())
