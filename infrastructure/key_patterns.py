@@ -17,6 +17,9 @@ A target's several patterns (a prefix and exact keys) can still overlap:
 ``{userId}`` and ``{userId}.json`` name user ``bob``'s second object and user
 ``bob.json``'s first alike. :class:`KeyReader` reads a name back through every
 pattern of its target: a name that reads as someone else's ids is never deleted.
+Targets that share a bucket are kept apart the same way (:func:`bucket_problem`):
+``{sessionId}/`` beside ``{projectId}/{userId}/`` names, for session 1, every user's
+objects of project 1.
 """
 
 import re
@@ -87,6 +90,28 @@ def names_problem(prefix: str | None, keys: Sequence[str]) -> str | None:
     return None
 
 
+def bucket_problem(
+    bucket: str, targets: Sequence[tuple[str, str | None, Sequence[str]]]
+) -> str | None:
+    """Why s3 targets that share one bucket (each a name, a prefix and exact keys)
+    cannot be used together, or None: a pattern of one names an object that a
+    pattern of another reads as someone else's (for session 1, ``{sessionId}/`` is
+    ``{projectId}/{userId}/`` of every user of project 1)."""
+    readers = [(name, KeyReader(prefix, keys)) for name, prefix, keys in targets]
+    for first, (name, reader) in enumerate(readers):
+        for second, (other, theirs) in enumerate(readers):
+            overlap = reader.overlap(theirs) if first != second else None
+            if overlap is not None:
+                (_, of_one), (_, of_two) = sorted(
+                    [(first, (name, overlap[0])), (second, (other, overlap[1]))]
+                )
+                return (
+                    f"Targets {of_one[0]} and {of_two[0]} share bucket {bucket}: "
+                    f"{of_one[1]!r} and {of_two[1]!r} can name one object for two people."
+                )
+    return None
+
+
 def _unseparated(pattern: str) -> str | None:
     previous: str | None = None  # the last placeholder, until a separator follows it
     for literal, name, spec, conversion in string.Formatter().parse(pattern):
@@ -125,13 +150,14 @@ class KeyReader:
                 return pattern
         return None
 
-    def overlap(self) -> tuple[str, str] | None:
-        """Two patterns that can name one object for two people, tried with sample ids
-        (a number for a session, as OpenReplay's): None if none is found."""
+    def overlap(self, reading: "KeyReader | None" = None) -> tuple[str, str] | None:
+        """Two patterns, one of these and one of ``reading``'s (by default these
+        again), that can name one object for two people, tried with sample ids (a
+        number for a session, as OpenReplay's): None if none is found."""
         ids = {"projectId": "1", "userId": "u", "sessionId": "23"}
         for pattern, exact in self._patterns:
             name = pattern.format(**ids) + ("" if exact else "x")
-            other = self.someone_else(name, ids, numbers=True)
+            other = (reading or self).someone_else(name, ids, numbers=True)
             if other is not None:
                 return pattern, other
         return None

@@ -34,7 +34,7 @@ from typing import Annotated
 import msgspec
 
 from infrastructure.clickhouse_config import ClickHouseTargetConfig, clickhouse_problems
-from infrastructure.key_patterns import names_problem, pattern_problem
+from infrastructure.key_patterns import bucket_problem, names_problem, pattern_problem
 from infrastructure.person_target_config import PersonTargetConfig, schema_and_table
 
 
@@ -196,6 +196,14 @@ def _check(config: TargetsConfig) -> None:
                 _refuse(target, pattern_problem(pattern, target.sessions_from, sql_names))
         if isinstance(target, S3TargetConfig):
             _refuse(target, names_problem(target.prefix, target.keys))
+    buckets: dict[tuple[str | None, str], list[S3TargetConfig]] = {}
+    for target in config.targets:
+        if isinstance(target, S3TargetConfig):
+            buckets.setdefault((target.endpoint_url, target.bucket), []).append(target)
+    for (_, bucket), sharing in buckets.items():
+        named = [(t.name, t.prefix, t.keys) for t in sharing]
+        if len(named) > 1 and (shared := bucket_problem(bucket, named)) is not None:
+            raise ConfigError(shared)
 
 
 def _refuse(target: "FilesTargetConfig | S3TargetConfig", problem: str | None) -> None:
