@@ -19,12 +19,13 @@ A target's several patterns (a prefix and exact keys) can still overlap:
 pattern of its target: a name that reads as someone else's ids is never deleted.
 Targets that share a bucket are kept apart the same way (:func:`bucket_problem`):
 ``{sessionId}/`` beside ``{projectId}/{userId}/`` names, for session 1, every user's
-objects of project 1.
+objects of project 1; and so are files targets whose directories are one, or one
+inside the other (:func:`directory_problem`).
 """
 
 import re
 import string
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from urllib.parse import quote
 
 PLACEHOLDERS = frozenset({"projectId", "userId", "sessionId"})
@@ -98,6 +99,26 @@ def bucket_problem(
     pattern of another reads as someone else's (for session 1, ``{sessionId}/`` is
     ``{projectId}/{userId}/`` of every user of project 1)."""
     readers = [(name, KeyReader(prefix, keys)) for name, prefix, keys in targets]
+    return _shared_problem(f"share bucket {bucket}", "object", readers, str)
+
+
+def directory_problem(directory: str, targets: Sequence[tuple[str, str]]) -> str | None:
+    """Why files targets whose paths are in one directory (each a name and its
+    pattern below ``directory``, a target's own directory inside it leading the
+    pattern, braces doubled) cannot be used together, or None. A pattern names a
+    file, or a folder and everything in it: the same as an s3 prefix and exact key."""
+    readers = [(name, KeyReader(pattern + "/", [pattern])) for name, pattern in targets]
+    return _shared_problem(
+        f"share directory {directory}", "file", readers, lambda read: read.removesuffix("/")
+    )
+
+
+def _shared_problem(
+    shared: str,
+    thing: str,
+    readers: Sequence[tuple[str, "KeyReader"]],
+    shown: Callable[[str], str],
+) -> str | None:
     for first, (name, reader) in enumerate(readers):
         for second, (other, theirs) in enumerate(readers):
             overlap = reader.overlap(theirs) if first != second else None
@@ -106,8 +127,9 @@ def bucket_problem(
                     [(first, (name, overlap[0])), (second, (other, overlap[1]))]
                 )
                 return (
-                    f"Targets {of_one[0]} and {of_two[0]} share bucket {bucket}: "
-                    f"{of_one[1]!r} and {of_two[1]!r} can name one object for two people."
+                    f"Targets {of_one[0]} and {of_two[0]} {shared}: "
+                    f"{shown(of_one[1])!r} and {shown(of_two[1])!r} can name one {thing} "
+                    "for two people."
                 )
     return None
 

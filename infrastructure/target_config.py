@@ -34,7 +34,12 @@ from typing import Annotated
 import msgspec
 
 from infrastructure.clickhouse_config import ClickHouseTargetConfig, clickhouse_problems
-from infrastructure.key_patterns import bucket_problem, names_problem, pattern_problem
+from infrastructure.key_patterns import (
+    bucket_problem,
+    directory_problem,
+    names_problem,
+    pattern_problem,
+)
 from infrastructure.person_target_config import PersonTargetConfig, schema_and_table
 
 
@@ -154,7 +159,9 @@ def load_config(path: str | None) -> TargetsConfig:
     except msgspec.DecodeError as error:
         raise ConfigError(f"JOBTRAIL_CONFIG {path} is not valid TOML: {error}") from None
     _check(config)
-    return resolve_directories(config, Path(path).resolve().parent)
+    resolved = resolve_directories(config, Path(path).resolve().parent)
+    _check_directories(resolved)
+    return resolved
 
 
 def resolve_directories(config: TargetsConfig, base: Path) -> TargetsConfig:
@@ -204,6 +211,30 @@ def _check(config: TargetsConfig) -> None:
         named = [(t.name, t.prefix, t.keys) for t in sharing]
         if len(named) > 1 and (shared := bucket_problem(bucket, named)) is not None:
             raise ConfigError(shared)
+
+
+def _check_directories(config: TargetsConfig) -> None:
+    """Files targets whose directories are one, or one inside another (links
+    resolved), are read through each other's patterns, as s3 targets sharing a
+    bucket: a path one names for a person must not be someone else's in the other."""
+    files = [t for t in config.targets if isinstance(t, FilesTargetConfig)]
+    for outer in files:
+        root = Path(outer.directory).resolve()
+        inside = [
+            (t, Path(t.directory).resolve().relative_to(root))
+            for t in files
+            if Path(t.directory).resolve().is_relative_to(root)
+        ]
+        named = [(t.name, _literal(below) + t.pattern) for t, below in inside]
+        if len(named) > 1 and (shared := directory_problem(str(root), named)) is not None:
+            raise ConfigError(shared)
+
+
+def _literal(below: Path) -> str:
+    """The folders between two directories, as the start of a pattern."""
+    if below == Path("."):
+        return ""
+    return "/".join(below.parts).replace("{", "{{").replace("}", "}}") + "/"
 
 
 def _refuse(target: "FilesTargetConfig | S3TargetConfig", problem: str | None) -> None:
