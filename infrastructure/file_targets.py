@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from application.ports import BatchInterrupted
+from application.ports import BatchInterrupted, TransientTargetError
 from infrastructure.key_patterns import path_segment
 from infrastructure.target_config import ConfigError, FilesTargetConfig
 
 _SESSION_STEP = 10_000
+_PASSES = 3
 _FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 # A name the file system cannot hold (too long) names nothing that could be deleted.
 _NOTHING_THERE = (errno.ENOENT, errno.ENAMETOOLONG, errno.ENOTDIR)
@@ -123,6 +124,9 @@ class FilePattern:
         for session_id in session_ids:
             try:
                 removed += self.remove_all(project_id, user_id, session_id)
+            except BatchInterrupted as interrupted:  # this session's files went part way
+                gone = removed + interrupted.deleted.get(self.name, 0)
+                raise BatchInterrupted({self.name: gone}, interrupted.cause) from interrupted
             except Exception as error:
                 if removed:
                     raise BatchInterrupted({self.name: removed}, error) from error
@@ -131,13 +135,25 @@ class FilePattern:
 
     def remove_all(self, project_id: int, user_id: str, session_id: object) -> int:
         """Removes everything the pattern names for one session: its row is about to
-        go, and with it the only way to find these files again."""
+        go, and with it the only way to find these files again. So the session is
+        counted again after its files went, and what landed meanwhile (a recorder's
+        last chunk, written after the listing) goes too, until a count finds nothing;
+        files still appearing after ``_PASSES`` fail the batch, transiently (the rows
+        stay), what went counted."""
         removed = 0
-        while (step := self.remove(project_id, user_id, session_id, _SESSION_STEP)) > 0:
-            removed += step
-            if step < _SESSION_STEP:
-                break
-        return removed
+        for _ in range(_PASSES):
+            while (step := self.remove(project_id, user_id, session_id, _SESSION_STEP)) > 0:
+                removed += step
+                if step < _SESSION_STEP:
+                    break
+            if not self.count(project_id, user_id, session_id):
+                return removed
+        appearing = TransientTargetError(
+            f"{self.name}: files of a session kept appearing as they were deleted"
+        )
+        if removed:
+            raise BatchInterrupted({self.name: removed}, appearing)
+        raise appearing
 
     def count(self, project_id: int, user_id: str, session_id: object = "") -> int:
         """How many files (links included) the pattern names now."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from application.ports import BatchInterrupted, TransientTargetError
 from infrastructure.database import Database, parse_database_url
 from infrastructure.target_config import FilesTargetConfig, SqlTargetConfig, TargetsConfig
 from infrastructure.targets import build_targets
@@ -75,3 +76,52 @@ def test_a_file_landing_in_a_session_folder_as_it_is_emptied_is_deleted_and_coun
     assert receipt == {"usess": 1, "rec": 4}
     assert left == {"usess": 0, "rec": 0}
     assert sorted(p.name for p in (root / "1" / "8").iterdir()) == ["chunk0", "chunk1", "chunk2"]
+
+
+def test_files_that_keep_landing_fail_the_batch_transiently_with_what_went_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "rec"
+    (root / "1" / "7").mkdir(parents=True)
+    for n in range(3):
+        (root / "1" / "7" / f"chunk{n}").write_text("7")
+    config = TargetsConfig(
+        targets=[
+            SqlTargetConfig(name="usess", table="usess", id_column="session_id"),
+            FilesTargetConfig(
+                name="rec",
+                directory=str(root),
+                pattern="{projectId}/{sessionId}",
+                sessions_from="usess",
+            ),
+        ]
+    )
+    database = sessions_database(tmp_path)
+    [target] = build_targets(config, database)
+    rmdir = os.rmdir
+    landed = 0
+
+    def a_chunk_lands_every_time(path: str, *, dir_fd: int | None = None) -> None:
+        nonlocal landed
+        if path == "7":
+            folder = os.open(path, os.O_RDONLY, dir_fd=dir_fd)
+            try:
+                os.close(os.open(f"late{landed}", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=folder))
+            finally:
+                os.close(folder)
+            landed += 1
+        rmdir(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "rmdir", a_chunk_lands_every_time)
+    with pytest.raises(BatchInterrupted) as interrupted:
+        target.delete_batch(1, "alice", 10)
+    monkeypatch.undo()
+
+    assert isinstance(interrupted.value.cause, TransientTargetError)
+    assert interrupted.value.deleted == {"usess": 0, "rec": 5}  # 3 chunks, 2 late ones
+    assert landed == 3
+    with database.reader() as conn:  # the row stays: the next attempt finds the last one
+        assert conn.execute(text("SELECT count(*) FROM usess WHERE session_id = 7")).scalar() == 1
+    assert [p.name for p in (root / "1" / "7").iterdir()] == ["late2"]
+    assert target.delete_batch(1, "alice", 10) == {"usess": 1, "rec": 1}
+    assert not (root / "1" / "7").exists()
