@@ -1,0 +1,103 @@
+"""A file that cannot be removed part way through a batch: the files removed before
+it are gone for good, so the batch's failure must still count them (BatchInterrupted),
+for a user's folder and for a session's, within one step and between steps."""
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+import infrastructure.file_targets as file_targets
+from application.ports import BatchInterrupted
+from infrastructure.database import Database, parse_database_url
+from infrastructure.target_config import FilesTargetConfig, SqlTargetConfig, TargetsConfig
+from infrastructure.targets import build_targets
+
+
+def database(tmp_path: Path) -> Database:
+    built = Database(parse_database_url(f"sqlite:///{tmp_path / 'svc.db'}"))
+    with built.writer() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE usess"
+                " (session_id INTEGER PRIMARY KEY, project_id INTEGER, user_id TEXT)"
+            )
+        )
+        conn.execute(text("INSERT INTO usess VALUES (7, 1, 'alice')"))
+    return built
+
+
+def third_unlink_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    unlink = os.unlink
+    calls = 0
+
+    def refusing(path: str, *, dir_fd: int | None = None) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        unlink(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "unlink", refusing)
+
+
+def test_a_user_folder_failing_part_way_counts_the_files_that_went(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "exports"
+    (root / "1" / "alice").mkdir(parents=True)
+    for n in range(4):
+        (root / "1" / "alice" / f"f{n}").write_text("alice")
+    config = TargetsConfig(
+        targets=[
+            FilesTargetConfig(name="exports", directory=str(root), pattern="{projectId}/{userId}")
+        ]
+    )
+    [target] = build_targets(config, database(tmp_path))
+    third_unlink_refused(monkeypatch)
+    try:
+        counted = target.delete_batch(1, "alice", 10)
+    except BatchInterrupted as interrupted:
+        counted = interrupted.deleted
+    except OSError as error:
+        counted = {"exports": 0}
+        print(f"failed, nothing counted: {error!r}")
+    monkeypatch.undo()
+    gone = 4 - len(list((root / "1" / "alice").iterdir()))
+    assert counted == {"exports": gone} == {"exports": 2}, "files went uncounted"
+
+
+@pytest.mark.parametrize("step", [10_000, 2])
+def test_a_session_folder_failing_part_way_counts_the_files_that_went(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: int
+) -> None:
+    monkeypatch.setattr(file_targets, "_SESSION_STEP", step)
+    root = tmp_path / "rec"
+    (root / "1" / "7").mkdir(parents=True)
+    for n in range(4):
+        (root / "1" / "7" / f"chunk{n}").write_text("7")
+    config = TargetsConfig(
+        targets=[
+            SqlTargetConfig(name="usess", table="usess", id_column="session_id"),
+            FilesTargetConfig(
+                name="rec",
+                directory=str(root),
+                pattern="{projectId}/{sessionId}",
+                sessions_from="usess",
+            ),
+        ]
+    )
+    [target] = build_targets(config, database(tmp_path))
+    third_unlink_refused(monkeypatch)
+    try:
+        counted = target.delete_batch(1, "alice", 10)
+    except BatchInterrupted as interrupted:
+        counted = interrupted.deleted
+    except OSError as error:
+        counted = {"usess": 0, "rec": 0}
+        print(f"failed, nothing counted: {error!r}")
+    monkeypatch.undo()
+    gone = 4 - len(list((root / "1" / "7").iterdir()))
+    assert counted == {"usess": 0, "rec": gone} == {"usess": 0, "rec": 2}, "files went uncounted"
