@@ -109,10 +109,15 @@ class FilePattern:
         with self.parent_of(parts) as parent:
             if parent is None:
                 return 0
+            tally = _Tally()
             try:
-                return _remove_entry(parent, parts[-1], limit)
+                _remove_entry(parent, parts[-1], limit, tally)
             except OSError as error:
-                raise self.error(parts, error) from None
+                failure = self.error(parts, error)
+                if tally.removed:  # gone for good: counted all the same
+                    raise BatchInterrupted({self.name: tally.removed}, failure) from None
+                raise failure from None
+            return tally.removed
 
     def remove_user_objects(self, project_id: int, user_id: str, limit: int) -> int:
         """At most ``limit`` of the files the pattern names for the user (no session)."""
@@ -141,13 +146,21 @@ class FilePattern:
         files still appearing after ``_PASSES`` fail the batch, transiently (the rows
         stay), what went counted."""
         removed = 0
-        for _ in range(_PASSES):
-            while (step := self.remove(project_id, user_id, session_id, _SESSION_STEP)) > 0:
-                removed += step
-                if step < _SESSION_STEP:
-                    break
-            if not self.count(project_id, user_id, session_id):
-                return removed
+        try:
+            for _ in range(_PASSES):
+                while (step := self.remove(project_id, user_id, session_id, _SESSION_STEP)) > 0:
+                    removed += step
+                    if step < _SESSION_STEP:
+                        break
+                if not self.count(project_id, user_id, session_id):
+                    return removed
+        except BatchInterrupted as interrupted:
+            gone = removed + interrupted.deleted.get(self.name, 0)
+            raise BatchInterrupted({self.name: gone}, interrupted.cause) from interrupted
+        except Exception as error:
+            if removed:  # an earlier step's files went
+                raise BatchInterrupted({self.name: removed}, error) from error
+            raise
         appearing = TransientTargetError(
             f"{self.name}: files of a session kept appearing as they were deleted"
         )
@@ -187,7 +200,14 @@ def _open_folder(parent: int, name: str) -> int | None:
         raise
 
 
-def _remove_entry(parent: int, name: str, limit: int) -> int:
+class _Tally:
+    """Files removed so far: kept when a later one fails, for they are gone."""
+
+    def __init__(self) -> None:
+        self.removed = 0
+
+
+def _remove_entry(parent: int, name: str, limit: int, tally: _Tally) -> int:
     folder = _open_folder(parent, name)
     if folder is None:
         mode = _kind(parent, name)
@@ -198,9 +218,10 @@ def _remove_entry(parent: int, name: str, limit: int) -> int:
         except IsADirectoryError:
             # It became a folder since it was looked at: the next batch empties it.
             return 0
+        tally.removed += 1
         return 1
     try:
-        removed = _empty(folder, limit)
+        removed = _empty(folder, limit, tally)
     finally:
         os.close(folder)
     if removed < limit:
@@ -211,7 +232,7 @@ def _remove_entry(parent: int, name: str, limit: int) -> int:
     return removed
 
 
-def _empty(folder: int, limit: int) -> int:
+def _empty(folder: int, limit: int, tally: _Tally) -> int:
     """Removes up to ``limit`` files below the open folder, and its emptied folders."""
     removed = 0
     with os.scandir(folder) as entries:
@@ -219,12 +240,13 @@ def _empty(folder: int, limit: int) -> int:
             if removed >= limit:
                 break
             if entry.is_dir(follow_symlinks=False):
-                removed += _remove_entry(folder, entry.name, limit - removed)
+                removed += _remove_entry(folder, entry.name, limit - removed, tally)
             else:
                 # Gone, or become a folder, since it was listed: the next batch decides.
                 with suppress(FileNotFoundError, IsADirectoryError):
                     os.unlink(entry.name, dir_fd=folder)
                     removed += 1
+                    tally.removed += 1
     return removed
 
 
