@@ -9,6 +9,7 @@ are gone. They go into a scratch table of the statement's own (``ENGINE =
 Memory``, in RAM only, dropped after it); the statement names the scratch table.
 """
 
+import re
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import suppress
@@ -73,8 +74,13 @@ class Scratch:
         )
         self._names.append(name)
         text = column_type == "String" or column_type.startswith("FixedString")
-        if values:
-            self._home.insert(name, [str(v) for v in values] if text else list(values))
+        rows = [str(v) for v in values] if text else list(values)
+        if width := _fixed_width(column_type):
+            # A value longer than a FixedString(N) is in none of its rows (and its
+            # insert would fail): left out, not cut to N bytes, which could be another's.
+            rows = [v for v in rows if len(v.encode()) <= width]
+        if rows:
+            self._home.insert(name, rows)
         return f"(SELECT v FROM {quoted(self._home.database)}.{quoted(name)})"  # noqa: S608 - names quoted
 
     def where(
@@ -95,6 +101,12 @@ class Scratch:
         if isinstance(values, Nobody):
             return f"coalesce(empty({quoted(column)}), 1)"  # NULL: coalesce's 1
         return f"{quoted(column)} IN {self.set_of(values, column_type)}"
+
+
+def _fixed_width(column_type: str) -> int | None:
+    """N of a ``FixedString(N)``; None for any other type."""
+    match = re.fullmatch(r"FixedString\((\d+)\)", column_type)
+    return int(match.group(1)) if match else None
 
 
 def quoted(identifier: str) -> str:

@@ -217,8 +217,14 @@ class ClickHouseTable:
         return int(found[0])
 
     def _select(self, sql: str, parameters: dict[str, Any]) -> list[Any]:
+        """The first column of each row; a FixedString as text without its padding
+        NULs (as bytes, its values would be matched again as ``"b'…'"``)."""
         with reported_as(self.label, self._server.shown):
-            rows = self._client().query(sql, parameters=parameters).result_rows
+            rows = (
+                self._client()
+                .query(sql, parameters=parameters, query_formats={"FixedString": "string"})
+                .result_rows
+            )
         return [row[0] for row in rows]
 
     def _sweep(self) -> None:
