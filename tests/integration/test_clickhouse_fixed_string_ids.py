@@ -9,6 +9,7 @@ import pytest
 
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.clickhouse_targets import ClickHouseServers, ClickHouseTarget, clickhouse_target
+from infrastructure.target_config import ConfigError
 from tests.openreplay_clickhouse import clickhouse_url, client
 
 if TYPE_CHECKING:
@@ -132,3 +133,19 @@ def test_a_user_id_longer_than_a_fixed_string_column_is_in_none_of_its_rows(
     assert target.delete_batch(1, "alice-longer", 10) == {"u": 0}
     assert target.delete_batch(1, "alice", 10) == {"u": 1}
     assert rows(ch, "u") == [(1, "alice-lo")]
+
+
+def test_an_array_of_ids_is_refused_as_a_user_id_column(ch: "Client") -> None:
+    """A row whose Array column holds alice and bob is neither's alone: matched with
+    ``IN`` it is found by nobody (remaining() would say 0 with her id in it), and
+    deleted it would take bob's. The target's check refuses the column."""
+    ch.command(
+        "CREATE TABLE hostile_fixed.a (project_id UInt16, ids Array(String)) "
+        "ENGINE = MergeTree ORDER BY project_id"
+    )
+    config = ClickHouseTargetConfig(
+        name="a", url=clickhouse_url(), table="hostile_fixed.a", user_id_column="ids"
+    )
+
+    with pytest.raises(ConfigError, match="ids"):
+        targets_of([config])
