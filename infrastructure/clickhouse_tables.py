@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
 _WRAPPERS = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")
+_COMPOSITE = ("Array(", "Map(", "Tuple(", "Nested(", "JSON", "Object(", "Variant(", "Dynamic")
+"""Column types holding several values: never an id column."""
 _VERSIONED = frozenset(
     {"ReplacingMergeTree", "CollapsingMergeTree", "VersionedCollapsingMergeTree"}
 )
@@ -81,6 +83,13 @@ class ClickHouseTable:
         for column in columns:
             if column not in types:
                 raise ConfigError(f"{who}: table {self.table!r} has no column {column!r}.")
+            if types[column].startswith(_COMPOSITE):
+                # A row holding several people's ids is no one's alone, and IN would
+                # find none of them (a check saying 0 with her id inside).
+                raise ConfigError(
+                    f"{who}: column {column!r} of table {self.table!r} is "
+                    f"{types[column]}: an id column must hold one value."
+                )
 
     def types(self) -> dict[str, str]:
         """Each column's type, without Nullable or LowCardinality (a scratch column's)."""
