@@ -46,12 +46,13 @@ def a_session_in_two_parts(session_id: int, first: str | None, then: str) -> "Cl
     return ch
 
 
-def deleted_by_a_job(kit: RunnerKit, user_id: str) -> int:
-    """Runs a job for the user over OpenReplay's ClickHouse targets; its id."""
-    targets = build_targets(
-        TargetsConfig(5, list(openreplay_clickhouse_targets(clickhouse_url()))),
-        kit.services.database,
-    )
+def deleted_by_a_job(kit: RunnerKit, user_id: str, only: str | None = None) -> int:
+    """Runs a job for the user over OpenReplay's ClickHouse targets (``only``: that one
+    target, configured without the tables that refer to its sessions); its id."""
+    configs = list(openreplay_clickhouse_targets(clickhouse_url()))
+    if only is not None:
+        configs = [config for config in configs if config.name == only]
+    targets = build_targets(TargetsConfig(5, configs), kit.services.database)
     check_targets(targets)
     job_id = kit.schedule(user_id, 1)
     kit.worker(kit.runner(batch_size=5, targets=[*targets])).run_due_jobs()
@@ -86,3 +87,25 @@ def test_a_newer_version_naming_someone_else_stays_theirs(kit: RunnerKit) -> Non
 
     every_version = "SELECT user_id FROM experimental.sessions WHERE session_id = 9002"
     assert ch.query(every_version).result_rows == [("bob",)]
+
+
+def test_an_older_version_of_her_session_goes_also_from_a_sessions_table_alone(
+    kit: RunnerKit,
+) -> None:
+    """The same session, with the sessions table configured on its own (no table that
+    refers to its sessions): its rows go by session there too, every version naming
+    her or nobody, not only the rows that name her."""
+    ch = a_session_in_two_parts(9003, None, "zed")
+    a_session_of = "SELECT user_id FROM experimental.sessions FINAL WHERE session_id = {}"
+    ch.insert(
+        "experimental.sessions",
+        [[9004, 1, UUID(int=9004), None, "anon-9004", "Firefox", T0, 10, "", T0]],
+        column_names=[*SESSION_COLUMNS, "_timestamp"],
+    )  # somebody's session before they log in: nobody's, and not hers
+
+    job_id = deleted_by_a_job(kit, "zed", only="experimental.sessions")
+
+    assert ch.query(a_session_of.format(9003)).result_rows == []
+    assert ch.query(a_session_of.format(9004)).result_rows == [(None,)]
+    job = kit.services.log.job(job_id)
+    assert job is not None and job.deleted["experimental.sessions"] == 2  # both versions
