@@ -128,7 +128,7 @@ class ClickHouseTable:
             where = self._where(scratch, project_column, condition)
             if where is None:
                 return []
-            if unless_newest_names is not None and self.engine() in _VERSIONED:
+            if unless_newest_names is not None and self.keeps_versions():
                 owner, user_id = unless_newest_names
                 user = scratch.set_of([user_id], self.types()[owner])
                 c, o = quoted(column), quoted(owner)
@@ -147,6 +147,10 @@ class ClickHouseTable:
                 f"SELECT DISTINCT {quoted(column)} FROM {self._full} WHERE {where}{bound}",  # noqa: S608 - names quoted, values in scratch tables
                 {"project": project_id},
             )
+
+    def keeps_versions(self) -> bool:
+        """Whether a row may have older versions waiting for a merge (a versioned engine)."""
+        return self.engine() in _VERSIONED
 
     def engine(self) -> str:
         if self._engine is None:

@@ -97,10 +97,10 @@ class ClickHouseSessionRows:
 
 
 class ClickHouseUserTarget:
-    """A user's rows by project and user id. With children, a batch is ``limit`` of the
-    user's sessions: the children's rows of those sessions go first, then the
-    sessions' rows (so a batch that fails part way leaves the sessions that name what
-    is left). With ``follow_device``, the anonymous sessions on the person's devices
+    """A user's rows by project and user id. With children, or on a sessions table that
+    keeps versions, a batch is ``limit`` of the user's sessions: the children's rows of
+    those sessions go first, then the sessions' rows (so a batch that fails part way
+    leaves the sessions that name what is left). With ``follow_device``, the anonymous sessions on the person's devices
     go before the person's own, which are what link them: deleting the last session
     that links a device first would strand its anonymous sessions, which nothing
     could then find."""
@@ -149,7 +149,7 @@ class ClickHouseUserTarget:
         whose = whose_rows(self._config, self._table, project_id, user_id)
         counts = dict.fromkeys([self.name, *(child.name for child in self._children)], 0)
         try:
-            if not self._children:
+            if not self._by_sessions():
                 for rows in (whose.linked, whose.owned):  # the device's sessions first
                     counts[self.name] += self._table.delete(project, project_id, rows)
                 return counts
@@ -177,6 +177,14 @@ class ClickHouseUserTarget:
                 raise BatchInterrupted(counts, error) from None
             raise
         return counts
+
+    def _by_sessions(self) -> bool:
+        """Whether a batch goes by the person's sessions: with tables that refer to
+        them, and on a sessions table that keeps versions of a session, whose older
+        ones (written before the user id was) would otherwise become the session again."""
+        if self._children:
+            return True
+        return self._table.keeps_versions() and self._config.session_column in self._table.types()
 
     def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
         project = self._config.project_id_column
@@ -293,6 +301,14 @@ class ClickHouseValuesTarget:
         return {
             self.name: self._table.delete(self._config.project_id_column, project_id, condition)
         }
+
+    def _by_sessions(self) -> bool:
+        """Whether a batch goes by the person's sessions: with tables that refer to
+        them, and on a sessions table that keeps versions of a session, whose older
+        ones (written before the user id was) would otherwise become the session again."""
+        if self._children:
+            return True
+        return self._table.keeps_versions() and self._config.session_column in self._table.types()
 
     def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
         condition = self._condition(project_id, user_id)
