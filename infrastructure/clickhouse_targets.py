@@ -100,10 +100,10 @@ class ClickHouseUserTarget:
     """A user's rows by project and user id. With children, or on a sessions table that
     keeps versions, a batch is ``limit`` of the user's sessions: the children's rows of
     those sessions go first, then the sessions' rows (so a batch that fails part way
-    leaves the sessions that name what is left). With ``follow_device``, the anonymous sessions on the person's devices
-    go before the person's own, which are what link them: deleting the last session
-    that links a device first would strand its anonymous sessions, which nothing
-    could then find."""
+    leaves the sessions that name what is left). With ``follow_device``, the anonymous
+    sessions on the person's devices go before the person's own, which are what link
+    them: deleting the last session that links a device first would strand its
+    anonymous sessions, which nothing could then find."""
 
     counts_exactly = False  # a mutation's rows are counted before it runs
 
