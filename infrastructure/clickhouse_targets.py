@@ -302,14 +302,6 @@ class ClickHouseValuesTarget:
             self.name: self._table.delete(self._config.project_id_column, project_id, condition)
         }
 
-    def _by_sessions(self) -> bool:
-        """Whether a batch goes by the person's sessions: with tables that refer to
-        them, and on a sessions table that keeps versions of a session, whose older
-        ones (written before the user id was) would otherwise become the session again."""
-        if self._children:
-            return True
-        return self._table.keeps_versions() and self._config.session_column in self._table.types()
-
     def remaining(self, project_id: int, user_id: str) -> dict[str, int]:
         condition = self._condition(project_id, user_id)
         return {self.name: self._table.count(self._config.project_id_column, project_id, condition)}

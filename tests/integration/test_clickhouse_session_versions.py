@@ -12,7 +12,7 @@ import pytest
 from api.composition import Services
 from domain.lifecycle import JobStatus
 from infrastructure.openreplay_clickhouse import openreplay_clickhouse_targets
-from infrastructure.target_config import TargetsConfig
+from infrastructure.target_config import TargetConfig, TargetsConfig
 from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.openreplay_clickhouse import SESSION_COLUMNS, T0, clickhouse_url, fresh_installation
@@ -49,7 +49,7 @@ def a_session_in_two_parts(session_id: int, first: str | None, then: str) -> "Cl
 def deleted_by_a_job(kit: RunnerKit, user_id: str, only: str | None = None) -> int:
     """Runs a job for the user over OpenReplay's ClickHouse targets (``only``: that one
     target, configured without the tables that refer to its sessions); its id."""
-    configs = list(openreplay_clickhouse_targets(clickhouse_url()))
+    configs: list[TargetConfig] = list(openreplay_clickhouse_targets(clickhouse_url()))
     if only is not None:
         configs = [config for config in configs if config.name == only]
     targets = build_targets(TargetsConfig(5, configs), kit.services.database)
