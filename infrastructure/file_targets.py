@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from application.ports import BatchInterrupted, TransientTargetError
+from application.ports import BatchInterrupted
 from infrastructure.key_patterns import path_segment
 from infrastructure.target_config import ConfigError, FilesTargetConfig
+from infrastructure.until_gone import removed_until_gone
 
 _SESSION_STEP = 10_000
-_PASSES = 3
 _FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 # A name the file system cannot hold (too long) names nothing that could be deleted.
 _NOTHING_THERE = (errno.ENOENT, errno.ENAMETOOLONG, errno.ENOTDIR)
@@ -143,30 +143,19 @@ class FilePattern:
         go, and with it the only way to find these files again. So the session is
         counted again after its files went, and what landed meanwhile (a recorder's
         last chunk, written after the listing) goes too, until a count finds nothing;
-        files still appearing after ``_PASSES`` fail the batch, transiently (the rows
+        files still appearing after ``PASSES`` fail the batch, transiently (the rows
         stay), what went counted."""
-        removed = 0
-        try:
-            for _ in range(_PASSES):
-                while (step := self.remove(project_id, user_id, session_id, _SESSION_STEP)) > 0:
-                    removed += step
-                    if step < _SESSION_STEP:
-                        break
-                if not self.count(project_id, user_id, session_id):
-                    return removed
-        except BatchInterrupted as interrupted:
-            gone = removed + interrupted.deleted.get(self.name, 0)
-            raise BatchInterrupted({self.name: gone}, interrupted.cause) from interrupted
-        except Exception as error:
-            if removed:  # an earlier step's files went
-                raise BatchInterrupted({self.name: removed}, error) from error
-            raise
-        appearing = TransientTargetError(
-            f"{self.name}: files of a session kept appearing as they were deleted"
-        )
-        if removed:
-            raise BatchInterrupted({self.name: removed}, appearing)
-        raise appearing
+
+        def remove() -> Iterator[int]:
+            while (step := self.remove(project_id, user_id, session_id, _SESSION_STEP)) > 0:
+                yield step
+                if step < _SESSION_STEP:
+                    break
+
+        def left() -> bool:
+            return self.count(project_id, user_id, session_id) > 0
+
+        return removed_until_gone(self.name, "files of a session", remove, left)
 
     def count(self, project_id: int, user_id: str, session_id: object = "") -> int:
         """How many files (links included) the pattern names now."""

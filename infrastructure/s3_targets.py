@@ -47,6 +47,7 @@ from infrastructure import s3_listing
 from infrastructure.key_patterns import KeyReader, path_segment
 from infrastructure.s3_listing import KEEPS_VERSIONS, Stored
 from infrastructure.target_config import ConfigError, S3TargetConfig
+from infrastructure.until_gone import removed_until_gone
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -64,11 +65,6 @@ _TRANSIENT_CODES = frozenset(
         "500",
     }
 )
-
-
-_PASSES = 3
-"""How many times a batch deletes what its sessions' patterns name, each time
-listing again, before it gives up on objects that keep appearing."""
 
 
 class S3TargetError(Exception):
@@ -133,29 +129,20 @@ class S3Objects:
         after the deletes, and what landed meanwhile (a recording's last object, a new
         version, the data behind the markers of a bucket that began keeping versions)
         goes too, until a listing finds nothing; one that still finds some after
-        ``_PASSES`` deletes fails the batch, transiently (the rows stay)."""
-        deleted = 0
-        for passes in range(_PASSES + 1):
+        ``PASSES`` deletes fails the batch, transiently (the rows stay)."""
+        found = self._found(project_id, user_id, session_ids, self._keeps_versions())
+        if not found:
+            return 0
+
+        def remove() -> list[int]:
+            return [self.delete(found)[0]]
+
+        def left() -> bool:
+            nonlocal found
             found = self._found(project_id, user_id, session_ids, self._keeps_versions())
-            if not found:
-                return deleted
-            if passes == _PASSES:
-                break
-            try:
-                deleted += self.delete(found)[0]
-            except BatchInterrupted as interrupted:
-                gone = deleted + interrupted.deleted.get(self.name, 0)
-                raise BatchInterrupted({self.name: gone}, interrupted.cause) from interrupted
-            except (S3TargetError, TransientTargetError) as error:
-                if deleted:
-                    raise BatchInterrupted({self.name: deleted}, error) from error
-                raise
-        appearing = TransientTargetError(
-            f"{self.name}: objects of these sessions kept appearing as they were deleted"
-        )
-        if deleted:
-            raise BatchInterrupted({self.name: deleted}, appearing)
-        raise appearing
+            return bool(found)
+
+        return removed_until_gone(self.name, "objects of these sessions", remove, left)
 
     def remove_user_objects(self, project_id: int, user_id: str, limit: int) -> int:
         """At most ``limit`` of the user's objects, or versions of them (no session:
