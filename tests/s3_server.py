@@ -157,3 +157,21 @@ def fresh_bucket(endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch) ->
     client = boto3.client("s3", endpoint_url=endpoint)
     client.create_bucket(Bucket=bucket)
     return client
+
+
+Version = tuple[str, str]
+"""An object's version in a bucket: (key, version id)."""
+
+
+def keep_versions(s3: "S3Client", bucket: str) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def stored(s3: "S3Client", bucket: str) -> tuple[set[Version], set[Version]]:
+    """Every version, and every delete marker, in the bucket."""
+    versions: set[Version] = set()
+    markers: set[Version] = set()
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        versions |= {(v["Key"], v["VersionId"]) for v in page.get("Versions", [])}
+        markers |= {(m["Key"], m["VersionId"]) for m in page.get("DeleteMarkers", [])}
+    return versions, markers

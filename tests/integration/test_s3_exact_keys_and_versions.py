@@ -21,13 +21,20 @@ from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.integration.test_s3_target import session_ids
 from tests.runner_support import RunnerKit, runner_kit
-from tests.s3_server import Faults, fresh_bucket, moto_server, s3_proxy
+from tests.s3_server import (
+    Faults,
+    Version,
+    fresh_bucket,
+    keep_versions,
+    moto_server,
+    s3_proxy,
+    stored,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 BUCKET = "mobs"
-Version = tuple[str, str]  # (key, version id)
 
 
 @pytest.fixture(scope="module")
@@ -44,20 +51,6 @@ def s3(moto: str, monkeypatch: pytest.MonkeyPatch) -> "S3Client":
 @pytest.fixture
 def kit(services: Services, tmp_path: Path) -> RunnerKit:
     return runner_kit(services, tmp_path)
-
-
-def keep_versions(s3: "S3Client", bucket: str = BUCKET) -> None:
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-
-
-def stored(s3: "S3Client") -> tuple[set[Version], set[Version]]:
-    """Every version, and every delete marker, in the bucket."""
-    versions: set[Version] = set()
-    markers: set[Version] = set()
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET):
-        versions |= {(v["Key"], v["VersionId"]) for v in page.get("Versions", [])}
-        markers |= {(m["Key"], m["VersionId"]) for m in page.get("DeleteMarkers", [])}
-    return versions, markers
 
 
 def readable(s3: "S3Client", version: Version) -> bool:
@@ -102,22 +95,22 @@ def test_exact_keys_delete_a_sessions_older_recordings_and_never_a_longer_key(
     decoys = {f"{alice[0]}0", f"{alice[0]}1e", f"{alice[0]}e0", f"x{alice[0]}"}
     for key in decoys:
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"not alice's")
-    before, _ = stored(s3)
+    before, _ = stored(s3, BUCKET)
 
     status, receipt = run(kit, recordings(moto), "alice")
 
     assert status == JobStatus.COMPLETED
     assert receipt == {"sessions": 3, "recordings": 9}
     gone = {(f"{s}{end}", "null") for s in alice for end in ("", "e", "/dom.mobs")}
-    assert stored(s3)[0] == before - gone
-    assert {(key, "null") for key in decoys} <= stored(s3)[0]
+    assert stored(s3, BUCKET)[0] == before - gone
+    assert {(key, "null") for key in decoys} <= stored(s3, BUCKET)[0]
     assert kit.session_count("bob") == 40
 
 
 def test_a_versioned_bucket_loses_every_version_and_marker_of_the_persons_objects_counted(
     kit: RunnerKit, s3: "S3Client", moto: str
 ) -> None:
-    keep_versions(s3)
+    keep_versions(s3, BUCKET)
     seed_sessions(kit.services.database, 1, ["alice", "bob"], 4, None)
     alice, bob = session_ids(kit, "alice"), session_ids(kit, "bob")
     for session_id in alice + bob:
@@ -127,7 +120,7 @@ def test_a_versioned_bucket_loses_every_version_and_marker_of_the_persons_object
         s3.put_object(Bucket=BUCKET, Key=f"{session_id}/devtools.mob", Body=b"console")
         s3.delete_object(Bucket=BUCKET, Key=f"{session_id}/devtools.mob")  # a marker
         s3.put_object(Bucket=BUCKET, Key=f"{session_id}", Body=b"old layout")
-    versions, markers = stored(s3)
+    versions, markers = stored(s3, BUCKET)
     hers = {v for v in versions if v[0].split("/")[0].removesuffix("e") in map(str, alice)}
     others_before = (versions - hers, {m for m in markers if m[0].split("/")[0] in map(str, bob)})
     assert len(hers) == 4 * 6 and all(readable(s3, version) for version in hers)
@@ -138,14 +131,14 @@ def test_a_versioned_bucket_loses_every_version_and_marker_of_the_persons_object
     # One unit a version or a delete marker: 6 versions and 1 marker a session.
     assert receipt == {"sessions": 4, "recordings": 4 * 7}
     assert not any(readable(s3, version) for version in hers)
-    assert stored(s3) == others_before  # bob's versions and markers, every one
+    assert stored(s3, BUCKET) == others_before  # bob's versions and markers, every one
     assert all(readable(s3, version) for version in others_before[0])
 
 
 def test_a_users_objects_left_as_old_versions_are_remaining_until_they_go(
     kit: RunnerKit, s3: "S3Client", moto: str
 ) -> None:
-    keep_versions(s3)
+    keep_versions(s3, BUCKET)
     for body in (b"v1", b"v2"):
         s3.put_object(Bucket=BUCKET, Key="exports/1/frank/data.json", Body=body)
         s3.put_object(Bucket=BUCKET, Key="exports/2/frank/data.json", Body=body)
@@ -160,7 +153,7 @@ def test_a_users_objects_left_as_old_versions_are_remaining_until_they_go(
 
     assert status == JobStatus.COMPLETED and receipt == {"exports": 3}
     assert target.remaining(1, "frank") == {"exports": 0}
-    assert {key for key, _ in stored(s3)[0]} == {"exports/2/frank/data.json"}
+    assert {key for key, _ in stored(s3, BUCKET)[0]} == {"exports/2/frank/data.json"}
 
 
 def test_a_bucket_that_begins_keeping_versions_while_a_batch_deletes_keeps_nothing(
@@ -171,13 +164,13 @@ def test_a_bucket_that_begins_keeping_versions_while_a_batch_deletes_keeps_nothi
     worker = boto3.client("s3", endpoint_url=moto)
 
     def versioning_comes_on(**_: Any) -> None:
-        keep_versions(s3)  # by the operator, between the worker's look and its delete
+        keep_versions(s3, BUCKET)  # by the operator, between the worker's look and its delete
 
     worker.meta.events.register_first("before-call.s3.DeleteObjects", versioning_comes_on)
     objects = S3Objects(recordings_target(BUCKET, moto, None, "sessions"), worker)
 
     assert objects.remove_sessions(1, "u", [7]) == 3  # the 3 objects; no marker counted
-    assert stored(s3) == ({("70/dom.mobs", "null")}, set())
+    assert stored(s3, BUCKET) == ({("70/dom.mobs", "null")}, set())
 
 
 def test_session_ids_that_are_not_numbers_never_let_an_exact_key_take_anothers_object(
@@ -197,7 +190,7 @@ def test_session_ids_that_are_not_numbers_never_let_an_exact_key_take_anothers_o
 
     with pytest.raises(S3TargetError, match=r"^mobs: .*'\{sessionId\}' of someone else"):
         objects.remove_sessions(1, "u", ["ab"])
-    assert {key for key, _ in stored(s3)[0]} == {"ab", "abe"}
+    assert {key for key, _ in stored(s3, BUCKET)[0]} == {"ab", "abe"}
 
 
 def test_a_bucket_the_worker_cannot_purge_is_refused_by_check_naming_why(
@@ -213,7 +206,7 @@ def test_a_bucket_the_worker_cannot_purge_is_refused_by_check_naming_why(
     with pytest.raises(ConfigError, match=r"^Target mobs: bucket locked: object lock is on"):
         check("locked", moto)
 
-    keep_versions(s3)
+    keep_versions(s3, BUCKET)
     check(BUCKET, moto)  # versions it may list and delete: fine
     faults = Faults()
     with s3_proxy(moto, faults) as proxy:

@@ -10,13 +10,12 @@ import pytest
 from infrastructure.openreplay_recordings import recordings_target
 from infrastructure.s3_targets import S3Objects
 from infrastructure.target_config import S3TargetConfig
-from tests.s3_server import fresh_bucket, moto_server
+from tests.s3_server import fresh_bucket, keep_versions, moto_server, stored
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 BUCKET = "mobs"
-Version = tuple[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -30,40 +29,27 @@ def s3(moto: str, monkeypatch: pytest.MonkeyPatch) -> "S3Client":
     return fresh_bucket(moto, BUCKET, monkeypatch)
 
 
-def keep_versions(s3: "S3Client") -> None:
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-
-
 def put_many(s3: "S3Client", keys: list[str]) -> None:
     """One after the other: moto's server loses versions of a key put concurrently."""
     for key in keys:
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
 
 
-def stored(s3: "S3Client") -> tuple[set[Version], set[Version]]:
-    versions: set[Version] = set()
-    markers: set[Version] = set()
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET):
-        versions |= {(v["Key"], v["VersionId"]) for v in page.get("Versions", [])}
-        markers |= {(m["Key"], m["VersionId"]) for m in page.get("DeleteMarkers", [])}
-    return versions, markers
-
-
 def test_more_than_a_page_of_versions_of_an_exact_key_go_every_one_and_no_longer_key(
     s3: "S3Client", moto: str
 ) -> None:
-    keep_versions(s3)
+    keep_versions(s3, BUCKET)
     put_many(s3, ["12"] * 1001 + ["12/dom.mobs"] * 2 + ["120"] * 5 + ["12e"] * 3)
     for _ in range(2):
         s3.delete_object(Bucket=BUCKET, Key="12")  # markers, one after the other
     s3.delete_object(Bucket=BUCKET, Key="120")
     objects = S3Objects(recordings_target(BUCKET, moto, None, "sessions"))
-    before = stored(s3)
+    before = stored(s3, BUCKET)
 
     assert objects.count(1, "u", 12) == 1001 + 2 + 2 + 3
     assert objects.remove_sessions(1, "u", [12]) == 1001 + 2 + 2 + 3
 
-    versions, markers = stored(s3)
+    versions, markers = stored(s3, BUCKET)
     assert {key for key, _ in versions} == {"120"} and len(versions) == 5
     assert markers == {m for m in before[1] if m[0] == "120"} and len(markers) == 1
     assert objects.count(1, "u", 12) == 0
@@ -72,7 +58,7 @@ def test_more_than_a_page_of_versions_of_an_exact_key_go_every_one_and_no_longer
 def test_more_than_a_page_of_a_users_objects_go_a_batch_at_a_time_counted_once(
     s3: "S3Client", moto: str
 ) -> None:
-    keep_versions(s3)
+    keep_versions(s3, BUCKET)
     mine = [f"exports/1/ann/{n:05}.json" for n in range(1500)]
     theirs = [f"exports/1/ann2/{n:05}.json" for n in range(1100)] + ["exports/1/anna/x"]
     put_many(s3, mine + theirs + mine[:700])  # 700 of hers have two versions
@@ -92,7 +78,7 @@ def test_more_than_a_page_of_a_users_objects_go_a_batch_at_a_time_counted_once(
 
     assert batches == [1000, 1000, 210]
     assert objects.count(1, "ann") == 0
-    versions, markers = stored(s3)
+    versions, markers = stored(s3, BUCKET)
     assert {key for key, _ in versions} == set(theirs) and not markers
 
 
@@ -113,4 +99,4 @@ def test_more_than_a_page_of_a_users_objects_in_a_plain_bucket_go_and_no_neighbo
     assert objects.count(1, "bo") == 1
     assert objects.remove_user_objects(1, "bo", 1000) == 1
     assert objects.remove_user_objects(1, "bo", 1000) == 0
-    assert stored(s3) == ({(key, "null") for key in theirs}, set())
+    assert stored(s3, BUCKET) == ({(key, "null") for key in theirs}, set())

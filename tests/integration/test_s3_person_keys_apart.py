@@ -13,13 +13,12 @@ import pytest
 from infrastructure.key_patterns import path_segment
 from infrastructure.s3_targets import S3Objects
 from infrastructure.target_config import S3TargetConfig
-from tests.s3_server import fresh_bucket, moto_server
+from tests.s3_server import fresh_bucket, keep_versions, moto_server, stored
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 BUCKET = "exports"
-Version = tuple[str, str]
 PREFIX = "exports/{projectId}/{userId}/"
 
 
@@ -32,19 +31,6 @@ def moto() -> Iterator[str]:
 @pytest.fixture
 def s3(moto: str, monkeypatch: pytest.MonkeyPatch) -> "S3Client":
     return fresh_bucket(moto, BUCKET, monkeypatch)
-
-
-def keep_versions(s3: "S3Client") -> None:
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-
-
-def stored(s3: "S3Client") -> tuple[set[Version], set[Version]]:
-    versions: set[Version] = set()
-    markers: set[Version] = set()
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET):
-        versions |= {(v["Key"], v["VersionId"]) for v in page.get("Versions", [])}
-        markers |= {(m["Key"], m["VersionId"]) for m in page.get("DeleteMarkers", [])}
-    return versions, markers
 
 
 def user_objects(moto: str, prefix: str = PREFIX, keys: list[str] | None = None) -> S3Objects:
@@ -101,7 +87,7 @@ def test_each_users_objects_go_with_their_own_job_and_nobody_elses(
     s3: "S3Client", moto: str, versions: bool
 ) -> None:
     if versions:
-        keep_versions(s3)
+        keep_versions(s3, BUCKET)
     objects = user_objects(moto)
     owned: dict[tuple[int, str], set[str]] = {}
     for project in (1, 12):
@@ -118,13 +104,13 @@ def test_each_users_objects_go_with_their_own_job_and_nobody_elses(
     assert len({k for names in owned.values() for k in names}) == 4 * len(USERS)
 
     for (project, user), names in owned.items():
-        before_versions, before_markers = stored(s3)
+        before_versions, before_markers = stored(s3, BUCKET)
         expected = 2 * len(names) + 1 if versions else len(names)
         assert objects.count(project, user) == expected, (project, user)
         assert delete_all(objects, project, user) == expected, (project, user)
-        after_versions, after_markers = stored(s3)
+        after_versions, after_markers = stored(s3, BUCKET)
         assert {k for k, _ in before_versions - after_versions} == names, (project, user)
         assert {k for k, _ in before_markers - after_markers} <= names
         assert not {k for k, _ in after_versions | after_markers} & names
         assert objects.count(project, user) == 0
-    assert stored(s3) == (set(), set())
+    assert stored(s3, BUCKET) == (set(), set())

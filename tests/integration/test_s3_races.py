@@ -21,13 +21,12 @@ from infrastructure.targets import UserObjectsTarget, build_targets
 from tests.conftest import job_now
 from tests.integration.test_s3_target import session_ids
 from tests.runner_support import RunnerKit, runner_kit
-from tests.s3_server import fresh_bucket, moto_server
+from tests.s3_server import fresh_bucket, keep_versions, moto_server, stored
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 BUCKET = "mobs"
-Version = tuple[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -44,19 +43,6 @@ def s3(moto: str, monkeypatch: pytest.MonkeyPatch) -> "S3Client":
 @pytest.fixture
 def kit(services: Services, tmp_path: Path) -> RunnerKit:
     return runner_kit(services, tmp_path)
-
-
-def keep_versions(s3: "S3Client") -> None:
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-
-
-def stored(s3: "S3Client") -> tuple[set[Version], set[Version]]:
-    versions: set[Version] = set()
-    markers: set[Version] = set()
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET):
-        versions |= {(v["Key"], v["VersionId"]) for v in page.get("Versions", [])}
-        markers |= {(m["Key"], m["VersionId"]) for m in page.get("DeleteMarkers", [])}
-    return versions, markers
 
 
 def once_before_deleting(client: "S3Client", act: Any) -> None:
@@ -77,7 +63,7 @@ def test_a_bucket_that_begins_keeping_versions_during_a_users_batch_counts_each_
         s3.put_object(Bucket=BUCKET, Key=f"exports/1/frank/{n}.json", Body=b"{}")
     s3.put_object(Bucket=BUCKET, Key="exports/1/frankie/0.json", Body=b"{}")
     worker = boto3.client("s3", endpoint_url=moto)
-    once_before_deleting(worker, lambda: keep_versions(s3))  # by the operator, mid-batch
+    once_before_deleting(worker, lambda: keep_versions(s3, BUCKET))  # by the operator, mid-batch
     config = S3TargetConfig(
         name="exports", bucket=BUCKET, endpoint_url=moto, prefix="exports/{projectId}/{userId}/"
     )
@@ -89,7 +75,7 @@ def test_a_bucket_that_begins_keeping_versions_during_a_users_batch_counts_each_
     assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
     # 5 objects; the delete markers the worker's own deletes made are not his data.
     assert kit.services.history.receipt(1, job_id) == {"exports": 5}
-    assert stored(s3) == ({("exports/1/frankie/0.json", "null")}, set())
+    assert stored(s3, BUCKET) == ({("exports/1/frankie/0.json", "null")}, set())
 
 
 @pytest.mark.parametrize("versions", [False, True], ids=["plain", "versioned"])
@@ -97,7 +83,7 @@ def test_a_recording_written_while_a_batch_deletes_its_session_goes_with_it(
     kit: RunnerKit, s3: "S3Client", moto: str, versions: bool
 ) -> None:
     if versions:
-        keep_versions(s3)
+        keep_versions(s3, BUCKET)
     seed_sessions(kit.services.database, 1, ["alice", "bob"], 2, None)
     alice, bob = session_ids(kit, "alice"), session_ids(kit, "bob")
     for session_id in alice + bob:
@@ -123,7 +109,7 @@ def test_a_recording_written_while_a_batch_deletes_its_session_goes_with_it(
     kit.worker(kit.runner(batch_size=10, targets=[sessions])).run_due_jobs()
 
     assert job_now(kit.services, 1, job_id).status == JobStatus.COMPLETED
-    left = {key for key, _ in stored(s3)[0] | stored(s3)[1]}
+    left = {key for key, _ in stored(s3, BUCKET)[0] | stored(s3, BUCKET)[1]}
     assert left == {f"{session_id}/dom.mobs" for session_id in bob}
     # Plain: 2 objects (one of them rewritten), then the one that landed. Versioned:
     # 2 versions, then the 2 that landed.
@@ -153,4 +139,4 @@ def test_a_sessions_objects_that_keep_appearing_fail_the_batch_counting_what_wen
         "recordings: objects of these sessions kept appearing as they were deleted"
     )
     assert interrupted.value.deleted == {"recordings": 3}  # what each pass listed
-    assert {key for key, _ in stored(s3)[0]} == {"7/canvas-3.mp4"}
+    assert {key for key, _ in stored(s3, BUCKET)[0]} == {"7/canvas-3.mp4"}
