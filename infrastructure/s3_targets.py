@@ -35,7 +35,7 @@ service's or botocore's own text, which can hold a request's URL, and so the
 user's prefix (ADR 18).
 """
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -135,7 +135,7 @@ class S3Objects:
             return 0
 
         def remove() -> list[int]:
-            return [self.delete(found)[0]]
+            return [self.delete(found)]
 
         def left() -> bool:
             nonlocal found
@@ -149,24 +149,21 @@ class S3Objects:
         the next batch finds what this one leaves, whatever the bucket became, and
         the delete markers this one made go uncounted)."""
         found = self._found(project_id, user_id, [""], self._keeps_versions(), limit)
-        return self.delete(found[:limit])[0]
+        return self.delete(found[:limit])
 
     def count(self, project_id: int, user_id: str, session_id: object = "") -> int:
         return len(self._found(project_id, user_id, [session_id], self._keeps_versions()))
 
-    def delete(self, found: list[Stored], uncounted: Collection[str] = ()) -> tuple[int, set[str]]:
+    def delete(self, found: list[Stored]) -> int:
         """Deletes what was found; a failure after some are gone is a BatchInterrupted
         that counts them (they are gone for good: the receipt must say so). Returns
-        how many went, but ``uncounted`` versions and markers the worker made, and the
-        delete markers made."""
-        deleted, made = 0, set[str]()
+        how many went, but the delete markers the worker made."""
+        deleted = 0
         for chunk in s3_listing.chunks(found):
             try:
                 with self._errors():
-                    mine = {*uncounted, *self._made}
-                    done = s3_listing.delete(self._client, self.bucket, chunk, mine)
+                    done = s3_listing.delete(self._client, self.bucket, chunk, self._made)
                 deleted += done.gone
-                made |= done.made
                 self._made |= done.made
                 if done.error:
                     raise self._error(done.error)
@@ -174,7 +171,7 @@ class S3Objects:
                 if deleted:
                     raise BatchInterrupted({self.name: deleted}, error) from error
                 raise
-        return deleted, made
+        return deleted
 
     def _found(
         self,
