@@ -45,10 +45,11 @@ key again for every request more than that far apart."""
 NewKey = tuple[str, int, bytes, int]
 """A key made for the events being appended: (subject, generation, key, created ms)."""
 
-_with_next_append: ContextVar[tuple[NewKey, ...] | None] = ContextVar(
+_with_next_append: ContextVar[dict[KeyRef, tuple[NewKey, AESGCM]] | None] = ContextVar(
     "jobtrail_new_keys", default=None
 )
-"""The keys made for the append under way (None: no append is under way)."""
+"""The keys made for the append under way, by ref, each with its cipher made once (None:
+no append is under way): each event's seal finds its key without a scan of the batch's."""
 
 
 def keys_to_store() -> tuple[NewKey, ...]:
@@ -56,14 +57,12 @@ def keys_to_store() -> tuple[NewKey, ...]:
     them: the recorder stores them in the append's own transaction, so a key exists
     exactly when the events it seals do. A key made meanwhile by another writer
     makes the insert fail, and the append with it: a conflict, retried."""
-    return _with_next_append.get() or ()
+    return tuple(made for made, _ in (_with_next_append.get() or {}).values())
 
 
 def _made_for_this_append(ref: KeyRef) -> AESGCM | None:
-    for subject, generation, data_key, _ in keys_to_store():
-        if (subject, generation) == ref:
-            return AESGCM(data_key)
-    return None
+    made = (_with_next_append.get() or {}).get(ref)
+    return None if made is None else made[1]
 
 
 class KeyGoneMeanwhile(RecordConflictError):
@@ -170,7 +169,7 @@ class PersonalDataVault:
         events; they are cached once the append succeeded. An append that failed may
         have met a key another writer made for the same ref: that ref is looked up
         before the next one makes a key for it again."""
-        token = _with_next_append.set(tuple(made))
+        token = _with_next_append.set({(new[0], new[1]): (new, AESGCM(new[2])) for new in made})
         try:
             yield
         except BaseException:
