@@ -5,7 +5,8 @@ this installation really has, each a target named after it (a receipt per table)
 - Values that are the person, first (they read the sessions' anonymous ids):
   ``experimental.autocomplete`` (types ``USERID``, ``USERANONYMOUSID`` and their
   ``_IOS``/``_MOBILE`` forms) and ``product_analytics.autocomplete_simple`` (names
-  ``user_id`` and ``user_anonymous_id``, filled from the sessions by a view).
+  ``user_id`` and ``user_anonymous_id``, filled from the sessions by a view; and
+  ``$user_id``, filled from the profiles and the analytics events since 1.26).
 - ``experimental.sessions``, by ``user_id``, its device ``user_uuid`` named
   (``follow_device`` off: an operator turns it on); and every other table with a
   ``project_id`` and a ``session_id`` (``experimental.events``, ``ios_events``,
@@ -38,7 +39,11 @@ VALUES = {
         ["USERID", "USERID_IOS", "USERID_MOBILE"],
         ["USERANONYMOUSID", "USERANONYMOUSID_IOS", "USERANONYMOUSID_MOBILE"],
     ),
-    "product_analytics.autocomplete_simple": ("name", ["user_id"], ["user_anonymous_id"]),
+    "product_analytics.autocomplete_simple": (
+        "name",
+        ["user_id", "$user_id"],
+        ["user_anonymous_id"],
+    ),
 }
 
 
