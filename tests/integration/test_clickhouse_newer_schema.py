@@ -113,3 +113,24 @@ def test_her_user_id_suggested_from_her_profile_and_events_goes_with_her(
     ]
     receipt = kit.services.history.receipt(1, job_id)
     assert receipt[SUGGESTIONS] == 4  # user_id and user_anonymous_id, $user_id twice
+
+
+def test_her_profiles_properties_kept_by_user_id_go_with_her(
+    kit: RunnerKit, installation: "Client"
+) -> None:
+    ch = installation
+    hers = "project_id = 1 AND user_id = 'alice'"
+    theirs = {
+        t: rows(ch, f"SELECT * APPLY toString FROM {t} WHERE NOT ({hers})")
+        for t in [PROPERTIES, PROPERTY_VALUES]
+    }
+    assert ("1", "alice", "city", "Lyon") in rows(
+        ch, f"SELECT * EXCEPT (data_count, _timestamp) APPLY toString FROM {PROPERTY_VALUES}"
+    )
+
+    job_id = run_job(kit)
+
+    for table in [PROPERTIES, PROPERTY_VALUES]:
+        assert rows(ch, f"SELECT * APPLY toString FROM {table}") == theirs[table]
+    receipt = kit.services.history.receipt(1, job_id)
+    assert receipt.get(PROPERTIES) == 2 and receipt.get(PROPERTY_VALUES) == 2  # plan, city
