@@ -14,7 +14,9 @@ this installation really has, each a target named after it (a receipt per table)
   as rows of those sessions, deleted before them; ``$user_id`` too where a table
   has one (events sent without a session).
 - Every other table with a ``project_id`` and a ``$user_id``
-  (``product_analytics.users``, ``users_distinct_id``, ``user_devices``).
+  (``product_analytics.users``, ``users_distinct_id``, ``user_devices``), and the
+  tables where a view copies a profile's ``$user_id`` as ``user_id`` (its
+  properties' names and values, in the newer schema).
 """
 
 from collections import defaultdict
@@ -45,6 +47,12 @@ VALUES = {
         ["user_anonymous_id"],
     ),
 }
+
+PROFILE_COPIES = frozenset(
+    {"product_analytics.user_properties", "product_analytics.autocomplete_user_properties_grouped"}
+)
+"""Tables whose ``user_id`` is a profile's ``$user_id``, by name: elsewhere a
+``user_id`` may be the staff's (``experimental.user_viewed_errors``, a number)."""
 
 
 class ClickHouseUnreadable(Exception):
@@ -99,11 +107,14 @@ def clickhouse_targets_of(url: str, tables: dict[str, set[str]]) -> list[ClickHo
 
 
 def _by_user(url: str, tables: dict[str, set[str]]) -> list[ClickHouseTargetConfig]:
-    return [
-        ClickHouseTargetConfig(name=table, url=url, table=table, user_id_column=ANALYTICS_USER)
-        for table, columns in sorted(tables.items())
-        if {PROJECT, ANALYTICS_USER} <= columns and SESSION not in columns
-    ]
+    found = []
+    for table, columns in sorted(tables.items()):
+        user = USER if table in PROFILE_COPIES else ANALYTICS_USER
+        if {PROJECT, user} <= columns and SESSION not in columns:
+            found.append(
+                ClickHouseTargetConfig(name=table, url=url, table=table, user_id_column=user)
+            )
+    return found
 
 
 def _catalog(url: str) -> dict[str, set[str]]:
