@@ -8,6 +8,7 @@ import json
 import re
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -23,12 +24,15 @@ from domain.job import job_aggregate_id
 from domain.log_entry import event_entry
 from domain.merkle import leaf_hash
 from infrastructure.chain import verify_chain
+from infrastructure.checkpoints import CheckpointStore
+from infrastructure.log_tree import LogTree
 from infrastructure.mapper import keyless_mapper
+from infrastructure.session_store import seed_sessions
 from infrastructure.signing import SigningKey
 from tests.certificates import check, completed_job, issue
 from tests.log_rewriting import recompute_chain_and_tree, sql
 from tests.merkle_reference import inclusion_proof, root_hash
-from tests.runner_support import RunnerKit
+from tests.runner_support import T0, RunnerKit
 
 Document = dict[str, Any]
 
@@ -297,6 +301,56 @@ def test_a_checkpoint_dated_past_any_calendar_fails_in_one_line(
     exit_code, lines = audit_check(tmp_path, json.dumps(forged).encode(), key)
 
     assert exit_code == 1 and len(lines) == 1 and lines[0].startswith("FAILED: ")
+
+
+def test_a_completion_backdated_behind_a_published_checkpoint_fails_against_it(
+    kit: RunnerKit, key: SigningKey
+) -> None:
+    """The job was due on 1 June and the operator published a checkpoint on 15 June
+    that holds its request and nothing more; then they ran it with their clock set
+    back to 2 May. Every event is in the log and the log extends the published
+    checkpoint, but the events that entered it after 15 June cannot have happened
+    on 2 May: a certificate reading "completed a month early" is false."""
+    operator = CheckpointStore(
+        kit.services.database, LogTree(kit.services.database, kit.services.log), kit.clock
+    )
+    seed_sessions(kit.services.database, 1, ["late@example.com"], 3, kit.recordings)
+    job_id = kit.schedule("late@example.com")
+    kit.clock.current = T0 + timedelta(days=45)
+    published = operator.sign(key)
+    assert published is not None
+    kit.clock.current = T0 + timedelta(days=1)  # the operator's clock, set back
+    kit.worker(kit.runner()).run_due_jobs()
+    kit.clock.current = T0 + timedelta(days=46)
+    operator.sign(key)
+    document = issue(kit.services, job_id, key, [published.size])
+    job = json.loads(document)["job"]
+    assert job["status"] == "completed" and job["updatedAt"] < job["dueBy"]
+
+    with pytest.raises(CertificateInvalid, match="published checkpoint"):
+        check(document, key.public, [published])
+
+
+def test_a_checkpoint_dated_before_a_published_smaller_one_fails_against_it(
+    kit: RunnerKit, key: SigningKey
+) -> None:
+    """A log only grows: a checkpoint of more events than one published on 15 June
+    cannot have been signed on 2 May, as the auditor's line would read."""
+    operator = CheckpointStore(
+        kit.services.database, LogTree(kit.services.database, kit.services.log), kit.clock
+    )
+    kit.clock.current = T0 + timedelta(days=45)
+    kit.schedule("earlier@example.com")
+    published = operator.sign(key)
+    assert published is not None
+    kit.clock.current = T0 + timedelta(days=50)
+    job_id = completed_job(kit)
+    kit.clock.current = T0 + timedelta(days=1)  # the operator's signer, set back
+    operator.sign(key)
+    document = issue(kit.services, job_id, key, [published.size])
+
+    with pytest.raises(CertificateInvalid, match="published checkpoint"):
+        check(document, key.public, [published])
 
 
 # Someone who can write to the database, without the key.
