@@ -25,7 +25,8 @@ from application.certificate_shape import (
     SignedCheckpoint,
 )
 from application.certificates import Decode, statements
-from domain.checkpoint import Checkpoint, MalformedCheckpoint
+from application.epoch import epoch_ms, moment_of
+from domain.checkpoint import CLOCK_SKEW_MS, Checkpoint, MalformedCheckpoint
 from domain.job import Job
 from domain.log_entry import event_entry
 from domain.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -79,15 +80,15 @@ def check_certificate(
         )
     checkpoint = signed(certificate.checkpoint, key, "the certificate's checkpoint")
     _check_events(certificate.events, checkpoint)
-    _check_statements(certificate, decode)
+    times = _check_statements(certificate, decode)
     for earlier in certificate.earlier_checkpoints:
         _check_extends(
             checkpoint, signed(earlier.checkpoint, key, "an earlier checkpoint"), earlier.proof
         )
     for checkpoint_seen in published:
-        _check_published(
-            certificate, checkpoint, signed(checkpoint_seen, key, "a published checkpoint")
-        )
+        seen = signed(checkpoint_seen, key, "a published checkpoint")
+        _check_published(certificate, checkpoint, seen)
+        _check_dates(certificate.events, times, checkpoint, seen)
     return Verified(certificate, checkpoint)
 
 
@@ -140,7 +141,8 @@ def _check_events(events: Sequence[ProvenEvent], checkpoint: Checkpoint) -> None
             )
 
 
-def _check_statements(certificate: Certificate, decode: Decode) -> None:
+def _check_statements(certificate: Certificate, decode: Decode) -> list[int]:
+    """Checks what the certificate states; returns each event's time (epoch ms)."""
     events = _job_events(certificate.events, decode)
     try:
         stated = statements(events)
@@ -152,6 +154,7 @@ def _check_statements(certificate: Certificate, decode: Decode) -> None:
         # As JSON values, as the document states them: in Python true == 1 == 1.0.
         if _canonical.encode(getattr(certificate, name)) != _canonical.encode(value):
             raise CertificateInvalid(f"the certificate's {name} does not follow from its events")
+    return [epoch_ms(vars(event)["timestamp"]) for event in events]
 
 
 def _job_events(events: Sequence[ProvenEvent], decode: Decode) -> list[DomainEventProtocol[UUID]]:
@@ -224,6 +227,38 @@ def _check_extends(checkpoint: Checkpoint, earlier: Checkpoint, proof: Sequence[
             f"the log at size {checkpoint.size} does not extend the checkpoint of size "
             f"{earlier.size}: the log before it was rewritten"
         )
+
+
+def _check_dates(
+    events: Sequence[ProvenEvent], times: Sequence[int], checkpoint: Checkpoint, seen: Checkpoint
+) -> None:
+    """A published checkpoint dates the log, whoever holds the key: the events it holds
+    happened before it was signed, those it does not hold after, and a checkpoint of
+    more events was signed after it. An event's own time is the writer's word (a clock
+    set back makes a late completion look timely); this is where it meets a time the
+    operator committed to earlier (within CLOCK_SKEW_MS)."""
+    if checkpoint.size > seen.size and checkpoint.signed_at < seen.signed_at - CLOCK_SKEW_MS:
+        raise CertificateInvalid(
+            f"the certificate's checkpoint (size {checkpoint.size}) is dated "
+            f"{_iso(checkpoint.signed_at)}, before the published checkpoint of size "
+            f"{seen.size} that it extends ({_iso(seen.signed_at)})"
+        )
+    for event, moment in zip(events, times, strict=True):
+        held = event.leaf_index < seen.size
+        late, early = (
+            moment - seen.signed_at > CLOCK_SKEW_MS,
+            seen.signed_at - moment > CLOCK_SKEW_MS,
+        )
+        if late if held else early:
+            raise CertificateInvalid(
+                f"event {event.originator_version} (position {event.position}) is dated "
+                f"{_iso(moment)}, but it entered the log {'before' if held else 'after'} the "
+                f"published checkpoint of size {seen.size} was signed ({_iso(seen.signed_at)})"
+            )
+
+
+def _iso(ms: int) -> str:
+    return moment_of(ms).isoformat(timespec="milliseconds")
 
 
 def _check_published(certificate: Certificate, checkpoint: Checkpoint, seen: Checkpoint) -> None:

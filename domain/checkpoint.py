@@ -11,6 +11,10 @@ from dataclasses import dataclass
 FORMAT = "jobtrail-checkpoint/v1"
 LAST_DATE_MS = 253_402_300_799_999
 """9999-12-31T23:59:59.999Z: a checkpoint dated later names no day anyone can read."""
+CLOCK_SKEW_MS = 10 * 60 * 1000
+"""How far an honest event's time may fall on the wrong side of a checkpoint's: the
+event is dated by its writer's clock before its append commits, the checkpoint by
+the signer's, on another machine perhaps. Ten minutes; a deadline is a matter of days."""
 
 
 class MalformedCheckpoint(ValueError):
