@@ -303,6 +303,52 @@ def test_a_checkpoint_dated_past_any_calendar_fails_in_one_line(
     assert exit_code == 1 and len(lines) == 1 and lines[0].startswith("FAILED: ")
 
 
+def extension(state: dict[str, Any], at: str, respond_by: str) -> bytes:
+    """A DeadlineExtended as jobtrail stores it (its reason sealed), dated ``at``."""
+    fields = {"actor": "operator", "key_generation": state["key_generation"]}
+    fields |= {"respond_by": respond_by, "sealed": "c2VhbGVk", "subject": state["subject"]}
+    return json.dumps({**fields, "timestamp": at}, separators=(",", ":")).encode()
+
+
+def test_a_deadline_the_law_does_not_allow_fails(honest: Document, key: SigningKey) -> None:
+    """The job was due on 1 June, one month after its request, and answered then. The
+    operator signs a log where its request set its deadline a year away: the
+    certificate's dueBy follows from the events, but no request is given a year."""
+    scheduled = json.loads(states(honest)[0])
+    assert scheduled["respond_by"].startswith("2026-06-01")
+    scheduled["respond_by"] = "2027-05-01T09:00:00+00:00"
+    forged = signed_by_the_operator(
+        honest,
+        key,
+        states_now={0: json.dumps(scheduled, separators=(",", ":")).encode()},
+        refold=True,
+    )
+
+    with pytest.raises(CertificateInvalid, match="deadline"):
+        check(json.dumps(forged).encode(), key.public)
+
+
+def test_a_deadline_extended_after_it_had_passed_fails(honest: Document, key: SigningKey) -> None:
+    """The job was due on 1 June. In July the operator appends an extension to
+    1 August (the last event, where the search was): dueBy reads 1 August, and the
+    job "answered on time". jobtrail extends a deadline only before it has passed,
+    and only while the job still owes an answer."""
+    last = len(honest["events"]) - 1
+    scheduled = json.loads(states(honest)[0])
+    late = extension(scheduled, "2026-07-01T09:00:00.000000Z", "2026-08-01T09:00:00+00:00")
+    forged = signed_by_the_operator(
+        honest,
+        key,
+        topics={last: "domain.job:Job.DeadlineExtended"},
+        states_now={last: late},
+        refold=True,
+    )
+    assert forged["job"]["dueBy"] > forged["job"]["updatedAt"]
+
+    with pytest.raises(CertificateInvalid, match="deadline"):
+        check(json.dumps(forged).encode(), key.public)
+
+
 def test_a_completion_backdated_behind_a_published_checkpoint_fails_against_it(
     kit: RunnerKit, key: SigningKey
 ) -> None:
