@@ -26,7 +26,10 @@ from application.certificate_shape import (
 )
 from application.certificates import Decode, statements
 from application.epoch import epoch_ms, moment_of
+from application.event_log import fold_in_sequence
 from domain.checkpoint import CLOCK_SKEW_MS, Checkpoint, MalformedCheckpoint
+from domain.deadline import ONE_MONTH, extended_deadline
+from domain.errors import DeadlineNotExtended
 from domain.job import Job
 from domain.log_entry import event_entry
 from domain.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -148,6 +151,7 @@ def _check_statements(certificate: Certificate, decode: Decode) -> list[int]:
         stated = statements(events)
     except Exception as error:
         raise CertificateInvalid(f"the events do not read as a job's: {error}") from error
+    _check_deadline(events)
     if certificate.events[0].originator_id != str(job_aggregate_id(stated["job"]["jobId"])):
         raise CertificateInvalid("the events are not those of the job they name")
     for name, value in stated.items():
@@ -184,6 +188,29 @@ def _job_events(events: Sequence[ProvenEvent], decode: Decode) -> list[DomainEve
     if vars(decoded[0]).get("originator_topic") != JOB:
         raise CertificateInvalid("the first event schedules something that is not a job")
     return decoded
+
+
+def _check_deadline(events: Sequence[DomainEventProtocol[UUID]]) -> None:
+    """dueBy follows from the events, but whoever holds the key writes the events: it
+    is held to the rules jobtrail keeps when it writes them (domain.deadline), so a
+    certificate cannot give a request more time than the law does, nor move a deadline
+    once it has passed (a late answer would then read as on time)."""
+    scheduled = vars(events[0])
+    if scheduled["respond_by"] > ONE_MONTH.after(scheduled["timestamp"]):
+        raise CertificateInvalid("the job's request was given a deadline past the law's month")
+    for version, event in enumerate(events, start=1):
+        if not isinstance(event, Job.DeadlineExtended):
+            continue
+        job: Job = fold_in_sequence(None, events[: version - 1])
+        try:  # the reason is sealed: any reason jobtrail takes will do
+            extended_deadline(
+                job.status, job.created_on, job.respond_by, at=event.timestamp,
+                reason="sealed", until=event.respond_by,
+            )  # fmt: skip
+        except DeadlineNotExtended as error:
+            raise CertificateInvalid(
+                f"event {version} moves the deadline as jobtrail never does: {error}"
+            ) from error
 
 
 def published_checkpoints(document: bytes, what: str) -> list[SignedCheckpoint]:
