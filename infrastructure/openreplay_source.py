@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, MetaData, Table, create_engine, select
+from sqlalchemy import Column, MetaData, Table, create_engine, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -15,6 +15,10 @@ SCHEMA = "public"
 SESSIONS = f"{SCHEMA}.sessions"
 SESSION_COLUMNS = ("session_id", "project_id", "user_id")
 """What the sessions target reads of public.sessions."""
+UNLINKED = {"public.assist_events": ("session_id",)}
+"""Tables that hold a session's id with no foreign key, which the catalog cannot
+name: OpenReplay EE's assist_events, where its assist-stats service logs each
+assist, call and remote control of a session by the session's id, as text."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,8 @@ class SqlOpenReplaySource:
 
     def session_tables(self) -> list[SessionTable]:
         """Every table that refers to public.sessions, at any depth and whatever its
-        ON DELETE, as the installation's own catalog says: each parent before its
-        children."""
+        ON DELETE, as the installation's own catalog says (and the UNLINKED tables it
+        has, which no foreign key names): each parent before its children."""
         self._columns(self._table("sessions"), *SESSION_COLUMNS)
         found: list[SessionTable] = []
         parents, seen = [SESSIONS], {SESSIONS}
@@ -102,6 +106,7 @@ class SqlOpenReplaySource:
                         if ref.qualified not in seen:
                             seen.add(ref.qualified)
                             parents.append(ref.qualified)
+                found += _unlinked(conn, found)
         except SQLAlchemyError as error:
             raise NotOpenReplay(f"Cannot read {self._shown}: {_reason(error)}") from None
         return found
@@ -134,6 +139,21 @@ class SqlOpenReplaySource:
                 return list(conn.execute(query))
         except SQLAlchemyError as error:
             raise NotOpenReplay(f"Cannot read {self._shown}: {_reason(error)}") from None
+
+
+def _unlinked(conn: Any, found: list[SessionTable]) -> list[SessionTable]:
+    """The UNLINKED tables this installation has (with their columns), unless a
+    foreign key of theirs onto the sessions was found already."""
+    inspector = inspect(conn)
+    linked = {table.table for table in found if table.parent == SESSIONS}
+    made = []
+    for qualified, columns in UNLINKED.items():
+        schema, _, name = qualified.partition(".")
+        if qualified in linked or not inspector.has_table(name, schema=schema):
+            continue
+        if set(columns) <= {c["name"] for c in inspector.get_columns(name, schema=schema)}:
+            made.append(SessionTable(qualified, SESSIONS, columns, ("session_id",)))
+    return made
 
 
 def _reason(error: SQLAlchemyError) -> str:

@@ -8,7 +8,20 @@ that refer to it (infrastructure.sql_shared_rows)."""
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Table, and_, delete, false, func, inspect, not_, or_, select, tuple_
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    cast,
+    delete,
+    false,
+    func,
+    inspect,
+    not_,
+    or_,
+    select,
+    tuple_,
+)
 
 from infrastructure.database import Database
 from infrastructure.sql_tables import checked_table, reflected
@@ -101,7 +114,24 @@ class ChildRows:
         table = self.resolved() if table is None else table
         mine = [table.c[name] for name in self.columns]
         left = mine[0] if len(mine) == 1 else tuple_(*mine)
-        return left.in_(self.parent.values(self.referred, sessions))
+        return left.in_(self._as_held(mine, self.parent.values(self.referred, sessions)))
+
+    def _as_held(self, mine: list[Any], values: Any) -> Any:
+        """The parent's ``values`` as its columns hold them. A column that keeps a
+        number as text (OpenReplay EE's assist_events, by session id) is compared
+        with the number written as text: never the text read as a number, which a
+        stray value would make fail, nor text against a number, which PostgreSQL
+        refuses."""
+        # Columns and referred columns of another number are check()'s to refuse.
+        theirs = [self.parent.resolved().c[name] for name in self.referred]
+        if all(_text(m.type) == _text(t.type) for m, t in zip(mine, theirs, strict=False)):
+            return values
+        keys = theirs[0] if len(theirs) == 1 else tuple_(*theirs)
+        held = [
+            t if _text(m.type) == _text(t.type) else cast(t, m.type)
+            for m, t in zip(mine, theirs, strict=False)
+        ]
+        return select(*held).where(keys.in_(values))
 
     def delete(self, sessions: Any) -> Any:
         return delete(self.resolved()).where(self.where(sessions))
@@ -153,6 +183,10 @@ def children_of(
 
     visit(root)
     return ordered
+
+
+def _text(kind: Any) -> bool:
+    return isinstance(kind, String)
 
 
 def unique(table: Table, names: list[str], database: Database) -> bool:
