@@ -8,8 +8,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +20,9 @@ from typing import TYPE_CHECKING
 
 import boto3
 import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from tests.process.conftest import free_port
 
@@ -175,3 +180,44 @@ def stored(s3: "S3Client", bucket: str) -> tuple[set[Version], set[Version]]:
         versions |= {(v["Key"], v["VersionId"]) for v in page.get("Versions", [])}
         markers |= {(m["Key"], m["VersionId"]) for m in page.get("DeleteMarkers", [])}
     return versions, markers
+
+
+def put_objects(endpoint: str, bucket: str, keys: list[str], body: bytes = b"x") -> None:
+    """Each key put once for every time it is in ``keys``, by PUTs to the server signed
+    with the test credentials (moto refuses an unsigned PUT over an existing object).
+
+    A bucket of thousands of objects is made in seconds, not in a minute of boto3's
+    requests one by one: distinct keys go at once on a few kept-alive connections,
+    while the puts of one key go one after the other in their order in ``keys``
+    (moto's server loses versions of a key put concurrently), so a versioned bucket
+    holds every version, the last put the latest."""
+    host, port = urllib.parse.urlsplit(endpoint).netloc.split(":")
+    signer = S3SigV4Auth(
+        Credentials(CREDENTIALS["AWS_ACCESS_KEY_ID"], CREDENTIALS["AWS_SECRET_ACCESS_KEY"]),
+        "s3",
+        CREDENTIALS["AWS_DEFAULT_REGION"],
+    )
+    by_key: dict[str, int] = {}
+    for key in keys:
+        by_key[key] = by_key.get(key, 0) + 1
+    lanes = 4
+    shares = [list(by_key.items())[lane::lanes] for lane in range(lanes)]
+
+    def put(share: list[tuple[str, int]]) -> None:
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            for key, times in share:
+                path = f"/{bucket}/{urllib.parse.quote(key, safe='/')}"
+                for _ in range(times):
+                    request = AWSRequest(method="PUT", url=f"{endpoint}{path}", data=body)
+                    signer.add_auth(request)
+                    connection.request("PUT", path, body=body, headers=dict(request.headers))
+                    answer = connection.getresponse()
+                    said = answer.read()
+                    if answer.status != 200:
+                        raise RuntimeError(f"PUT {path}: {answer.status} {said!r}")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(lanes) as pool:
+        list(pool.map(put, shares))

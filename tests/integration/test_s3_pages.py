@@ -10,7 +10,7 @@ import pytest
 from infrastructure.openreplay_recordings import recordings_target
 from infrastructure.s3_targets import S3Objects
 from infrastructure.target_config import S3TargetConfig
-from tests.s3_server import fresh_bucket, keep_versions, moto_server, stored
+from tests.s3_server import fresh_bucket, keep_versions, moto_server, put_objects, stored
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -29,17 +29,11 @@ def s3(moto: str, monkeypatch: pytest.MonkeyPatch) -> "S3Client":
     return fresh_bucket(moto, BUCKET, monkeypatch)
 
 
-def put_many(s3: "S3Client", keys: list[str]) -> None:
-    """One after the other: moto's server loses versions of a key put concurrently."""
-    for key in keys:
-        s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
-
-
 def test_more_than_a_page_of_versions_of_an_exact_key_go_every_one_and_no_longer_key(
     s3: "S3Client", moto: str
 ) -> None:
     keep_versions(s3, BUCKET)
-    put_many(s3, ["12"] * 1001 + ["12/dom.mobs"] * 2 + ["120"] * 5 + ["12e"] * 3)
+    put_objects(moto, BUCKET, ["12"] * 1001 + ["12/dom.mobs"] * 2 + ["120"] * 5 + ["12e"] * 3)
     for _ in range(2):
         s3.delete_object(Bucket=BUCKET, Key="12")  # markers, one after the other
     s3.delete_object(Bucket=BUCKET, Key="120")
@@ -61,7 +55,7 @@ def test_more_than_a_page_of_a_users_objects_go_a_batch_at_a_time_counted_once(
     keep_versions(s3, BUCKET)
     mine = [f"exports/1/ann/{n:05}.json" for n in range(1500)]
     theirs = [f"exports/1/ann2/{n:05}.json" for n in range(1100)] + ["exports/1/anna/x"]
-    put_many(s3, mine + theirs + mine[:700])  # 700 of hers have two versions
+    put_objects(moto, BUCKET, mine + theirs + mine[:700])  # 700 of hers have two versions
     for key in mine[:10]:
         s3.delete_object(Bucket=BUCKET, Key=key)  # a marker in front of both versions
     objects = S3Objects(
@@ -87,7 +81,7 @@ def test_more_than_a_page_of_a_users_objects_in_a_plain_bucket_go_and_no_neighbo
 ) -> None:
     mine = [f"exports/1/bo/{n:05}" for n in range(1001)]
     theirs = ["exports/1/bo2/0", "exports/1/b/0", "exports/1/bo.d/0", "exports/12/bo/0"]
-    put_many(s3, mine + theirs)
+    put_objects(moto, BUCKET, mine + theirs)
     objects = S3Objects(
         S3TargetConfig(
             name="exports", bucket=BUCKET, endpoint_url=moto, prefix="exports/{projectId}/{userId}/"
