@@ -10,7 +10,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -182,13 +182,14 @@ def stored(s3: "S3Client", bucket: str) -> tuple[set[Version], set[Version]]:
     return versions, markers
 
 
-def put_objects(endpoint: str, bucket: str, keys: list[str], body: bytes = b"x") -> None:
-    """Each key put once for every time it is in ``keys``, by PUTs to the server signed
-    with the test credentials (moto refuses an unsigned PUT over an existing object).
+def put_objects(endpoint: str, bucket: str, objects: Iterable[str | tuple[str, bytes]]) -> None:
+    """Each object put, a key (its body b"x") or a key and its body, by PUTs to the
+    server signed with the test credentials (moto refuses an unsigned PUT over an
+    existing object).
 
     A bucket of thousands of objects is made in seconds, not in a minute of boto3's
     requests one by one: distinct keys go at once on a few kept-alive connections,
-    while the puts of one key go one after the other in their order in ``keys``
+    while the puts of one key go one after the other in their order in ``objects``
     (moto's server loses versions of a key put concurrently), so a versioned bucket
     holds every version, the last put the latest."""
     host, port = urllib.parse.urlsplit(endpoint).netloc.split(":")
@@ -197,18 +198,19 @@ def put_objects(endpoint: str, bucket: str, keys: list[str], body: bytes = b"x")
         "s3",
         CREDENTIALS["AWS_DEFAULT_REGION"],
     )
-    by_key: dict[str, int] = {}
-    for key in keys:
-        by_key[key] = by_key.get(key, 0) + 1
+    by_key: dict[str, list[bytes]] = {}
+    for put in objects:
+        key, body = (put, b"x") if isinstance(put, str) else put
+        by_key.setdefault(key, []).append(body)
     lanes = 4
     shares = [list(by_key.items())[lane::lanes] for lane in range(lanes)]
 
-    def put(share: list[tuple[str, int]]) -> None:
+    def put_share(share: list[tuple[str, list[bytes]]]) -> None:
         connection = http.client.HTTPConnection(host, int(port), timeout=30)
         try:
-            for key, times in share:
-                path = f"/{bucket}/{urllib.parse.quote(key, safe='/')}"
-                for _ in range(times):
+            for key, bodies in share:
+                path = f"/{bucket}/{urllib.parse.quote(key, safe='/~')}"
+                for body in bodies:
                     request = AWSRequest(method="PUT", url=f"{endpoint}{path}", data=body)
                     signer.add_auth(request)
                     connection.request("PUT", path, body=body, headers=dict(request.headers))
@@ -220,4 +222,4 @@ def put_objects(endpoint: str, bucket: str, keys: list[str], body: bytes = b"x")
             connection.close()
 
     with ThreadPoolExecutor(lanes) as pool:
-        list(pool.map(put, shares))
+        list(pool.map(put_share, shares))

@@ -13,7 +13,7 @@ import pytest
 from infrastructure.key_patterns import path_segment
 from infrastructure.s3_targets import S3Objects
 from infrastructure.target_config import S3TargetConfig
-from tests.s3_server import fresh_bucket, keep_versions, moto_server, stored
+from tests.s3_server import fresh_bucket, keep_versions, moto_server, put_objects, stored
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -90,21 +90,25 @@ def test_each_users_objects_go_with_their_own_job_and_nobody_elses(
         keep_versions(s3, BUCKET)
     objects = user_objects(moto)
     owned: dict[tuple[int, str], set[str]] = {}
+    puts: list[tuple[str, bytes]] = []
     for project in (1, 12):
         for user in USERS:
             folder = f"exports/{project}/{path_segment(user)}/"
             names = {f"{folder}data.json", f"{folder}deep/x y+z%41.bin"}
             for key in names:
-                s3.put_object(Bucket=BUCKET, Key=key, Body=user.encode())
+                puts.append((key, user.encode()))
                 if versions:
-                    s3.put_object(Bucket=BUCKET, Key=key, Body=b"second")
-            if versions:
-                s3.delete_object(Bucket=BUCKET, Key=f"{folder}data.json")  # a marker
+                    puts.append((key, b"second"))
             owned[(project, user)] = names
+    put_objects(moto, BUCKET, puts)
+    if versions:
+        for project, user in owned:
+            folder = f"exports/{project}/{path_segment(user)}/"
+            s3.delete_object(Bucket=BUCKET, Key=f"{folder}data.json")  # a marker
     assert len({k for names in owned.values() for k in names}) == 4 * len(USERS)
 
+    before_versions, before_markers = stored(s3, BUCKET)
     for (project, user), names in owned.items():
-        before_versions, before_markers = stored(s3, BUCKET)
         expected = 2 * len(names) + 1 if versions else len(names)
         assert objects.count(project, user) == expected, (project, user)
         assert delete_all(objects, project, user) == expected, (project, user)
@@ -113,4 +117,5 @@ def test_each_users_objects_go_with_their_own_job_and_nobody_elses(
         assert {k for k, _ in before_markers - after_markers} <= names
         assert not {k for k, _ in after_versions | after_markers} & names
         assert objects.count(project, user) == 0
+        before_versions, before_markers = after_versions, after_markers  # nothing between
     assert stored(s3, BUCKET) == (set(), set())
