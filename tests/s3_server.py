@@ -156,11 +156,16 @@ def s3_proxy(upstream: str, faults: Faults) -> Iterator[str]:
         server.server_close()
 
 
+def reset(endpoint: str) -> None:
+    """moto's server emptied: no bucket, no object."""
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+
+
 def fresh_bucket(endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch) -> "S3Client":
     """moto emptied, and one empty bucket in it, reached with the test credentials."""
     for name, value in CREDENTIALS.items():
         monkeypatch.setenv(name, value)
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+    reset(endpoint)
     client = boto3.client("s3", endpoint_url=endpoint)
     client.create_bucket(Bucket=bucket)
     return client

@@ -12,13 +12,10 @@ import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import boto3
-import botocore.config
 import psycopg
 import pytest
 from starlette.testclient import TestClient
@@ -30,7 +27,7 @@ from domain.lifecycle import JobStatus
 from infrastructure.settings import Settings
 from tests.conftest import postgres_admin_url, require_postgres
 from tests.process.conftest import jobtrail
-from tests.s3_server import CREDENTIALS, moto_server
+from tests.s3_server import fresh_bucket, moto_server, put_objects, reset
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -133,30 +130,15 @@ def openreplay_url() -> Iterator[str]:
 
 @pytest.fixture
 def s3(moto: str, monkeypatch: pytest.MonkeyPatch, openreplay_url: str) -> Iterator["S3Client"]:
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    client = boto3.client(
-        "s3", endpoint_url=moto, config=botocore.config.Config(max_pool_connections=16)
-    )
-    client.create_bucket(Bucket=BUCKET)
+    client = fresh_bucket(moto, BUCKET, monkeypatch)
     with psycopg.connect(openreplay_url) as conn:
         ids = [row[0] for row in conn.execute("SELECT session_id FROM sessions")]
     keys = [f"{session_id}/{mob}" for session_id in ids for mob in MOBS]
     # Another session whose id starts with one of alice's: it must survive.
     keys.append(f"{FIRST_SESSION[7]}0/dom.mobs")
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda key: client.put_object(Bucket=BUCKET, Key=key, Body=b"m"), keys))
+    put_objects(moto, BUCKET, [(key, b"m") for key in keys])
     yield client
-    objects = [
-        o["Key"]
-        for p in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
-        for o in p.get("Contents", [])
-    ]
-    for start in range(0, len(objects), 1000):
-        client.delete_objects(
-            Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in objects[start : start + 1000]]}
-        )
-    client.delete_bucket(Bucket=BUCKET)
+    reset(moto)  # no bucket left, as before the test
 
 
 def counted(url: str, sql: str) -> dict[tuple[int, str], int]:
