@@ -332,12 +332,14 @@ def delete_user(server: RunningServer, user: str) -> int:
 def signed_by_the_worker(database_url: str) -> dict[str, object]:
     """The checkpoint the worker signs once a job completed: it covers the whole log."""
     size = log_size(database_url)
-    eventually(
-        lambda: any(c["size"] == size for c in checkpoints(database_url)),
-        30,
-        f"the worker to sign a checkpoint of {size} events",
-    )
-    return checkpoints(database_url)[-1]
+    listed: list[dict[str, object]] = []
+
+    def signed() -> bool:
+        listed[:] = checkpoints(database_url)  # the list that has it is the one returned
+        return any(c["size"] == size for c in listed)
+
+    eventually(signed, 30, f"the worker to sign a checkpoint of {size} events")
+    return listed[-1]
 
 
 def offline(tmp_path: Path) -> dict[str, str]:
