@@ -4,6 +4,7 @@ for a user's folder and for a session's, within one step and between steps."""
 
 import errno
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,40 @@ def test_a_session_folder_failing_part_way_counts_the_files_that_went(
     monkeypatch.undo()
     gone = 4 - len(list((root / "1" / "7").iterdir()))
     assert counted == {"usess": 0, "rec": gone} == {"usess": 0, "rec": 2}, "files went uncounted"
+
+
+def test_a_folder_nested_too_deep_to_walk_fails_the_batch_with_the_files_that_went_counted(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "exports"
+    levels = [root / "1" / "alice"]
+    for _ in range(sys.getrecursionlimit()):  # deeper than the walk can recurse
+        levels.append(levels[-1] / "d")
+    for n, level in enumerate(levels):  # names apart: some come before "d" in a listing
+        level.mkdir(parents=n == 0)
+        (level / f"f{n}").write_text("alice")
+    config = TargetsConfig(
+        targets=[
+            FilesTargetConfig(name="exports", directory=str(root), pattern="{projectId}/{userId}")
+        ]
+    )
+    [target] = build_targets(config, database(tmp_path))
+    try:
+        counted = target.delete_batch(1, "alice", 10_000)
+    except BatchInterrupted as interrupted:
+        counted = interrupted.deleted
+    except RecursionError as error:
+        counted = {"exports": 0}
+        print(f"failed, nothing counted: {error!r}")
+    left = 0
+    for level in reversed(levels):  # bottom up: a recursive cleanup would fail as well
+        if level.exists():
+            left += sum(1 for entry in level.iterdir() if entry.is_file())
+            for entry in level.iterdir():
+                if entry.is_file():
+                    entry.unlink()
+                else:
+                    entry.rmdir()
+    gone = len(levels) - left
+    assert gone > 0
+    assert counted == {"exports": gone}, "files went uncounted"
