@@ -112,9 +112,11 @@ class FilePattern:
             tally = _Tally()
             try:
                 _remove_entry(parent, parts[-1], limit, tally)
-            except OSError as error:
-                failure = self.error(parts, error)
-                if tally.removed:  # gone for good: counted all the same
+            except Exception as error:
+                # Whatever stopped the walk (a file that stays, a folder nested deeper
+                # than it can recurse), what it removed is gone for good: counted.
+                failure = self.error(parts, error) if isinstance(error, OSError) else error
+                if tally.removed:
                     raise BatchInterrupted({self.name: tally.removed}, failure) from None
                 raise failure from None
             return tally.removed
