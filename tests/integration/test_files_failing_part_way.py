@@ -4,6 +4,7 @@ for a user's folder and for a session's, within one step and between steps."""
 
 import errno
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -139,3 +140,37 @@ def test_a_folder_nested_too_deep_to_walk_fails_the_batch_with_the_files_that_we
     gone = len(levels) - left
     assert gone > 0
     assert counted == {"exports": gone}, "files went uncounted"
+
+
+def test_a_user_folder_that_cannot_go_once_emptied_fails_the_batch_instead_of_staying_unseen(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "exports"
+    folder = root / "1" / "alice@example.com"  # the folder's name is the person's id
+    folder.mkdir(parents=True)
+    (folder / "export.json").write_text("alice")
+    config = TargetsConfig(
+        targets=[
+            FilesTargetConfig(name="exports", directory=str(root), pattern="{projectId}/{userId}")
+        ]
+    )
+    [target] = build_targets(config, database(tmp_path))
+    # The project's folder refuses to lose an entry: its files go, it cannot.
+    if subprocess.run(["chattr", "+i", str(root / "1")], check=False).returncode != 0:
+        pytest.skip("this file system cannot make a folder immutable")
+    counted = 0
+    failure: Exception | None = None
+    try:
+        while step := target.delete_batch(1, "alice@example.com", 10)["exports"]:
+            counted += step
+        assert target.remaining(1, "alice@example.com") == {"exports": 0}
+    except BatchInterrupted as interrupted:
+        counted += interrupted.deleted["exports"]
+        failure = interrupted.cause
+    finally:
+        subprocess.run(["chattr", "-i", str(root / "1")], check=True)
+    assert counted == 1
+    assert isinstance(failure, file_targets.TargetFileError), (
+        "the job would say completed with the person's folder still there"
+    )
+    assert folder.exists() and "alice" not in str(failure)
