@@ -26,6 +26,8 @@ _SESSION_STEP = 10_000
 _FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 # A name the file system cannot hold (too long) names nothing that could be deleted.
 _NOTHING_THERE = (errno.ENOENT, errno.ENAMETOOLONG, errno.ENOTDIR)
+# A folder that could not go because it changed since it was emptied: the next batch decides.
+_CHANGED_SINCE = (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT, errno.ENOTDIR)
 
 
 class UnsafePath(ValueError):
@@ -217,9 +219,14 @@ def _remove_entry(parent: int, name: str, limit: int, tally: _Tally) -> int:
         os.close(folder)
     if removed < limit:
         # rmdir, never a recursive delete: a file that appeared meanwhile is left for
-        # the next batch to delete and count, instead of vanishing unrecorded.
-        with suppress(OSError):
+        # the next batch to delete and count, instead of vanishing unrecorded. Any other
+        # refusal fails the batch: the folder's name (a user's id) is the person's too,
+        # and no count would ever see an empty folder stay.
+        try:
             os.rmdir(name, dir_fd=parent)
+        except OSError as error:
+            if error.errno not in _CHANGED_SINCE:
+                raise
     return removed
 
 
