@@ -59,3 +59,18 @@ def test_slashes_in_a_user_id_still_work_unencoded_where_nothing_else_is_meant(
     assert scheduled.json()["data"]["referenceId"] == "team/alice"
     listed = client.get(tenant.url("/users/team/alice/sessions"), headers=tenant.headers)
     assert listed.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/users/bob/", "/users/team/alice/", "/users/bob/sessions/"])
+def test_a_user_path_sent_with_a_trailing_slash_is_a_json_404_that_schedules_nothing(
+    client: TestClient, tenant: Tenant, path: str
+) -> None:
+    # OpenReplay's {userId} holds no slash: its router answers "/users/bob/" with a
+    # redirect to "/users/bob" (api/routers/subs/v1_api.py on FastAPI), never with
+    # the deletion of a user "bob/"; jobtrail answers a trailing slash 404, as on "/jobs/".
+    response = client.delete(tenant.url(path), headers=tenant.headers, follow_redirects=False)
+    assert response.status_code == 404
+    assert response.json() == {"errors": ["Not Found"]}
+    assert jobs_of(client, tenant) == []
+    encoded = client.delete(tenant.url("/users/bob%2F"), headers=tenant.headers)
+    assert encoded.status_code == 200 and encoded.json()["data"]["referenceId"] == "bob/"
