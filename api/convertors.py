@@ -43,3 +43,11 @@ def sent_path_ends_with(scope: Scope, tail: str) -> bool:
     wanted = tail.split("/")[1:]
     sent = raw.decode("latin-1").split("/")[-len(wanted) :]
     return [unquote(segment) for segment in sent] == wanted
+
+
+def sent_path_ends_in_slash(scope: Scope) -> bool:
+    """Whether the path, as the client sent it, ends with a slash of its own (not
+    ``%2F``): ``/users/bob/`` names no user, as ``/jobs/`` names no listing."""
+    raw = scope.get("raw_path")
+    sent: str = scope["path"] if raw is None else raw.decode("latin-1")
+    return sent.endswith("/")

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
-from api.convertors import matches_slashes, sent_path_ends_with
+from api.convertors import matches_slashes, sent_path_ends_in_slash, sent_path_ends_with
 from api.responses import errors
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -35,7 +35,10 @@ class Resource(Route):
     - a resource whose path ends in such a parameter leaves the paths of the resources
       beneath it (:func:`resource_table`) to them, whatever the method: a DELETE of
       ``/users/a/sessions`` is the sessions' 405, not the deletion of user
-      ``a/sessions``.
+      ``a/sessions``;
+    - nor does it match a path sent with a slash after a non-empty parameter:
+      ``/users/bob/`` is a 404, as ``/jobs/`` is (OpenReplay's ``{userId}`` holds no
+      slash: there it means ``bob``), never the deletion of user ``bob/`` (``bob%2F``).
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class Resource(Route):
         slashes = any(matches_slashes(convertor) for convertor in self.param_convertors.values())
         self._sent_tail = tail if slashes else ""
         self.ends_in_slashes = slashes and not tail
+        self._last_param = list(self.param_convertors)[-1] if self.param_convertors else ""
         self._beneath: tuple[Resource, ...] = ()
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
@@ -63,6 +67,9 @@ class Resource(Route):
         if match is Match.NONE:
             return match, child_scope
         if self._sent_tail and not sent_path_ends_with(scope, self._sent_tail):
+            return Match.NONE, {}
+        named = child_scope["path_params"].get(self._last_param)  # an empty one is its 400
+        if self.ends_in_slashes and named and sent_path_ends_in_slash(scope):
             return Match.NONE, {}
         if any(below.matches(scope)[0] is not Match.NONE for below in self._beneath):
             return Match.NONE, {}
