@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 import infrastructure.file_targets as file_targets
-from application.ports import BatchInterrupted
+from application.ports import BatchInterrupted, DeletionTarget
 from infrastructure.database import Database, parse_database_url
 from infrastructure.target_config import FilesTargetConfig, SqlTargetConfig, TargetsConfig
 from infrastructure.targets import build_targets
@@ -45,6 +45,29 @@ def third_unlink_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "unlink", refusing)
 
 
+def user_folders(root: Path, tmp_path: Path) -> DeletionTarget:
+    """A files target of users' folders, ``{projectId}/{userId}`` under ``root``."""
+    config = TargetsConfig(
+        targets=[
+            FilesTargetConfig(name="exports", directory=str(root), pattern="{projectId}/{userId}")
+        ]
+    )
+    [target] = build_targets(config, database(tmp_path))
+    return target
+
+
+def counted_batch(target: DeletionTarget, limit: int, *names: str) -> dict[str, int]:
+    """What one batch of alice's counted: all it says, what an interruption says, or 0
+    for each of ``names`` when it failed without counting."""
+    try:
+        return target.delete_batch(1, "alice", limit)
+    except BatchInterrupted as interrupted:
+        return interrupted.deleted
+    except (OSError, RecursionError) as error:
+        print(f"failed, nothing counted: {error!r}")
+        return dict.fromkeys(names, 0)
+
+
 def test_a_user_folder_failing_part_way_counts_the_files_that_went(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -52,20 +75,9 @@ def test_a_user_folder_failing_part_way_counts_the_files_that_went(
     (root / "1" / "alice").mkdir(parents=True)
     for n in range(4):
         (root / "1" / "alice" / f"f{n}").write_text("alice")
-    config = TargetsConfig(
-        targets=[
-            FilesTargetConfig(name="exports", directory=str(root), pattern="{projectId}/{userId}")
-        ]
-    )
-    [target] = build_targets(config, database(tmp_path))
+    target = user_folders(root, tmp_path)
     third_unlink_refused(monkeypatch)
-    try:
-        counted = target.delete_batch(1, "alice", 10)
-    except BatchInterrupted as interrupted:
-        counted = interrupted.deleted
-    except OSError as error:
-        counted = {"exports": 0}
-        print(f"failed, nothing counted: {error!r}")
+    counted = counted_batch(target, 10, "exports")
     monkeypatch.undo()
     gone = 4 - len(list((root / "1" / "alice").iterdir()))
     assert counted == {"exports": gone} == {"exports": 2}, "files went uncounted"
@@ -93,13 +105,7 @@ def test_a_session_folder_failing_part_way_counts_the_files_that_went(
     )
     [target] = build_targets(config, database(tmp_path))
     third_unlink_refused(monkeypatch)
-    try:
-        counted = target.delete_batch(1, "alice", 10)
-    except BatchInterrupted as interrupted:
-        counted = interrupted.deleted
-    except OSError as error:
-        counted = {"usess": 0, "rec": 0}
-        print(f"failed, nothing counted: {error!r}")
+    counted = counted_batch(target, 10, "usess", "rec")
     monkeypatch.undo()
     gone = 4 - len(list((root / "1" / "7").iterdir()))
     assert counted == {"usess": 0, "rec": gone} == {"usess": 0, "rec": 2}, "files went uncounted"
@@ -115,19 +121,8 @@ def test_a_folder_nested_too_deep_to_walk_fails_the_batch_with_the_files_that_we
     for n, level in enumerate(levels):  # names apart: some come before "d" in a listing
         level.mkdir(parents=n == 0)
         (level / f"f{n}").write_text("alice")
-    config = TargetsConfig(
-        targets=[
-            FilesTargetConfig(name="exports", directory=str(root), pattern="{projectId}/{userId}")
-        ]
-    )
-    [target] = build_targets(config, database(tmp_path))
-    try:
-        counted = target.delete_batch(1, "alice", 10_000)
-    except BatchInterrupted as interrupted:
-        counted = interrupted.deleted
-    except RecursionError as error:
-        counted = {"exports": 0}
-        print(f"failed, nothing counted: {error!r}")
+    target = user_folders(root, tmp_path)
+    counted = counted_batch(target, 10_000, "exports")
     left = 0
     for level in reversed(levels):  # bottom up: a recursive cleanup would fail as well
         if level.exists():
@@ -149,12 +144,7 @@ def test_a_user_folder_that_cannot_go_once_emptied_fails_the_batch_instead_of_st
     folder = root / "1" / "alice@example.com"  # the folder's name is the person's id
     folder.mkdir(parents=True)
     (folder / "export.json").write_text("alice")
-    config = TargetsConfig(
-        targets=[
-            FilesTargetConfig(name="exports", directory=str(root), pattern="{projectId}/{userId}")
-        ]
-    )
-    [target] = build_targets(config, database(tmp_path))
+    target = user_folders(root, tmp_path)
     # The project's folder refuses to lose an entry: its files go, it cannot.
     if subprocess.run(["chattr", "+i", str(root / "1")], check=False).returncode != 0:
         pytest.skip("this file system cannot make a folder immutable")
