@@ -4,6 +4,7 @@ Each test runs on SQLite and on PostgreSQL, and looks at what a thief of the
 database would see: the SQLite file and its write-ahead log, or a pg_dump.
 """
 
+import logging
 import subprocess
 import threading
 import urllib.parse
@@ -11,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 
 from api.composition import Services, build_services
 from application.audit import compare, refold_all
@@ -23,6 +25,7 @@ from infrastructure.audit_export import export_lines
 from infrastructure.chain import verify_chain
 from infrastructure.rebuild import Rebuild
 from infrastructure.session_store import seed_sessions
+from infrastructure.sessions import sessions
 from infrastructure.settings import Settings
 from infrastructure.target_config import FilesTargetConfig, TargetsConfig
 from infrastructure.targets import build_targets
@@ -319,3 +322,39 @@ def test_a_failed_jobs_error_keeps_the_reason_but_not_the_user(kit: RunnerKit) -
     assert "1/{userId}/data" in failed.errors and user not in failed.errors
     last = kit.services.history.events(1, job_id)[-1]
     assert last.type == "Failed" and user not in str(last.data)
+
+
+def test_a_failed_jobs_error_names_none_of_the_users_sessions_after_forgetting(
+    kit: RunnerKit, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A session's id is the person's as much as her user id is: the sessions table
+    ties it to her, and her job failed, so her rows may still be there. The error a
+    files target reports for a session's recording is kept for good, and forgetting
+    does not reach it."""
+    user, session_id = "sessions.owner@example.com", 7061946018273
+    with kit.services.database.writer() as conn:
+        conn.execute(
+            insert(sessions).values(
+                session_id=session_id,
+                project_id=1,
+                user_id=user,
+                user_uuid="u",
+                start_ts=0,
+                duration=1,
+            )
+        )
+    kit.recordings.mkdir(parents=True)
+    (kit.recordings.parent / "elsewhere").mkdir()
+    (kit.recordings / "1").symlink_to(kit.recordings.parent / "elsewhere")
+    job_id = kit.schedule(user)
+
+    with caplog.at_level(logging.INFO):
+        kit.worker(kit.runner()).run_due_jobs()
+        forgetting(kit, days_later=31).forget_due()
+
+    assert "failed" in caplog.text and str(session_id) not in caplog.text
+    failed = job_now(kit.services, 1, job_id)
+    assert failed.status == JobStatus.FAILED and failed.reference_id == FORGOTTEN
+    assert failed.errors is not None and "passes through a link" in failed.errors
+    assert str(session_id) not in failed.errors
+    assert all(str(session_id) not in str(e.data) for e in kit.services.history.events(1, job_id))
