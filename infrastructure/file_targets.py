@@ -7,7 +7,8 @@ are never followed: every folder is opened relative to the one above it with
 open folder. A folder swapped for a link while a batch runs is therefore never
 entered (there is no moment between checking a path and using it), a link named
 by the pattern is removed as a link, and nothing outside the directory is touched.
-Errors name paths relative to the directory, never the server's own layout.
+Errors name paths relative to the directory, never the server's own layout, and
+name no user's or session's id: those segments are shown as their placeholders.
 """
 
 import errno
@@ -96,11 +97,13 @@ class FilePattern:
         return TargetFileError(f"{self.name}: {self.shown(parts)}: {error.strerror}")
 
     def shown(self, parts: list[str]) -> str:
-        """The path for a message: the user's segment stays ``{userId}``, because the
-        message is kept in the job's record, which must not hold the user's id."""
+        """The path for a message: a segment naming the user or a session stays as its
+        pattern (``{userId}``, ``{sessionId}``), because the message is kept in the
+        job's record, which must not hold the user's id, nor her sessions' ids (her
+        rows may outlive a failed job and name her); only the project's is shown."""
         template = self.pattern.split("/")
         return "/".join(
-            pattern if "{userId}" in pattern else part
+            pattern if "{userId}" in pattern or "{sessionId}" in pattern else part
             for pattern, part in zip(template, parts, strict=False)
         )
 
