@@ -19,7 +19,9 @@ from typing import Any
 import httpx2 as httpx
 import psycopg
 import pytest
+from starlette.testclient import TestClient
 
+from api.app import create_app
 from api.composition import build_services
 from application.tenants import FIRST_START_PROJECT
 from infrastructure.job_ids import SqlJobIdAllocator
@@ -242,6 +244,27 @@ def test_a_rerun_keeps_only_what_is_really_the_same_row(
         "project_id 7 has another key (imported before: the installation changed it?)"
     ]
     assert everything_of_tenancy(database_url) == imported
+
+
+def test_a_rerun_after_the_installation_changed_a_tenants_key_refuses_the_old_key(
+    database_url: str, source: Source, tmp_path: Path
+) -> None:
+    """A tenant's new key (OpenReplay regenerates one that leaked) is the only one the
+    installation accepts: jobtrail must not go on accepting the old one."""
+    first = import_from(database_url, source(TENANTS, [WEB, SITE]), tmp_path / "a.toml")
+    assert first.returncode == 0, first.stderr
+    new_key_a = "orKeyTenantA5newKeyQ8"
+    regenerated = source([(1, "Shop", new_key_a), TENANTS[1]], [WEB, SITE])
+
+    again = import_from(database_url, regenerated, tmp_path / "a.toml")
+
+    assert again.returncode == 0, again.stderr
+    app = create_app(Settings(database_url=database_url), follow_projection=False, run_worker=False)
+    with TestClient(app) as client:
+        shop, agency = f"/api/v1/{WEB[1]}/jobs", f"/api/v1/{SITE[1]}/jobs"
+        assert client.get(shop, headers={"Authorization": new_key_a}).status_code == 200
+        assert client.get(agency, headers={"Authorization": KEY_B}).status_code == 200
+        assert client.get(shop, headers={"Authorization": KEY_A}).status_code == 401
 
 
 # Serve's first start makes the default organization, a key and project id 1; an
