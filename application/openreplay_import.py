@@ -33,6 +33,7 @@ from application.tenants import (
     StoredKey,
     foreign_key_id,
     is_foreign_key,
+    is_foreign_key_id,
     sha256_hex,
 )
 
@@ -56,6 +57,8 @@ class ImportReport:
     organizations_kept: int = 0
     keys_added: int = 0
     keys_kept: int = 0
+    keys_revoked: int = 0
+    """The tenant's keys imported before that are not its key any more."""
     projects_added: int = 0
     projects_kept: int = 0
     skipped: list[str] = field(default_factory=list)
@@ -65,7 +68,9 @@ class ImportReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.organizations_added or self.keys_added or self.projects_added)
+        return bool(
+            self.organizations_added or self.keys_added or self.keys_revoked or self.projects_added
+        )
 
 
 def organization_name(tenant: SourceTenant) -> str:
@@ -120,12 +125,28 @@ class _Writing:
         return self._tx.add_organization(name)
 
     def key(self, tenant: SourceTenant, org: Organization) -> None:
+        accepted = self._tenant_key(tenant, org)
+        self._revoke_former_keys(org, accepted)
+
+    def _revoke_former_keys(self, org: Organization, accepted: str | None) -> None:
+        """The tenant's keys imported before that are not its key now: the installation
+        refuses them (a tenant's key is regenerated when it leaks), so jobtrail does
+        too. Only imported keys: those jobtrail issued for the organization stay."""
+        for key in self._tx.keys_of(org.id):
+            if key.key_id == accepted or not is_foreign_key_id(key.key_id):
+                continue
+            if key.usable(self._now_ms):
+                self._tx.revoke_key(key.key_id, self._now_ms)
+                self._report.keys_revoked += 1
+
+    def _tenant_key(self, tenant: SourceTenant, org: Organization) -> str | None:
+        """The id of the tenant's key, added if it is new; None if it cannot be one."""
         if tenant.api_key is None or not is_foreign_key(tenant.api_key):
             self._report.skipped.append(
                 f"{TENANTS} row tenant_id={tenant.tenant_id}, column api_key: not 16 to 256 "
                 f"printable characters; `jobtrail keys create --org {org.id}` makes one"
             )
-            return
+            return None
         key_id = foreign_key_id(tenant.api_key)
         existing = self._tx.key(key_id)
         if existing is None:
@@ -140,6 +161,7 @@ class _Writing:
                 "api_key",
                 f"the key is already a key of another organization here ({existing.org_id})",
             )
+        return key_id
 
     def projects(self, projects: list[SourceProject], orgs: dict[int | None, Organization]) -> None:
         """Decides for every project first; then moves what must move, and adds."""

@@ -92,6 +92,13 @@ def foreign_key_id(key: str) -> str:
     return "x" + sha256_hex(key)[:15]
 
 
+def is_foreign_key_id(key_id: str) -> bool:
+    """Whether the id is one :func:`foreign_key_id` makes (ours are 12 characters)."""
+    return (
+        len(key_id) == 16 and key_id[0] == "x" and all(c in "0123456789abcdef" for c in key_id[1:])
+    )
+
+
 def is_foreign_key(key: str) -> bool:
     return (
         len(key) in FOREIGN_KEY_LENGTHS and is_token(key) and not key.startswith(f"{KEY_PREFIX}_")

@@ -91,6 +91,22 @@ class SqlTenancyImport:
             )
         )
 
+    def keys_of(self, org_id: int) -> list[StoredKey]:
+        return [
+            StoredKey(*row) for row in self._conn.execute(KEYS.where(api_keys.c.org_id == org_id))
+        ]
+
+    def revoke_key(self, key_id: str, at: int) -> None:
+        self._conn.execute(
+            update(api_keys).where(api_keys.c.key_id == key_id).values(revoked_at=at)
+        )
+        logins = dashboard_logins.c
+        self._conn.execute(
+            update(dashboard_logins)
+            .where(logins.key_id == key_id, logins.ended_at.is_(None))
+            .values(ended_at=at)
+        )
+
     def project(self, project_id: int) -> Project | None:
         return self._project(PROJECTS.where(projects.c.id == project_id))
 

@@ -10,6 +10,7 @@ import click
 
 from api.cli.support import open_services
 from api.composition import Services
+from api.wording import counted
 from application.epoch import epoch_ms
 from application.openreplay_import import ImportRefused, import_openreplay
 from application.tenants import TenancyChanged
@@ -109,6 +110,11 @@ def import_command(
         ("Projects", report.projects_added, report.projects_kept),
     ):
         click.echo(f"{what}: {added} added, {kept} already here")
+    if report.keys_revoked:
+        click.echo(
+            f"Revoked {counted(report.keys_revoked, 'API key')} imported before: "
+            "no longer the tenant's key in the installation"
+        )
     for line in report.moved:
         click.echo(f"Moved {line}")
     for line in report.skipped:
