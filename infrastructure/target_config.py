@@ -39,6 +39,7 @@ from infrastructure.key_patterns import (
     directory_problem,
     names_problem,
     pattern_problem,
+    placeholders,
 )
 from infrastructure.person_target_config import PersonTargetConfig, schema_and_table
 
@@ -203,6 +204,8 @@ def _check(config: TargetsConfig) -> None:
                 _refuse(target, pattern_problem(pattern, target.sessions_from, sql_names))
         if isinstance(target, S3TargetConfig):
             _refuse(target, names_problem(target.prefix, target.keys))
+        if isinstance(target, FilesTargetConfig | S3TargetConfig):
+            _check_followed_names(target, parents)
     buckets: dict[tuple[str | None, str], list[S3TargetConfig]] = {}
     for target in config.targets:
         if isinstance(target, S3TargetConfig):
@@ -240,6 +243,33 @@ def _literal(below: Path) -> str:
 def _refuse(target: "FilesTargetConfig | S3TargetConfig", problem: str | None) -> None:
     if problem is not None:
         raise ConfigError(f"Target {target.name}: {problem}")
+
+
+def _check_followed_names(
+    target: FilesTargetConfig | S3TargetConfig, parents: dict[str, SqlTargetConfig]
+) -> None:
+    """A session's files named by ``{userId}`` too are the person's own sessions'
+    only: the anonymous sessions a ``follow_device`` target also takes carry no user
+    id (or another's), so a recorder stored their files under a path jobtrail cannot
+    know, which it would neither delete nor count."""
+    sessions = parents.get(target.sessions_from or "")
+    if sessions is None or not sessions.follow_device:
+        return
+    if isinstance(target, FilesTargetConfig):
+        names = [("pattern", target.pattern)]
+    else:
+        names = [("prefix", target.prefix)] if target.prefix is not None else []
+        names += [("key", key) for key in target.keys]
+    for kind, pattern in names:
+        if "userId" in placeholders(pattern):
+            raise ConfigError(
+                f"Targets {sessions.name} and {target.name}: {sessions.name} follows devices "
+                f"(follow_device), and the {kind} {pattern!r} of {target.name} names {{userId}}: "
+                "a device's anonymous sessions have no user id of the person's, so the "
+                "path their files were stored under is unknown, and a job would leave "
+                "them. Name a session's files by {sessionId} (and {projectId}) alone, or "
+                "turn follow_device off."
+            )
 
 
 def _check_child(target: SqlTargetConfig, parents: dict[str, SqlTargetConfig]) -> None:
