@@ -97,6 +97,15 @@ class SqlTarget:
                 f"Target {self.name}: child tables need {key.name!r} to be unique "
                 "(its primary key, or a unique index)."
             )
+        if self._session_files and not unique(table, [key.name], self._database):
+            # So are a session's files: a key another user's row also holds (a session
+            # that went from one person to another) names a recording that is theirs
+            # too, and deleting the person's row would take it.
+            named = ", ".join(files.name for files in self._session_files)
+            raise ConfigError(
+                f"Target {self.name}: files or objects named by a session ({named}) need "
+                f"{key.name!r} to be unique (its primary key, or a unique index)."
+            )
         for files in self._session_files:
             files.check()
         for child in self._children:
