@@ -1,5 +1,6 @@
 """What the integration tests share: a runner on the test's services, a signing key
-of their own, services whose deletions are due at once."""
+of their own, services whose deletions are due at once, and an S3 server (moto's)
+for each module that asks for one."""
 
 from collections.abc import Iterator
 from datetime import timedelta
@@ -12,11 +13,18 @@ from infrastructure.settings import Settings
 from infrastructure.signing import SigningKey
 from tests.certificates import new_key
 from tests.runner_support import RunnerKit, runner_kit
+from tests.s3_server import moto_server
 
 
 @pytest.fixture
 def kit(services: Services, tmp_path: Path) -> RunnerKit:
     return runner_kit(services, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -1,23 +1,13 @@
 """A cancel stops a running job within one batch, whatever is appended to the job
 after the cancel (an operator's search for remains, a lost attempt's account)."""
 
-from pathlib import Path
-
-import pytest
-
-from api.composition import Services
 from application.ports import DeletionTarget
 from application.remains import FINDER
 from application.runner import RunResult
 from domain.job import Job, job_aggregate_id
 from domain.remains import RemainsPlace
 from infrastructure.session_store import seed_sessions
-from tests.runner_support import RunnerKit, WrappedTarget, due, runner_kit
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
+from tests.runner_support import RunnerKit, WrappedTarget, due
 
 
 class CancelThenSearchDuringSecondBatch(WrappedTarget):

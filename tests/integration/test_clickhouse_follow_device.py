@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 import msgspec
 import pytest
 
-from api.composition import Services
 from domain.lifecycle import JobStatus
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.clickhouse_targets import ClickHouseServers
@@ -33,7 +32,7 @@ from tests.openreplay_clickhouse import (
     load,
     rows_of,
 )
-from tests.runner_support import RunnerKit, runner_kit
+from tests.runner_support import RunnerKit
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
@@ -94,11 +93,6 @@ def installation() -> "Client":
         column_names=["session_id", "project_id", "event_type", "datetime", "label", "message_id"],
     )
     return ch
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
 
 
 def imported(follow_device: bool = False) -> TargetsConfig:

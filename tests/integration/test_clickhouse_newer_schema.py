@@ -7,19 +7,17 @@ tables keyed by ``user_id`` (the profile's ``$user_id``) keep the names and the
 values of each profile's properties. Written here in this test's own words, on
 ClickHouse's real engine (chdb), run by the real runner."""
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from api.composition import Services
 from domain.lifecycle import JobStatus
 from infrastructure.openreplay_clickhouse import openreplay_clickhouse_targets
 from infrastructure.target_config import TargetsConfig
 from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.openreplay_clickhouse import clickhouse_url, fresh_installation, load
-from tests.runner_support import RunnerKit, runner_kit
+from tests.runner_support import RunnerKit
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
@@ -62,11 +60,6 @@ NEWER = [
     ARRAY JOIN JSONExtractKeysAndValues(toString(properties), 'String') AS kv
     GROUP BY ALL""",
 ]
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
 
 
 @pytest.fixture

@@ -2,24 +2,15 @@
 someone else is not the person's alone."""
 
 from datetime import timedelta
-from pathlib import Path
 from uuid import UUID
 
-import pytest
-
-from api.composition import Services
 from domain.lifecycle import JobStatus
 from infrastructure.openreplay_clickhouse import openreplay_clickhouse_targets
 from infrastructure.target_config import TargetsConfig
 from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.openreplay_clickhouse import SESSION_COLUMNS, T0, clickhouse_url, fresh_installation
-from tests.runner_support import RunnerKit, runner_kit
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
+from tests.runner_support import RunnerKit
 
 
 def run_job(kit: RunnerKit, user_id: str) -> int:

@@ -3,20 +3,16 @@ and older rows of it wait in their parts for a merge. A job deletes every versio
 the person's sessions, not only the rows that name her."""
 
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-import pytest
-
-from api.composition import Services
 from domain.lifecycle import JobStatus
 from infrastructure.openreplay_clickhouse import openreplay_clickhouse_targets
 from infrastructure.target_config import TargetConfig, TargetsConfig
 from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.openreplay_clickhouse import SESSION_COLUMNS, T0, clickhouse_url, fresh_installation
-from tests.runner_support import RunnerKit, runner_kit
+from tests.runner_support import RunnerKit
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
@@ -25,11 +21,6 @@ HER_SESSION = (
     "SELECT user_id, user_anonymous_id FROM experimental.sessions FINAL "
     "WHERE project_id = 1 AND session_id = 9001"
 )
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
 
 
 def a_session_in_two_parts(session_id: int, first: str | None, then: str) -> "Client":

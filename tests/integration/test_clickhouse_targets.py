@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 import msgspec
 import pytest
 
-from api.composition import Services
 from domain.lifecycle import JobStatus
 from infrastructure.clickhouse_config import ClickHouseTargetConfig
 from infrastructure.database import Database, parse_database_url
@@ -24,7 +23,7 @@ from tests.openreplay_clickhouse import (
     load,
     rows_of,
 )
-from tests.runner_support import RunnerKit, runner_kit
+from tests.runner_support import RunnerKit
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
@@ -35,11 +34,6 @@ def installation() -> "Client":
     ch = fresh_installation()
     load(ch)
     return ch
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
 
 
 def imported(batch_size: int = 5) -> TargetsConfig:

@@ -43,11 +43,6 @@ from tests.conftest import job_now
 from tests.runner_support import HeartbeatFrozenToo, RunnerKit, WrappedTarget, due, runner_kit
 
 
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
-
-
 def history(kit: RunnerKit, job_id: int) -> list[object]:
     return list(kit.services.log.events.get(job_aggregate_id(job_id)))
 

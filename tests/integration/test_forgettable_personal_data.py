@@ -80,11 +80,6 @@ def completed_deletion(kit: RunnerKit, user_id: str) -> int:
     return job_id
 
 
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
-
-
 def test_a_completed_and_forgotten_user_leaves_no_byte_of_their_id_behind(
     kit: RunnerKit,
 ) -> None:

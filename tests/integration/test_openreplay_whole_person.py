@@ -37,13 +37,7 @@ from tests.openreplay_installation import (
 from tests.openreplay_postgresql import MOBILE, PERSON, PROJECT_KEYS, WEB, sessions_of
 from tests.openreplay_shared_rows import scrubbed
 from tests.runner_support import runner_kit
-from tests.s3_server import CREDENTIALS, moto_server
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
+from tests.s3_server import CREDENTIALS
 
 
 @pytest.fixture

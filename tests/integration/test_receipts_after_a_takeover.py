@@ -9,16 +9,13 @@ the receipt is what was surely deleted, and at most the unconfirmed more."""
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from api.composition import Services
 from application.certificates import statements
 from application.commands import JobCommands
 from application.leases import LONGEST_TICK
@@ -32,8 +29,8 @@ from infrastructure.session_store import seed_sessions
 from infrastructure.target_config import S3TargetConfig, TargetsConfig
 from infrastructure.targets import UserObjectsTarget, build_targets, check_targets
 from tests.openreplay_clickhouse import clickhouse_url, fresh_installation, load
-from tests.runner_support import HeartbeatFrozenToo, RunnerKit, due, runner_kit
-from tests.s3_server import fresh_bucket, moto_server
+from tests.runner_support import HeartbeatFrozenToo, RunnerKit, due
+from tests.s3_server import fresh_bucket
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -41,20 +38,9 @@ if TYPE_CHECKING:
 BUCKET = "exports"
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
-
-
 @pytest.fixture
 def s3(moto: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     return fresh_bucket(moto, BUCKET, monkeypatch)
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
 
 
 def test_s3_objects_deleted_by_the_rescuer_are_not_counted_again_by_the_worker_that_lost_the_job(

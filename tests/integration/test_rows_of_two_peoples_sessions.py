@@ -20,7 +20,7 @@ from domain.lifecycle import JobStatus
 from infrastructure.target_config import SqlTargetConfig, TargetsConfig
 from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
-from tests.runner_support import RunnerKit, runner_kit
+from tests.runner_support import RunnerKit
 from tests.sql_installation import Installation, installed
 
 ALICE, BOB, CAROL = "alice", "bob", "carol"
@@ -122,11 +122,6 @@ def installation(services: Services, tmp_path: Path) -> Iterator[Installation]:
             [{"r": r, "s": s, "n": n} for r, s, n in REPLIES],
         )
         yield made
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
 
 
 def alices_job(kit: RunnerKit, installation: Installation) -> int:

@@ -3,15 +3,12 @@ real S3 HTTP endpoint (moto's server), through the real runner with the sessions
 table on both backends: every version of exactly the person's objects goes,
 counted, and nobody else's."""
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from api.composition import Services
 from domain.lifecycle import JobStatus
 from infrastructure.openreplay_recordings import recordings_target
 from infrastructure.s3_targets import S3Objects, S3TargetError
@@ -20,13 +17,12 @@ from infrastructure.target_config import ConfigError, S3TargetConfig, SqlTargetC
 from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.integration.test_s3_target import session_ids
-from tests.runner_support import RunnerKit, runner_kit
+from tests.runner_support import RunnerKit
 from tests.s3_server import (
     Faults,
     Version,
     fresh_bucket,
     keep_versions,
-    moto_server,
     s3_proxy,
     stored,
 )
@@ -37,20 +33,9 @@ if TYPE_CHECKING:
 BUCKET = "mobs"
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
-
-
 @pytest.fixture
 def s3(moto: str, monkeypatch: pytest.MonkeyPatch) -> "S3Client":
     return fresh_bucket(moto, BUCKET, monkeypatch)
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
 
 
 def readable(s3: "S3Client", version: Version) -> bool:

@@ -2,7 +2,6 @@
 endpoint (moto's server): listing and deleting past a page keeps to exactly the
 person's keys, and counts every version and marker once."""
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -10,18 +9,12 @@ import pytest
 from infrastructure.openreplay_recordings import recordings_target
 from infrastructure.s3_targets import S3Objects
 from infrastructure.target_config import S3TargetConfig
-from tests.s3_server import fresh_bucket, keep_versions, moto_server, put_objects, stored
+from tests.s3_server import fresh_bucket, keep_versions, put_objects, stored
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 BUCKET = "mobs"
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ than a page of keys and versions. Each job takes exactly the person's objects,
 every version and delete marker of them, and counts each once."""
 
 import unicodedata
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -13,19 +12,13 @@ import pytest
 from infrastructure.key_patterns import path_segment
 from infrastructure.s3_targets import S3Objects
 from infrastructure.target_config import S3TargetConfig
-from tests.s3_server import fresh_bucket, keep_versions, moto_server, put_objects, stored
+from tests.s3_server import fresh_bucket, keep_versions, put_objects, stored
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 BUCKET = "exports"
 PREFIX = "exports/{projectId}/{userId}/"
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
 
 
 @pytest.fixture

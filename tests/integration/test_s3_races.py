@@ -3,14 +3,11 @@ endpoint (moto's server), through the real runner: the bucket begins keeping
 versions, or a new object or version of the person's lands. Every version goes,
 and the receipt counts what the person had, once."""
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 
-from api.composition import Services
 from application.ports import BatchInterrupted, TransientTargetError
 from domain.lifecycle import JobStatus
 from infrastructure.openreplay_recordings import recordings_target
@@ -20,8 +17,8 @@ from infrastructure.target_config import S3TargetConfig, SqlTargetConfig, Target
 from infrastructure.targets import UserObjectsTarget, build_targets
 from tests.conftest import job_now
 from tests.integration.test_s3_target import session_ids
-from tests.runner_support import RunnerKit, runner_kit
-from tests.s3_server import fresh_bucket, keep_versions, moto_server, stored
+from tests.runner_support import RunnerKit
+from tests.s3_server import fresh_bucket, keep_versions, stored
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -29,20 +26,9 @@ if TYPE_CHECKING:
 BUCKET = "mobs"
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
-
-
 @pytest.fixture
 def s3(moto: str, monkeypatch: pytest.MonkeyPatch) -> "S3Client":
     return fresh_bucket(moto, BUCKET, monkeypatch)
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
 
 
 def once_before_deleting(client: "S3Client", act: Any) -> None:

@@ -1,14 +1,12 @@
 """The S3 target against a real S3 HTTP endpoint (moto's server), with the
 sessions table on both backends: exactly the user's objects go, counted."""
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import boto3
 import pytest
 
-from api.composition import Services
 from application.ports import DeletionTarget
 from domain.lifecycle import JobStatus
 from infrastructure.session_store import seed_sessions
@@ -22,20 +20,14 @@ from infrastructure.target_config import (
 from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
 from tests.integration.test_deletion_targets import write
-from tests.runner_support import RunnerKit, runner_kit
-from tests.s3_server import CREDENTIALS, Faults, deleting_objects, moto_server, s3_proxy
+from tests.runner_support import RunnerKit
+from tests.s3_server import CREDENTIALS, Faults, deleting_objects, s3_proxy
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 BUCKET = "mobs"
 MOB_FILES = ("dom.mobs", "dom.mobe", "devtools.mob")
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
 
 
 @pytest.fixture
@@ -92,11 +84,6 @@ def put_mobs(s3: "S3Client", session_ids: list[int]) -> None:
 def keys(s3: "S3Client") -> set[str]:
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
     return {item["Key"] for page in pages for item in page.get("Contents", [])}
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
 
 
 def run_with(kit: RunnerKit, targets: list[DeletionTarget], user: str) -> int:

@@ -20,7 +20,7 @@ from infrastructure.target_config import (
     TargetsConfig,
 )
 from infrastructure.targets import build_targets, check_targets
-from tests.runner_support import RunnerKit, runner_kit
+from tests.runner_support import RunnerKit
 from tests.sql_installation import Installation, installed
 
 PROJECT = 1
@@ -44,11 +44,6 @@ def installation(services: Services, tmp_path: Path) -> Iterator[Installation]:
             ],
         )
         yield made
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
 
 
 def test_a_recording_named_by_a_session_key_two_peoples_rows_share_is_never_taken(

@@ -96,11 +96,6 @@ def installation(services: Services, tmp_path: Path) -> Iterator[Installation]:
         yield made
 
 
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
-
-
 def checked(
     kit: RunnerKit, installation: Installation, targets: list[SqlTargetConfig]
 ) -> list[CheckedTarget]:

@@ -37,7 +37,7 @@ from tests.remains_installation import (
     Installation,
     installation,
 )
-from tests.runner_support import RunnerKit, runner_kit
+from tests.runner_support import RunnerKit
 from tests.scheduling import SchedulingCommands
 
 
@@ -80,11 +80,6 @@ def run_job(kit: RunnerKit, made: Installation, **config: bool) -> int:
     kit.worker(kit.runner(targets=[*targets])).run_due_jobs()
     assert job_now(kit.services, WEB, job_id).status == JobStatus.COMPLETED
     return job_id
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
 
 
 def test_every_place_that_holds_the_person_is_found_and_said_to_be_covered_or_not(

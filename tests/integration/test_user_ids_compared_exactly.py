@@ -24,7 +24,7 @@ from infrastructure.session_store import SqlUserSessions
 from infrastructure.target_config import SqlTargetConfig, TargetsConfig
 from infrastructure.targets import build_targets, check_targets
 from tests.conftest import job_now
-from tests.runner_support import RunnerKit, runner_kit
+from tests.runner_support import RunnerKit
 from tests.sql_installation import Installation, installed
 
 ALICE = "alice"
@@ -108,11 +108,6 @@ def installation(services: Services, tmp_path: Path) -> Iterator[Installation]:
             made.execute("CREATE EXTENSION citext")
             load(made, "CITEXT")
         yield made
-
-
-@pytest.fixture
-def kit(services: Services, tmp_path: Path) -> RunnerKit:
-    return runner_kit(services, tmp_path)
 
 
 def targets_config(installation: Installation) -> TargetsConfig:
