@@ -5,7 +5,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Select, exists, func, select, text, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Select,
+    Update,
+    exists,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from application.epoch import epoch_ms
@@ -23,6 +33,25 @@ KEYS = select(
     api_keys.c.revoked_at,
     api_keys.c.expires_at,
 )
+
+
+def key_ended(key_id: str, revoked_at: int | None, expires_at: int | None) -> Update:
+    """The statement that revokes the key, or sets when it expires (epoch ms), or both:
+    the store's (infrastructure.tenancy_store), and an import's in its transaction."""
+    values = {"revoked_at": revoked_at} if revoked_at is not None else {}
+    values |= {"expires_at": expires_at} if expires_at is not None else {}
+    return update(api_keys).where(api_keys.c.key_id == key_id).values(**values)
+
+
+def logins_ended(at: int, login_id: str | None = None, key_id: str | None = None) -> Update:
+    """The statement that ends the open dashboard logins: one, or those of one key."""
+    columns = dashboard_logins.c
+    statement = update(dashboard_logins).where(columns.ended_at.is_(None))
+    if login_id is not None:
+        statement = statement.where(columns.login_id == login_id)
+    if key_id is not None:
+        statement = statement.where(columns.key_id == key_id)
+    return statement.values(ended_at=at)
 
 
 @contextmanager
@@ -97,15 +126,8 @@ class SqlTenancyImport:
         ]
 
     def revoke_key(self, key_id: str, at: int) -> None:
-        self._conn.execute(
-            update(api_keys).where(api_keys.c.key_id == key_id).values(revoked_at=at)
-        )
-        logins = dashboard_logins.c
-        self._conn.execute(
-            update(dashboard_logins)
-            .where(logins.key_id == key_id, logins.ended_at.is_(None))
-            .values(ended_at=at)
-        )
+        self._conn.execute(key_ended(key_id, revoked_at=at, expires_at=None))
+        self._conn.execute(logins_ended(at, key_id=key_id))
 
     def project(self, project_id: int) -> Project | None:
         return self._project(PROJECTS.where(projects.c.id == project_id))

@@ -16,6 +16,8 @@ from infrastructure.tenancy_import import (
     PROJECTS,
     SqlTenancyImport,
     import_transaction,
+    key_ended,
+    logins_ended,
     new_id,
 )
 
@@ -117,13 +119,8 @@ class SqlTenancyStore:
             return [KeyRecord(*row) for row in conn.execute(query)]
 
     def end_key(self, key_id: str, revoked_at: int | None, expires_at: int | None) -> bool:
-        values = {"revoked_at": revoked_at} if revoked_at is not None else {}
-        values |= {"expires_at": expires_at} if expires_at is not None else {}
         with self._db.writer() as conn:
-            result = conn.execute(
-                update(api_keys).where(api_keys.c.key_id == key_id).values(**values)
-            )
-            return bool(result.rowcount)
+            return bool(conn.execute(key_ended(key_id, revoked_at, expires_at)).rowcount)
 
     def touch_key(self, key_id: str, at: int) -> None:
         with self._db.writer(durable=False) as conn:
@@ -152,14 +149,8 @@ class SqlTenancyStore:
             )
 
     def end_dashboard_logins(self, at: int, login_id: str | None, key_id: str | None) -> None:
-        columns = dashboard_logins.c
-        statement = update(dashboard_logins).where(columns.ended_at.is_(None))
-        if login_id is not None:
-            statement = statement.where(columns.login_id == login_id)
-        if key_id is not None:
-            statement = statement.where(columns.key_id == key_id)
         with self._db.writer() as conn:
-            conn.execute(statement.values(ended_at=at))
+            conn.execute(logins_ended(at, login_id, key_id))
 
     def is_empty(self) -> bool:
         with self._db.reader() as conn:
